@@ -1,0 +1,55 @@
+# Deep Learning Basics: `make book` builds the site, `make test` runs every check.
+# Both create .venv and install everything they need; nothing is installed by hand.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+JOBS   ?= 2
+
+.PHONY: all install book test test-fast lab bench lint release browser clean help
+
+all: book
+
+help:
+	@echo "make book   - install into .venv and build the book into _build/html"
+	@echo "make test   - install, build the book, then run the whole test suite"
+	@echo "make lab    - JupyterLab on the chapters"
+	@echo "make bench  - NumPy vs PyTorch and grader benchmarks (ratios)"
+	@echo "make release - student bundle in dist/"
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+book: install
+	$(BIN)/python tools/build_book.py
+
+browser:
+	@$(BIN)/python tools/ensure_chromium.py
+
+test: install book browser
+	$(BIN)/ruff check dlbasics tests benchmarks
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup
+
+test-fast: install
+	$(BIN)/python -m pytest -n $(JOBS) -m "not browser and not slow"
+
+lab: install
+	$(BIN)/jupyter lab chapters
+
+bench: install
+	$(BIN)/python -m benchmarks
+
+lint: install
+	$(BIN)/ruff check dlbasics tests benchmarks
+
+release: install
+	$(BIN)/python -m dlbasics.grading.release dist/dlbasics-student
+
+clean:
+	rm -rf _build dist .pytest_cache

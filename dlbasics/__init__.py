@@ -1,0 +1,98 @@
+"""Deep Learning Basics: reference implementations for the course.
+
+Everything the book teaches lives here once: NumPy implementations written
+from scratch (batch-first, ``X`` is ``(n_samples, n_features)``, a dense
+layer's ``W`` is ``(n_out, n_in)`` like :class:`torch.nn.Linear`), their
+PyTorch counterparts, datasets that need no network, plots and widgets.
+
+PyTorch is imported lazily: ``import dlbasics`` stays fast, and the NumPy
+parts work where PyTorch is not installed.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    # activations
+    "sigmoid": "activations",
+    "sigmoid_derivative": "activations",
+    "relu": "activations",
+    "relu_derivative": "activations",
+    "tanh": "activations",
+    "tanh_derivative": "activations",
+    "leaky_relu": "activations",
+    "leaky_relu_derivative": "activations",
+    "softmax": "activations",
+    "get_activation": "activations",
+    "ACTIVATIONS": "activations",
+    # losses
+    "mse_loss": "losses",
+    "mse_loss_grad": "losses",
+    "binary_cross_entropy_with_logits": "losses",
+    "binary_cross_entropy_with_logits_grad": "losses",
+    "softmax_cross_entropy": "losses",
+    "softmax_cross_entropy_grad": "losses",
+    # layers
+    "dense_forward": "layers",
+    "dense_backward": "layers",
+    "conv2d_forward": "layers",
+    "conv2d_backward": "layers",
+    "maxpool2d_forward": "layers",
+    "maxpool2d_backward": "layers",
+    # networks
+    "SimpleNeuralNetwork": "networks",
+    "NeuralNetworkWithBackprop": "networks",
+    "MLP": "networks",
+    "History": "networks",
+    # optimizers
+    "SGD": "optim",
+    "Adam": "optim",
+    "RMSprop": "optim",
+    # regularization
+    "l1_regularization": "regularization",
+    "l2_regularization": "regularization",
+    "dropout_mask": "regularization",
+    "apply_dropout": "regularization",
+    "EarlyStopping": "regularization",
+    # gradient checking
+    "numerical_gradient": "gradcheck",
+    "rel_error": "gradcheck",
+    "gradcheck": "gradcheck",
+    # datasets
+    "make_xor": "datasets",
+    "make_spirals": "datasets",
+    "make_moons": "datasets",
+    "make_circles": "datasets",
+    "load_digits": "datasets",
+    "train_val_test_split": "datasets",
+    "standardize": "datasets",
+    "one_hot": "datasets",
+    "iterate_minibatches": "datasets",
+    "load_mnist": "mnist",
+    # PyTorch counterparts (import torch on first use)
+    "SimpleNN": "torch_models",
+    "SimpleCNN": "torch_models",
+    "fit": "torch_models",
+    "evaluate": "torch_models",
+    "seed_everything": "torch_models",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dlbasics' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"dlbasics.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

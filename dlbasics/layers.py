@@ -1,0 +1,296 @@
+"""Layers as pairs of pure functions: ``forward -> (out, cache)``, ``backward(dout, cache)``.
+
+Shapes follow PyTorch so weights copy across unchanged:
+
+* dense: ``x (n, n_in)``, ``w (n_out, n_in)``, ``b (n_out,)``, like :class:`torch.nn.Linear`;
+* conv2d: ``x (n, c, h, w)``, ``w (f, c, kh, kw)``, ``b (f,)``, like
+  :func:`torch.nn.functional.conv2d` (cross-correlation, no kernel flip);
+* max pooling: ``x (n, c, h, w)``, like :func:`torch.nn.functional.max_pool2d`.
+
+Convolution is computed as one matrix product over a channels-last copy of
+the input's sliding windows (``im2col``), never with Python loops over pixels.
+The backward pass computes the input gradient with one matrix product and one
+strided add per kernel offset (``kh * kw`` of each).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from dlbasics.validation import as_float_array, check_same_dtype, format_shape
+
+__all__ = [
+    "Conv2dCache",
+    "DenseCache",
+    "MaxPool2dCache",
+    "conv2d_backward",
+    "conv2d_forward",
+    "conv_output_size",
+    "dense_backward",
+    "dense_forward",
+    "maxpool2d_backward",
+    "maxpool2d_forward",
+]
+
+
+class DenseCache(NamedTuple):
+    """What :func:`dense_backward` needs from the forward pass."""
+
+    x: np.ndarray
+    w: np.ndarray
+
+
+def dense_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, DenseCache]:
+    """Affine layer ``out = x @ w.T + b``.
+
+    Parameters
+    ----------
+    x : numpy.ndarray, shape (n, n_in)
+    w : numpy.ndarray, shape (n_out, n_in)
+    b : numpy.ndarray, shape (n_out,)
+
+    Returns
+    -------
+    out : numpy.ndarray, shape (n, n_out)
+    cache : DenseCache
+        ``(x, w)`` for :func:`dense_backward`.
+    """
+    x = as_float_array(x, "x", ndim=2)
+    w = as_float_array(w, "w", ndim=2)
+    b = as_float_array(b, "b", ndim=1)
+    check_same_dtype(x=x, w=w, b=b)
+    if x.shape[1] != w.shape[1]:
+        raise ValueError(
+            f"x has {x.shape[1]} features (shape {format_shape(x.shape)}) but w expects "
+            f"{w.shape[1]} inputs (shape {format_shape(w.shape)}, i.e. (n_out, n_in))"
+        )
+    if b.shape[0] != w.shape[0]:
+        raise ValueError(
+            f"b has shape {format_shape(b.shape)} but w has {w.shape[0]} outputs; "
+            f"expected b of shape ({w.shape[0]},)"
+        )
+    return x @ w.T + b, DenseCache(x, w)
+
+
+def dense_backward(
+    dout: np.ndarray, cache: DenseCache
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients of ``out = x @ w.T + b``.
+
+    Parameters
+    ----------
+    dout : numpy.ndarray, shape (n, n_out)
+        Gradient of the loss with respect to ``out``.
+    cache : DenseCache
+        From :func:`dense_forward`.
+
+    Returns
+    -------
+    dx : numpy.ndarray, shape (n, n_in)
+    dw : numpy.ndarray, shape (n_out, n_in)
+    db : numpy.ndarray, shape (n_out,)
+    """
+    x, w = cache
+    dout = as_float_array(dout, "dout", ndim=2)
+    expected = (x.shape[0], w.shape[0])
+    if dout.shape != expected:
+        raise ValueError(
+            f"dout has shape {format_shape(dout.shape)}; expected {format_shape(expected)}, "
+            "the shape of the forward output"
+        )
+    return dout @ w, dout.T @ x, dout.sum(axis=0)
+
+
+def conv_output_size(size: int, kernel: int, stride: int, padding: int) -> int:
+    """Output length along one axis: ``(size + 2 * padding - kernel) // stride + 1``."""
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+def _check_int(value: int, name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+class Conv2dCache(NamedTuple):
+    """What :func:`conv2d_backward` needs from the forward pass."""
+
+    x_shape: tuple[int, int, int, int]
+    cols: np.ndarray  # (n * oh * ow, kh * kw * c), channels-last windows
+    w: np.ndarray
+    stride: int
+    padding: int
+
+
+def conv2d_forward(
+    x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1, padding: int = 0
+) -> tuple[np.ndarray, Conv2dCache]:
+    """2-D convolution (cross-correlation), the same as ``torch.nn.functional.conv2d``.
+
+    Parameters
+    ----------
+    x : numpy.ndarray, shape (n, c, h, w)
+        Input images.
+    w : numpy.ndarray, shape (f, c, kh, kw)
+        ``f`` filters.
+    b : numpy.ndarray, shape (f,)
+    stride : int, default 1
+    padding : int, default 0
+        Zeros added on every side of each image.
+
+    Returns
+    -------
+    out : numpy.ndarray, shape (n, f, oh, ow)
+        ``oh = (h + 2 * padding - kh) // stride + 1``, likewise ``ow``.
+    cache : Conv2dCache
+    """
+    x = as_float_array(x, "x", ndim=4)
+    w = as_float_array(w, "w", ndim=4)
+    b = as_float_array(b, "b", ndim=1)
+    check_same_dtype(x=x, w=w, b=b)
+    stride = _check_int(stride, "stride", 1)
+    padding = _check_int(padding, "padding", 0)
+    n, c, h, wd = x.shape
+    f, wc, kh, kw = w.shape
+    if wc != c:
+        raise ValueError(
+            f"x has {c} channels (shape {format_shape(x.shape)}) but w expects {wc} "
+            f"(shape {format_shape(w.shape)}, i.e. (filters, channels, kh, kw))"
+        )
+    if b.shape[0] != f:
+        raise ValueError(f"b has shape {format_shape(b.shape)}; expected ({f},), one per filter")
+    oh, ow = conv_output_size(h, kh, stride, padding), conv_output_size(wd, kw, stride, padding)
+    if oh < 1 or ow < 1:
+        raise ValueError(
+            f"a {kh}x{kw} kernel does not fit in a {h}x{wd} input with padding {padding}"
+        )
+    # Channels-last, padded copy: (n, h + 2p, w + 2p, c).
+    xp = np.zeros((n, h + 2 * padding, wd + 2 * padding, c), dtype=x.dtype)
+    xp[:, padding : padding + h, padding : padding + wd, :] = x.transpose(0, 2, 3, 1)
+    windows = sliding_window_view(xp, (kh, kw), axis=(1, 2))[:, ::stride, ::stride]
+    # windows: (n, oh, ow, c, kh, kw) -> (n, oh, ow, kh, kw, c), copied contiguous.
+    cols = windows.transpose(0, 1, 2, 4, 5, 3).reshape(n * oh * ow, kh * kw * c)
+    w_mat = w.transpose(0, 2, 3, 1).reshape(f, kh * kw * c)
+    out = cols @ w_mat.T + b  # (n * oh * ow, f)
+    out = np.ascontiguousarray(out.reshape(n, oh, ow, f).transpose(0, 3, 1, 2))
+    return out, Conv2dCache((n, c, h, wd), cols, w, stride, padding)
+
+
+def conv2d_backward(
+    dout: np.ndarray, cache: Conv2dCache
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients of :func:`conv2d_forward`.
+
+    Parameters
+    ----------
+    dout : numpy.ndarray, shape (n, f, oh, ow)
+    cache : Conv2dCache
+
+    Returns
+    -------
+    dx : numpy.ndarray, shape (n, c, h, w)
+    dw : numpy.ndarray, shape (f, c, kh, kw)
+    db : numpy.ndarray, shape (f,)
+    """
+    (n, c, h, wd), cols, w, stride, padding = cache
+    f, _, kh, kw = w.shape
+    oh, ow = conv_output_size(h, kh, stride, padding), conv_output_size(wd, kw, stride, padding)
+    dout = as_float_array(dout, "dout", ndim=4)
+    if dout.shape != (n, f, oh, ow):
+        raise ValueError(
+            f"dout has shape {format_shape(dout.shape)}; expected {format_shape((n, f, oh, ow))}, "
+            "the shape of the forward output"
+        )
+    dout_mat = dout.transpose(0, 2, 3, 1).reshape(n * oh * ow, f)
+    db = dout_mat.sum(axis=0)
+    dw = (dout_mat.T @ cols).reshape(f, kh, kw, c).transpose(0, 3, 1, 2)
+    # dx: one GEMM per kernel offset, each added into its shifted window of the
+    # padded, channels-last gradient (no (n*oh*ow, kh*kw*c) temporary).
+    w_offsets = w.transpose(2, 3, 0, 1)  # (kh, kw, f, c)
+    dxp = np.zeros((n, h + 2 * padding, wd + 2 * padding, c), dtype=dout.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            dxp[:, i : i + stride * oh : stride, j : j + stride * ow : stride, :] += (
+                dout_mat @ w_offsets[i, j]
+            ).reshape(n, oh, ow, c)
+    dx = dxp[:, padding : padding + h, padding : padding + wd, :].transpose(0, 3, 1, 2)
+    return np.ascontiguousarray(dx), np.ascontiguousarray(dw), db
+
+
+class MaxPool2dCache(NamedTuple):
+    """What :func:`maxpool2d_backward` needs from the forward pass."""
+
+    x_shape: tuple[int, int, int, int]
+    argmax: np.ndarray  # (n, c, oh, ow): index of the max inside each window
+    kernel_size: int
+    stride: int
+
+
+def maxpool2d_forward(
+    x: np.ndarray, kernel_size: int = 2, stride: int | None = None
+) -> tuple[np.ndarray, MaxPool2dCache]:
+    """Max pooling over ``kernel_size`` x ``kernel_size`` windows, like ``F.max_pool2d``.
+
+    Rows and columns that do not fill a whole window are dropped (PyTorch's
+    default ``ceil_mode=False``). When a window holds several equal maxima
+    the first one (in row-major order) receives the gradient, as in PyTorch.
+
+    Parameters
+    ----------
+    x : numpy.ndarray, shape (n, c, h, w)
+    kernel_size : int, default 2
+    stride : int, optional
+        Defaults to ``kernel_size`` (non-overlapping windows).
+
+    Returns
+    -------
+    out : numpy.ndarray, shape (n, c, oh, ow)
+        ``oh = (h - kernel_size) // stride + 1``, likewise ``ow``.
+    cache : MaxPool2dCache
+    """
+    x = as_float_array(x, "x", ndim=4)
+    k = _check_int(kernel_size, "kernel_size", 1)
+    s = k if stride is None else _check_int(stride, "stride", 1)
+    n, c, h, wd = x.shape
+    if h < k or wd < k:
+        raise ValueError(f"a {k}x{k} pooling window does not fit in a {h}x{wd} input")
+    windows = sliding_window_view(x, (k, k), axis=(2, 3))[:, :, ::s, ::s]
+    oh, ow = windows.shape[2], windows.shape[3]
+    flat = windows.reshape(n, c, oh, ow, k * k)
+    argmax = flat.argmax(axis=-1)
+    out = np.take_along_axis(flat, argmax[..., None], axis=-1)[..., 0]
+    return out, MaxPool2dCache((n, c, h, wd), argmax, k, s)
+
+
+def maxpool2d_backward(dout: np.ndarray, cache: MaxPool2dCache) -> np.ndarray:
+    """Gradient of :func:`maxpool2d_forward`: ``dout`` routed to each window's maximum.
+
+    Parameters
+    ----------
+    dout : numpy.ndarray, shape (n, c, oh, ow)
+    cache : MaxPool2dCache
+
+    Returns
+    -------
+    dx : numpy.ndarray, shape (n, c, h, w)
+    """
+    (n, c, h, wd), argmax, k, s = cache
+    dout = as_float_array(dout, "dout", ndim=4)
+    if dout.shape != argmax.shape:
+        raise ValueError(
+            f"dout has shape {format_shape(dout.shape)}; expected {format_shape(argmax.shape)}, "
+            "the shape of the forward output"
+        )
+    oh, ow = argmax.shape[2], argmax.shape[3]
+    dx = np.zeros((n, c, h, wd), dtype=dout.dtype)
+    zero = dout.dtype.type(0)
+    for i in range(k):  # one strided add per window offset
+        for j in range(k):
+            routed = np.where(argmax == i * k + j, dout, zero)
+            dx[:, :, i : i + s * oh : s, j : j + s * ow : s] += routed
+    return dx

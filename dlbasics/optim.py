@@ -1,0 +1,191 @@
+r"""Optimizers that update a list of NumPy parameters in place.
+
+Each follows the update rule of its :mod:`torch.optim` namesake exactly, so the
+same gradients give the same parameters (tested to 1e-10 in float64):
+
+* :class:`SGD` -- :math:`b \leftarrow \mu b + g` (with :math:`b = g` on the
+  first step), :math:`\theta \leftarrow \theta - \eta b`;
+* :class:`RMSprop` -- :math:`v \leftarrow \rho v + (1-\rho) g^2`,
+  :math:`\theta \leftarrow \theta - \eta\, g / (\sqrt{v} + \epsilon)`
+  (PyTorch calls :math:`\rho` ``alpha``);
+* :class:`Adam` -- :math:`m \leftarrow \beta_1 m + (1-\beta_1) g`,
+  :math:`v \leftarrow \beta_2 v + (1-\beta_2) g^2`,
+  :math:`\theta \leftarrow \theta - \eta\, \hat m / (\sqrt{\hat v} + \epsilon)` with
+  :math:`\hat m = m/(1-\beta_1^t)`, :math:`\hat v = v/(1-\beta_2^t)`.
+
+State (momentum buffers, moments) is kept per position in the parameter
+list, so pass the parameters in the same order on every call.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from dlbasics.validation import check_positive, check_probability, format_shape
+
+__all__ = ["SGD", "Adam", "Optimizer", "RMSprop"]
+
+
+class Optimizer:
+    """Base class: checks parameters against gradients and keeps per-parameter state.
+
+    Parameters
+    ----------
+    learning_rate : float
+        Step size :math:`\\eta > 0`.
+    """
+
+    def __init__(self, learning_rate: float) -> None:
+        self.learning_rate = check_positive(learning_rate, "learning_rate")
+        self.t = 0  # number of updates made so far
+        self._shapes: list[tuple[int, ...]] | None = None
+
+    def _check(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> None:
+        if len(params) != len(grads):
+            raise ValueError(
+                f"got {len(params)} parameters but {len(grads)} gradients; "
+                "expected one gradient per parameter"
+            )
+        for i, (p, g) in enumerate(zip(params, grads)):
+            if not isinstance(p, np.ndarray) or p.dtype.kind != "f":
+                raise TypeError(
+                    f"params[{i}] must be a floating-point NumPy array (updated in place), "
+                    f"got {type(p).__name__}"
+                )
+            if np.shape(g) != p.shape:
+                raise ValueError(
+                    f"grads[{i}] has shape {format_shape(np.shape(g))} but params[{i}] has shape "
+                    f"{format_shape(p.shape)}"
+                )
+            if not np.isfinite(g).all():
+                raise ValueError(f"grads[{i}] contains NaN or infinity; expected finite gradients")
+        shapes = [p.shape for p in params]
+        if self._shapes is None:
+            self._shapes = shapes
+        elif shapes != self._shapes:
+            raise ValueError(
+                "the parameters changed since the first update (shapes "
+                f"{self._shapes} then {shapes}); pass the same list in the same order, "
+                "or create a new optimizer"
+            )
+
+    def update(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> None:
+        """Apply one step to ``params`` in place.
+
+        Parameters
+        ----------
+        params : list of numpy.ndarray
+            The parameters, modified in place; their dtypes are kept.
+        grads : list of numpy.ndarray
+            One gradient per parameter, same shapes.
+        """
+        self._check(params, grads)
+        self.t += 1
+        for i, (p, g) in enumerate(zip(params, grads)):
+            self._step(i, p, np.asarray(g, dtype=p.dtype))
+
+    def _step(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
+        return f"{type(self).__name__}({args})"
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, with optional (heavy-ball) momentum.
+
+    Parameters
+    ----------
+    learning_rate : float, default 0.01
+    momentum : float, default 0.0
+        :math:`\\mu \\in [0, 1)`; 0 is plain gradient descent.
+    """
+
+    def __init__(self, learning_rate: float = 0.01, momentum: float = 0.0) -> None:
+        super().__init__(learning_rate)
+        self.momentum = check_probability(momentum, "momentum")
+        self._buffers: dict[int, np.ndarray] = {}
+
+    def _step(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
+        if self.momentum:
+            buf = self._buffers.get(i)
+            if buf is None:
+                buf = self._buffers[i] = g.copy()
+            else:
+                buf *= self.momentum
+                buf += g
+            g = buf
+        p -= p.dtype.type(self.learning_rate) * g
+
+
+class RMSprop(Optimizer):
+    """RMSprop: divide each step by a running root-mean-square of the gradient.
+
+    Parameters
+    ----------
+    learning_rate : float, default 0.001
+    rho : float, default 0.9
+        Decay of the squared-gradient average (``alpha`` in PyTorch, whose
+        default is 0.99).
+    epsilon : float, default 1e-8
+        Added to the root mean square, outside the square root.
+    """
+
+    def __init__(self, learning_rate: float = 0.001, rho: float = 0.9, epsilon: float = 1e-8) -> None:
+        super().__init__(learning_rate)
+        self.rho = check_probability(rho, "rho")
+        self.epsilon = check_positive(epsilon, "epsilon")
+        self._square_avg: dict[int, np.ndarray] = {}
+
+    def _step(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
+        v = self._square_avg.setdefault(i, np.zeros_like(p))
+        v *= self.rho
+        v += (1 - self.rho) * g * g
+        p -= p.dtype.type(self.learning_rate) * g / (np.sqrt(v) + p.dtype.type(self.epsilon))
+
+
+class Adam(Optimizer):
+    """Adam: momentum on the gradient and on its square, with bias correction.
+
+    Parameters
+    ----------
+    learning_rate : float, default 0.001
+    beta1 : float, default 0.9
+        Decay of the first-moment (mean) estimate.
+    beta2 : float, default 0.999
+        Decay of the second-moment (uncentred variance) estimate.
+    epsilon : float, default 1e-8
+        Added to :math:`\\sqrt{\\hat v}`, outside the square root, as in PyTorch.
+    """
+
+    def __init__(
+        self,
+        learning_rate: float = 0.001,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        epsilon: float = 1e-8,
+    ) -> None:
+        super().__init__(learning_rate)
+        self.beta1 = check_probability(beta1, "beta1")
+        self.beta2 = check_probability(beta2, "beta2")
+        self.epsilon = check_positive(epsilon, "epsilon")
+        self._m: dict[int, np.ndarray] = {}
+        self._v: dict[int, np.ndarray] = {}
+
+    def _step(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
+        m = self._m.setdefault(i, np.zeros_like(p))
+        v = self._v.setdefault(i, np.zeros_like(p))
+        m *= self.beta1
+        m += (1 - self.beta1) * g
+        v *= self.beta2
+        v += (1 - self.beta2) * g * g
+        # The same order of operations as torch.optim.Adam.
+        bias_correction1 = 1 - self.beta1**self.t
+        bias_correction2 = 1 - self.beta2**self.t
+        step_size = self.learning_rate / bias_correction1
+        denom = np.sqrt(v) / p.dtype.type(math.sqrt(bias_correction2)) + p.dtype.type(self.epsilon)
+        p -= p.dtype.type(step_size) * (m / denom)

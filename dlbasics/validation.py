@@ -1,0 +1,178 @@
+"""Input checks shared by the package, with errors that say what was expected.
+
+Every public function validates its arguments here, so a learner who passes a
+wrongly shaped array reads ``"x has shape (4, 3) but w expects 2 input
+features"`` instead of a broadcasting traceback from deep inside NumPy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "as_float_array",
+    "check_finite",
+    "check_labels",
+    "check_positive",
+    "check_probability",
+    "check_same_dtype",
+    "format_shape",
+]
+
+
+def format_shape(shape: Sequence[int]) -> str:
+    """Format a shape the way NumPy prints it, e.g. ``(4, 3)`` or ``(5,)``."""
+    return str(tuple(int(s) for s in shape))
+
+
+def as_float_array(
+    x: Any,
+    name: str,
+    *,
+    ndim: int | None = None,
+    allow_empty: bool = False,
+    finite: bool = True,
+) -> np.ndarray:
+    """Convert ``x`` to a floating-point array and check it.
+
+    Floating dtypes are kept as they are (float32 stays float32); integer and
+    boolean input becomes float64, NumPy's default.
+
+    Parameters
+    ----------
+    x : array_like
+        The value to check.
+    name : str
+        The argument's name, used in error messages.
+    ndim : int, optional
+        The number of dimensions ``x`` must have.
+    allow_empty : bool, default False
+        Whether an array with no elements is acceptable.
+    finite : bool, default True
+        Whether to reject NaN and infinity.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``x`` as a floating-point array (no copy when it already was one).
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not numeric (strings, objects, complex numbers).
+    ValueError
+        If ``x`` has the wrong number of dimensions, is empty, or is not finite.
+    """
+    if isinstance(x, np.ndarray):
+        arr = x
+    else:
+        type_name = type(x).__module__ + "." + type(x).__qualname__
+        if type_name.startswith("torch."):
+            raise TypeError(
+                f"{name} is a torch.Tensor; expected a NumPy array "
+                f"(use {name}.detach().cpu().numpy())"
+            )
+        try:
+            arr = np.asarray(x)
+        except (ValueError, TypeError) as err:
+            raise TypeError(f"{name} could not be converted to an array of numbers: {err}") from None
+    kind = arr.dtype.kind
+    if kind in "biu":
+        arr = arr.astype(np.float64)
+    elif kind != "f":
+        raise TypeError(
+            f"{name} has dtype {arr.dtype}; expected an array of real numbers "
+            "(float32 or float64)"
+        )
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(
+            f"{name} must be {ndim}-dimensional, but has shape {format_shape(arr.shape)} "
+            f"({arr.ndim} dimension{'s' if arr.ndim != 1 else ''})"
+        )
+    if not allow_empty and arr.size == 0:
+        raise ValueError(f"{name} is empty (shape {format_shape(arr.shape)}); expected at least one value")
+    if finite:
+        check_finite(arr, name)
+    return arr
+
+
+def check_finite(arr: np.ndarray, name: str) -> None:
+    """Raise ``ValueError`` naming the first NaN or infinity in ``arr``."""
+    if not np.isfinite(arr).all():
+        bad = np.argwhere(~np.isfinite(arr))
+        first = tuple(int(i) for i in bad[0])
+        value = arr[first] if arr.ndim else arr
+        raise ValueError(
+            f"{name} contains {len(bad)} non-finite value{'s' if len(bad) != 1 else ''} "
+            f"(first: {value} at index {first}); expected finite numbers"
+        )
+
+
+def check_same_dtype(**arrays: np.ndarray) -> None:
+    """Raise ``TypeError`` if the arrays do not all share one dtype.
+
+    Mixing float32 and float64 would silently upcast the result to float64.
+    """
+    dtypes = {name: arr.dtype for name, arr in arrays.items()}
+    if len(set(dtypes.values())) > 1:
+        listing = ", ".join(f"{name} is {dtype}" for name, dtype in dtypes.items())
+        raise TypeError(f"dtypes differ ({listing}); cast them to one dtype so nothing is upcast")
+
+
+def check_labels(y: Any, n_samples: int, num_classes: int, name: str = "y") -> np.ndarray:
+    """Check integer class labels and return them as an ``int64`` array.
+
+    Parameters
+    ----------
+    y : array_like, shape (n_samples,)
+        Class indices in ``[0, num_classes)``.
+    n_samples : int
+        The number of samples the labels must match.
+    num_classes : int
+        The number of classes.
+    name : str, default "y"
+        The argument's name, used in error messages.
+    """
+    arr = np.asarray(y)
+    if arr.dtype.kind == "f":
+        if arr.size and not np.all(np.isfinite(arr) & (arr == np.round(arr))):
+            raise TypeError(f"{name} must hold integer class labels, but has non-integer values")
+        arr = arr.astype(np.int64)
+    elif arr.dtype.kind not in "iu":
+        raise TypeError(f"{name} has dtype {arr.dtype}; expected integer class labels")
+    if arr.ndim != 1:
+        raise ValueError(
+            f"{name} must be 1-dimensional (n_samples,) class labels, but has shape "
+            f"{format_shape(arr.shape)}"
+        )
+    if arr.shape[0] != n_samples:
+        raise ValueError(f"{name} has {arr.shape[0]} labels but there are {n_samples} samples")
+    if arr.size and (arr.min() < 0 or arr.max() >= num_classes):
+        raise ValueError(
+            f"{name} has labels in [{arr.min()}, {arr.max()}]; expected values in "
+            f"[0, {num_classes - 1}] for {num_classes} classes"
+        )
+    return arr.astype(np.int64, copy=False)
+
+
+def check_positive(value: float, name: str, *, allow_zero: bool = False) -> float:
+    """Check that a hyper-parameter is a positive (or non-negative) finite number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+    ok = value >= 0 if allow_zero else value > 0
+    if not (np.isfinite(value) and ok):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
+    return float(value)
+
+
+def check_probability(value: float, name: str) -> float:
+    """Check that ``value`` lies in ``[0, 1)`` (a dropout rate, a momentum)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+    if not 0 <= value < 1:
+        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
+    return float(value)
