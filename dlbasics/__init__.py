@@ -56,6 +56,8 @@ _EXPORTS: dict[str, str] = {
     # regularization
     "l1_regularization": "regularization",
     "l2_regularization": "regularization",
+    "l1_regularization_grad": "regularization",
+    "l2_regularization_grad": "regularization",
     "dropout_mask": "regularization",
     "apply_dropout": "regularization",
     "EarlyStopping": "regularization",
