@@ -391,7 +391,8 @@ class MLP:
         last = len(self.weights) - 1
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
             cache.inputs.append(a)
-            z = a @ w.T + b
+            z = a @ w.T
+            z += b
             if i == last:
                 return z, cache
             cache.zs.append(z)

@@ -228,3 +228,15 @@ def test_rel_error_is_zero_for_equal_arrays_and_large_for_wrong_ones():
     assert rel_error(a, -a) == 1.0
     with pytest.raises(ValueError, match="a has shape"):
         rel_error(a, np.zeros(3))
+
+
+@pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh", "leaky_relu"])
+def test_float32_training_never_upcasts(activation):
+    X, y = _blobs(64)
+    model = MLP([2, 8, 3], activation=activation)
+    dW, db = model.backward(X.astype(np.float64), y)  # float64 input is cast to the model's dtype
+    assert all(g.dtype == np.float32 for g in dW + db)
+    logits, cache = model._forward(X, dropout=0.3, rng=np.random.default_rng(0))
+    assert logits.dtype == np.float32
+    assert all(a.dtype == np.float32 for a in cache.inputs + cache.zs)
+    assert all(m.dtype == np.float32 for m in cache.masks)
