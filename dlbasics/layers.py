@@ -20,7 +20,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from dlbasics.validation import as_float_array, check_same_dtype, format_shape
+from dlbasics.validation import as_float_array, check_int, check_same_dtype, format_shape
 
 __all__ = [
     "Conv2dCache",
@@ -109,14 +109,6 @@ def conv_output_size(size: int, kernel: int, stride: int, padding: int) -> int:
     return (size + 2 * padding - kernel) // stride + 1
 
 
-def _check_int(value: int, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
-
-
 class Conv2dCache(NamedTuple):
     """What :func:`conv2d_backward` needs from the forward pass."""
 
@@ -153,8 +145,8 @@ def conv2d_forward(
     w = as_float_array(w, "w", ndim=4)
     b = as_float_array(b, "b", ndim=1)
     check_same_dtype(x=x, w=w, b=b)
-    stride = _check_int(stride, "stride", 1)
-    padding = _check_int(padding, "padding", 0)
+    stride = check_int(stride, "stride", minimum=1)
+    padding = check_int(padding, "padding", minimum=0)
     n, c, h, wd = x.shape
     f, wc, kh, kw = w.shape
     if wc != c:
@@ -254,8 +246,8 @@ def maxpool2d_forward(
     cache : MaxPool2dCache
     """
     x = as_float_array(x, "x", ndim=4)
-    k = _check_int(kernel_size, "kernel_size", 1)
-    s = k if stride is None else _check_int(stride, "stride", 1)
+    k = check_int(kernel_size, "kernel_size", minimum=1)
+    s = k if stride is None else check_int(stride, "stride", minimum=1)
     n, c, h, wd = x.shape
     if h < k or wd < k:
         raise ValueError(f"a {k}x{k} pooling window does not fit in a {h}x{wd} input")

@@ -28,6 +28,7 @@ from dlbasics.optim import SGD, Optimizer
 from dlbasics.regularization import EarlyStopping
 from dlbasics.validation import (
     as_float_array,
+    check_int,
     check_labels,
     check_positive,
     check_probability,
@@ -264,8 +265,7 @@ class NeuralNetworkWithBackprop:
         list of float
             The loss before each epoch's update.
         """
-        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
-            raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+        epochs = check_int(epochs, "epochs", minimum=1)
         learning_rate = check_positive(learning_rate, "learning_rate")
         X = _check_input(X, self.layer_sizes[0], self.dtype)
         y = self._targets(y, X.shape[0])
@@ -535,10 +535,8 @@ class MLP:
         """
         X = _check_input(X, self.layer_sizes[0], self.dtype)
         y = check_labels(y, X.shape[0], self.n_classes)
-        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
-            raise ValueError(f"epochs must be a positive int, got {epochs!r}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        epochs = check_int(epochs, "epochs", minimum=1)
+        batch_size = check_int(batch_size, "batch_size", minimum=1)
         l2 = check_positive(l2, "l2", allow_zero=True)
         dropout = check_probability(dropout, "dropout")
         optimizer = SGD(learning_rate=0.1) if optimizer is None else optimizer

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from dlbasics.validation import as_float_array, check_positive, check_probability
+from dlbasics.validation import as_float_array, check_int, check_positive, check_probability
 
 __all__ = [
     "EarlyStopping",
@@ -190,9 +190,7 @@ class EarlyStopping:
     """
 
     def __init__(self, patience: int = 10, min_delta: float = 0.0, restore_best: bool = False) -> None:
-        if isinstance(patience, bool) or not isinstance(patience, (int, np.integer)) or patience < 1:
-            raise ValueError(f"patience must be an int >= 1, got {patience!r}")
-        self.patience = int(patience)
+        self.patience = check_int(patience, "patience", minimum=1)
         self.min_delta = check_positive(min_delta, "min_delta", allow_zero=True)
         self.restore_best = restore_best
         self.reset()

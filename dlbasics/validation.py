@@ -7,6 +7,7 @@ features"`` instead of a broadcasting traceback from deep inside NumPy.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,6 +16,7 @@ import numpy as np
 __all__ = [
     "as_float_array",
     "check_finite",
+    "check_int",
     "check_labels",
     "check_positive",
     "check_probability",
@@ -156,6 +158,15 @@ def check_labels(y: Any, n_samples: int, num_classes: int, name: str = "y") -> n
             f"[0, {num_classes - 1}] for {num_classes} classes"
         )
     return arr.astype(np.int64, copy=False)
+
+
+def check_int(value: Any, name: str, *, minimum: int = 0) -> int:
+    """Return ``value`` as an ``int`` if it is an integer ``>= minimum`` (booleans are not)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
 
 
 def check_positive(value: float, name: str, *, allow_zero: bool = False) -> float:

@@ -72,8 +72,11 @@ def test_leaky_relu_alpha_matches_torch(alpha):
     x = np.linspace(-3, 3, 13)
     xt = torch.tensor(x, requires_grad=True)
     torch.nn.functional.leaky_relu(xt, alpha).sum().backward()
-    np.testing.assert_allclose(dlbasics.leaky_relu(x, alpha), torch.nn.functional.leaky_relu(
-        torch.tensor(x), alpha).numpy(), rtol=1e-12)
+    np.testing.assert_allclose(
+        dlbasics.leaky_relu(x, alpha),
+        torch.nn.functional.leaky_relu(torch.tensor(x), alpha).numpy(),
+        rtol=1e-12,
+    )
     np.testing.assert_allclose(dlbasics.leaky_relu_derivative(x, alpha), xt.grad.numpy(), rtol=1e-12)
 
 
@@ -81,8 +84,9 @@ def test_softmax_matches_torch_and_survives_huge_logits():
     rng = np.random.default_rng(2)
     z = rng.standard_normal((4, 5))
     np.testing.assert_allclose(dlbasics.softmax(z), torch.softmax(torch.tensor(z), -1).numpy(), rtol=1e-12)
-    np.testing.assert_allclose(dlbasics.softmax(z, axis=0), torch.softmax(torch.tensor(z), 0).numpy(),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        dlbasics.softmax(z, axis=0), torch.softmax(torch.tensor(z), 0).numpy(), rtol=1e-12
+    )
     p = dlbasics.softmax(np.array([[1e4, 0.0, -1e4]]))
     assert np.all(np.isfinite(p)) and p[0, 0] == 1.0
 

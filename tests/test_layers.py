@@ -81,7 +81,9 @@ def test_conv2d_gradients_match_finite_differences():
     assert gradcheck(lambda v: conv2d_forward(x, w, v, 2, 1)[0], b, db, dout=dout) < 1e-7
 
 
-@pytest.mark.parametrize(("h", "w", "kernel", "stride"), [(4, 4, 2, None), (7, 6, 2, 2), (6, 6, 3, 1), (7, 7, 3, 2)])
+@pytest.mark.parametrize(
+    ("h", "w", "kernel", "stride"), [(4, 4, 2, None), (7, 6, 2, 2), (6, 6, 3, 1), (7, 7, 3, 2)]
+)
 def test_maxpool_matches_torch(h, w, kernel, stride):
     rng = np.random.default_rng(h * w + kernel)
     x = rng.standard_normal((2, 3, h, w))
@@ -125,19 +127,33 @@ def test_layers_keep_the_callers_dtype(dtype):
     assert out.dtype == dtype and pooled.dtype == dtype
     assert all(g.dtype == dtype for g in grads)
     assert maxpool2d_backward(np.ones_like(pooled), pcache).dtype == dtype
-    d_out, d_cache = dense_forward(x.reshape(2, -1), rng.standard_normal((5, 108)).astype(dtype), np.zeros(5, dtype))
-    assert d_out.dtype == dtype and all(g.dtype == dtype for g in dense_backward(np.ones_like(d_out), d_cache))
+    d_out, d_cache = dense_forward(
+        x.reshape(2, -1), rng.standard_normal((5, 108)).astype(dtype), np.zeros(5, dtype)
+    )
+    assert d_out.dtype == dtype and all(
+        g.dtype == dtype for g in dense_backward(np.ones_like(d_out), d_cache)
+    )
 
 
 @pytest.mark.parametrize(
     ("args", "error", "message"),
     [
-        ((np.zeros((4, 3)), np.zeros((2, 2)), np.zeros(2)), ValueError,
-         r"x has 3 features \(shape \(4, 3\)\) but w expects 2 inputs"),
-        ((np.zeros((4, 3)), np.zeros((2, 3)), np.zeros(3)), ValueError, r"b has shape \(3,\).*expected b of shape \(2,\)"),
+        (
+            (np.zeros((4, 3)), np.zeros((2, 2)), np.zeros(2)),
+            ValueError,
+            r"x has 3 features \(shape \(4, 3\)\) but w expects 2 inputs",
+        ),
+        (
+            (np.zeros((4, 3)), np.zeros((2, 3)), np.zeros(3)),
+            ValueError,
+            r"b has shape \(3,\).*expected b of shape \(2,\)",
+        ),
         ((np.zeros(3), np.zeros((2, 3)), np.zeros(2)), ValueError, "x must be 2-dimensional"),
-        ((np.zeros((4, 3), np.float32), np.zeros((2, 3)), np.zeros(2)), TypeError,
-         "x is float32, w is float64"),
+        (
+            (np.zeros((4, 3), np.float32), np.zeros((2, 3)), np.zeros(2)),
+            TypeError,
+            "x is float32, w is float64",
+        ),
         ((np.full((1, 3), np.nan), np.zeros((2, 3)), np.zeros(2)), ValueError, "x contains 3 non-finite"),
     ],
 )
@@ -158,9 +174,9 @@ def test_conv_and_pool_bad_input():
         conv2d_forward(x, np.zeros((4, 2, 3, 3)), np.zeros(4))
     with pytest.raises(ValueError, match="does not fit"):
         conv2d_forward(x, np.zeros((4, 3, 7, 7)), np.zeros(4))
-    with pytest.raises(ValueError, match="stride must be >= 1, got 0"):
+    with pytest.raises(ValueError, match="stride must be an integer >= 1, got 0"):
         conv2d_forward(x, np.zeros((4, 3, 3, 3)), np.zeros(4), stride=0)
-    with pytest.raises(TypeError, match="padding must be an int"):
+    with pytest.raises(TypeError, match="padding must be an integer"):
         conv2d_forward(x, np.zeros((4, 3, 3, 3)), np.zeros(4), padding=1.5)
     with pytest.raises(ValueError, match="x must be 4-dimensional"):
         conv2d_forward(np.zeros((3, 5, 5)), np.zeros((4, 3, 3, 3)), np.zeros(4))

@@ -132,8 +132,9 @@ def test_fit_learns_keeps_float32_and_records_history():
     X, y = _blobs()
     Xv, yv = _blobs(100, seed=1)
     model = MLP([2, 16, 3], seed=0)
-    history = model.fit(X, y, epochs=15, batch_size=32, optimizer=Adam(0.01),
-                        validation_data=(Xv, yv), progress=False)
+    history = model.fit(
+        X, y, epochs=15, batch_size=32, optimizer=Adam(0.01), validation_data=(Xv, yv), progress=False
+    )
     assert len(history) == 15 and len(history.val_accuracy) == 15
     assert history.loss[-1] < history.loss[0]
     assert history.val_accuracy[-1] > 0.9
@@ -156,8 +157,18 @@ def test_fit_gradient_with_dropout_and_l2_matches_torch():
     model = MLP([3, 5, 2], seed=0, dtype=np.float64)
     X, y = rng.standard_normal((4, 3)), rng.integers(0, 2, 4)
     before = [p.copy() for p in model.parameters()]
-    model.fit(X, y, epochs=1, batch_size=4, optimizer=SGD(1.0), l2=0.1, dropout=0.5,
-              shuffle=False, seed=9, progress=False)
+    model.fit(
+        X,
+        y,
+        epochs=1,
+        batch_size=4,
+        optimizer=SGD(1.0),
+        l2=0.1,
+        dropout=0.5,
+        shuffle=False,
+        seed=9,
+        progress=False,
+    )
     # Rebuild the same step in torch with the mask the fit drew from its seeded generator.
     mask_rng = np.random.default_rng(9)
     mask = (mask_rng.random((4, 5)) >= 0.5) / 0.5
@@ -174,8 +185,15 @@ def test_early_stopping_stops_and_restores_the_best_epoch():
     Xv, yv = _blobs(60, seed=2)
     model = MLP([2, 64, 3], seed=0)
     stopper = EarlyStopping(patience=3, restore_best=True)
-    history = model.fit(X, y, epochs=300, optimizer=Adam(0.05), validation_data=(Xv, yv),
-                        early_stopping=stopper, progress=False)
+    history = model.fit(
+        X,
+        y,
+        epochs=300,
+        optimizer=Adam(0.05),
+        validation_data=(Xv, yv),
+        early_stopping=stopper,
+        progress=False,
+    )
     assert history.stopped_epoch is not None and len(history) < 300
     assert history.best_epoch == int(np.argmin(history.val_loss))
     assert model.loss(Xv, yv) == pytest.approx(min(history.val_loss), rel=1e-5)
@@ -190,18 +208,40 @@ def test_callback_can_stop_training():
 @pytest.mark.parametrize(
     ("call", "error", "message"),
     [
-        (lambda m: m.forward(np.zeros((4, 3))), ValueError,
-         r"X has 3 features \(shape \(4, 3\)\) but the first layer expects 2 \(layer_sizes\[0\]\)"),
+        (
+            lambda m: m.forward(np.zeros((4, 3))),
+            ValueError,
+            r"X has 3 features \(shape \(4, 3\)\) but the first layer expects 2 \(layer_sizes\[0\]\)",
+        ),
         (lambda m: m.forward(np.zeros(2)), ValueError, "X must be 2-dimensional"),
         (lambda m: m.forward(np.array([[np.nan, 0]])), ValueError, "non-finite"),
         (lambda m: m.forward(np.zeros((0, 2))), ValueError, "empty"),
-        (lambda m: m.backward(np.zeros((4, 2)), np.array([0, 1, 2, 3])), ValueError, r"expected values in \[0, 2\]"),
-        (lambda m: m.backward(np.zeros((4, 2)), np.array([0, 1])), ValueError, "2 labels but there are 4 samples"),
-        (lambda m: m.fit(np.zeros((4, 2)), np.zeros(4, int), epochs=0), ValueError, "epochs must be a positive int"),
+        (
+            lambda m: m.backward(np.zeros((4, 2)), np.array([0, 1, 2, 3])),
+            ValueError,
+            r"expected values in \[0, 2\]",
+        ),
+        (
+            lambda m: m.backward(np.zeros((4, 2)), np.array([0, 1])),
+            ValueError,
+            "2 labels but there are 4 samples",
+        ),
+        (
+            lambda m: m.fit(np.zeros((4, 2)), np.zeros(4, int), epochs=0),
+            ValueError,
+            "epochs must be an integer >= 1",
+        ),
         (lambda m: m.fit(np.zeros((4, 2)), np.zeros(4, int), dropout=1.0), ValueError, "dropout must be in"),
-        (lambda m: m.fit(np.zeros((4, 2)), np.zeros(4, int), early_stopping=EarlyStopping()), ValueError,
-         "early_stopping needs validation_data"),
-        (lambda m: m.fit(np.zeros((4, 2)), np.zeros(4, int), optimizer="adam"), TypeError, "dlbasics optimizer"),
+        (
+            lambda m: m.fit(np.zeros((4, 2)), np.zeros(4, int), early_stopping=EarlyStopping()),
+            ValueError,
+            "early_stopping needs validation_data",
+        ),
+        (
+            lambda m: m.fit(np.zeros((4, 2)), np.zeros(4, int), optimizer="adam"),
+            TypeError,
+            "dlbasics optimizer",
+        ),
     ],
 )
 def test_mlp_bad_input(call, error, message):

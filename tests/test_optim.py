@@ -32,14 +32,18 @@ def test_sgd_matches_torch_after_20_steps(lr, momentum):
 
 @pytest.mark.parametrize(("lr", "betas", "eps"), [(0.001, (0.9, 0.999), 1e-8), (0.1, (0.8, 0.9), 1e-3)])
 def test_adam_matches_torch_after_20_steps(lr, betas, eps):
-    ours, theirs = _run_both(Adam(lr, *betas, eps), lambda p: torch.optim.Adam(p, lr=lr, betas=betas, eps=eps))
+    ours, theirs = _run_both(
+        Adam(lr, *betas, eps), lambda p: torch.optim.Adam(p, lr=lr, betas=betas, eps=eps)
+    )
     for a, b in zip(ours, theirs):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize(("lr", "rho", "eps"), [(0.001, 0.9, 1e-8), (0.01, 0.99, 1e-6)])
 def test_rmsprop_matches_torch_after_20_steps(lr, rho, eps):
-    ours, theirs = _run_both(RMSprop(lr, rho, eps), lambda p: torch.optim.RMSprop(p, lr=lr, alpha=rho, eps=eps))
+    ours, theirs = _run_both(
+        RMSprop(lr, rho, eps), lambda p: torch.optim.RMSprop(p, lr=lr, alpha=rho, eps=eps)
+    )
     for a, b in zip(ours, theirs):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
 

@@ -104,7 +104,7 @@ def test_early_stopping_restores_the_best_weights():
 
 
 def test_early_stopping_errors():
-    with pytest.raises(ValueError, match="patience must be an int >= 1"):
+    with pytest.raises(ValueError, match="patience must be an integer >= 1"):
         EarlyStopping(patience=0)
     with pytest.raises(ValueError, match="needs the parameters"):
         EarlyStopping(restore_best=True)(1.0)
