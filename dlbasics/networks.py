@@ -186,7 +186,9 @@ class NeuralNetworkWithBackprop:
         z_values : list of numpy.ndarray
             Pre-activations ``[Z1, ..., Z_L]``.
         """
-        a = _check_input(X, self.layer_sizes[0], self.dtype)
+        return self._forward(_check_input(X, self.layer_sizes[0], self.dtype))
+
+    def _forward(self, a: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
         activations, z_values = [a], []
         last = len(self.weights) - 1
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
@@ -222,7 +224,11 @@ class NeuralNetworkWithBackprop:
         dW : list of numpy.ndarray, shapes like ``weights``
         db : list of numpy.ndarray, shapes like ``biases``
         """
-        y = self._targets(y, activations[0].shape[0])
+        return self._backward(self._targets(y, activations[0].shape[0]), activations, z_values)
+
+    def _backward(
+        self, y: np.ndarray, activations: list[np.ndarray], z_values: list[np.ndarray]
+    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
         delta = 2.0 * (activations[-1] - y) / y.size
         dW: list[np.ndarray] = [np.empty(0)] * len(self.weights)
         db: list[np.ndarray] = [np.empty(0)] * len(self.biases)
@@ -271,10 +277,10 @@ class NeuralNetworkWithBackprop:
         y = self._targets(y, X.shape[0])
         losses = []
         for epoch in range(epochs):
-            activations, z_values = self.forward(X)
+            activations, z_values = self._forward(X)
             loss = float(np.mean((activations[-1] - y) ** 2))
             losses.append(loss)
-            dW, db = self.backward(X, y, activations, z_values)
+            dW, db = self._backward(y, activations, z_values)
             self.update_parameters(dW, db, learning_rate)
             if verbose and epoch % verbose == 0:
                 print(f"epoch {epoch:5d}  loss {loss:.4f}")

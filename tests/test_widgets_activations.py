@@ -1,0 +1,129 @@
+"""The activation/derivative explorer of chapter 3 and its plotting helpers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+from dlbasics.activations import sigmoid, sigmoid_derivative, tanh_derivative
+from dlbasics.widgets import activation_explorer
+from dlbasics.widgets.activations import (
+    EXPLORER_ACTIVATIONS,
+    composed_derivative,
+    plot_activation_panels,
+    plot_depth_sweep,
+)
+
+TORCH_F = {
+    "sigmoid": torch.sigmoid,
+    "tanh": torch.tanh,
+    "relu": torch.relu,
+    "leaky_relu": lambda t: torch.nn.functional.leaky_relu(t, 0.2),
+}
+
+
+@pytest.mark.parametrize("name", EXPLORER_ACTIVATIONS)
+@pytest.mark.parametrize("depth", [1, 4])
+def test_composed_derivative_matches_autograd_of_the_composition(name, depth):
+    x = np.linspace(-3, 3, 40)  # even count: never exactly on the kink at 0
+    xt = torch.tensor(x, requires_grad=True)
+    out = xt
+    for _ in range(depth):
+        out = TORCH_F[name](out)
+    out.sum().backward()
+    np.testing.assert_allclose(composed_derivative(name, x, depth, alpha=0.2), xt.grad.numpy(),
+                               rtol=1e-12, atol=1e-15)
+
+
+def test_composed_derivative_depth_one_is_the_derivative():
+    x = np.linspace(-4, 4, 9)
+    np.testing.assert_allclose(composed_derivative("sigmoid", x, 1), sigmoid_derivative(x))
+    np.testing.assert_allclose(composed_derivative("tanh", x, 1), tanh_derivative(x))
+
+
+def test_sigmoid_chain_shrinks_at_least_fourfold_per_layer():
+    x = np.linspace(-6, 6, 101)
+    for d in (1, 5, 10):
+        assert composed_derivative("sigmoid", x, d).max() <= 0.25 ** d
+    # the chain's slope at x is the product of sigma' along the path, exactly
+    z1 = 0.3
+    expected = sigmoid_derivative(z1) * sigmoid_derivative(sigmoid(z1))
+    assert composed_derivative("sigmoid", np.array([z1]), 2)[0] == pytest.approx(expected, rel=1e-14)
+
+
+def test_relu_chain_is_exactly_zero_or_one_and_leaky_is_alpha_to_the_depth():
+    x = np.array([-2.0, -0.5, 0.5, 2.0])
+    np.testing.assert_array_equal(composed_derivative("relu", x, 7), [0, 0, 1, 1])
+    np.testing.assert_allclose(composed_derivative("leaky_relu", x, 3, alpha=0.1), [1e-3, 1e-3, 1, 1])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"activation": "softplus", "x": [0.0], "depth": 1}, ValueError, "unknown activation 'softplus'"),
+        ({"activation": "relu", "x": [0.0], "depth": 0}, ValueError, "depth must be a positive int"),
+        ({"activation": "relu", "x": [0.0], "depth": 2.5}, ValueError, "depth must be a positive int"),
+        ({"activation": "leaky_relu", "x": [0.0], "depth": 1, "alpha": 1.5}, ValueError,
+         r"alpha .* \[0, 1\)"),
+        ({"activation": "tanh", "x": [np.nan], "depth": 1}, ValueError, "x"),
+    ],
+)
+def test_composed_derivative_rejects_bad_arguments(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        composed_derivative(**kwargs)
+
+
+def test_panels_and_sweep_draw_labelled_axes():
+    fig = Figure()
+    axes = plot_activation_panels("tanh", depth=3, axes=fig.subplots(1, 3))
+    assert [len(ax.lines) >= 1 for ax in axes] == [True, True, True]
+    assert axes[2].get_yscale() == "log"
+    assert "3 derivatives" in axes[2].get_title()
+    sweep = plot_depth_sweep(depths=(1, 2), axes=Figure().subplots(1, 4))
+    assert [ax.get_title() for ax in sweep][:3] == ["sigmoid", "tanh", "relu"]
+    assert all(len(ax.lines) >= 2 for ax in sweep)
+    with pytest.raises(ValueError, match="lo < hi"):
+        plot_activation_panels("relu", x_range=(2, 1))
+    with pytest.raises(ValueError, match="depths is empty"):
+        plot_depth_sweep(depths=())
+
+
+def test_explorer_redraws_and_updates_the_readout():
+    box = activation_explorer(activation="sigmoid", alpha=0.1, x_range=(-5, 5), depth=5)
+    readout, out = box.children[1], box.children[2]
+    assert "<b>0.25</b>" in readout.value  # sigmoid's largest slope
+    assert len(out.outputs) == 1 and "image/png" in out.outputs[0]["data"]
+    assert box.controls["alpha"].disabled  # alpha only matters for leaky ReLU
+    before = out.outputs[0]["data"]["image/png"]
+
+    box.controls["activation"].value = "tanh"
+    assert "<b>1</b>" in readout.value
+    assert out.outputs[0]["data"]["image/png"] != before
+    assert len(out.outputs) == 1
+
+
+def test_explorer_leaky_slope_and_depth_reach_the_readout():
+    # negative inputs only: the slope is alpha, and a chain of d layers multiplies alpha**d
+    box = activation_explorer(activation="leaky_relu", alpha=0.2, x_range=(-5, -1), depth=3)
+    readout = box.children[1]
+    assert not box.controls["alpha"].disabled
+    assert "<b>0.2</b>" in readout.value
+    assert "product of 3 derivatives: <b>0.008</b>" in readout.value
+    box.controls["depth"].value = 2
+    assert "product of 2 derivatives: <b>0.04</b>" in readout.value
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"activation": "gelu"}, "unknown activation 'gelu'"),
+        ({"alpha": 0.7}, r"alpha must be in \[0, 0.5\]"),
+        ({"depth": 31}, r"depth must be in \[1, 30\]"),
+        ({"x_range": (-20, 5)}, "x_range must be"),
+    ],
+)
+def test_explorer_rejects_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        activation_explorer(**kwargs)
