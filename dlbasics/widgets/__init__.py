@@ -14,7 +14,23 @@ import importlib
 from typing import Any
 
 # public name -> module (inside dlbasics.widgets) that defines it
-_EXPORTS: dict[str, str] = {}
+_EXPORTS: dict[str, str] = {
+    "optimizer_race": "optimizers",
+    "plot_learning_rate_grid": "optimizers",
+    "regularization_explorer": "regularization",
+    "train_regularization_grid": "regularization",
+    "plot_regularization_grid": "regularization",
+    "neuron_explorer": "neuron",
+    "plot_neuron": "neuron",
+    "architecture_explorer": "architecture",
+    "draw_network": "architecture",
+    "draw_layer_product": "architecture",
+    "activation_explorer": "activations",
+    "backprop_explorer": "backprop",
+    "feature_map_explorer": "pytorch",
+    "plot_feature_maps": "pytorch",
+    "conv_feature_maps": "pytorch",
+}
 
 __all__ = sorted(_EXPORTS)
 
