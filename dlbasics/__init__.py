@@ -82,6 +82,14 @@ _EXPORTS: dict[str, str] = {
     "fit": "torch_models",
     "evaluate": "torch_models",
     "seed_everything": "torch_models",
+    # text: tokenizer, vocabulary, padding, a sentiment corpus where word order matters
+    "tokenize": "text",
+    "Vocabulary": "text",
+    "pad_sequences": "text",
+    "make_sentiment_corpus": "text",
+    "sentiment_label": "text",
+    "swap_clauses": "text",
+    "SENTIMENT_KINDS": "text",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -1,0 +1,217 @@
+"""Reading a submitted notebook without trusting it.
+
+:func:`read_submission` turns any file into the list of code cells to run, or
+into a sentence that tells the learner why the file cannot be graded (empty,
+binary, not JSON, not a notebook, an unsupported nbformat). Version 3
+notebooks are upgraded to version 4. IPython-only syntax (``%magic``,
+``!shell``, ``obj?``) is replaced by ``pass`` so line numbers stay right, and
+the public ``check(...)`` calls are removed: they belong to the learner's
+notebook, not to grading.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
+
+# Cell magics whose body is Python: run the body. Any other cell magic
+# (%%bash, %%writefile, %%html, ...) skips the cell.
+_PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun"}
+_CHECK_MODULES = ("dlbasics.grading", "dlbasics.grading.checks")
+
+
+@dataclass(frozen=True)
+class CodeCell:
+    """A code cell: ``index`` among all cells (0-based), ``source`` as written,
+    ``code`` what the sandbox runs, ``skipped`` the reason it is not run."""
+
+    index: int
+    source: str
+    code: str
+    skipped: str = ""
+
+
+class NotebookError(ValueError):
+    """The file is not a notebook we can grade; the message says why."""
+
+
+def _cell_source(cell: dict) -> str:
+    src = cell.get("source", cell.get("input", ""))
+    if isinstance(src, list):
+        if not all(isinstance(s, str) for s in src):
+            raise NotebookError("a cell's source is not text")
+        return "".join(src)
+    if isinstance(src, str):
+        return src
+    raise NotebookError("a cell's source is not text")
+
+
+def _upgrade_v3(nb: dict) -> dict:
+    import nbformat
+
+    try:
+        node = nbformat.from_dict(nb)
+        return dict(nbformat.convert(node, 4))
+    except Exception as exc:  # nbformat raises many kinds of errors
+        raise NotebookError(f"it is an nbformat 3 notebook that could not be upgraded ({exc})") from None
+
+
+def parse_notebook(data: bytes) -> list[tuple[int, str]]:
+    """``(index, source)`` for every code cell of the notebook in ``data``.
+
+    Raises :class:`NotebookError` with a learner-facing reason otherwise.
+    """
+    if not data.strip():
+        raise NotebookError("the file is empty")
+    if len(data) > MAX_NOTEBOOK_BYTES:
+        raise NotebookError(
+            f"the file is {len(data) / 2**20:.0f} MB; a notebook must be under "
+            f"{MAX_NOTEBOOK_BYTES // 2**20} MB (clear large outputs before submitting)"
+        )
+    if b"\x00" in data[:4096]:
+        raise NotebookError("it is a binary file, not a Jupyter notebook (.ipynb)")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise NotebookError("it is not UTF-8 text, so not a Jupyter notebook (.ipynb)") from None
+    try:
+        nb = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise NotebookError(
+            f"it is not valid notebook JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
+            "save it from Jupyter again and resubmit the .ipynb file"
+        ) from None
+    except RecursionError:
+        raise NotebookError("it is not valid notebook JSON (nested too deeply)") from None
+    if not isinstance(nb, dict):
+        raise NotebookError("it is JSON but not a notebook (no top-level object)")
+    major = nb.get("nbformat")
+    if major == 3 or (major is None and "worksheets" in nb):
+        nb = _upgrade_v3(nb)
+        major = 4
+    if major != 4:
+        raise NotebookError(
+            f"it has nbformat {major!r}; only Jupyter notebooks of format 4 (or 3) are supported"
+        )
+    cells = nb.get("cells")
+    if not isinstance(cells, list):
+        raise NotebookError("it is JSON but has no list of cells")
+    out = []
+    for i, cell in enumerate(cells):
+        if not isinstance(cell, dict):
+            raise NotebookError(f"cell {i + 1} is not a notebook cell")
+        if cell.get("cell_type") == "code":
+            out.append((i, _cell_source(cell)))
+    return out
+
+
+_ASSIGN_MAGIC = re.compile(r"^(\s*)([\w.,\s]+?)\s*=\s*[%!]")
+
+
+def strip_ipython(source: str) -> tuple[str, str]:
+    """Replace IPython-only lines by ``pass``; returns ``(code, skip_reason)``.
+
+    Only cells that are not valid Python are touched. ``x = !ls`` becomes
+    ``x = None``. A cell starting with a non-Python cell magic (``%%bash``) is
+    skipped as a whole.
+    """
+    try:
+        ast.parse(source)
+        return source, ""  # plain Python: nothing to strip
+    except (SyntaxError, ValueError):
+        pass
+    lines = source.split("\n")
+    first = lines[0].strip() if lines else ""
+    if first.startswith("%%"):
+        magic = first[2:].split()[0] if first[2:].split() else ""
+        if magic not in _PYTHON_CELL_MAGICS:
+            return "", f"cell magic %%{magic} is not run by the grader"
+        lines[0] = ""
+    out = []
+    for line in lines:
+        stripped = line.strip()
+        m = _ASSIGN_MAGIC.match(line)
+        if m and not stripped.startswith(("%", "!")) and "==" not in line.split("=")[0]:
+            out.append(f"{m.group(1)}{m.group(2).strip()} = None")
+        elif stripped.startswith(("%", "!")) or (
+            stripped.endswith("?") and not stripped.startswith("#") and _is_help_line(stripped)
+        ):
+            indent = line[: len(line) - len(line.lstrip())]
+            out.append(f"{indent}pass")
+        else:
+            out.append(line)
+    return "\n".join(out), ""
+
+
+def _is_help_line(stripped: str) -> bool:
+    body = stripped.rstrip("?").strip()
+    return bool(re.fullmatch(r"[\w.]+", body))
+
+
+def _is_check_statement(node: ast.stmt) -> bool:
+    if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+        func = node.value.func
+        if isinstance(func, ast.Name) and func.id == "check":
+            return True
+        if isinstance(func, ast.Attribute) and func.attr == "check":
+            return True
+    if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+        return node.module in _CHECK_MODULES and all(
+            a.name == "check" and a.asname in (None, "check") for a in node.names)
+    if isinstance(node, ast.Import):
+        return all(a.name in _CHECK_MODULES and a.asname is None for a in node.names)
+    return False
+
+
+def strip_checks(code: str) -> str:
+    """Remove top-level public ``check(...)`` calls and their import.
+
+    Only whole-line statements are removed (each becomes ``pass`` plus blank
+    lines, so line numbers stay right). Code that does not parse is returned
+    unchanged: the sandbox reports its ``SyntaxError``.
+    """
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return code
+    lines = code.split("\n")
+    for node in tree.body:
+        if not _is_check_statement(node) or node.end_lineno is None:
+            continue
+        first, last = node.lineno - 1, node.end_lineno - 1
+        before = lines[first][: node.col_offset]
+        if before.strip() or lines[last][node.end_col_offset :].strip():
+            continue  # shares a line with other code (``a = 1; check(...)``)
+        lines[first] = before + "pass"
+        for k in range(first + 1, last + 1):
+            lines[k] = ""
+    return "\n".join(lines)
+
+
+def read_submission(path: Path | str) -> list[CodeCell]:
+    """The code cells of the notebook at ``path``, ready for the sandbox.
+
+    Raises :class:`NotebookError` (learner-facing message) when the file is
+    not a gradable notebook, ``OSError`` when it cannot be read.
+    """
+    path = Path(path)
+    size = path.stat().st_size
+    if size > MAX_NOTEBOOK_BYTES:
+        raise NotebookError(
+            f"the file is {size / 2**20:.0f} MB; a notebook must be under "
+            f"{MAX_NOTEBOOK_BYTES // 2**20} MB (clear large outputs before submitting)"
+        )
+    with open(path, "rb") as fh:
+        data = fh.read(MAX_NOTEBOOK_BYTES + 1)
+    cells = []
+    for index, source in parse_notebook(data):
+        code, skipped = strip_ipython(source)
+        if not skipped:
+            code = strip_checks(code)
+        cells.append(CodeCell(index=index, source=source, code=code, skipped=skipped))
+    return cells

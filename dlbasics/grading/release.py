@@ -1,0 +1,146 @@
+"""The student bundle: ``python -m dlbasics.grading.release dist/dlbasics-student``.
+
+Copies what learners need and nothing an instructor keeps back: the chapters,
+the student exercise notebooks (``exercises/``), the ``dlbasics`` package with
+its public checks, the install files and a README. Solutions, hidden tests and
+the rest of ``tests/`` are never copied; :func:`audit` proves it by reading
+every file of the bundle, and the release fails if it finds anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+COPY_DIRS = ("chapters", "exercises", "dlbasics", "assets")
+COPY_FILES = ("pyproject.toml", "requirements.txt", "LICENSE")
+SKIP_NAMES = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache", ".ruff_cache"}
+FORBIDDEN_MARKERS = ("# BEGIN SOLUTION", "# END SOLUTION", "<!-- BEGIN SOLUTION -->")
+
+README = """# Deep Learning Basics — student bundle
+
+This folder holds the book's chapters, the graded exercises and the `dlbasics` package they use.
+
+## Install
+
+```bash
+python3 -m venv .venv
+.venv/bin/pip install -r requirements.txt -e .
+.venv/bin/jupyter lab
+```
+
+## Exercises
+
+Open the notebooks in `exercises/`. Write your code where a cell says
+`raise NotImplementedError`, run the cell, then run the one-line check that follows, e.g.
+
+```python
+check("ex1.forward", CompleteNeuralNetwork)
+```
+
+It prints ✓ or ✗ with what was expected and what your code gave. The checks use small public
+cases; your submission is graded on other, hidden ones, in a separate process that runs your
+notebook from top to bottom: make sure "Restart Kernel and Run All Cells" works before you
+submit the `.ipynb` file.
+
+{exercise_table}
+"""
+
+
+def _ignore(_dir: str, names: list[str]) -> set[str]:
+    return {n for n in names if n in SKIP_NAMES or n.endswith(".pyc")}
+
+
+def _title(notebook: Path) -> str:
+    import nbformat
+
+    try:
+        nb = nbformat.read(notebook, as_version=4)
+    except Exception:  # noqa: BLE001 - a title is a nicety
+        return ""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and cell.source.startswith("# "):
+            return cell.source.splitlines()[0][2:].strip()
+    return ""
+
+
+def _exercise_table(exercises: Path) -> str:
+    rows = ["| notebook | exercise |", "|---|---|"]
+    for nb in sorted(exercises.glob("ex*.ipynb")):
+        rows.append(f"| `exercises/{nb.name}` | {_title(nb)} |")
+    return "\n".join(rows) if len(rows) > 2 else ""
+
+
+def audit(bundle: Path) -> list[str]:
+    """Everything in ``bundle`` that must not be there (empty list: clean)."""
+    problems = []
+    for path in sorted(bundle.rglob("*")):
+        rel = path.relative_to(bundle)
+        if path.is_dir():
+            if path.name in ("solutions", "hidden") or rel.parts[:1] == ("tests",):
+                problems.append(f"{rel}/: folder that must not ship")
+            continue
+        if rel.parts[0] in ("tests", "solutions"):
+            problems.append(f"{rel}: file that must not ship")
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue
+        for marker in FORBIDDEN_MARKERS:
+            # the grader's own code and docs name the markers; nothing else may
+            if marker in text and not (rel.parts[:2] == ("dlbasics", "grading")
+                                       and path.suffix in (".py", ".md")):
+                problems.append(f"{rel}: contains {marker!r}")
+    hidden = REPO / "tests" / "hidden"
+    if hidden.is_dir():
+        names = {p.name for p in hidden.glob("*.py")}
+        for path in bundle.rglob("*.py"):
+            rel = path.relative_to(bundle)
+            if path.name in names and rel.parts[:2] != ("dlbasics", "grading"):
+                problems.append(f"{rel}: has the name of a hidden test module")
+    return problems
+
+
+def build(out: Path, repo: Path = REPO) -> Path:
+    """Write the bundle to ``out`` (replacing it) and audit it."""
+    out = Path(out)
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    for name in COPY_DIRS:
+        src = repo / name
+        if src.is_dir():
+            shutil.copytree(src, out / name, ignore=_ignore)
+    for name in COPY_FILES:
+        src = repo / name
+        if src.is_file():
+            shutil.copy2(src, out / name)
+    readme = README.replace("{exercise_table}", _exercise_table(repo / "exercises"))
+    (out / "README.md").write_text(readme, encoding="utf-8")
+    problems = audit(out)
+    if problems:
+        raise RuntimeError("the student bundle is not clean:\n  " + "\n  ".join(problems))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dlbasics.grading.release",
+                                     description="Write the student bundle.")
+    parser.add_argument("out", type=Path, nargs="?", default=Path("dist/dlbasics-student"))
+    args = parser.parse_args(argv)
+    try:
+        out = build(args.out)
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    n = sum(1 for p in out.rglob("*") if p.is_file())
+    print(f"wrote {out} ({n} files; no solutions, no hidden tests)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Gradescope runs this once, as root, when it builds the autograder image.
+# It installs Python and the dlbasics package (with its grader) into a virtual
+# environment that every user can read, so the sandbox user can run it too.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq python3 python3-venv python3-pip >/dev/null
+python3 -m venv /opt/dlbasics-venv
+/opt/dlbasics-venv/bin/pip install --quiet --upgrade pip
+if [ "{needs_torch}" = "yes" ]; then
+    /opt/dlbasics-venv/bin/pip install --quiet "torch=={torch_version}" \
+        --index-url https://download.pytorch.org/whl/cpu
+fi
+/opt/dlbasics-venv/bin/pip install --quiet /autograder/source/package
+chmod -R a+rX /opt/dlbasics-venv
+# The hidden tests stay readable by root only.
+chmod -R go-rwx /autograder/source/tests

@@ -1,0 +1,16 @@
+"""Attack corpus: submissions that try to break or fool the grader.
+
+Each module describes one submission and what grading it must give:
+
+* ``CELLS``: code cells; the string ``SOLUTION`` stands for the code cells of
+  ``solutions/ex1_neural_network.ipynb`` (Parts 0-5, without the demo), ``STUBS``
+  for the same cells of the student notebook. Or ``RAW``: the file's bytes,
+  or ``build(path)``: a function that writes the file.
+* ``EXPECT_SCORE``: the total score. ``EXPECT_STATUS``: ``{part: status}`` for
+  the parts that must not pass (every other part must pass if the score is
+  full). ``EXPECT_OUTPUT``: substrings the learner must see (overall output or
+  a test's output). ``FORBIDDEN_OUTPUT``: substrings that must not appear
+  anywhere in the results or the kept output (hidden values).
+* ``CANARIES``: paths outside the sandbox that must not exist afterwards.
+* ``TIME_SCALE``: multiplies every time limit (default 0.25 to keep timeouts cheap).
+"""

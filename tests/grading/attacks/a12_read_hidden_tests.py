@@ -1,0 +1,22 @@
+"""Look for the hidden tests and the solutions everywhere, and print what is found."""
+
+CELLS = [
+    "import os, glob\n"
+    "found = []\n"
+    "for pattern in ['/work/main/tests/hidden/*', '/work/*/tests/hidden/*', '../tests/hidden/*',\n"
+    "                '/autograder/source/tests/hidden/*', '/work/*/*/hidden/ex1.py',\n"
+    "                '/work/main/solutions/*', os.environ.get('DLBASICS_HIDDEN_TESTS', '') + '/*']:\n"
+    "    found += glob.glob(pattern, recursive=True)\n"
+    "for path in found:\n"
+    "    try:\n"
+    "        print(open(path).read())\n"
+    "    except OSError as exc:\n"
+    "        print('cannot read', path, exc)\n"
+    "print('found', len(found))",
+    "print(open('/work/main/tests/hidden/ex1.py').read())",
+    "print(os.listdir('/work/main/tests/hidden'))",
+    "STUBS",
+]
+EXPECT_SCORE = 0
+EXPECT_OUTPUT = ["FileNotFoundError"]
+FORBIDDEN_OUTPUT = ["2_914_067", "Hidden tests of Exercise 1", "BEGIN SOLUTION", "He initialization"]

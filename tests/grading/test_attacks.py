@@ -1,0 +1,136 @@
+"""The attack corpus (tests/grading/attacks/): each submission gets the right grade.
+
+For every attack: the grader returns (never raises), each test has a valid
+status, the total is the expected one, the learner sees a message saying what
+happened, nothing hidden leaks into the results, files outside the sandbox are
+untouched, and no process of the sandbox survives grading.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from dlbasics.grading.engine import grade
+from dlbasics.grading.spec import STATUSES
+
+from .conftest import HIDDEN, REPO, write_notebook
+
+ATTACK_DIR = Path(__file__).with_name("attacks")
+ATTACKS = sorted(p.stem for p in ATTACK_DIR.glob("a[0-9][0-9]_*.py"))
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(f"attack_{name}", ATTACK_DIR / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _build(mod, path: Path, solution: list[str], stubs: list[str]) -> Path:
+    if hasattr(mod, "RAW"):
+        path.write_bytes(mod.RAW)
+    elif hasattr(mod, "build"):
+        mod.build(path, solution)
+    else:
+        cells = mod.cells(solution) if hasattr(mod, "cells") else []
+        if hasattr(mod, "CELLS"):
+            for c in mod.CELLS:
+                cells += solution if c == "SOLUTION" else stubs if c == "STUBS" else [c]
+        write_notebook(path, cells)
+    return path
+
+
+def _snapshot(outside: Path) -> dict[str, str]:
+    """Contents of what an attack might try to change outside the sandbox.
+
+    (Other files of the repository may legitimately change while the tests
+    run, so only these are compared.)
+    """
+    snap = {str(p): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in [HIDDEN / "ex1.py", *sorted(outside.iterdir())]}
+    snap["repo files"] = ",".join(sorted(p.name for p in REPO.iterdir()
+                                         if "attack" in p.name))
+    return snap
+
+
+def _boot_ticks() -> float:
+    with open("/proc/uptime") as fh:
+        return float(fh.read().split()[0]) * os.sysconf("SC_CLK_TCK")
+
+
+def _survivors(uid: int, before_ticks: float) -> list[int]:
+    """Processes of ``uid`` that started before ``before_ticks`` and are still alive."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status") as fh:
+                uid_line = next(ln for ln in fh if ln.startswith("Uid:"))
+            with open(f"/proc/{entry}/stat") as fh:
+                start = float(fh.read().rsplit(")", 1)[1].split()[19])
+        except (OSError, StopIteration):
+            continue
+        if int(uid_line.split()[1]) == uid and start <= before_ticks:
+            pids.append(int(entry))
+    return pids
+
+
+def test_corpus_is_large_enough():
+    assert len(ATTACKS) >= 20
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ATTACKS)
+def test_attack_is_graded_right(name, tmp_path, ex1, ex1_solution_cells, ex1_stub_cells):
+    mod = _load(name)
+    sub_dir = tmp_path / "submission"
+    sub_dir.mkdir()
+    path = _build(mod, sub_dir / "ex1_neural_network.ipynb", ex1_solution_cells, ex1_stub_cells)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "canary.txt").write_text("untouched")
+    before = _snapshot(outside)
+    report = grade(ex1, path, private_paths=[HIDDEN], time_scale=getattr(mod, "TIME_SCALE", 0.25))
+    done_ticks = _boot_ticks()
+
+    results = report.to_gradescope()
+    json.dumps(results)  # serializable
+    assert not report.grader_error, report.grader_error
+    assert [t.name for t in report.tests] == [p.name for p in ex1.parts]
+    assert all(t.status in STATUSES for t in report.tests)
+    summary = f"{name}: {report.score}\n{report.output}\n" + "\n".join(
+        f"{t.name} {t.status} {t.score}: {t.output}" for t in report.tests)
+    assert report.score == mod.EXPECT_SCORE, summary
+    expected_status = getattr(mod, "EXPECT_STATUS", {})
+    for t in report.tests:
+        if t.name in expected_status:
+            assert t.status == expected_status[t.name], summary
+        elif report.score == ex1.max_score:
+            assert t.status == "passed", summary
+    visible = report.output + "\n" + "\n".join(t.output for t in report.tests)
+    for needle in getattr(mod, "EXPECT_OUTPUT", []):
+        assert needle in visible, f"{needle!r} not in:\n{summary}"
+    everything = json.dumps(results) + report.stdout + report.stderr
+    for secret in getattr(mod, "FORBIDDEN_OUTPUT", []):
+        assert secret not in everything, f"{secret!r} leaked"
+    if hasattr(mod, "MAX_KEPT_OUTPUT"):
+        assert len(report.stdout) + len(report.stderr) < mod.MAX_KEPT_OUTPUT
+    for canary in getattr(mod, "CANARIES", []):
+        assert not os.path.exists(canary), f"{canary} was written"
+    assert _snapshot(outside) == before, "files outside the sandbox changed"
+    uid = report.isolation.get("user", "")
+    if uid.startswith("uid "):
+        assert _survivors(int(uid.split()[1]), done_ticks) == []
+
+
+def test_real_limits_stay_generous_for_slow_but_fair_notebooks(ex1):
+    """The corpus shrinks every limit with time_scale; the real ones must leave room."""
+    assert ex1.limits.cell_wall_s >= 10 and ex1.limits.total_wall_s >= 30
+    assert all(p.timeout_s >= 5 for p in ex1.probes(ex1.seed))

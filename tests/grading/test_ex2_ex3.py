@@ -1,0 +1,244 @@
+"""Grading Exercises 2 (CNN) and 3 (LSTM + attention) end to end, and their scoring alone.
+
+The end-to-end tests run real submissions through the sandbox: the solution
+scores full marks, the generated student notebook scores zero, and notebooks
+with some parts wrong get exactly the credit of the parts they got right. The
+scoring tests feed ``score`` untrusted garbage without a sandbox.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+from dlbasics.grading.engine import grade, load_exercise
+from dlbasics.grading.spec import ProbeResult, Submission
+
+REPO = Path(__file__).resolve().parents[2]
+HIDDEN = REPO / "tests" / "hidden"
+SOLUTIONS = REPO / "solutions"
+EXERCISES = REPO / "exercises"
+NOTEBOOKS = {"ex2": "ex2_cnn.ipynb", "ex3": "ex3_lstm_attention.ipynb"}
+
+
+def definition_cells(path: Path, drop: tuple[str, ...] = ()) -> list[str]:
+    """The first code cell (imports) and every cell that defines a function or class.
+
+    The notebook's demonstrations (training runs, plots) are left out to keep
+    grading fast; the probes only need the definitions. Cells containing any
+    string of ``drop`` are left out too.
+    """
+    nb = nbformat.read(path, as_version=4)
+    cells = [c.source for c in nb.cells if c.cell_type == "code"]
+    keep = [cells[0]] + [c for c in cells[1:] if ("def " in c or "class " in c)]
+    return [c for c in keep if not any(d in c for d in drop)]
+
+
+def write_notebook(path: Path, cells: list[str]) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in cells]
+    nbformat.write(nb, str(path))
+    return path
+
+
+def scores(report) -> dict[str, float]:
+    return {t.name: t.score for t in report.tests}
+
+
+@pytest.fixture(scope="module")
+def exercises():
+    return {name: load_exercise(name, HIDDEN) for name in NOTEBOOKS}
+
+
+# --------------------------------------------------------------------------
+# end to end, in the sandbox
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(NOTEBOOKS))
+def test_solution_scores_full_marks(name, exercises):
+    ex = exercises[name]
+    report = grade(ex, SOLUTIONS / NOTEBOOKS[name], private_paths=[HIDDEN])
+    assert not report.grader_error
+    failed = {t.name: t.output for t in report.tests if t.status != "passed"}
+    assert not failed
+    assert report.score == ex.max_score == 12.0
+    accuracy = next(t for t in report.tests if t.name == f"{name}.accuracy")
+    assert "Held-out accuracy" in accuracy.output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(NOTEBOOKS))
+def test_untouched_student_notebook_scores_zero(name, exercises):
+    ex = exercises[name]
+    report = grade(ex, EXERCISES / NOTEBOOKS[name], private_paths=[HIDDEN])
+    assert not report.grader_error
+    assert report.score == 0.0
+    assert all(t.status in ("error", "failed") for t in report.tests)
+    assert all("NotImplementedError" in t.output or "Not implemented" in t.output
+               for t in report.tests)
+
+
+EX2_IDENTITY_AUGMENT = '''
+def augment(images, labels, max_shift=0.1, max_degrees=10.0, generator=None):
+    return images.clone(), labels.clone()
+'''
+
+EX2_PLAIN_CNN = '''
+def build_model(image_size=8, num_classes=10):
+    side = image_size // 4
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(32 * side * side, num_classes))
+'''
+
+
+@pytest.mark.slow
+def test_ex2_partly_right_submission_gets_partial_credit(exercises, tmp_path):
+    """No batch norm or dropout, an augmentation that changes nothing, no confusion matrix."""
+    cells = definition_cells(SOLUTIONS / NOTEBOOKS["ex2"], drop=("def confusion_matrix",))
+    cells += [EX2_IDENTITY_AUGMENT, EX2_PLAIN_CNN]
+    report = grade(exercises["ex2"], write_notebook(tmp_path / "partial.ipynb", cells),
+                   private_paths=[HIDDEN])
+    got = scores(report)
+    assert got["ex2.preprocess"] == 1.0
+    assert got["ex2.model"] == 2.0
+    assert got["ex2.layers"] == 1.0  # convolution and pooling, no dropout, no batch norm
+    assert got["ex2.augment"] == 1.0  # shapes and labels kept, but nothing changes
+    assert got["ex2.confusion"] == 0.0
+    assert 0 < report.score < report.max_score
+    tests = {t.name: t for t in report.tests}
+    assert "no dropout layer" in tests["ex2.layers"].output
+    assert "no batch-normalization layer" in tests["ex2.layers"].output
+    assert "images changed" in tests["ex2.augment"].output
+    assert tests["ex2.confusion"].status == "error"
+    assert "No function called confusion_matrix" in tests["ex2.confusion"].output
+
+
+EX3_UNMASKED_ATTENTION = '''
+class AdditiveAttention(nn.Module):
+    def __init__(self, hidden_dim, attn_dim=32):
+        super().__init__()
+        self.proj = nn.Linear(hidden_dim, attn_dim)
+        self.score = nn.Linear(attn_dim, 1, bias=False)
+
+    def forward(self, h, mask):
+        weights = torch.softmax(self.score(torch.tanh(self.proj(h))).squeeze(-1), dim=-1)
+        return (weights.unsqueeze(-1) * h).sum(dim=1), weights
+'''
+
+EX3_DETACHED_LSTM = '''
+class SentimentClassifier(nn.Module):
+    def __init__(self, vocab_size, embed_dim=32, hidden_dim=64, num_classes=2, pad_index=0):
+        super().__init__()
+        self.pad_index = pad_index
+        self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=pad_index)
+        self.lstm = nn.LSTM(embed_dim, hidden_dim, batch_first=True)
+        self.attention = AdditiveAttention(hidden_dim)
+        self.out = nn.Linear(hidden_dim, num_classes)
+
+    def forward(self, ids):
+        h, _ = self.lstm(self.embedding(ids))
+        context, weights = self.attention(h.detach(), ids != self.pad_index)
+        return self.out(context), weights
+'''
+
+
+@pytest.mark.slow
+def test_ex3_partly_right_submission_gets_partial_credit(exercises, tmp_path):
+    """Attention that ignores the mask, and a classifier that detaches the LSTM's output."""
+    cells = definition_cells(SOLUTIONS / NOTEBOOKS["ex3"])
+    cells += [EX3_UNMASKED_ATTENTION, EX3_DETACHED_LSTM]
+    report = grade(exercises["ex3"], write_notebook(tmp_path / "partial.ipynb", cells),
+                   private_paths=[HIDDEN])
+    got = scores(report)
+    assert got["ex3.encode"] == 1.0
+    assert got["ex3.attention"] == 2.0  # sums to 1, weighted sum; but weight on padding
+    assert got["ex3.model"] == 1.0  # shapes right; padding changes the logits
+    assert got["ex3.gradients"] == 0.0
+    assert 0 < report.score < report.max_score
+    tests = {t.name: t for t in report.tests}
+    assert "exactly 0 weight" in tests["ex3.attention"].output
+    assert "got no gradient" in tests["ex3.gradients"].output
+
+
+# --------------------------------------------------------------------------
+# scoring alone: untrusted outputs never crash the grader
+# --------------------------------------------------------------------------
+
+GARBAGE = [
+    {},
+    {"pred": "all right", "train_loss": None, "classes": 3, "x8_aug": [[1, 2], [3]]},
+    {"pred": np.full(3, np.nan), "clean_weights": np.full((5, 9), np.nan), "stats": [np.inf, 1],
+     "loss": float("nan"), "history_type": "dict", "train_loss": [1.0, float("nan")],
+     "cpu_s": "fast", "logits": np.zeros((1, 1, 1)), "a": np.ones((10, 10)) * 1e300},
+]
+
+
+@pytest.mark.parametrize("name", sorted(NOTEBOOKS))
+@pytest.mark.parametrize("outputs", GARBAGE, ids=["empty", "wrong-types", "nan-and-shapes"])
+def test_score_survives_untrusted_outputs(name, outputs, exercises):
+    ex = exercises[name]
+    probes = ex.probes(ex.seed)
+    results = {p.name: ProbeResult(p.name, "ok", dict(outputs)) for p in probes}
+    tests = ex.score(results, Submission(path=Path("x.ipynb"), seed=ex.seed))
+    assert [t.name for t in tests] == [p.name for p in ex.parts]
+    for t in tests:
+        assert t.status in ("failed", "error", "timeout")
+        assert math.isfinite(t.score) and t.score == 0.0
+        assert t.output
+
+
+@pytest.mark.parametrize("name", sorted(NOTEBOOKS))
+def test_failed_probes_give_zero_with_their_status(name, exercises):
+    ex = exercises[name]
+    probes = ex.probes(ex.seed)
+    for status, test_status in (("timeout", "timeout"), ("out of memory", "out of memory"),
+                                ("crashed", "crashed"), ("error", "error")):
+        results = {p.name: ProbeResult(p.name, status, error="it went wrong") for p in probes}
+        tests = ex.score(results, Submission(path=Path("x.ipynb"), seed=ex.seed))
+        assert {t.status for t in tests} == {test_status}
+        assert sum(t.score for t in tests) == 0.0
+
+
+@pytest.mark.parametrize("name", sorted(NOTEBOOKS))
+def test_probe_inputs_hold_no_held_out_labels(name, exercises):
+    """The sandbox gets test inputs, never their labels."""
+    ex = exercises[name]
+    training = next(p for p in ex.probes(ex.seed) if p.name == "training_probe")
+    assert {"y_train", "y_val"} <= set(training.inputs)
+    assert not any(k.startswith("y_test") or k == "labels_test" for k in training.inputs)
+    x_test = training.inputs.get("X_test", training.inputs.get("test_texts"))
+    assert len(x_test) > 400
+
+
+def test_ex3_held_out_reviews_use_made_up_words(exercises):
+    """The public labelling rule cannot read the grader's reviews."""
+    from dlbasics.text import sentiment_label
+
+    ex = exercises["ex3"]
+    training = next(p for p in ex.probes(ex.seed) if p.name == "training_probe")
+    texts = training.inputs["test_texts"]
+    words = {w for t in texts for w in t.split()}
+    assert not words & {"good", "bad", "not", "but", "although", "the"}
+    with pytest.raises(ValueError):
+        sentiment_label(texts[0])
+
+
+def test_ex2_held_out_digits_are_transformed(exercises):
+    """The grader's digits are flipped/rotated, so they are not the public images."""
+    from sklearn.datasets import load_digits
+
+    ex = exercises["ex2"]
+    training = next(p for p in ex.probes(ex.seed) if p.name == "training_probe")
+    public = {img.tobytes() for img in load_digits().images.astype(np.float64)}
+    held_out = training.inputs["X_test"]
+    assert held_out.shape[1:] == (8, 8)
+    matches = sum(img.tobytes() in public for img in held_out)
+    assert matches < 0.05 * len(held_out)  # only symmetric digits can match

@@ -1,0 +1,107 @@
+"""Packaging for Gradescope and GitHub Classroom."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import stat
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from dlbasics.grading.cli import main
+from dlbasics.grading.package import classroom_output_line, classroom_result, classroom_workflow
+
+from .conftest import EX1, EXERCISES, HIDDEN, SOLUTIONS
+
+
+@pytest.fixture(scope="module")
+def ex1_zip(tmp_path_factory):
+    out = tmp_path_factory.mktemp("gs") / "ex1-autograder.zip"
+    assert main(["package-gradescope", "ex1", str(out), "--tests", str(HIDDEN)]) == 0
+    return out
+
+
+def test_gradescope_zip_holds_scripts_package_and_only_this_exercises_tests(ex1_zip):
+    with zipfile.ZipFile(ex1_zip) as zf:
+        names = set(zf.namelist())
+        modes = {i.filename: i.external_attr >> 16 for i in zf.infolist()}
+        scripts = {n: zf.read(n).decode() for n in ("setup.sh", "run_autograder")}
+    assert {"setup.sh", "run_autograder", "tests/hidden/ex1.py",
+            "package/pyproject.toml", "package/dlbasics/__init__.py",
+            "package/dlbasics/grading/runner.py",
+            "package/dlbasics/grading/checks/ex1.py"} <= names
+    assert not any(n.startswith("tests/hidden/ex") and n != "tests/hidden/ex1.py" for n in names)
+    assert not any("solutions/" in n or n.endswith(".ipynb") or "__pycache__" in n for n in names)
+    for script in ("setup.sh", "run_autograder"):
+        assert modes[script] & stat.S_IXUSR
+        assert "{exercise}" not in scripts[script] and "{notebook}" not in scripts[script]
+        subprocess.run(["bash", "-n"], input=scripts[script], text=True, check=True)
+    assert "ex1_neural_network.ipynb" in scripts["run_autograder"]
+    assert '"no" = "yes"' in scripts["setup.sh"]  # Exercise 1 forbids torch: not installed
+
+
+def _run_autograder(zip_path: Path, root: Path, submission: Path | None) -> dict:
+    """Run run_autograder with /autograder moved under ``root`` and this venv's grader."""
+    source = root / "source"
+    with zipfile.ZipFile(zip_path) as zf:
+        zf.extractall(source)
+    (root / "submission").mkdir()
+    if submission is not None:
+        shutil.copy(submission, root / "submission" / EX1)
+    script = (source / "run_autograder").read_text()
+    script = script.replace("/opt/dlbasics-venv/bin/dlbasics-grade",
+                            str(Path(sys.executable).with_name("dlbasics-grade")))
+    script = script.replace("/autograder", str(root))
+    runner = root / "run_autograder"
+    runner.write_text(script)
+    proc = subprocess.run(["bash", str(runner)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert stat.S_IMODE((source / "tests").stat().st_mode) & 0o077 == 0
+    return json.loads((root / "results" / "results.json").read_text())
+
+
+@pytest.mark.slow
+def test_run_autograder_grades_a_submission(ex1_zip, tmp_path):
+    results = _run_autograder(ex1_zip, tmp_path / "autograder", SOLUTIONS / EX1)
+    assert results["score"] == 10
+    assert {t["status"] for t in results["tests"]} == {"passed"}
+
+
+@pytest.mark.slow
+def test_run_autograder_writes_results_for_stubs_and_for_nothing(ex1_zip, tmp_path):
+    stub = _run_autograder(ex1_zip, tmp_path / "a", EXERCISES / EX1)
+    assert stub["score"] == 0 and {t["status"] for t in stub["tests"]} == {"failed"}
+    empty = _run_autograder(ex1_zip, tmp_path / "b", None)
+    assert empty["score"] == 0 and "could not be read" in empty["output"]
+
+
+def test_classroom_workflow_is_valid_yaml_with_the_reporter(tmp_path):
+    import yaml  # installed with jupyter-book
+    assert main(["github-classroom", "ex1", str(tmp_path)]) == 0
+    wf = yaml.safe_load((tmp_path / "classroom.yml").read_text())
+    steps = wf["jobs"]["run-autograding-tests"]["steps"]
+    grade = next(s for s in steps if s.get("id") == "ex1")
+    assert "dlbasics-grade ex1 ex1_neural_network.ipynb" in grade["run"]
+    assert "--classroom" in grade["run"]
+    report = steps[-1]
+    assert report["uses"].startswith("classroom-resources/autograding-grading-reporter")
+    assert report["with"]["runners"] == "ex1"
+    assert "EX1_RESULTS" in report["env"]
+
+
+def test_classroom_result_matches_the_reporters_format(tmp_path):
+    results = {"tests": [
+        {"name": "a", "score": 2.0, "max_score": 2.0, "status": "passed", "output": ""},
+        {"name": "b", "score": 0.5, "max_score": 3.0, "status": "failed", "output": "x"},
+        {"name": "c", "score": 0.0, "max_score": 1.0, "status": "timeout", "output": "y"}]}
+    out = classroom_result(results)
+    assert out["version"] == 1 and out["status"] == "fail" and out["max_score"] == 6.0
+    assert [t["status"] for t in out["tests"]] == ["pass", "fail", "error"]
+    line = classroom_output_line(results)
+    assert json.loads(base64.b64decode(line.split("=", 1)[1])) == out
+    assert classroom_workflow("ex1", tmp_path / "wf").read_text().count("ex1_neural_network") >= 2

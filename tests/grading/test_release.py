@@ -1,0 +1,95 @@
+"""The student bundle (make release) holds no solution code and no hidden test."""
+
+from __future__ import annotations
+
+import re
+
+import nbformat
+import pytest
+
+from dlbasics.grading.release import audit, build
+
+from .conftest import HIDDEN, REPO, SOLUTIONS
+
+BEGIN = re.compile(r"^\s*# BEGIN SOLUTION")
+END = re.compile(r"^\s*# END SOLUTION")
+
+
+def _solution_lines() -> set[str]:
+    """Distinctive lines that appear only inside solution blocks (not in the prose or
+    in the code given to learners)."""
+    lines, public = set(), []
+    for path in SOLUTIONS.glob("ex*.ipynb"):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type != "code":
+                public.append(cell.source)
+                continue
+            inside = False
+            for line in cell.source.split("\n"):
+                if BEGIN.match(line):
+                    inside = True
+                elif END.match(line):
+                    inside = False
+                elif inside and len(line.strip()) > 25 and not line.strip().startswith("#"):
+                    lines.add(line.strip())
+                else:
+                    public.append(line)
+    public_text = "\n".join(public)
+    return {line for line in lines if line not in public_text}
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    return build(tmp_path_factory.mktemp("release") / "dlbasics-student")
+
+
+def test_bundle_has_what_learners_need(bundle):
+    assert (bundle / "README.md").is_file() and (bundle / "pyproject.toml").is_file()
+    assert (bundle / "dlbasics" / "grading" / "checks" / "ex1.py").is_file()
+    assert sorted(p.name for p in (bundle / "exercises").glob("*.ipynb")) == sorted(
+        p.name for p in SOLUTIONS.glob("ex*.ipynb"))
+    assert any((bundle / "chapters").glob("*.ipynb"))
+
+
+def test_bundle_has_no_solutions_and_no_hidden_tests(bundle):
+    assert audit(bundle) == []
+    assert not (bundle / "solutions").exists() and not (bundle / "tests").exists()
+    names = {p.name for p in bundle.rglob("*")}
+    assert not any(n.endswith((".pyc",)) for n in names)
+
+
+def test_no_solution_line_reaches_the_bundle(bundle):
+    secret_lines = _solution_lines()
+    assert len(secret_lines) > 20  # the check below has something to find
+    for nb in (bundle / "exercises").glob("*.ipynb"):
+        text = nb.read_text()
+        leaked = [line for line in secret_lines if line in text]
+        assert not leaked, f"{nb.name} holds solution lines: {leaked[:3]}"
+
+
+def test_no_hidden_test_value_reaches_the_bundle(bundle):
+    seeds = set()
+    for module in HIDDEN.glob("ex*.py"):
+        seeds |= set(re.findall(r"^SEED = ([0-9_]+)", module.read_text(), re.M))
+    assert seeds
+    for path in bundle.rglob("*"):
+        if path.is_file() and path.suffix in (".py", ".ipynb", ".md", ".txt", ".json"):
+            text = path.read_text(errors="replace")
+            assert not any(s in text for s in seeds), path
+
+
+def test_audit_finds_planted_solution_code(bundle, tmp_path):
+    planted = tmp_path / "bad"
+    (planted / "exercises").mkdir(parents=True)
+    (planted / "exercises" / "x.ipynb").write_text('{"source": "# BEGIN SOLUTION"}')
+    (planted / "solutions").mkdir()
+    (planted / "tests" / "hidden").mkdir(parents=True)
+    problems = audit(planted)
+    assert any("# BEGIN SOLUTION" in p for p in problems)
+    assert any(p.startswith("solutions/") for p in problems)
+    assert any(p.startswith("tests/") for p in problems)
+
+
+def test_make_release_runs_this_module():
+    makefile = (REPO / "Makefile").read_text()
+    assert "-m dlbasics.grading.release dist/dlbasics-student" in makefile

@@ -1,0 +1,250 @@
+"""Unit tests of the grader's parts that need no sandbox: codec, notebook reading,
+static scan, the spec's helpers."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import numpy as np
+import pytest
+
+from dlbasics.grading import runner as codec
+from dlbasics.grading.notebook import (
+    NotebookError,
+    parse_notebook,
+    read_submission,
+    strip_checks,
+    strip_ipython,
+)
+from dlbasics.grading.spec import (
+    Part,
+    ProbeResult,
+    SandboxPolicy,
+    StaticReport,
+    Violation,
+    compare_arrays,
+)
+from dlbasics.grading.static import scan
+
+# -- codec ---------------------------------------------------------------------
+
+
+def test_codec_round_trips_arrays_and_json_values():
+    value = {"a": np.arange(6, dtype=np.int32).reshape(2, 3), "b": [1, 2.5, None, "x", True],
+             "c": {"d": np.float32(1.5), "e": np.array([True, False])},
+             "f": (np.float64(2.0), np.int64(3))}
+    back = codec.decode(json.loads(json.dumps(codec.encode(value))), 1 << 20)
+    np.testing.assert_array_equal(back["a"], value["a"])
+    assert back["a"].dtype == np.int32
+    assert back["b"] == [1, 2.5, None, "x", True]
+    assert back["c"]["d"] == 1.5 and back["c"]["e"].dtype == np.bool_
+    assert back["f"] == [2.0, 3]
+
+
+@pytest.mark.parametrize("bad", [np.array(["a", "b"]), np.array([object()], dtype=object),
+                                 np.array([1 + 2j]), {1: 2}, object(), "x" * 200_000])
+def test_codec_refuses_what_it_cannot_carry(bad):
+    with pytest.raises(codec.CodecError):
+        codec.encode({"v": bad})
+
+
+def test_codec_budget_stops_huge_arrays_before_copying():
+    with pytest.raises(codec.CodecError, match="larger than the grader accepts"):
+        codec.encode({"big": np.zeros(1000)}, budget=[100])
+
+
+@pytest.mark.parametrize("bad", [
+    {"__ndarray__": "AAAA", "dtype": "|O", "shape": [1]},             # object dtype
+    {"__ndarray__": "AAAA", "dtype": "<f8", "shape": [7]},            # data too short
+    {"__ndarray__": "AAAA", "dtype": "<f8", "shape": [-1]},           # negative shape
+    {"__ndarray__": "AAAA", "dtype": "<f8", "shape": [1], "x": 1},    # extra key
+    {"__ndarray__": "!!!!", "dtype": "|u1", "shape": [3]},            # not base64
+])
+def test_decode_rejects_malformed_arrays(bad):
+    with pytest.raises((codec.CodecError, ValueError)):
+        codec.decode({"v": bad}, 1 << 20)
+
+
+def test_decode_enforces_the_size_budget():
+    enc = codec.encode({"v": np.zeros(1000)})
+    with pytest.raises(codec.CodecError):
+        codec.decode(enc, 100)
+
+
+# -- notebooks -----------------------------------------------------------------
+
+
+def _nb_bytes(*cells: str) -> bytes:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# title"),
+                *(nbformat.v4.new_code_cell(c) for c in cells)]
+    return nbformat.writes(nb).encode()
+
+
+def test_parse_notebook_keeps_cell_indices_counting_markdown():
+    assert parse_notebook(_nb_bytes("a = 1", "b = 2")) == [(1, "a = 1"), (2, "b = 2")]
+
+
+@pytest.mark.parametrize(("data", "reason"), [
+    (b"", "empty"),
+    (b"   \n", "empty"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00", "binary"),
+    (b"\xff\xfe\xfa", "not UTF-8"),
+    (b'{"cells": [', "not valid notebook JSON"),
+    (b"[1, 2]", "not a notebook"),
+    (b'{"nbformat": 2, "cells": []}', "nbformat 2"),
+    (b'{"nbformat": 4}', "no list of cells"),
+    (b'{"nbformat": 4, "cells": [{"cell_type": "code", "source": 5}]}', "not text"),
+])
+def test_parse_notebook_explains_unreadable_files(data, reason):
+    with pytest.raises(NotebookError, match=reason):
+        parse_notebook(data)
+
+
+def test_nbformat3_notebooks_are_upgraded():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("x = 41 + 1")]
+    v3 = nbformat.writes(nbformat.convert(nb, 3), version=3).encode()
+    assert b"worksheets" in v3
+    assert parse_notebook(v3) == [(0, "x = 41 + 1")]
+
+
+def test_ipython_syntax_becomes_pass_and_line_numbers_stay():
+    code, skipped = strip_ipython("%matplotlib inline\nx = 1\n!pip install torch\nfiles = !ls\nnp.sum?")
+    assert not skipped
+    assert code.split("\n") == ["pass", "x = 1", "pass", "files = None", "pass"]
+    compile(code, "<cell>", "exec")
+
+
+def test_valid_python_is_never_touched_by_magic_stripping():
+    src = 'msg = ("loss %.3f"\n       % 0.5)\nprint(msg)'
+    assert strip_ipython(src) == (src, "")
+
+
+def test_non_python_cell_magics_are_skipped():
+    assert strip_ipython("%%bash\nrm -rf /")[1].startswith("cell magic %%bash")
+    assert strip_ipython("%%time\nx = 1")[0].strip() == "x = 1"
+
+
+def test_public_checks_are_removed_but_similar_code_is_kept():
+    src = ("from dlbasics.grading import check\nx = 1\ncheck('ex1.init', Net)\n"
+           "import dlbasics.grading.spec as spec\nrecheck = check\n")
+    out = strip_checks(src).split("\n")
+    assert out[0] == "pass" and out[2] == "pass"
+    assert out[1] == "x = 1" and out[3].startswith("import dlbasics.grading.spec")
+    assert out[4] == "recheck = check"
+
+
+def test_read_submission_runs_the_whole_pipeline(tmp_path):
+    p = tmp_path / "nb.ipynb"
+    p.write_bytes(_nb_bytes("%time x = 1", "check('ex1.forward', C)"))
+    cells = read_submission(p)
+    assert [c.index for c in cells] == [1, 2]
+    assert cells[0].code == "pass" and cells[1].code == "pass"
+
+
+# -- static scan -----------------------------------------------------------------
+
+POLICY = SandboxPolicy(forbidden_modules=("torch", "dlbasics"), allowed_modules=("numpy", "math"),
+                       dynamic_code_is_violation=True, reason="from scratch")
+
+SOURCE = '''
+import numpy as np
+import torch as T
+from dlbasics import MLP
+import socket
+s = socket.socket()
+
+def add_to_class(cls):
+    def attach(f):
+        setattr(cls, f.__name__, f)
+        return f
+    return attach
+
+class Net:
+    def __init__(self, n):
+        self.w = np.zeros(n)
+    def forward(self, X):
+        s = X.sum()          # a local 's', not the socket
+        return helper(X) + s
+
+def helper(x):
+    return T.relu(x)
+
+@add_to_class(Net)
+def backward(self, X, y):
+    return self.forward(X)
+
+@add_to_class(Net)
+def train(self, X):
+    return eval("1")
+
+Net.predict = lambda self, X: MLP
+Alias = MLP
+class Child(Net):
+    pass
+'''
+
+
+@pytest.fixture(scope="module")
+def report() -> StaticReport:
+    return scan([(3, SOURCE)], POLICY)
+
+
+@pytest.mark.parametrize(("qualname", "expected"), [
+    ("Net.__init__", set()),
+    ("Net.forward", {"import torch as T"}),
+    ("Net.backward", {"import torch as T"}),
+    ("Net.train", {'return eval("1")'}),
+    ("Net.predict", {"from dlbasics import MLP"}),
+    ("Alias.forward", {"from dlbasics import MLP"}),
+    ("Child.forward", {"import torch as T"}),
+])
+def test_reached_violations_follow_the_code_each_part_runs(report, qualname, expected):
+    assert {v.what for v in report.reached_violations(qualname)} == expected
+
+
+def test_every_violation_is_recorded_with_its_cell_and_reason(report):
+    whats = {v.what: v for v in report.violations}
+    assert whats["import torch as T"].reason == "from scratch"
+    assert whats["import torch as T"].cell == 3
+    assert "socket is not on this exercise's list" in whats["import socket"].reason
+    assert whats["import torch as T"].describe().startswith("cell 4, line 3:")
+
+
+def test_syntax_errors_are_reported_not_raised():
+    rep = scan([(0, "def f(:\n  pass"), (1, "x = 1")], POLICY)
+    assert rep.syntax_errors and rep.syntax_errors[0][0] == 0
+    assert "x" in rep.names
+
+
+# -- spec helpers ---------------------------------------------------------------
+
+
+def test_compare_arrays_messages_say_what_is_wrong_without_the_reference():
+    ref = np.array([[1.0, 2.0], [3.0, 4.0]])
+    assert compare_arrays(ref + 1e-9, ref, name="y") is None
+    assert "shape (2,), expected (2, 2)" in compare_arrays(np.ones(2), ref, name="y")
+    assert "1 NaN" in compare_arrays(np.where(ref > 3, np.nan, ref), ref, name="y")
+    msg = compare_arrays(ref + [[0, 0], [0, 1]], ref, name="y")
+    assert "1 of 4 entries" in msg and "index (1, 1)" in msg and "4.0" not in msg
+    assert "missing" in compare_arrays(None, ref, name="y")
+    assert "numeric" in compare_arrays("text", ref, name="y")
+    assert "numeric" in compare_arrays([[1, "a"]], ref, name="y")
+
+
+def test_part_results_are_clipped_and_statuses_follow_probes():
+    part = Part("ex0.p", 2.0, "title")
+    assert part.result(5.0, "passed", "").score == 2.0
+    assert part.result(-1.0, "failed", "").score == 0.0
+    assert part.result(float("nan"), "failed", "").score == 0.0
+    res = part.from_probe(ProbeResult("p", "timeout", error="the call ran longer than 1 s"))
+    assert res.status == "timeout" and res.score == 0 and "longer than 1 s" in res.output
+    nie = ProbeResult("p", "error", error="NotImplementedError: do it")
+    assert part.from_probe(nie).output.startswith("Not implemented yet")
+
+
+def test_violation_description_counts_cells_from_one():
+    v = Violation(cell=0, line=2, what="import torch", reason="no")
+    assert v.describe() == "cell 1, line 2: import torch (no)"

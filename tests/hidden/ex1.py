@@ -1,0 +1,459 @@
+"""Hidden tests of Exercise 1: a neural network from scratch (NumPy only).
+
+Not shipped to students. The probes below run inside the sandbox and only
+call the learner's ``CompleteNeuralNetwork``; every reference value, the
+held-out labels and the thresholds stay in this module, in the grader.
+References are plain float64 NumPy, independent of ``dlbasics``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dlbasics.grading.spec import (
+    Exercise,
+    Limits,
+    Part,
+    Probe,
+    SandboxPolicy,
+    as_array,
+    compare_arrays,
+)
+
+CLASS = "CompleteNeuralNetwork"
+ACTIVATIONS = ("relu", "sigmoid", "tanh")
+SEED = 2_914_067  # hidden: the grader's data and weights depend on it
+
+# the network and budget of the training test
+TRAIN_SIZES = [2, 32, 32, 3]
+TRAIN_KW = {"epochs": 30, "batch_size": 32, "learning_rate": 0.3}
+N_TRAIN, N_TEST = 600, 300
+ACC_FULL, ACC_HALF = 0.90, 0.70
+
+PARTS = (
+    Part("ex1.init", 2.0, "Shapes and initialization scale"),
+    Part("ex1.forward", 3.0, "Forward pass (relu, sigmoid, tanh)"),
+    Part("ex1.backward", 3.0, "Backward pass: gradients of the mean cross-entropy"),
+    Part("ex1.train", 2.0, "Mini-batch training reaches the accuracy target"),
+)
+# which of the learner's methods each part runs (for the from-scratch rule)
+ENTRY_POINTS = {
+    "ex1.init": (f"{CLASS}.__init__",),
+    "ex1.forward": (f"{CLASS}.forward",),
+    "ex1.backward": (f"{CLASS}.backward",),
+    "ex1.train": (f"{CLASS}.train", f"{CLASS}.predict"),
+}
+
+POLICY = SandboxPolicy(
+    forbidden_modules=("torch", "tensorflow", "jax", "keras", "sklearn", "dlbasics"),
+    allowed_modules=(
+        "numpy", "math", "random", "time", "typing", "dataclasses", "collections",
+        "itertools", "functools", "matplotlib", "__future__", "abc", "copy", "warnings",
+        "statistics", "numbers", "enum", "sys", "os", "pathlib", "json", "pprint",
+    ),
+    dynamic_code_is_violation=True,
+    reason="Exercise 1 is written from scratch with NumPy only",
+    preload=("numpy",),
+    allow_processes=False,
+)
+
+LIMITS = Limits(
+    total_wall_s=60.0,
+    cell_wall_s=20.0,
+    cpu_s=90,
+    memory_mb=1024,
+    memory_kind="as",
+    nproc=16,
+    file_size_mb=16,
+    open_files=64,
+    output_kb=32,
+    result_mb=16,
+)
+
+
+# ----------------------------------------------------------------------------
+# Drivers: run in the sandbox. Self-contained; they only call the learner's code.
+# ----------------------------------------------------------------------------
+
+
+def init_probe(ns, inputs):
+    Net = ns["CompleteNeuralNetwork"]
+    out = {}
+    for act in inputs["activations"]:
+        net = Net(inputs["sizes"], activation=act, seed=inputs["seed"])
+        for i, (w, b) in enumerate(zip(net.weights, net.biases)):
+            out[f"{act}_W{i}"] = w
+            out[f"{act}_b{i}"] = b
+        out[f"{act}_n_weights"] = len(net.weights)
+        out[f"{act}_n_biases"] = len(net.biases)
+    a = Net(inputs["small"], activation="relu", seed=5)
+    b = Net(inputs["small"], activation="relu", seed=5)
+    c = Net(inputs["small"], activation="relu", seed=6)
+    out["same_seed"] = [[x, y] for x, y in zip(a.weights, b.weights)]
+    out["other_seed"] = [[x, y] for x, y in zip(a.weights, c.weights)]
+    return out
+
+
+def forward_probe(ns, inputs):
+    Net = ns["CompleteNeuralNetwork"]
+    out = {}
+    for act in inputs["activations"]:
+        net = Net(inputs["sizes"], activation=act, seed=0)
+        net.weights = [inputs[f"W{i}"].copy() for i in range(inputs["n_layers"])]
+        net.biases = [inputs[f"b{i}"].copy() for i in range(inputs["n_layers"])]
+        try:
+            out[act] = net.forward(inputs["X"].copy())
+        except Exception as exc:  # one activation failing must not hide the others
+            out[act] = None
+            out[f"{act}_error"] = f"{type(exc).__name__}: {exc}"
+    return out
+
+
+def backward_probe(ns, inputs):
+    Net = ns["CompleteNeuralNetwork"]
+    out = {}
+    for act in inputs["activations"]:
+        net = Net(inputs["sizes"], activation=act, seed=0)
+        net.weights = [inputs[f"W{i}"].copy() for i in range(inputs["n_layers"])]
+        net.biases = [inputs[f"b{i}"].copy() for i in range(inputs["n_layers"])]
+        try:
+            dW, db = net.backward(inputs["X"].copy(), inputs["y"].copy())
+            out[f"{act}_dW"] = list(dW)
+            out[f"{act}_db"] = list(db)
+        except Exception as exc:
+            out[f"{act}_error"] = f"{type(exc).__name__}: {exc}"
+    return out
+
+
+def train_probe(ns, inputs):
+    Net = ns["CompleteNeuralNetwork"]
+    net = Net(inputs["sizes"], activation="relu", seed=0)
+    losses = net.train(inputs["X_train"], inputs["y_train"], **inputs["kwargs"])
+    pred = net.predict(inputs["X_test"])
+    logits = net.forward(inputs["X_test"])
+    return {"losses": list(losses) if isinstance(losses, (list, tuple)) else losses,
+            "pred": pred, "logits": logits}
+
+
+# ----------------------------------------------------------------------------
+# Grader-side data and references (float64 NumPy)
+# ----------------------------------------------------------------------------
+
+
+def _spirals(n: int, n_classes: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    per = n // n_classes
+    xs, ys = [], []
+    for c in range(n_classes):
+        r = np.linspace(0.05, 1.0, per)
+        t = 2 * np.pi * c / n_classes + 2 * np.pi * 0.75 * r + rng.normal(0, 0.15, per)
+        xs.append(np.c_[r * np.cos(t), r * np.sin(t)])
+        ys.append(np.full(per, c))
+    X, y = np.concatenate(xs), np.concatenate(ys)
+    p = rng.permutation(len(y))
+    return X[p], y[p].astype(np.int64)
+
+
+def _act(name: str, z: np.ndarray) -> np.ndarray:
+    if name == "relu":
+        return np.maximum(z, 0.0)
+    if name == "sigmoid":
+        return 1.0 / (1.0 + np.exp(-z))
+    return np.tanh(z)
+
+
+def _act_prime(name: str, z: np.ndarray) -> np.ndarray:
+    if name == "relu":
+        return (z > 0).astype(z.dtype)
+    if name == "sigmoid":
+        s = 1.0 / (1.0 + np.exp(-z))
+        return s * (1.0 - s)
+    return 1.0 - np.tanh(z) ** 2
+
+
+def reference_forward(Ws, bs, X, act):
+    """Logits and the cache (inputs of each layer, pre-activations)."""
+    a, inputs, zs = X, [], []
+    for i, (W, b) in enumerate(zip(Ws, bs)):
+        inputs.append(a)
+        z = a @ W.T + b
+        zs.append(z)
+        a = z if i == len(Ws) - 1 else _act(act, z)
+    return a, (inputs, zs)
+
+
+def reference_backward(Ws, bs, X, y, act):
+    """Gradients of the mean softmax cross-entropy."""
+    logits, (inputs, zs) = reference_forward(Ws, bs, X, act)
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    p[np.arange(len(y)), y] -= 1.0
+    delta = p / len(y)
+    dW, db = [None] * len(Ws), [None] * len(Ws)
+    for layer in range(len(Ws) - 1, -1, -1):
+        dW[layer] = delta.T @ inputs[layer]
+        db[layer] = delta.sum(axis=0)
+        if layer:
+            delta = (delta @ Ws[layer]) * _act_prime(act, zs[layer - 1])
+    return dW, db
+
+
+INIT_SIZES = [2, 300, 200, 3]
+SMALL_SIZES = [3, 5, 4]
+VALUE_SIZES = [5, 7, 6, 4]
+
+
+def _value_case(seed: int):
+    rng = np.random.default_rng(seed + 1)
+    Ws = [rng.normal(0, 0.6, (o, i)) for i, o in zip(VALUE_SIZES[:-1], VALUE_SIZES[1:])]
+    bs = [rng.normal(0, 0.3, o) for o in VALUE_SIZES[1:]]
+    X = rng.normal(0, 1.0, (11, VALUE_SIZES[0]))
+    y = rng.integers(0, VALUE_SIZES[-1], 11).astype(np.int64)
+    return Ws, bs, X, y
+
+
+def _train_data(seed: int):
+    X, y = _spirals(N_TRAIN + N_TEST, 3, seed + 2)
+    return X[:N_TRAIN], y[:N_TRAIN], X[N_TRAIN:], y[N_TRAIN:]
+
+
+def probes(seed: int) -> list[Probe]:
+    Ws, bs, X, y = _value_case(seed)
+    layers = {f"W{i}": w for i, w in enumerate(Ws)} | {f"b{i}": b for i, b in enumerate(bs)}
+    common = {"sizes": VALUE_SIZES, "n_layers": len(Ws), "activations": list(ACTIVATIONS)}
+    X_train, y_train, X_test, _ = _train_data(seed)
+    return [
+        Probe.from_function(init_probe, timeout_s=10, inputs={
+            "sizes": INIT_SIZES, "small": SMALL_SIZES, "seed": seed % 1000,
+            "activations": list(ACTIVATIONS)}),
+        Probe.from_function(forward_probe, timeout_s=10, inputs={**common, **layers, "X": X}),
+        Probe.from_function(backward_probe, timeout_s=10,
+                            inputs={**common, **layers, "X": X, "y": y}),
+        Probe.from_function(train_probe, timeout_s=20, inputs={
+            "sizes": TRAIN_SIZES, "kwargs": TRAIN_KW, "X_train": X_train,
+            "y_train": y_train, "X_test": X_test}),
+    ]
+
+
+# ----------------------------------------------------------------------------
+# Scoring (grader only)
+# ----------------------------------------------------------------------------
+
+
+def _expected_std(act: str, n_in: int, n_out: int) -> float:
+    return float(np.sqrt(2.0 / n_in) if act == "relu" else np.sqrt(2.0 / (n_in + n_out)))
+
+
+def _score_init(part: Part, r) -> object:
+    o = r.outputs
+    problems, scale_problems = [], []
+    for act in ACTIVATIONS:
+        if o.get(f"{act}_n_weights") != len(INIT_SIZES) - 1 or o.get(
+                f"{act}_n_biases") != len(INIT_SIZES) - 1:
+            problems.append(f"activation={act!r}: layer_sizes={INIT_SIZES} should give "
+                            f"{len(INIT_SIZES) - 1} weight matrices and bias vectors, got "
+                            f"{o.get(f'{act}_n_weights')} and {o.get(f'{act}_n_biases')}")
+            continue
+        for i, (n_in, n_out) in enumerate(zip(INIT_SIZES[:-1], INIT_SIZES[1:])):
+            W, msg = as_array(o.get(f"{act}_W{i}"), f"weights[{i}]")
+            b, msg_b = as_array(o.get(f"{act}_b{i}"), f"biases[{i}]")
+            if W is None or b is None:
+                problems.append(msg or msg_b)
+                continue
+            if W.shape != (n_out, n_in):
+                problems.append(f"weights[{i}] has shape {W.shape}, expected ({n_out}, {n_in}) "
+                                "= (n_out, n_in)")
+                continue
+            if b.shape != (n_out,):
+                problems.append(f"biases[{i}] has shape {b.shape}, expected ({n_out},)")
+                continue
+            if not np.all(np.isfinite(W)):
+                problems.append(f"weights[{i}] contains NaN or inf")
+                continue
+            if np.any(b != 0):
+                problems.append(f"biases[{i}] should start at zero")
+            std, want = float(W.astype(np.float64).std()), _expected_std(act, n_in, n_out)
+            mean = float(W.astype(np.float64).mean())
+            if not (0.85 * want <= std <= 1.15 * want) or abs(mean) > 0.2 * want:
+                rule = "sqrt(2 / n_in) (He)" if act == "relu" else \
+                    "sqrt(2 / (n_in + n_out)) (Glorot)"
+                scale_problems.append(
+                    f"activation={act!r}, weights[{i}] ({n_out}x{n_in}): standard deviation "
+                    f"{std:.4f} and mean {mean:+.4f}; expected a mean near 0 and a standard "
+                    f"deviation of {rule} = {want:.4f}")
+    same, other = o.get("same_seed"), o.get("other_seed")
+    try:
+        same_ok = all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in same)
+        other_ok = not all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in other)
+    except (TypeError, ValueError):
+        same_ok = other_ok = False
+    if not same_ok:
+        problems.append("two networks built with the same seed should have identical weights "
+                        "(use np.random.default_rng(seed))")
+    if not other_ok:
+        problems.append("networks built with different seeds should have different weights")
+    score = 0.0
+    if not problems:
+        score += 1.0
+    if not scale_problems and not problems:
+        score += 1.0
+    if score == part.max_score:
+        return part.passed("Shapes, zero biases, seeding and the initialization scale of "
+                           "relu (He) and sigmoid/tanh (Glorot) layers are right.")
+    lines = []
+    if not problems:
+        lines.append("Shapes, zero biases and seeding are right (1 point).")
+    lines += [f"- {p}" for p in list(dict.fromkeys(problems))[:6]]
+    lines += [f"- {p}" for p in list(dict.fromkeys(scale_problems))[:6]]
+    return part.failed("\n".join(lines), score=score)
+
+
+def _score_values(part: Part, r, kind: str, seed: int):
+    Ws, bs, X, y = _value_case(seed)
+    o = r.outputs
+    good, errors, lines = 0, 0, []
+    for act in ACTIVATIONS:
+        if f"{act}_error" in o:
+            errors += 1
+            lines.append(f"- activation={act!r}: your {kind} raised {o[f'{act}_error']}")
+            continue
+        if kind == "forward":
+            ref, _ = reference_forward(Ws, bs, X, act)
+            problem = compare_arrays(o.get(act), ref, name=f"forward(X) with activation={act!r}",
+                                     rtol=1e-4, atol=1e-6)
+        else:
+            dW_ref, db_ref = reference_backward(Ws, bs, X, y, act)
+            dW, db = o.get(f"{act}_dW"), o.get(f"{act}_db")
+            problem = None
+            if not isinstance(dW, list) or not isinstance(db, list) or len(dW) != len(Ws) \
+                    or len(db) != len(Ws):
+                problem = (f"backward should return (dW, db), two lists of {len(Ws)} arrays "
+                           "(one per layer, in order)")
+            else:
+                for i in range(len(Ws)):
+                    problem = compare_arrays(dW[i], dW_ref[i], name=f"dW[{i}] ({act})",
+                                             rtol=1e-4, atol=1e-7) or compare_arrays(
+                        db[i], db_ref[i], name=f"db[{i}] ({act})", rtol=1e-4, atol=1e-7)
+                    if problem:
+                        break
+        if problem:
+            lines.append(f"- activation={act!r}: {problem}")
+        else:
+            good += 1
+    net = f"a {VALUE_SIZES} network whose weights the grader set"
+    if good == len(ACTIVATIONS):
+        return part.passed(f"{kind} matches the reference for relu, sigmoid and tanh on {net}.")
+    hint = ""
+    if kind == "forward":
+        hint = ("\nHint: use self.weights and self.biases (the grader assigns them), apply the "
+                "activation to every hidden layer but not to the output layer (logits).")
+    else:
+        hint = ("\nHint: the loss is the MEAN cross-entropy over the batch, so every gradient is "
+                "divided by the batch size; compare with numerical gradients on a tiny network.")
+    return part.failed(f"{good} of {len(ACTIVATIONS)} activations right on {net}:\n"
+                       + "\n".join(lines) + hint, score=float(good),
+                       status="error" if errors == len(ACTIVATIONS) else "failed")
+
+
+def _score_train(part: Part, r, seed: int):
+    _, _, X_test, y_test = _train_data(seed)
+    o = r.outputs
+    lines, score = [], 0.0
+    losses, msg = as_array(o.get("losses"), "train(...)'s return value")
+    epochs = TRAIN_KW["epochs"]
+    losses_ok = False
+    if losses is None:
+        lines.append(f"- train should return a list of {epochs} epoch losses: {msg}")
+    elif losses.shape != (epochs,):
+        lines.append(f"- train should return one loss per epoch ({epochs} values), got an array "
+                     f"of shape {losses.shape}")
+    elif not np.all(np.isfinite(losses)):
+        lines.append("- the epoch losses contain NaN or inf: the training diverged (check the "
+                     "gradients and the learning rate)")
+    elif not losses[-1] < losses[0]:
+        lines.append(f"- the loss did not decrease ({losses[0]:.3f} in the first epoch, "
+                     f"{losses[-1]:.3f} in the last)")
+    else:
+        losses_ok = True
+    pred, msg = as_array(o.get("pred"), "predict(X_test)")
+    logits, _ = as_array(o.get("logits"), "forward(X_test)")
+    acc = None
+    if pred is None:
+        lines.append(f"- predict: {msg}")
+    elif pred.shape != (len(y_test),):
+        lines.append(f"- predict(X) should return one integer label per row, shape "
+                     f"({len(y_test)},); got {pred.shape}")
+    else:
+        acc = float(np.mean(pred == y_test))
+        if logits is not None and logits.shape == (len(y_test), 3) and not np.array_equal(
+                pred, logits.argmax(axis=1)):
+            lines.append("- predict(X) should be the argmax of forward(X) over the classes")
+            acc = None
+    if losses_ok and acc is not None:
+        score += 1.0
+    if acc is not None:
+        if acc >= ACC_FULL:
+            score += 1.0
+        elif acc >= ACC_HALF:
+            score += 0.5
+            lines.append(f"- held-out accuracy {acc:.1%}: half a point; {ACC_FULL:.0%} earns the "
+                         "full point")
+        else:
+            lines.append(f"- held-out accuracy {acc:.1%} is below {ACC_HALF:.0%}")
+    setup = (f"Trained CompleteNeuralNetwork({TRAIN_SIZES}, activation='relu', seed=0) with "
+             f"train(X, y, epochs={epochs}, batch_size={TRAIN_KW['batch_size']}, "
+             f"learning_rate={TRAIN_KW['learning_rate']}) on {N_TRAIN} points of three spirals; "
+             f"tested on {N_TEST} new points.")
+    if score == part.max_score:
+        return part.passed(f"{setup}\nHeld-out accuracy {acc:.1%} (target {ACC_FULL:.0%}); "
+                           "the loss went down every way it should.")
+    return part.failed(setup + "\n" + "\n".join(lines), score=score)
+
+
+def score(results, submission):
+    out = []
+    by_part = {
+        "ex1.init": results["init_probe"],
+        "ex1.forward": results["forward_probe"],
+        "ex1.backward": results["backward_probe"],
+        "ex1.train": results["train_probe"],
+    }
+    defined = CLASS in submission.static.names
+    for part in PARTS:
+        reached = submission.static.reached_violations(*ENTRY_POINTS[part.name])
+        if reached:
+            why = "\n".join(f"- {v.describe()}" for v in reached[:5])
+            out.append(part.failed(
+                f"0 points: this part's code uses something Exercise 1 does not allow. "
+                f"{POLICY.reason}, so PyTorch, scikit-learn and the package's own MLP cannot "
+                f"stand in for your code:\n{why}"))
+            continue
+        r = by_part[part.name]
+        if not r.ok:
+            res = part.from_probe(r)
+            if not defined and f"KeyError: '{CLASS}'" in r.error:
+                res = part.failed(
+                    f"No class called {CLASS} was defined (keep the name from the exercise "
+                    "notebook). " + submission.cell_error_summary(), status="error")
+            out.append(res)
+            continue
+        if part.name == "ex1.init":
+            out.append(_score_init(part, r))
+        elif part.name in ("ex1.forward", "ex1.backward"):
+            out.append(_score_values(part, r, part.name.split(".")[1], submission.seed))
+        else:
+            out.append(_score_train(part, r, submission.seed))
+    return out
+
+
+EXERCISE = Exercise(
+    name="ex1",
+    title="A neural network from scratch (NumPy)",
+    notebook="ex1_neural_network.ipynb",
+    parts=PARTS,
+    probes=probes,
+    score=score,
+    limits=LIMITS,
+    policy=POLICY,
+    seed=SEED,
+)

@@ -1,0 +1,611 @@
+"""Hidden tests of Exercise 2: image classification with a CNN (PyTorch).
+
+Not shipped to students. The probes below run inside the sandbox and only
+call the learner's functions; reference values, the held-out labels and the
+thresholds stay in this module, in the grader.
+
+The held-out data are the scikit-learn digits, split with the grader's seed
+and turned by one of the eight flips/rotations by multiples of 90 degrees
+(chosen by the seed) before the learner's code sees them: a CNN learns a
+turned digit as well as an upright one, but the images can no longer be
+looked up in the public data set.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dlbasics.grading.spec import (
+    Exercise,
+    Limits,
+    Part,
+    Probe,
+    SandboxPolicy,
+    as_array,
+    compare_arrays,
+)
+
+SEED = 7_305_118  # hidden: the grader's split, transform and inputs depend on it
+
+N_TRAIN, N_VAL = 1100, 200  # the rest of the 1797 digits (497) is held out
+ACC_FULL = 0.93  # the solution reaches 0.975-0.99 (see tests/grading/test_ex2_ex3.py)
+ACC_TIERS = ((0.93, 3.0), (0.85, 2.0), (0.70, 1.0))
+CPU_BUDGET_S = 60.0  # CPU seconds (one thread) for preprocessing + training + prediction
+MAX_PARAMS = 2_000_000
+
+PARTS = (
+    Part("ex2.preprocess", 1.0, "Preprocessing: scaling, normalization, (n, 1, s, s) float32"),
+    Part("ex2.model", 2.0, "CNN output shapes for 8x8 and 28x28 images"),
+    Part("ex2.layers", 2.0, "Convolution, pooling, dropout and batch normalization layers"),
+    Part("ex2.augment", 2.0, "Augmentation keeps shapes and labels, changes images a little"),
+    Part("ex2.training", 1.0, "Training loop with validation; predict returns labels"),
+    Part("ex2.confusion", 1.0, "Confusion matrix"),
+    Part("ex2.accuracy", 3.0, f"Held-out accuracy >= {ACC_FULL:.0%} within the CPU budget"),
+)
+
+POLICY = SandboxPolicy(
+    forbidden_modules=("torchvision",),
+    reason="Exercise 2 uses PyTorch's own operations (torchvision is not part of the course)",
+    preload=("numpy", "torch"),
+    allow_processes=False,
+)
+
+LIMITS = Limits(
+    total_wall_s=300.0,
+    cell_wall_s=120.0,
+    cpu_s=400,
+    memory_mb=4096,
+    memory_kind="data",
+    nproc=256,
+    file_size_mb=64,
+    open_files=256,
+    output_kb=64,
+    result_mb=16,
+)
+
+
+# ----------------------------------------------------------------------------
+# Drivers: run in the sandbox. Self-contained; they only call the learner's code.
+# ----------------------------------------------------------------------------
+
+
+def preprocess_probe(ns, inputs):
+    import numpy as np
+    import torch
+
+    def describe(t):
+        kind = f"{type(t).__module__}.{type(t).__name__}"
+        arr = t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)
+        return kind, str(getattr(t, "dtype", arr.dtype)), arr
+
+    out = {}
+    try:
+        stats = ns["normalization_stats"](inputs["X8"].copy(), 16.0)
+        out["stats"] = [float(stats[0]), float(stats[1])]
+    except Exception as exc:
+        out["stats_error"] = f"{type(exc).__name__}: {exc}"
+    for key, size, max_value in (("X8", 8, 16.0), ("X28", 28, 255.0), ("X8flat", 8, 16.0)):
+        try:
+            t = ns["preprocess"](inputs[key].copy(), size, max_value,
+                                 inputs["mean"], inputs["std"])
+            out[f"{key}_type"], out[f"{key}_dtype"], out[key] = describe(t)
+        except Exception as exc:
+            out[f"{key}_error"] = f"{type(exc).__name__}: {exc}"
+    return out
+
+
+def model_probe(ns, inputs):
+    import torch
+
+    torch.manual_seed(0)
+    out = {}
+    for size, classes in inputs["configs"]:
+        key = f"s{size}_c{classes}"
+        try:
+            model = ns["build_model"](size, classes)
+            out[f"{key}_params"] = int(sum(p.numel() for p in model.parameters()))
+            x = torch.from_numpy(inputs[f"x{size}"])
+            model.eval()
+            with torch.no_grad():
+                out[f"{key}_eval"] = model(x).detach().numpy()
+                out[f"{key}_one"] = model(x[:1]).detach().numpy()
+            model.train()
+            out[f"{key}_train"] = model(x[:4]).detach().numpy()
+        except Exception as exc:
+            out[f"{key}_error"] = f"{type(exc).__name__}: {exc}"
+    return out
+
+
+def layers_probe(ns, inputs):
+    import torch
+
+    torch.manual_seed(0)
+    model = ns["build_model"](8, 10)
+    out = {"classes": [[f"{c.__module__}.{c.__qualname__}" for c in type(m).__mro__]
+                       for m in model.modules()]}
+    x = torch.from_numpy(inputs["x8"])
+    buffers = {name: b.clone() for name, b in model.named_buffers() if "running" in name}
+    model.train()
+    with torch.no_grad():
+        out["train_a"] = model(x).numpy()
+        out["train_b"] = model(x).numpy()
+    after = dict(model.named_buffers())
+    out["running_change"] = float(max(
+        [(after[name].float() - b.float()).abs().max().item() for name, b in buffers.items()],
+        default=0.0))
+    model.eval()
+    with torch.no_grad():
+        out["eval_a"] = model(x).numpy()
+        out["eval_b"] = model(x).numpy()
+        out["eval_first"] = model(x[:1]).numpy()
+    return out
+
+
+def augment_probe(ns, inputs):
+    import torch
+
+    out = {}
+    for key in ("x8", "x28"):
+        torch.manual_seed(inputs["seed"])
+        x = torch.from_numpy(inputs[key].copy())
+        y = torch.from_numpy(inputs[f"y_{key}"].copy())
+        x_before, y_before = x.clone(), y.clone()
+        xa, ya = ns["augment"](x, y)
+        out[f"{key}_type"] = f"{type(xa).__module__}.{type(xa).__name__}"
+        out[f"{key}_dtype"] = str(getattr(xa, "dtype", ""))
+        out[f"{key}_aug"] = xa.detach().numpy() if isinstance(xa, torch.Tensor) else xa
+        out[f"{key}_labels"] = ya.detach().numpy() if isinstance(ya, torch.Tensor) else ya
+        out[f"{key}_input_unchanged"] = bool(torch.equal(x, x_before) and torch.equal(y, y_before))
+    return out
+
+
+def training_probe(ns, inputs):
+    import time
+
+    import numpy as np
+    import torch
+
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    out = {}
+    start = time.process_time()
+    X_tr, X_val, X_te = inputs["X_train"], inputs["X_val"], inputs["X_test"]
+    try:
+        mean, std = ns["normalization_stats"](X_tr.copy(), 16.0)
+        prep = [ns["preprocess"](X.copy(), 8, 16.0, mean, std) for X in (X_tr, X_val, X_te)]
+        if not all(isinstance(t, torch.Tensor) and tuple(t.shape[1:]) == (1, 8, 8)
+                   for t in prep):
+            raise ValueError("preprocess did not return tensors of shape (n, 1, 8, 8)")
+    except Exception as exc:
+        out["preprocess_fallback"] = f"{type(exc).__name__}: {exc}"
+        scaled = X_tr / 16.0
+        mean, std = float(scaled.mean()), float(scaled.std())
+        prep = [torch.from_numpy(((X / 16.0 - mean) / std).astype(np.float32)).reshape(-1, 1, 8, 8)
+                for X in (X_tr, X_val, X_te)]
+    model = ns["build_model"](8, 10)
+    history = ns["train_model"](model, prep[0], torch.from_numpy(inputs["y_train"]),
+                                prep[1], torch.from_numpy(inputs["y_val"]))
+    pred = ns["predict"](model, prep[2])
+    out["cpu_s"] = time.process_time() - start
+    out["pred"] = pred.detach().numpy() if isinstance(pred, torch.Tensor) else np.asarray(pred)
+    out["history_type"] = type(history).__name__
+    if isinstance(history, dict):
+        for key in ("train_loss", "val_accuracy"):
+            try:
+                out[key] = [float(v) for v in history[key]]
+            except Exception as exc:
+                out[f"{key}_error"] = f"{type(exc).__name__}: {exc}"
+    return out
+
+
+def confusion_probe(ns, inputs):
+    out = {}
+    for key, n_classes in (("a", 10), ("b", 4)):
+        out[key] = ns["confusion_matrix"](inputs[f"{key}_true"].copy(),
+                                          inputs[f"{key}_pred"].copy(), n_classes)
+    return out
+
+
+# ----------------------------------------------------------------------------
+# Grader-side data and references
+# ----------------------------------------------------------------------------
+
+
+def _transform(images: np.ndarray, seed: int) -> np.ndarray:
+    """One of the 8 symmetries of the square, chosen by the seed (never the identity)."""
+    k = 1 + seed % 7
+    turned = np.rot90(images, k=k % 4, axes=(1, 2))
+    return np.ascontiguousarray(turned[:, :, ::-1] if k >= 4 else turned)
+
+
+def _digits(seed: int):
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images = _transform(digits.images.astype(np.float64), seed)
+    labels = digits.target.astype(np.int64)
+    order = np.random.default_rng(seed).permutation(len(labels))
+    images, labels = images[order], labels[order]
+    a, b = N_TRAIN, N_TRAIN + N_VAL
+    return (images[:a], labels[:a]), (images[a:b], labels[a:b]), (images[b:], labels[b:])
+
+
+def _small_cases(seed: int) -> dict:
+    rng = np.random.default_rng(seed + 1)
+    X8 = rng.integers(0, 17, size=(6, 8, 8)).astype(np.float64)
+    X28 = rng.integers(0, 256, size=(3, 28, 28)).astype(np.uint8)
+    X8flat = rng.integers(0, 17, size=(5, 64)).astype(np.float64)
+    mean, std = float(rng.uniform(0.2, 0.4)), float(rng.uniform(0.3, 0.5))
+    return {"X8": X8, "X28": X28, "X8flat": X8flat, "mean": mean, "std": std}
+
+
+def _image_batch(seed: int, size: int, n: int):
+    """Normalized digit images (n, 1, size, size) float32 and their labels."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    rng = np.random.default_rng(seed + size)
+    idx = rng.choice(len(digits.target), size=n, replace=False)
+    x = digits.images[idx] / 16.0
+    if size != 8:  # nearest-neighbour upsampling to size x size
+        rows = np.arange(size) * 8 // size
+        x = x[:, rows][:, :, rows]
+    x = ((x - 0.3) / 0.38).astype(np.float32)[:, None]
+    return x, digits.target[idx].astype(np.int64)
+
+
+def _confusion_case(seed: int) -> dict:
+    rng = np.random.default_rng(seed + 3)
+    a_true, a_pred = rng.integers(0, 10, 200), rng.integers(0, 10, 200)
+    b_true = rng.choice([0, 1, 3], 30)  # class 2 never appears
+    b_pred = rng.choice([0, 1, 3], 30)
+    return {"a_true": a_true, "a_pred": a_pred, "b_true": b_true, "b_pred": b_pred}
+
+
+MODEL_CONFIGS = [[8, 10], [28, 10], [8, 3]]
+
+
+def probes(seed: int) -> list[Probe]:
+    (X_tr, y_tr), (X_val, y_val), (X_te, _) = _digits(seed)
+    x8, y8 = _image_batch(seed, 8, 64)
+    x28, y28 = _image_batch(seed, 28, 16)
+    return [
+        Probe.from_function(preprocess_probe, timeout_s=20, inputs=_small_cases(seed)),
+        Probe.from_function(model_probe, timeout_s=30, inputs={
+            "configs": MODEL_CONFIGS, "x8": x8[:5], "x28": x28[:5]}),
+        Probe.from_function(layers_probe, timeout_s=30, inputs={"x8": x8[:16]}),
+        Probe.from_function(augment_probe, timeout_s=30, inputs={
+            "seed": seed % 10_000, "x8": x8, "y_x8": y8, "x28": x28, "y_x28": y28}),
+        Probe.from_function(confusion_probe, timeout_s=10, inputs=_confusion_case(seed)),
+        Probe.from_function(training_probe, timeout_s=120, inputs={
+            "X_train": X_tr, "y_train": y_tr, "X_val": X_val, "y_val": y_val, "X_test": X_te}),
+    ]
+
+
+# ----------------------------------------------------------------------------
+# Scoring (grader only)
+# ----------------------------------------------------------------------------
+
+
+def _not_implemented(problems: list[str]) -> bool:
+    return bool(problems) and all("NotImplementedError" in p for p in problems)
+
+
+def _score_preprocess(part: Part, o: dict, seed: int):
+    case = _small_cases(seed)
+    problems = []
+    if "stats_error" in o:
+        problems.append(f"normalization_stats raised {o['stats_error']}")
+    else:
+        scaled = case["X8"] / 16.0
+        p = compare_arrays(o.get("stats"), np.array([scaled.mean(), scaled.std()]),
+                           name="normalization_stats(X, 16.0)", rtol=1e-4, atol=1e-6)
+        if p:
+            problems.append(p + " It should return the mean and standard deviation of X / "
+                            "max_value.")
+    for key, size, max_value in (("X8", 8, 16.0), ("X28", 28, 255.0), ("X8flat", 8, 16.0)):
+        shape = f"{case[key].shape}"
+        if f"{key}_error" in o:
+            problems.append(f"preprocess on input of shape {shape} raised {o[f'{key}_error']}")
+            continue
+        if o.get(f"{key}_type") != "torch.Tensor":
+            problems.append(f"preprocess should return a torch.Tensor, got {o.get(f'{key}_type')}")
+            continue
+        if o.get(f"{key}_dtype") != "torch.float32":
+            problems.append(f"preprocess should return float32, got {o.get(f'{key}_dtype')}")
+            continue
+        ref = ((case[key].astype(np.float64) / max_value - case["mean"]) / case["std"])
+        ref = ref.reshape(-1, 1, size, size)
+        p = compare_arrays(o.get(key), ref, name=f"preprocess(X of shape {shape}, {size}, "
+                           f"{max_value:g}, mean, std)", rtol=1e-4, atol=1e-5)
+        if p:
+            problems.append(p)
+    if not problems:
+        return part.passed("normalization_stats and preprocess are right for (n, 8, 8), "
+                           "(n, 64) and (n, 28, 28) inputs.")
+    status = "error" if _not_implemented(problems) else "failed"
+    return part.failed("\n".join(f"- {p}" for p in problems[:5]), status=status)
+
+
+def _score_model(part: Part, o: dict):
+    problems, good = [], 0
+    for size, classes in MODEL_CONFIGS:
+        key = f"s{size}_c{classes}"
+        what = f"build_model({size}, {classes})"
+        if f"{key}_error" in o:
+            problems.append(f"{what} raised {o[f'{key}_error']}")
+            continue
+        bad = None
+        for mode, n in (("eval", 5), ("one", 1), ("train", 4)):
+            arr, msg = as_array(o.get(f"{key}_{mode}"), "the output")
+            label = {"eval": "in eval mode", "one": "for a batch of one image in eval mode",
+                     "train": "in training mode"}[mode]
+            if arr is None:
+                bad = f"{what}: {msg}"
+            elif arr.shape != (n, classes):
+                bad = (f"{what} {label}: a batch of {n} images of shape (1, {size}, {size}) gave "
+                       f"output shape {arr.shape}, expected ({n}, {classes})")
+            elif not np.all(np.isfinite(arr)):
+                bad = f"{what} {label}: the output contains NaN or inf"
+            if bad:
+                break
+        params = o.get(f"{key}_params")
+        if bad is None and isinstance(params, int) and params > MAX_PARAMS:
+            bad = f"{what} has {params:,} parameters; keep it under {MAX_PARAMS:,}"
+        if bad:
+            problems.append(bad)
+        else:
+            good += 1
+    if good == len(MODEL_CONFIGS):
+        return part.passed("Logits of shape (n, num_classes) for 8x8 and 28x28 images, in "
+                           "training and evaluation mode, for a batch of one too.")
+    hint = ("\nHint: compute the size of the flattened features from image_size "
+            "(each 2x2 pooling halves it, rounding down).")
+    return part.failed(f"{good} of {len(MODEL_CONFIGS)} configurations right:\n"
+                       + "\n".join(f"- {p}" for p in problems) + hint,
+                       score=part.max_score * good / len(MODEL_CONFIGS),
+                       status="error" if _not_implemented(problems) else "failed")
+
+
+def _has(classes: list, prefixes: tuple[str, ...]) -> bool:
+    return any(isinstance(name, str) and name.startswith(prefixes)
+               for mro in classes if isinstance(mro, list) for name in mro)
+
+
+def _score_layers(part: Part, o: dict):
+    classes = o.get("classes")
+    if not isinstance(classes, list):
+        return part.failed("The grader could not list the model's layers.")
+    lines, score = [], 0.0
+    arrays = {k: as_array(o.get(k), k)[0] for k in
+              ("train_a", "train_b", "eval_a", "eval_b", "eval_first")}
+    if _has(classes, ("torch.nn.modules.conv.Conv2d",)):
+        score += 0.5
+    else:
+        lines.append("no nn.Conv2d layer found")
+    if _has(classes, ("torch.nn.modules.pooling.",)):
+        score += 0.5
+    else:
+        lines.append("no pooling layer found (nn.MaxPool2d, nn.AvgPool2d, ...; F.max_pool2d "
+                     "is invisible to the grader)")
+    if not _has(classes, ("torch.nn.modules.dropout.",)):
+        lines.append("no dropout layer found (nn.Dropout or nn.Dropout2d)")
+    else:
+        ta, tb, ea, eb = (arrays[k] for k in ("train_a", "train_b", "eval_a", "eval_b"))
+        if any(a is None or a.shape != ta.shape for a in (ta, tb, ea, eb)):
+            lines.append("the model's outputs could not be compared")
+        elif np.array_equal(ta, tb):
+            lines.append("dropout has no effect: two forward passes in training mode gave the "
+                         "same output (is its rate 0, or is it placed after the last layer?)")
+        elif not np.allclose(ea, eb, atol=1e-6):
+            lines.append("in evaluation mode two forward passes differ: dropout must be off "
+                         "after model.eval() (use nn.Dropout, not F.dropout with training=True)")
+        else:
+            score += 0.5
+    if not _has(classes, ("torch.nn.modules.batchnorm._BatchNorm",)):
+        lines.append("no batch-normalization layer found (nn.BatchNorm2d)")
+    else:
+        change = o.get("running_change")
+        ea, first = arrays["eval_a"], arrays["eval_first"]
+        if not isinstance(change, (int, float)) or not change > 0:
+            lines.append("batch normalization did not update its running statistics in "
+                         "training mode")
+        elif ea is None or first is None or first.shape != ea[:1].shape or not np.allclose(
+                first, ea[:1], rtol=1e-4, atol=1e-5):
+            lines.append("in evaluation mode an image's output depends on the rest of the batch: "
+                         "batch normalization should use its running statistics after "
+                         "model.eval()")
+        else:
+            score += 0.5
+    if score == part.max_score:
+        return part.passed("Conv2d, pooling, dropout (active only in training mode) and batch "
+                           "normalization (running statistics in evaluation mode) are there.")
+    return part.failed("\n".join(f"- {x}" for x in lines), score=score)
+
+
+def _correlations(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a = a.reshape(len(a), -1).astype(np.float64)
+    b = b.reshape(len(b), -1).astype(np.float64)
+    a = a - a.mean(axis=1, keepdims=True)
+    b = b - b.mean(axis=1, keepdims=True)
+    den = np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
+    return np.where(den > 0, (a * b).sum(axis=1) / np.where(den > 0, den, 1), 0.0)
+
+
+def _score_augment(part: Part, o: dict, seed: int):
+    basic, change = [], []
+    for key, size, n in (("x8", 8, 64), ("x28", 28, 16)):
+        x, y = _image_batch(seed, size, n)
+        if o.get(f"{key}_type") != "torch.Tensor":
+            basic.append(f"{size}x{size}: augment should return a torch.Tensor of images, got "
+                         f"{o.get(f'{key}_type')}")
+            continue
+        if o.get(f"{key}_dtype") != "torch.float32":
+            basic.append(f"{size}x{size}: the augmented images should keep dtype float32, got "
+                         f"{o.get(f'{key}_dtype')}")
+        aug, msg = as_array(o.get(f"{key}_aug"), "the augmented images")
+        labels, msg_l = as_array(o.get(f"{key}_labels"), "the returned labels")
+        if aug is None or labels is None:
+            basic.append(f"{size}x{size}: {msg or msg_l}")
+            continue
+        if aug.shape != x.shape:
+            basic.append(f"{size}x{size}: images of shape {x.shape} came back as {aug.shape}")
+            continue
+        if not np.all(np.isfinite(aug)):
+            basic.append(f"{size}x{size}: the augmented images contain NaN or inf")
+            continue
+        if labels.shape != y.shape or not np.array_equal(labels, y):
+            basic.append(f"{size}x{size}: the labels must come back unchanged, in the same order")
+        if o.get(f"{key}_input_unchanged") is not True:
+            basic.append(f"{size}x{size}: augment modified its input tensors in place; return "
+                         "new tensors")
+        moved = np.abs(aug - x).reshape(n, -1).max(axis=1) > 1e-3
+        corr = _correlations(aug, x)
+        if moved.mean() < 0.5:
+            change.append(f"{size}x{size}: only {moved.sum()} of {n} images changed; every "
+                          "call should shift/rotate (almost) every image a little")
+        elif np.median(corr) < 0.5:
+            change.append(f"{size}x{size}: the augmented images are too different from the "
+                          f"originals (median correlation {np.median(corr):.2f}, expected at "
+                          "least 0.5): keep shifts and rotations small so a digit stays that digit")
+    score = (1.0 if not basic else 0.0) + (1.0 if not change and not basic else 0.0)
+    if score == part.max_score:
+        return part.passed("Shapes, dtype and labels are kept, the input is untouched, and the "
+                           "images change a little (8x8 and 28x28).")
+    lines = ([] if basic else ["Shapes, dtype and labels are kept (1 point)."]) + \
+        [f"- {p}" for p in basic + change]
+    return part.failed("\n".join(lines), score=score)
+
+
+def _score_confusion(part: Part, o: dict, seed: int):
+    case = _confusion_case(seed)
+    problems = []
+    for key, n_classes in (("a", 10), ("b", 4)):
+        ref = np.zeros((n_classes, n_classes), dtype=np.int64)
+        np.add.at(ref, (case[f"{key}_true"], case[f"{key}_pred"]), 1)
+        arr, msg = as_array(o.get(key), "confusion_matrix")
+        if arr is None:
+            problems.append(msg)
+        elif arr.shape != ref.shape:
+            problems.append(f"confusion_matrix(..., num_classes={n_classes}) has shape "
+                            f"{arr.shape}, expected {ref.shape} (even when a class never occurs)")
+        elif not np.array_equal(arr, ref):
+            if np.array_equal(arr, ref.T):
+                problems.append("rows and columns are swapped: C[i, j] counts true class i "
+                                "predicted as j")
+            else:
+                problems.append(f"confusion_matrix(..., num_classes={n_classes}) has wrong counts "
+                                f"in {int((arr != ref).sum())} of {ref.size} entries")
+    if not problems:
+        return part.passed("The confusion matrices are right (including a class that never "
+                           "occurs).")
+    return part.failed("\n".join(f"- {p}" for p in problems))
+
+
+def _score_training(train_part: Part, acc_part: Part, r, seed: int):
+    _, _, (_, y_test) = _digits(seed)
+    o = r.outputs
+    lines = []
+    losses, msg = as_array(o.get("train_loss"), "history['train_loss']")
+    val_acc, msg_v = as_array(o.get("val_accuracy"), "history['val_accuracy']")
+    if o.get("history_type") != "dict":
+        lines.append(f"train_model should return a dict, got {o.get('history_type')}")
+    elif losses is None or val_acc is None:
+        lines.append(o.get("train_loss_error") or o.get("val_accuracy_error") or msg or msg_v)
+    elif losses.ndim != 1 or len(losses) == 0 or val_acc.shape != losses.shape:
+        lines.append("history['train_loss'] and history['val_accuracy'] should be lists with one "
+                     f"value per epoch (got {losses.shape} and {val_acc.shape})")
+    elif not (np.all(np.isfinite(losses)) and np.all(np.isfinite(val_acc))):
+        lines.append("the history contains NaN or inf: the training diverged")
+    elif len(losses) > 1 and not losses[-1] < losses[0]:
+        lines.append(f"the training loss did not fall ({losses[0]:.3f} in the first epoch, "
+                     f"{losses[-1]:.3f} in the last)")
+    elif not np.all((val_acc >= 0) & (val_acc <= 1)):
+        lines.append("validation accuracies should be fractions in [0, 1]")
+    pred, msg = as_array(o.get("pred"), "predict(model, X_test)")
+    acc = None
+    if pred is None:
+        lines.append(msg)
+    elif pred.shape != y_test.shape:
+        lines.append(f"predict should return one label per image, shape {y_test.shape}; got "
+                     f"{pred.shape}")
+    elif pred.dtype.kind not in "iu" and not np.array_equal(pred, np.round(pred)):
+        lines.append(f"predict should return integer labels, got dtype {pred.dtype}")
+    else:
+        acc = float(np.mean(pred == y_test))
+    setup = (f"The grader trained build_model(8, 10) with train_model's defaults on {N_TRAIN} "
+             f"digits ({N_VAL} for validation), all turned by the same flip/rotation, and "
+             f"predicted {len(y_test)} held-out ones.")
+    note = ""
+    if o.get("preprocess_fallback"):
+        note = (f"\n(Your preprocessing raised {o['preprocess_fallback']}, so the grader used its "
+                "own.)")
+    train = train_part.passed("The training history and the predictions have the right form.") \
+        if not lines else train_part.failed("\n".join(f"- {x}" for x in lines))
+    cpu = o.get("cpu_s")
+    if acc is None:
+        return train, acc_part.failed(setup + " No usable predictions:\n"
+                                      + "\n".join(f"- {x}" for x in lines) + note)
+    if not isinstance(cpu, (int, float)) or not cpu <= CPU_BUDGET_S:
+        return train, acc_part.failed(
+            f"{setup}\nTraining and prediction took {cpu} s of CPU time, over the budget of "
+            f"{CPU_BUDGET_S:.0f} s: use fewer epochs or a smaller model." + note,
+            status="timeout")
+    earned = next((pts for threshold, pts in ACC_TIERS if acc >= threshold), 0.0)
+    msg = f"{setup}\nHeld-out accuracy {acc:.1%} (target {ACC_FULL:.0%}), CPU time {cpu:.1f} s."
+    if earned == acc_part.max_score:
+        return train, acc_part.passed(msg + note)
+    tiers = ", ".join(f"{t:.0%}: {p:g}" for t, p in ACC_TIERS)
+    return train, acc_part.failed(f"{msg}\nPoints by accuracy: {tiers}." + note, score=earned)
+
+
+NAMES = ("normalization_stats", "preprocess", "build_model", "augment", "train_model", "predict",
+         "confusion_matrix", "DigitCNN")
+
+
+def _from_probe(part: Part, r, submission):
+    """Zero marks for a probe that did not return, naming a missing function plainly."""
+    if r.status == "error" and r.error.startswith("KeyError: "):
+        name = r.error[len("KeyError: "):].strip("'\"")
+        if name in NAMES and name not in submission.static.names:
+            return part.failed(f"No function called {name} was defined (keep the names and "
+                               "signatures from the exercise notebook). "
+                               + submission.cell_error_summary(), status="error")
+    return part.from_probe(r)
+
+
+def score(results, submission):
+    parts = {p.name: p for p in PARTS}
+    seed = submission.seed
+    out = {}
+    simple = {
+        "ex2.preprocess": ("preprocess_probe", lambda p, o: _score_preprocess(p, o, seed)),
+        "ex2.model": ("model_probe", _score_model),
+        "ex2.layers": ("layers_probe", _score_layers),
+        "ex2.augment": ("augment_probe", lambda p, o: _score_augment(p, o, seed)),
+        "ex2.confusion": ("confusion_probe", lambda p, o: _score_confusion(p, o, seed)),
+    }
+    for name, (probe, fn) in simple.items():
+        r = results[probe]
+        out[name] = fn(parts[name], r.outputs) if r.ok else _from_probe(parts[name], r, submission)
+    r = results["training_probe"]
+    if r.ok:
+        out["ex2.training"], out["ex2.accuracy"] = _score_training(
+            parts["ex2.training"], parts["ex2.accuracy"], r, seed)
+    else:
+        out["ex2.training"] = _from_probe(parts["ex2.training"], r, submission)
+        out["ex2.accuracy"] = _from_probe(parts["ex2.accuracy"], r, submission)
+    return [out[p.name] for p in PARTS]
+
+
+EXERCISE = Exercise(
+    name="ex2",
+    title="Image classification with a CNN (PyTorch)",
+    notebook="ex2_cnn.ipynb",
+    parts=PARTS,
+    probes=probes,
+    score=score,
+    limits=LIMITS,
+    policy=POLICY,
+    seed=SEED,
+)

@@ -1,0 +1,561 @@
+"""Hidden tests of Exercise 3: text classification with an LSTM and attention (PyTorch).
+
+Not shipped to students. The probes below run inside the sandbox and only
+call the learner's code; reference values, the held-out labels and the
+thresholds stay in this module, in the grader.
+
+The held-out reviews come from ``dlbasics.make_sentiment_corpus`` with the
+grader's seed, and every word is replaced by a made-up one (a bijection the
+seed chooses; punctuation stays): the grammar, and so the task, is the same,
+but the public labelling rule (``dlbasics.sentiment_label``) cannot read them
+and a model has to learn the language from the training reviews.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dlbasics.grading.spec import (
+    Exercise,
+    Limits,
+    Part,
+    Probe,
+    SandboxPolicy,
+    as_array,
+    compare_arrays,
+)
+
+SEED = 4_480_291  # hidden: the grader's corpus, word code and inputs depend on it
+
+N_TRAIN, N_VAL, N_TEST = 2000, 400, 1000
+ACC_FULL = 0.90  # the solution reaches 0.998-1.0; no bag-of-words model can pass ~0.83
+ACC_TIERS = ((0.90, 3.0), (0.80, 1.0))
+CPU_BUDGET_S = 60.0  # CPU seconds (one thread) for encoding + training + prediction
+
+PARTS = (
+    Part("ex3.encode", 1.0, "Padded token ids and mask"),
+    Part("ex3.attention", 3.0, "Attention weights sum to 1 and are 0 on padding"),
+    Part("ex3.model", 2.0, "Classifier output shapes; predictions ignore padding"),
+    Part("ex3.gradients", 2.0, "Gradient flows to the embedding and the LSTM"),
+    Part("ex3.training", 1.0, "Training loop with validation; predict returns labels"),
+    Part("ex3.accuracy", 3.0, f"Held-out accuracy >= {ACC_FULL:.0%} within the CPU budget"),
+)
+
+POLICY = SandboxPolicy(
+    forbidden_modules=("torchvision", "torchtext"),
+    reason="Exercise 3 uses PyTorch's own layers (torchvision and torchtext are not part of "
+    "the course)",
+    preload=("numpy", "torch"),
+    allow_processes=False,
+)
+
+LIMITS = Limits(
+    total_wall_s=300.0,
+    cell_wall_s=120.0,
+    cpu_s=400,
+    memory_mb=4096,
+    memory_kind="data",
+    nproc=256,
+    file_size_mb=64,
+    open_files=256,
+    output_kb=64,
+    result_mb=16,
+)
+
+
+# ----------------------------------------------------------------------------
+# Drivers: run in the sandbox. Self-contained; they only call the learner's code.
+# ----------------------------------------------------------------------------
+
+
+def encode_probe(ns, inputs):
+    import torch
+
+    from dlbasics.text import Vocabulary
+
+    vocab = Vocabulary(inputs["tokens"])
+    out = {}
+    for key, max_len in (("full", None), ("cut", inputs["max_len"])):
+        try:
+            ids, mask = ns["encode_texts"](list(inputs["texts"]), vocab, max_len)
+            for name, t in (("ids", ids), ("mask", mask)):
+                out[f"{key}_{name}_type"] = f"{type(t).__module__}.{type(t).__name__}"
+                out[f"{key}_{name}_dtype"] = str(getattr(t, "dtype", ""))
+                out[f"{key}_{name}"] = t.detach().numpy() if isinstance(t, torch.Tensor) else t
+        except Exception as exc:
+            out[f"{key}_error"] = f"{type(exc).__name__}: {exc}"
+    return out
+
+
+def attention_probe(ns, inputs):
+    import torch
+
+    torch.manual_seed(0)
+    layer = ns["AdditiveAttention"](inputs["hidden_dim"])
+    h = torch.from_numpy(inputs["h"])
+    h_noisy = torch.from_numpy(inputs["h_noisy"])
+    mask = torch.from_numpy(inputs["mask"])
+    out = {}
+    with torch.no_grad():
+        for key, x in (("clean", h), ("noisy", h_noisy)):
+            context, weights = layer(x, mask.clone())
+            out[f"{key}_context"] = context.detach().numpy()
+            out[f"{key}_weights"] = weights.detach().numpy()
+    return out
+
+
+def model_probe(ns, inputs):
+    import torch
+
+    torch.manual_seed(0)
+    Model = ns["SentimentClassifier"]
+    ids = torch.from_numpy(inputs["ids"])
+    lengths = inputs["lengths"]
+    out = {}
+    model = Model(inputs["vocab_size"])
+    model.eval()
+    with torch.no_grad():
+        logits, weights = model(ids)
+        out["logits"] = logits.detach().numpy()
+        out["weights"] = weights.detach().numpy()
+        extra = torch.cat([ids, torch.zeros(ids.shape[0], 5, dtype=ids.dtype)], dim=1)
+        out["logits_extra"] = model(extra)[0].detach().numpy()
+        out["logits_alone"] = torch.cat(
+            [model(ids[i:i + 1, :n])[0] for i, n in enumerate(lengths)]).detach().numpy()
+    three = Model(inputs["vocab_size"], num_classes=3)
+    three.eval()
+    with torch.no_grad():
+        out["logits_3"] = three(ids)[0].detach().numpy()
+    return out
+
+
+def gradient_probe(ns, inputs):
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    torch.manual_seed(0)
+    model = ns["SentimentClassifier"](inputs["vocab_size"])
+    model.train()
+    logits, _ = model(torch.from_numpy(inputs["ids"]))
+    loss = F.cross_entropy(logits, torch.from_numpy(inputs["labels"]))
+    loss.backward()
+    out = {"loss": float(loss.item())}
+    for key, kind in (("embedding", nn.Embedding), ("lstm", nn.LSTM)):
+        modules = [m for m in model.modules() if isinstance(m, kind)]
+        params = [p for m in modules for p in m.parameters() if p.requires_grad]
+        out[f"{key}_found"] = len(modules)
+        out[f"{key}_missing_grad"] = sum(p.grad is None for p in params)
+        grads = [p.grad.detach().double().norm().item() for p in params if p.grad is not None]
+        out[f"{key}_grad_norm"] = float(sum(g * g for g in grads) ** 0.5) if grads else 0.0
+    out["no_grad"] = [name for name, p in model.named_parameters()
+                      if p.requires_grad and p.grad is None]
+    return out
+
+
+def training_probe(ns, inputs):
+    import time
+
+    import numpy as np
+    import torch
+
+    from dlbasics.text import Vocabulary
+
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    out = {}
+    start = time.process_time()
+    texts = [list(inputs[k]) for k in ("train_texts", "val_texts", "test_texts")]
+    vocab = Vocabulary.from_texts(texts[0])
+    try:
+        encoded = [ns["encode_texts"](t, vocab)[0] for t in texts]
+        if not all(isinstance(e, torch.Tensor) and e.dtype == torch.int64 and e.ndim == 2
+                   for e in encoded):
+            raise ValueError("encode_texts did not return int64 tensors of shape (n, L)")
+    except Exception as exc:
+        out["encode_fallback"] = f"{type(exc).__name__}: {exc}"
+        encoded = [torch.from_numpy(vocab.encode_batch(t)[0]) for t in texts]
+    model = ns["SentimentClassifier"](len(vocab))
+    history = ns["train_model"](model, encoded[0], torch.from_numpy(inputs["y_train"]),
+                                encoded[1], torch.from_numpy(inputs["y_val"]))
+    pred = ns["predict"](model, encoded[2])
+    out["cpu_s"] = time.process_time() - start
+    out["pred"] = pred.detach().numpy() if isinstance(pred, torch.Tensor) else np.asarray(pred)
+    out["history_type"] = type(history).__name__
+    if isinstance(history, dict):
+        for key in ("train_loss", "val_accuracy"):
+            try:
+                out[key] = [float(v) for v in history[key]]
+            except Exception as exc:
+                out[f"{key}_error"] = f"{type(exc).__name__}: {exc}"
+    return out
+
+
+# ----------------------------------------------------------------------------
+# Grader-side data and references
+# ----------------------------------------------------------------------------
+
+
+def _made_up_words(n: int, rng: np.random.Generator) -> list[str]:
+    consonants, vowels = "bdfgklmnprstvz", "aeiou"
+    words: list[str] = []
+    seen: set[str] = set()
+    while len(words) < n:
+        syllables = int(rng.integers(2, 4))
+        word = "".join(consonants[rng.integers(len(consonants))] + vowels[rng.integers(5)]
+                       for _ in range(syllables))
+        if word not in seen:
+            seen.add(word)
+            words.append(word)
+    return words
+
+
+def _disguise(texts: list[str], seed: int) -> list[str]:
+    """Replace every word by a made-up one (the same word always by the same one)."""
+    from dlbasics.text import tokenize
+
+    lexicon = sorted({t for text in texts for t in tokenize(text) if t.isalnum()})
+    code = dict(zip(lexicon, _made_up_words(len(lexicon), np.random.default_rng(seed)),
+                    strict=True))
+    return [" ".join(code.get(t, t) for t in tokenize(text)) for text in texts]
+
+
+def _corpus(seed: int):
+    from dlbasics.text import make_sentiment_corpus
+
+    texts, labels = make_sentiment_corpus(N_TRAIN + N_VAL + N_TEST, seed=seed % (2**32))
+    texts = _disguise(texts, seed + 1)
+    a, b = N_TRAIN, N_TRAIN + N_VAL
+    return (texts[:a], labels[:a]), (texts[a:b], labels[a:b]), (texts[b:], labels[b:])
+
+
+def _encode_case(seed: int) -> dict:
+    from dlbasics.text import Vocabulary, make_sentiment_corpus
+
+    texts, _ = make_sentiment_corpus(40, seed=seed % 997 + 5)
+    vocab = Vocabulary.from_texts(texts[:30], min_freq=2)  # some words of texts[30:] are <unk>
+    rng = np.random.default_rng(seed + 2)
+    chosen = [texts[i] for i in rng.choice(40, size=7, replace=False)] + ["good .", "zzz"]
+    return {"tokens": vocab.itos[2:], "texts": chosen, "max_len": 6}
+
+
+def _attention_case(seed: int) -> dict:
+    rng = np.random.default_rng(seed + 3)
+    lengths = np.array([9, 4, 1, 6, 2])
+    mask = np.arange(9)[None, :] < lengths[:, None]
+    h = rng.normal(0, 1, (5, 9, 12)).astype(np.float32)
+    h_noisy = h.copy()
+    h_noisy[~mask] = rng.normal(0, 50, (int((~mask).sum()), 12)).astype(np.float32)
+    return {"hidden_dim": 12, "h": h, "h_noisy": h_noisy, "mask": mask}
+
+
+def _model_case(seed: int) -> dict:
+    rng = np.random.default_rng(seed + 4)
+    lengths = [10, 7, 3, 1]
+    ids = np.zeros((4, 10), dtype=np.int64)
+    for i, n in enumerate(lengths):
+        ids[i, :n] = rng.integers(2, 40, n)
+    labels = rng.integers(0, 2, 4).astype(np.int64)
+    labels[:2] = [0, 1]
+    return {"vocab_size": 40, "ids": ids, "lengths": lengths, "labels": labels}
+
+
+def probes(seed: int) -> list[Probe]:
+    (tr, y_tr), (va, y_va), (te, _) = _corpus(seed)
+    return [
+        Probe.from_function(encode_probe, timeout_s=20, inputs=_encode_case(seed)),
+        Probe.from_function(attention_probe, timeout_s=20, inputs=_attention_case(seed)),
+        Probe.from_function(model_probe, timeout_s=30, inputs=_model_case(seed)),
+        Probe.from_function(gradient_probe, timeout_s=30, inputs=_model_case(seed)),
+        Probe.from_function(training_probe, timeout_s=120, inputs={
+            "train_texts": tr, "y_train": y_tr, "val_texts": va, "y_val": y_va,
+            "test_texts": te}),
+    ]
+
+
+# ----------------------------------------------------------------------------
+# Scoring (grader only)
+# ----------------------------------------------------------------------------
+
+
+def _not_implemented(problems: list[str]) -> bool:
+    return bool(problems) and all("NotImplementedError" in p for p in problems)
+
+
+def _score_encode(part: Part, o: dict, seed: int):
+    from dlbasics.text import Vocabulary
+
+    case = _encode_case(seed)
+    vocab = Vocabulary(case["tokens"])
+    problems = []
+    for key, max_len in (("full", None), ("cut", case["max_len"])):
+        call = f"encode_texts(texts, vocab{'' if max_len is None else f', max_len={max_len}'})"
+        if f"{key}_error" in o:
+            problems.append(f"{call} raised {o[f'{key}_error']}")
+            continue
+        ref_ids, _, ref_mask = vocab.encode_batch(case["texts"], max_len=max_len)
+        for name, dtype, ref in (("ids", "torch.int64", ref_ids), ("mask", "torch.bool", ref_mask)):
+            if o.get(f"{key}_{name}_type") != "torch.Tensor":
+                problems.append(f"{call}: {name} should be a torch.Tensor, got "
+                                f"{o.get(f'{key}_{name}_type')}")
+            elif o.get(f"{key}_{name}_dtype") != dtype:
+                problems.append(f"{call}: {name} should have dtype {dtype}, got "
+                                f"{o.get(f'{key}_{name}_dtype')}")
+            else:
+                arr, msg = as_array(o.get(f"{key}_{name}"), name)
+                if arr is None:
+                    problems.append(f"{call}: {msg}")
+                elif arr.shape != ref.shape:
+                    problems.append(f"{call}: {name} has shape {arr.shape}, expected {ref.shape} "
+                                    "(one row per text, as long as the longest one)")
+                elif not np.array_equal(arr, ref):
+                    problems.append(f"{call}: {name} is wrong in {int((arr != ref).sum())} of "
+                                    f"{ref.size} entries (unknown words -> 1, padding -> 0 at "
+                                    "the end)")
+    if not problems:
+        return part.passed("Padded ids and masks are right, with unknown words, one-token texts "
+                           "and max_len.")
+    status = "error" if _not_implemented(problems) else "failed"
+    return part.failed("\n".join(f"- {p}" for p in problems[:5]), status=status)
+
+
+def _score_attention(part: Part, o: dict, seed: int):
+    case = _attention_case(seed)
+    mask, h = case["mask"], case["h"].astype(np.float64)
+    w, msg = as_array(o.get("clean_weights"), "the attention weights")
+    c, msg_c = as_array(o.get("clean_context"), "the context")
+    if w is None or c is None:
+        return part.failed(msg or msg_c)
+    if w.shape != mask.shape:
+        return part.failed(f"For h of shape {h.shape} the weights should have shape "
+                           f"{mask.shape} (batch, length), got {w.shape}.")
+    if not np.all(np.isfinite(w)):
+        return part.failed("The attention weights contain NaN or inf. (A row of all -inf scores "
+                           "gives NaN: only padded positions should be masked.)")
+    w = w.astype(np.float64)
+    score, lines = 0.0, []
+    sums = w.sum(axis=1)
+    varied = all(np.ptp(w[i, : int(mask[i].sum())]) > 1e-7 for i in range(len(w)) if
+                 mask[i].sum() > 1)
+    if np.all(w >= 0) and np.allclose(sums, 1.0, atol=1e-5) and varied:
+        score += 1.0
+    elif not varied:
+        lines.append("the weights are the same for every real token: they should come from "
+                     "learned scores of h (v . tanh(W h_t + b)), not be uniform")
+    else:
+        lines.append(f"each row of weights should be >= 0 and sum to 1; the row sums are "
+                     f"{np.round(sums, 4).tolist()}")
+    w2, _ = as_array(o.get("noisy_weights"), "weights")
+    c2, _ = as_array(o.get("noisy_context"), "context")
+    on_pad = np.abs(w[~mask]).max() if (~mask).any() else 0.0
+    if on_pad != 0.0:
+        lines.append(f"padded positions must get exactly 0 weight; the largest is {on_pad:.3g} "
+                     "(set their scores to -inf before the softmax)")
+    elif w2 is None or c2 is None or w2.shape != w.shape or c2.shape != c.shape or not (
+            np.allclose(w2, w, atol=1e-6) and np.allclose(c2, c, rtol=1e-4, atol=1e-5)):
+        lines.append("changing the hidden states at padded positions changed the output: padding "
+                     "must not influence the weights or the context")
+    else:
+        score += 1.0
+    if c.shape != (h.shape[0], h.shape[2]):
+        lines.append(f"the context should have shape {(h.shape[0], h.shape[2])} (batch, "
+                     f"hidden_dim), got {c.shape}")
+    else:
+        problem = compare_arrays(c, np.einsum("bt,bth->bh", w, h), name="the context",
+                                 rtol=1e-4, atol=1e-5)
+        if problem:
+            lines.append(problem + " It should be the weighted sum of h over time, "
+                         "sum_t weights[:, t] * h[:, t].")
+        else:
+            score += 1.0
+    if score == part.max_score:
+        return part.passed("Weights are >= 0, sum to 1, are exactly 0 on padding, ignore what the "
+                           "padding holds, and the context is the weighted sum of h.")
+    return part.failed("\n".join(f"- {x}" for x in lines), score=score)
+
+
+def _score_model(part: Part, o: dict, seed: int):
+    case = _model_case(seed)
+    ids, lengths = case["ids"], case["lengths"]
+    mask = ids != 0
+    n, t = ids.shape
+    lines, score = [], 0.0
+    logits, msg = as_array(o.get("logits"), "the logits")
+    w, msg_w = as_array(o.get("weights"), "the attention weights")
+    l3, msg_3 = as_array(o.get("logits_3"), "the logits with num_classes=3")
+    shape_problems = []
+    for arr, msg_a, want, what in ((logits, msg, (n, 2), "logits"),
+                                   (w, msg_w, (n, t), "attention weights"),
+                                   (l3, msg_3, (n, 3), "logits with num_classes=3")):
+        if arr is None:
+            shape_problems.append(msg_a)
+        elif arr.shape != want:
+            shape_problems.append(f"the {what} have shape {arr.shape}, expected {want} for ids "
+                                  f"of shape {ids.shape}")
+        elif not np.all(np.isfinite(arr)):
+            shape_problems.append(f"the {what} contain NaN or inf")
+    if not shape_problems:
+        score += 1.0
+    lines += shape_problems
+    alone, _ = as_array(o.get("logits_alone"), "logits")
+    extra, _ = as_array(o.get("logits_extra"), "logits")
+    if shape_problems:
+        lines.append("padding could not be checked before the shapes are right")
+    elif (np.abs(w[~mask]).max() if (~mask).any() else 0.0) != 0.0 or not np.allclose(
+            w.sum(axis=1), 1.0, atol=1e-5):
+        lines.append("the model's attention weights should be 0 on padding (id 0) and sum to 1: "
+                     "compute the mask as ids != pad_index")
+    elif alone is None or extra is None or alone.shape != logits.shape or \
+            extra.shape != logits.shape:
+        lines.append("the logits of single reviews could not be compared")
+    elif not (np.allclose(alone, logits, rtol=1e-4, atol=1e-5)
+              and np.allclose(extra, logits, rtol=1e-4, atol=1e-5)):
+        lines.append(f"the same reviews gave different logits alone (lengths {lengths}, no "
+                     "padding), in the batch, and with 5 more padding columns: padding must not "
+                     "change a prediction (mask the attention; a bidirectional LSTM needs "
+                     "pack_padded_sequence)")
+    else:
+        score += 1.0
+    if score == part.max_score:
+        return part.passed("Logits (batch, num_classes) and weights (batch, length); a review gets "
+                           "the same logits alone and padded.")
+    return part.failed("\n".join(f"- {x}" for x in lines), score=score)
+
+
+def _score_gradients(part: Part, o: dict):
+    loss = o.get("loss")
+    if not isinstance(loss, float) or not np.isfinite(loss):
+        return part.failed(f"The cross-entropy of the model's logits is not a finite number "
+                           f"({loss}).")
+    score, lines = 0.0, []
+    for key, what, cls in (("embedding", "the embedding", "nn.Embedding"),
+                           ("lstm", "the LSTM", "nn.LSTM")):
+        found, missing, norm = (o.get(f"{key}_{x}") for x in ("found", "missing_grad",
+                                                              "grad_norm"))
+        if not isinstance(found, int) or found < 1:
+            lines.append(f"the model has no {cls} module")
+        elif missing:
+            lines.append(f"{missing} parameter(s) of {what} got no gradient: the loss does not "
+                         "depend on them (a .detach(), .numpy() or torch.no_grad() cuts the graph)")
+        elif not isinstance(norm, float) or not np.isfinite(norm) or norm <= 0:
+            lines.append(f"the gradient of {what} is zero or not finite ({norm})")
+        else:
+            score += 1.0
+    no_grad = o.get("no_grad")
+    if isinstance(no_grad, list) and no_grad and score == part.max_score:
+        lines.append(f"note: these parameters got no gradient: {', '.join(map(str, no_grad[:6]))}")
+    if score == part.max_score:
+        return part.passed("The loss's gradient reaches the embedding and the LSTM."
+                           + ("\n" + lines[0] if lines else ""))
+    return part.failed("\n".join(f"- {x}" for x in lines), score=score)
+
+
+def _score_training(train_part: Part, acc_part: Part, o: dict, seed: int):
+    _, _, (_, y_test) = _corpus(seed)
+    lines = []
+    losses, msg = as_array(o.get("train_loss"), "history['train_loss']")
+    val_acc, msg_v = as_array(o.get("val_accuracy"), "history['val_accuracy']")
+    if o.get("history_type") != "dict":
+        lines.append(f"train_model should return a dict, got {o.get('history_type')}")
+    elif losses is None or val_acc is None:
+        lines.append(o.get("train_loss_error") or o.get("val_accuracy_error") or msg or msg_v)
+    elif losses.ndim != 1 or len(losses) == 0 or val_acc.shape != losses.shape:
+        lines.append("history['train_loss'] and history['val_accuracy'] should be lists with one "
+                     f"value per epoch (got {losses.shape} and {val_acc.shape})")
+    elif not (np.all(np.isfinite(losses)) and np.all(np.isfinite(val_acc))):
+        lines.append("the history contains NaN or inf: the training diverged")
+    elif len(losses) > 1 and not losses[-1] < losses[0]:
+        lines.append(f"the training loss did not fall ({losses[0]:.3f} in the first epoch, "
+                     f"{losses[-1]:.3f} in the last)")
+    elif not np.all((val_acc >= 0) & (val_acc <= 1)):
+        lines.append("validation accuracies should be fractions in [0, 1]")
+    pred, msg = as_array(o.get("pred"), "predict(model, ids_test)")
+    acc = None
+    if pred is None:
+        lines.append(msg)
+    elif pred.shape != y_test.shape:
+        lines.append(f"predict should return one label per review, shape {y_test.shape}; got "
+                     f"{pred.shape}")
+    elif pred.dtype.kind not in "iu" and not np.array_equal(pred, np.round(pred)):
+        lines.append(f"predict should return integer labels, got dtype {pred.dtype}")
+    else:
+        acc = float(np.mean(pred == y_test))
+    setup = (f"The grader built Vocabulary.from_texts on {N_TRAIN} training reviews, trained "
+             f"SentimentClassifier(len(vocab)) with train_model's defaults ({N_VAL} reviews for "
+             f"validation) and predicted {len(y_test)} held-out reviews. Its reviews follow the "
+             "corpus's grammar with every word replaced by a made-up one.")
+    note = ""
+    if o.get("encode_fallback"):
+        note = (f"\n(Your encode_texts raised {o['encode_fallback']}, so the grader used "
+                "vocab.encode_batch.)")
+    train = train_part.passed("The training history and the predictions have the right form.") \
+        if not lines else train_part.failed("\n".join(f"- {x}" for x in lines))
+    cpu = o.get("cpu_s")
+    if acc is None:
+        return train, acc_part.failed(setup + " No usable predictions:\n"
+                                      + "\n".join(f"- {x}" for x in lines) + note)
+    if not isinstance(cpu, (int, float)) or not cpu <= CPU_BUDGET_S:
+        return train, acc_part.failed(
+            f"{setup}\nTraining and prediction took {cpu} s of CPU time, over the budget of "
+            f"{CPU_BUDGET_S:.0f} s: use fewer epochs or a smaller model." + note,
+            status="timeout")
+    earned = next((pts for threshold, pts in ACC_TIERS if acc >= threshold), 0.0)
+    msg = f"{setup}\nHeld-out accuracy {acc:.1%} (target {ACC_FULL:.0%}), CPU time {cpu:.1f} s."
+    if earned == acc_part.max_score:
+        return train, acc_part.passed(msg + note)
+    hint = ("\nA model stuck near 80 % usually ignores negation (check the LSTM's output reaches "
+            "the attention, try more epochs or another learning rate); a bag-of-words model "
+            "cannot pass about 83 % on this corpus.")
+    tiers = ", ".join(f"{t:.0%}: {p:g}" for t, p in ACC_TIERS)
+    return train, acc_part.failed(f"{msg}\nPoints by accuracy: {tiers}." + hint + note,
+                                  score=earned)
+
+
+NAMES = ("encode_texts", "AdditiveAttention", "SentimentClassifier", "train_model", "predict")
+
+
+def _from_probe(part: Part, r, submission):
+    """Zero marks for a probe that did not return, naming a missing definition plainly."""
+    if r.status == "error" and r.error.startswith("KeyError: "):
+        name = r.error[len("KeyError: "):].strip("'\"")
+        if name in NAMES and name not in submission.static.names:
+            return part.failed(f"Nothing called {name} was defined (keep the names and "
+                               "signatures from the exercise notebook). "
+                               + submission.cell_error_summary(), status="error")
+    return part.from_probe(r)
+
+
+def score(results, submission):
+    parts = {p.name: p for p in PARTS}
+    seed = submission.seed
+    out = {}
+    simple = {
+        "ex3.encode": ("encode_probe", lambda p, o: _score_encode(p, o, seed)),
+        "ex3.attention": ("attention_probe", lambda p, o: _score_attention(p, o, seed)),
+        "ex3.model": ("model_probe", lambda p, o: _score_model(p, o, seed)),
+        "ex3.gradients": ("gradient_probe", _score_gradients),
+    }
+    for name, (probe, fn) in simple.items():
+        r = results[probe]
+        out[name] = fn(parts[name], r.outputs) if r.ok else _from_probe(parts[name], r, submission)
+    r = results["training_probe"]
+    if r.ok:
+        out["ex3.training"], out["ex3.accuracy"] = _score_training(
+            parts["ex3.training"], parts["ex3.accuracy"], r.outputs, seed)
+    else:
+        out["ex3.training"] = _from_probe(parts["ex3.training"], r, submission)
+        out["ex3.accuracy"] = _from_probe(parts["ex3.accuracy"], r, submission)
+    return [out[p.name] for p in PARTS]
+
+
+EXERCISE = Exercise(
+    name="ex3",
+    title="Text classification with an LSTM and attention (PyTorch)",
+    notebook="ex3_lstm_attention.ipynb",
+    parts=PARTS,
+    probes=probes,
+    score=score,
+    limits=LIMITS,
+    policy=POLICY,
+    seed=SEED,
+)

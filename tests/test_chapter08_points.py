@@ -1,0 +1,59 @@
+"""Chapter 8's tables of graded parts agree with the grader and the solution notebooks.
+
+The chapter states, for each exercise, the graded parts and their points. The
+hidden tests (``tests/hidden/exN.py``) decide the grade, and each solution
+notebook states the same table for learners; if one of them changes, the
+chapter must change with it.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from dlbasics.grading.engine import load_exercise
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTER = ROOT / "chapters" / "08_exercises.ipynb"
+HIDDEN = ROOT / "tests" / "hidden"
+SOLUTIONS = ROOT / "solutions"
+EXERCISES = ("ex1", "ex2", "ex3")
+# a table row: | `ex1.init` | what is graded | 2 |
+ROW = re.compile(r"^\|\s*`(ex\d+\.\w+)`\s*\|.*\|\s*(\d+(?:\.\d+)?)\s*\|\s*$", re.MULTILINE)
+
+
+def _tables(path: Path) -> dict[str, dict[str, float]]:
+    """{exercise: {part: points}} from every markdown table row of a notebook."""
+    nb = nbformat.read(path, as_version=4)
+    found: dict[str, dict[str, float]] = {}
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        for part, points in ROW.findall(cell.source):
+            exercise = part.split(".")[0]
+            assert part not in found.get(exercise, {}), f"{path.name}: {part} is listed twice"
+            found.setdefault(exercise, {})[part] = float(points)
+    return found
+
+
+def test_row_pattern_reads_a_table_row():
+    assert ROW.findall("| `ex2.model` | logits `(n, 10)` | 2 |\n| not a row |") == [("ex2.model", "2")]
+
+
+@pytest.mark.parametrize("exercise", EXERCISES)
+def test_chapter_points_match_the_hidden_tests(exercise):
+    if not (HIDDEN / f"{exercise}.py").is_file():
+        pytest.skip(f"tests/hidden/{exercise}.py is not in this checkout")
+    graded = {part.name: part.max_score for part in load_exercise(exercise, HIDDEN).parts}
+    assert _tables(CHAPTER).get(exercise) == graded
+
+
+@pytest.mark.parametrize("exercise", EXERCISES)
+def test_chapter_points_match_the_solution_notebook(exercise):
+    notebooks = sorted(SOLUTIONS.glob(f"{exercise}_*.ipynb"))
+    if not notebooks:
+        pytest.skip(f"no solutions/{exercise}_*.ipynb in this checkout")
+    assert _tables(CHAPTER).get(exercise) == _tables(notebooks[0]).get(exercise)
