@@ -26,15 +26,23 @@ $(STAMP): requirements.txt pyproject.toml
 
 install: $(STAMP)
 
-book: install
-	$(BIN)/python tools/build_book.py
+# Executes the chapters (cached), builds _build/html strictly (warnings fail),
+# checks that no page needs the network, prints _build/pdf/deep-learning-basics.pdf.
+# BOOK_ARGS=--no-pdf skips the PDF (see tools/build_book.py --help).
+book: install browser
+	$(BIN)/python tools/build_book.py --jobs $(JOBS) $(BOOK_ARGS)
 
+# Chromium for the browser tests and the PDF (apt-get when root; else a reason).
 browser:
-	@$(BIN)/python tools/ensure_chromium.py
+	@$(PYTHON) tools/ensure_chromium.py
 
+# Unit and browser tests, then every chapter notebook re-run by nbval (one
+# notebook per worker: --dist loadfile keeps its cells on one kernel).
 test: install book browser
 	$(BIN)/ruff check dlbasics tests benchmarks
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile --nbval-lax --nbval-current-env \
+		--nbval-sanitize-with tests/nbval_sanitize.cfg chapters solutions exercises
 
 test-fast: install
 	$(BIN)/python -m pytest -n $(JOBS) -m "not browser and not slow"

@@ -6,7 +6,7 @@
 
 * code between ``# BEGIN SOLUTION`` and ``# END SOLUTION`` becomes
   ``raise NotImplementedError(...)`` at the block's indentation, or, when the
-  block has lines starting with ``# STUB: ``, those lines without the prefix;
+  block has lines starting with ``# STUB:`` (and one space), those lines without the prefix;
 * markdown between ``<!-- BEGIN SOLUTION -->`` and ``<!-- END SOLUTION -->``
   becomes ``*Write your answer here.*``;
 * cells tagged ``solution-only`` are dropped; outputs and execution counts are

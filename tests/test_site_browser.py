@@ -1,0 +1,251 @@
+"""The built site in a real browser, with the network off.
+
+Debian's Chromium, driven by Playwright, opens every page of ``_build/html``
+from a server on 127.0.0.1; any request elsewhere is aborted and recorded.
+Each page must show no JavaScript console error, load every image, have
+every equation typeset by MathJax, and draw every saved widget as DOM
+controls. A screenshot of each page goes to ``_build/screenshots/``.
+
+Without Chromium or a built site these tests are skipped with the reason,
+except under ``CI=true``, where that is a failure.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SITE = ROOT / "_build" / "html"
+PDF = ROOT / "_build" / "pdf" / "deep-learning-basics.pdf"
+SCREENSHOTS = ROOT / "_build" / "screenshots"
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+SKIP_DIRS = {"_static", "_sources", "_images", "_downloads"}
+MAX_SCREENSHOT_HEIGHT = 16_000  # px; the API reference is far longer
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("site_browser")]
+
+
+def skip_or_fail(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: the browser checks must run)")
+    pytest.skip(reason)
+
+
+def site_pages() -> list[str]:
+    if not SITE.is_dir():
+        return []
+    return sorted(
+        p.relative_to(SITE).as_posix()
+        for p in SITE.rglob("*.html")
+        if not SKIP_DIRS & set(p.relative_to(SITE).parts)
+    )
+
+
+PAGES = site_pages()
+REDIRECT = re.compile(r'<meta http-equiv="refresh" content="\d+;\s*url=([^"]+)"', re.I)
+
+
+# -------------------------------------------------------------------- fixtures
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def base_url() -> Iterator[str]:
+    if not (SITE / "intro.html").is_file():
+        skip_or_fail("no built site in _build/html (run `make book`)")
+    handler = functools.partial(_QuietHandler, directory=str(SITE))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        skip_or_fail(f"no Chromium at {CHROMIUM} (`make browser` installs it as root)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        skip_or_fail("playwright is not installed")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--headless", "--no-sandbox", "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()
+
+
+@dataclass
+class PageLog:
+    blocked: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def page(browser, base_url: str):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    log = PageLog()
+
+    def route(route_) -> None:
+        url = route_.request.url
+        if url.startswith(base_url):
+            route_.continue_()
+        else:
+            log.blocked.append(url)
+            route_.abort()
+
+    page.route("**/*", route)
+    page.on("console", lambda m: m.type == "error" and log.errors.append(m.text))
+    page.on("pageerror", lambda e: log.errors.append(f"uncaught: {e}"))
+    page.on(
+        "response",
+        lambda r: r.status >= 400 and log.errors.append(f"HTTP {r.status}: {r.url}"),
+    )
+    page.log = log
+    yield page
+    context.close()
+
+
+# ----------------------------------------------------------------- page checks
+WAIT_FOR_MATHJAX = """
+() => (window.MathJax && window.MathJax.startup && window.MathJax.startup.promise)
+    ? window.MathJax.startup.promise.then(() => true) : true
+"""
+
+MATH_REPORT = """
+() => {
+  const math = [...document.querySelectorAll('.math, span.math, div.math')];
+  const raw = math.filter(el => !el.querySelector('mjx-container'));
+  const errors = document.querySelectorAll('mjx-merror, mjx-container [data-mjx-error]');
+  const text = document.body.cloneNode(true);
+  text.querySelectorAll('pre, code, script, style, textarea, .highlight').forEach(e => e.remove());
+  const content = text.textContent;
+  const leftovers = ['\\\\(', '\\\\[', '$$'].filter(s => content.includes(s));
+  return {
+    math: math.length,
+    containers: document.querySelectorAll('mjx-container').length,
+    raw: raw.slice(0, 5).map(el => el.textContent.slice(0, 80)),
+    errors: [...errors].slice(0, 5).map(el => el.textContent.slice(0, 80)),
+    leftovers: leftovers,
+  };
+}
+"""
+
+IMAGE_REPORT = """
+() => [...document.images]
+  .filter(img => !(img.complete && img.naturalWidth > 0))
+  .map(img => img.getAttribute('src'))
+"""
+
+WIDGET_REPORT = """
+() => {
+  const state = document.querySelectorAll(
+    'script[type="application/vnd.jupyter.widget-state+json"]').length;
+  const views = document.querySelectorAll(
+    'script[type="application/vnd.jupyter.widget-view+json"]').length;
+  const rendered = document.querySelectorAll('.widget-subarea').length;
+  const controls = document.querySelectorAll(
+    '.widget-subarea .jupyter-widgets input, .widget-subarea .jupyter-widgets select,' +
+    ' .widget-subarea .jupyter-widgets button, .widget-subarea .widget-slider,' +
+    ' .widget-subarea .jupyter-widgets textarea').length;
+  return {state, views, rendered, controls};
+}
+"""
+
+
+def screenshot_path(name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS / (name.removesuffix(".html").replace("/", "__") + ".png")
+
+
+@pytest.mark.parametrize("name", PAGES or ["<no built site>"])
+def test_page_renders_offline(page, base_url: str, name: str) -> None:
+    if not PAGES:
+        skip_or_fail("no built site in _build/html (run `make book`)")
+    html = (SITE / name).read_text(encoding="utf-8", errors="replace")
+    redirect = REDIRECT.search(html)
+    if redirect and len(html) < 2000:
+        # index.html only redirects to the root document, checked on its own
+        assert (SITE / name).parent.joinpath(redirect.group(1)).is_file(), redirect.group(1)
+        return
+
+    page.goto(base_url + name, wait_until="load")
+    page.evaluate(WAIT_FOR_MATHJAX)
+    widgets = page.evaluate(WIDGET_REPORT)
+    if widgets["views"]:
+        # the manager draws the widgets asynchronously after `load`
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        try:
+            page.wait_for_function(
+                "n => document.querySelectorAll('.widget-subarea').length >= n",
+                arg=widgets["views"],
+                timeout=30_000,
+            )
+        except PlaywrightTimeout:
+            pass  # reported below, after the screenshot
+        widgets = page.evaluate(WIDGET_REPORT)
+    page.wait_for_load_state("networkidle")
+    height = min(page.evaluate("document.documentElement.scrollHeight"), MAX_SCREENSHOT_HEIGHT)
+    page.screenshot(
+        path=str(screenshot_path(name)),
+        full_page=True,
+        clip={"x": 0, "y": 0, "width": 1280, "height": height},
+    )
+
+    assert page.log.blocked == [], f"{name} tried to reach the network: {page.log.blocked}"
+    assert page.log.errors == [], f"{name}: console errors: {page.log.errors}"
+
+    broken = page.evaluate(IMAGE_REPORT)
+    assert broken == [], f"{name}: images that did not load: {broken}"
+
+    math = page.evaluate(MATH_REPORT)
+    assert math["raw"] == [], f"{name}: equations MathJax did not typeset: {math['raw']}"
+    assert math["errors"] == [], f"{name}: TeX errors: {math['errors']}"
+    assert math["leftovers"] == [], f"{name}: raw TeX delimiters in the text: {math['leftovers']}"
+    if math["math"]:
+        assert math["containers"] >= math["math"], math
+
+    if widgets["state"] or widgets["views"]:
+        assert widgets["rendered"] == widgets["views"], (
+            f"{name}: {widgets['views']} widget view(s) saved, {widgets['rendered']} drawn"
+        )
+        assert widgets["controls"] >= 1, f"{name}: widgets drawn without any control: {widgets}"
+
+
+def test_search_finds_a_chapter(page, base_url: str) -> None:
+    if not (SITE / "search.html").is_file():
+        skip_or_fail("no built site in _build/html (run `make book`)")
+    page.goto(base_url + "search.html?q=backpropagation", wait_until="load")
+    page.wait_for_selector("#search-results ul.search li", timeout=30_000)
+    hits = page.locator("#search-results ul.search li a").all_inner_texts()
+    assert any("Backpropagation" in hit for hit in hits), hits
+    assert page.log.blocked == [] and page.log.errors == [], vars(page.log)
+
+
+def test_pdf_of_the_book() -> None:
+    if not PDF.is_file():
+        skip_or_fail(f"no {PDF.relative_to(ROOT)}: `make book` prints it when Chromium is there")
+    data = PDF.read_bytes()
+    assert data.startswith(b"%PDF-")
+    pages = len(re.findall(rb"/Type\s*/Page(?![s\w])", data))
+    chapters = len(list((ROOT / "chapters").glob("*.ipynb")))
+    # every chapter starts on a new page, plus the landing page, API and bibliography
+    assert pages > chapters + 3, f"the PDF has {pages} pages for {chapters} chapters"
