@@ -137,8 +137,8 @@ class NeuralNetworkWithBackprop:
     layer_sizes : list of int
         ``[n_inputs, hidden_1, ..., n_outputs]``.
     weight_scale : float or None, default 0.01
-        Standard deviation of the initial weights. ``None`` uses Xavier
-        initialisation, :math:`\\sqrt{1/n_{in}}`, which lets XOR train.
+        Standard deviation of the initial weights. ``None`` scales by the
+        fan-in, :math:`\\sqrt{1/n_{in}}` (LeCun initialisation), which lets XOR train.
     seed : int, default 0
     dtype : float32 or float64, default float64
     """

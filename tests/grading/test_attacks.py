@@ -41,7 +41,9 @@ def _build(mod, path: Path, solution: list[str], stubs: list[str]) -> Path:
         cells = mod.cells(solution) if hasattr(mod, "cells") else []
         if hasattr(mod, "CELLS"):
             for c in mod.CELLS:
-                cells += solution if c == "SOLUTION" else stubs if c == "STUBS" else [c]
+                cells += solution if c == "SOLUTION" else stubs if c == "STUBS" else [
+                    c.replace("{REPO}", str(REPO))
+                ]
         write_notebook(path, cells)
     return path
 

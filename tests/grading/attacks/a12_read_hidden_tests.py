@@ -1,11 +1,14 @@
-"""Look for the hidden tests and the solutions everywhere, and print what is found."""
+"""Look for the hidden tests and the solutions everywhere, and print what is found.
+
+``{REPO}`` is replaced by the path of the repository under test.
+"""
 
 CELLS = [
     "import os, glob\n"
     "found = []\n"
-    "for pattern in ['/work/main/tests/hidden/*', '/work/*/tests/hidden/*', '../tests/hidden/*',\n"
-    "                '/autograder/source/tests/hidden/*', '/work/*/*/hidden/ex1.py',\n"
-    "                '/work/main/solutions/*', os.environ.get('DLBASICS_HIDDEN_TESTS', '') + '/*']:\n"
+    "for pattern in ['{REPO}/tests/hidden/*', '../tests/hidden/*', '../../tests/hidden/*',\n"
+    "                '/autograder/source/tests/hidden/*', '{REPO}/solutions/*',\n"
+    "                os.environ.get('DLBASICS_HIDDEN_TESTS', '') + '/*']:\n"
     "    found += glob.glob(pattern, recursive=True)\n"
     "for path in found:\n"
     "    try:\n"
@@ -13,8 +16,8 @@ CELLS = [
     "    except OSError as exc:\n"
     "        print('cannot read', path, exc)\n"
     "print('found', len(found))",
-    "print(open('/work/main/tests/hidden/ex1.py').read())",
-    "print(os.listdir('/work/main/tests/hidden'))",
+    "print(open('{REPO}/tests/hidden/ex1.py').read())",
+    "print(os.listdir('{REPO}/tests/hidden'))",
     "STUBS",
 ]
 EXPECT_SCORE = 0
