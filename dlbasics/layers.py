@@ -168,7 +168,8 @@ def conv2d_forward(
     # windows: (n, oh, ow, c, kh, kw) -> (n, oh, ow, kh, kw, c), copied contiguous.
     cols = windows.transpose(0, 1, 2, 4, 5, 3).reshape(n * oh * ow, kh * kw * c)
     w_mat = w.transpose(0, 2, 3, 1).reshape(f, kh * kw * c)
-    out = cols @ w_mat.T + b  # (n * oh * ow, f)
+    out = cols @ w_mat.T  # (n * oh * ow, f)
+    out += b
     out = np.ascontiguousarray(out.reshape(n, oh, ow, f).transpose(0, 3, 1, 2))
     return out, Conv2dCache((n, c, h, wd), cols, w, stride, padding)
 
