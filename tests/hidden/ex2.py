@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from dlbasics.grading.scoring import score_training_run
 from dlbasics.grading.spec import (
     Exercise,
     Limits,
@@ -505,34 +506,6 @@ def _score_confusion(part: Part, o: dict, seed: int):
 def _score_training(train_part: Part, acc_part: Part, r, seed: int):
     _, _, (_, y_test) = _digits(seed)
     o = r.outputs
-    lines = []
-    losses, msg = as_array(o.get("train_loss"), "history['train_loss']")
-    val_acc, msg_v = as_array(o.get("val_accuracy"), "history['val_accuracy']")
-    if o.get("history_type") != "dict":
-        lines.append(f"train_model should return a dict, got {o.get('history_type')}")
-    elif losses is None or val_acc is None:
-        lines.append(o.get("train_loss_error") or o.get("val_accuracy_error") or msg or msg_v)
-    elif losses.ndim != 1 or len(losses) == 0 or val_acc.shape != losses.shape:
-        lines.append("history['train_loss'] and history['val_accuracy'] should be lists with one "
-                     f"value per epoch (got {losses.shape} and {val_acc.shape})")
-    elif not (np.all(np.isfinite(losses)) and np.all(np.isfinite(val_acc))):
-        lines.append("the history contains NaN or inf: the training diverged")
-    elif len(losses) > 1 and not losses[-1] < losses[0]:
-        lines.append(f"the training loss did not fall ({losses[0]:.3f} in the first epoch, "
-                     f"{losses[-1]:.3f} in the last)")
-    elif not np.all((val_acc >= 0) & (val_acc <= 1)):
-        lines.append("validation accuracies should be fractions in [0, 1]")
-    pred, msg = as_array(o.get("pred"), "predict(model, X_test)")
-    acc = None
-    if pred is None:
-        lines.append(msg)
-    elif pred.shape != y_test.shape:
-        lines.append(f"predict should return one label per image, shape {y_test.shape}; got "
-                     f"{pred.shape}")
-    elif pred.dtype.kind not in "iu" and not np.array_equal(pred, np.round(pred)):
-        lines.append(f"predict should return integer labels, got dtype {pred.dtype}")
-    else:
-        acc = float(np.mean(pred == y_test))
     setup = (f"The grader trained build_model(8, 10) with train_model's defaults on {N_TRAIN} "
              f"digits ({N_VAL} for validation), all turned by the same flip/rotation, and "
              f"predicted {len(y_test)} held-out ones.")
@@ -540,23 +513,9 @@ def _score_training(train_part: Part, acc_part: Part, r, seed: int):
     if o.get("preprocess_fallback"):
         note = (f"\n(Your preprocessing raised {o['preprocess_fallback']}, so the grader used its "
                 "own.)")
-    train = train_part.passed("The training history and the predictions have the right form.") \
-        if not lines else train_part.failed("\n".join(f"- {x}" for x in lines))
-    cpu = o.get("cpu_s")
-    if acc is None:
-        return train, acc_part.failed(setup + " No usable predictions:\n"
-                                      + "\n".join(f"- {x}" for x in lines) + note)
-    if not isinstance(cpu, (int, float)) or not cpu <= CPU_BUDGET_S:
-        return train, acc_part.failed(
-            f"{setup}\nTraining and prediction took {cpu} s of CPU time, over the budget of "
-            f"{CPU_BUDGET_S:.0f} s: use fewer epochs or a smaller model." + note,
-            status="timeout")
-    earned = next((pts for threshold, pts in ACC_TIERS if acc >= threshold), 0.0)
-    msg = f"{setup}\nHeld-out accuracy {acc:.1%} (target {ACC_FULL:.0%}), CPU time {cpu:.1f} s."
-    if earned == acc_part.max_score:
-        return train, acc_part.passed(msg + note)
-    tiers = ", ".join(f"{t:.0%}: {p:g}" for t, p in ACC_TIERS)
-    return train, acc_part.failed(f"{msg}\nPoints by accuracy: {tiers}." + note, score=earned)
+    return score_training_run(train_part, acc_part, o, y_test, predict_name="predict(model, X_test)",
+                              item="image", setup=setup, acc_full=ACC_FULL, acc_tiers=ACC_TIERS,
+                              cpu_budget_s=CPU_BUDGET_S, note=note)
 
 
 NAMES = ("normalization_stats", "preprocess", "build_model", "augment", "train_model", "predict",

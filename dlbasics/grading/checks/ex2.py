@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from dlbasics.grading.checks import CheckOutcome, register
+from dlbasics.grading.checks._training import check_history_and_predict
 
 
 def _fmt(a: Any) -> str:
@@ -209,29 +210,11 @@ def check_training(train_model, predict) -> CheckOutcome:
     model = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                           nn.Flatten(), nn.Linear(8 * 16, 10))
     history = train_model(model, x[:300], y[:300], x[300:], y[300:], epochs=4)
-    if not isinstance(history, dict) or not {"train_loss", "val_accuracy"} <= set(history):
-        return CheckOutcome(False, "train_model should return a dict with 'train_loss' and "
-                            "'val_accuracy'.", f"given: {history!r:.200}")
-    losses = np.asarray(history["train_loss"], dtype=np.float64)
-    acc = np.asarray(history["val_accuracy"], dtype=np.float64)
-    if losses.shape != (4,) or acc.shape != (4,):
-        return CheckOutcome(False, "the history should hold one value per epoch.",
-                            f"with epochs=4: train_loss has shape {losses.shape}, val_accuracy "
-                            f"{acc.shape}")
-    if not (np.all(np.isfinite(losses)) and losses[-1] < losses[0]):
-        return CheckOutcome(False, "the training loss did not fall.",
-                            f"train_loss per epoch: {_fmt(losses)}")
-    if not np.all((acc >= 0) & (acc <= 1)):
-        return CheckOutcome(False, "validation accuracies should be fractions in [0, 1].",
-                            f"given: {_fmt(acc)}")
-    pred = predict(model, x[300:])
-    if not isinstance(pred, np.ndarray) or pred.shape != (100,) or pred.dtype != np.int64:
-        return CheckOutcome(False, "predict should return a NumPy int64 array of labels.",
-                            f"given: {type(pred).__name__} {getattr(pred, 'shape', '')} "
-                            f"{getattr(pred, 'dtype', '')}")
-    return CheckOutcome(True, f"4 epochs of a small CNN on 300 digits: loss {losses[0]:.2f} -> "
-                        f"{losses[-1]:.2f}, validation accuracy {acc[-1]:.2f}; predict returns "
-                        "int64 labels.")
+    return check_history_and_predict(
+        history, lambda: predict(model, x[300:]), epochs=4, n_labels=100, fmt=_fmt,
+        summary=lambda losses, acc: (f"4 epochs of a small CNN on 300 digits: loss {losses[0]:.2f} "
+                                     f"-> {losses[-1]:.2f}, validation accuracy {acc[-1]:.2f}; "
+                                     "predict returns int64 labels."))
 
 
 @register("ex2.confusion")

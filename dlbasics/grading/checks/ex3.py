@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from dlbasics.grading.checks import CheckOutcome, register
+from dlbasics.grading.checks._training import check_history_and_predict
 
 
 def _fmt(a: Any) -> str:
@@ -195,25 +196,8 @@ def check_training(train_model, predict) -> CheckOutcome:
     y = torch.from_numpy(labels)
     model = MeanEmbedding(len(vocab))
     history = train_model(model, ids[:400], y[:400], ids[400:], y[400:], epochs=3)
-    if not isinstance(history, dict) or not {"train_loss", "val_accuracy"} <= set(history):
-        return CheckOutcome(False, "train_model should return a dict with 'train_loss' and "
-                            "'val_accuracy'.", f"given: {history!r:.200}")
-    losses = np.asarray(history["train_loss"], dtype=np.float64)
-    acc = np.asarray(history["val_accuracy"], dtype=np.float64)
-    if losses.shape != (3,) or acc.shape != (3,):
-        return CheckOutcome(False, "the history should hold one value per epoch.",
-                            f"with epochs=3: train_loss has shape {losses.shape}, val_accuracy "
-                            f"{acc.shape}")
-    if not (np.all(np.isfinite(losses)) and losses[-1] < losses[0]):
-        return CheckOutcome(False, "the training loss did not fall.",
-                            f"train_loss per epoch: {_fmt(losses)}")
-    if not np.all((acc >= 0) & (acc <= 1)):
-        return CheckOutcome(False, "validation accuracies should be fractions in [0, 1].",
-                            f"given: {_fmt(acc)}")
-    pred = predict(model, ids[400:])
-    if not isinstance(pred, np.ndarray) or pred.shape != (100,) or pred.dtype != np.int64:
-        return CheckOutcome(False, "predict should return a NumPy int64 array of labels.",
-                            f"given: {type(pred).__name__} {getattr(pred, 'shape', '')} "
-                            f"{getattr(pred, 'dtype', '')}")
-    return CheckOutcome(True, f"3 epochs of a small bag-of-words model: loss {losses[0]:.2f} -> "
-                        f"{losses[-1]:.2f}; predict returns int64 labels.")
+    return check_history_and_predict(
+        history, lambda: predict(model, ids[400:]), epochs=3, n_labels=100, fmt=_fmt,
+        summary=lambda losses, acc: (f"3 epochs of a small bag-of-words model: loss "
+                                     f"{losses[0]:.2f} -> {losses[-1]:.2f}; predict returns int64 "
+                                     "labels."))

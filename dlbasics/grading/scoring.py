@@ -1,0 +1,169 @@
+"""Scoring a training run in the grader: its history, predictions and accuracy.
+
+The PyTorch exercises (``tests/hidden/ex2.py``, ``ex3.py``) grade the same
+``train_model``/``predict`` contract in the same way: one probe trains the
+learner's model on the grader's data and returns ``history_type``,
+``train_loss``, ``val_accuracy`` (or ``<key>_error``), ``pred`` and ``cpu_s``.
+:func:`score_training_run` turns those outputs into two results, the form of
+the history and predictions (``exN.training``) and the held-out accuracy
+within the CPU budget (``exN.accuracy``). What differs between exercises
+(the data, the wording of the setup, thresholds) comes in as arguments.
+
+Like every ``score`` helper, these run in the grader only and treat the
+outputs as untrusted data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from dlbasics.grading.spec import Part, TestResult, as_array
+
+__all__ = ["history_problems", "prediction_accuracy", "score_training_run"]
+
+
+def history_problems(outputs: Mapping[str, Any]) -> list[str]:
+    """What is wrong with the history ``train_model`` returned (first problem only).
+
+    Parameters
+    ----------
+    outputs : mapping
+        A training probe's outputs: ``history_type`` (the type's name),
+        ``train_loss`` and ``val_accuracy`` (lists of floats, one per epoch) or
+        ``train_loss_error``/``val_accuracy_error`` when they could not be read.
+
+    Returns
+    -------
+    list of str
+        Empty when the history is a dict of two finite per-epoch lists of the
+        same length, the loss falls from the first epoch to the last and the
+        accuracies lie in ``[0, 1]``; else one message for the learner.
+    """
+    losses, msg = as_array(outputs.get("train_loss"), "history['train_loss']")
+    val_acc, msg_v = as_array(outputs.get("val_accuracy"), "history['val_accuracy']")
+    if outputs.get("history_type") != "dict":
+        return [f"train_model should return a dict, got {outputs.get('history_type')}"]
+    if losses is None or val_acc is None:
+        return [outputs.get("train_loss_error") or outputs.get("val_accuracy_error") or msg
+                or msg_v]
+    if losses.ndim != 1 or len(losses) == 0 or val_acc.shape != losses.shape:
+        return ["history['train_loss'] and history['val_accuracy'] should be lists with one "
+                f"value per epoch (got {losses.shape} and {val_acc.shape})"]
+    if not (np.all(np.isfinite(losses)) and np.all(np.isfinite(val_acc))):
+        return ["the history contains NaN or inf: the training diverged"]
+    if len(losses) > 1 and not losses[-1] < losses[0]:
+        return [f"the training loss did not fall ({losses[0]:.3f} in the first epoch, "
+                f"{losses[-1]:.3f} in the last)"]
+    if not np.all((val_acc >= 0) & (val_acc <= 1)):
+        return ["validation accuracies should be fractions in [0, 1]"]
+    return []
+
+
+def prediction_accuracy(
+    pred: Any, y_true: np.ndarray, *, name: str, item: str
+) -> tuple[float | None, list[str]]:
+    """Accuracy of untrusted predicted labels, or why they cannot be scored.
+
+    Parameters
+    ----------
+    pred : Any
+        What ``predict`` returned, expected to be labels of shape ``(n,)``.
+    y_true : np.ndarray, shape (n,)
+        The held-out labels (integers).
+    name : str
+        How messages call the call that made ``pred`` (``"predict(model, X_test)"``).
+    item : str
+        What one sample is, for messages (``"image"``, ``"review"``).
+
+    Returns
+    -------
+    accuracy : float or None
+        Fraction of ``pred == y_true``; ``None`` when ``pred`` is not a numeric
+        array of integer labels of shape ``(n,)``.
+    problems : list of str
+        Empty when ``accuracy`` is a number, else one message.
+    """
+    arr, msg = as_array(pred, name)
+    if arr is None:
+        return None, [msg]
+    if arr.shape != y_true.shape:
+        return None, [f"predict should return one label per {item}, shape {y_true.shape}; got "
+                      f"{arr.shape}"]
+    if arr.dtype.kind not in "iu" and not np.array_equal(arr, np.round(arr)):
+        return None, [f"predict should return integer labels, got dtype {arr.dtype}"]
+    return float(np.mean(arr == y_true)), []
+
+
+def score_training_run(
+    train_part: Part,
+    acc_part: Part,
+    outputs: Mapping[str, Any],
+    y_true: np.ndarray,
+    *,
+    predict_name: str,
+    item: str,
+    setup: str,
+    acc_full: float,
+    acc_tiers: Sequence[tuple[float, float]],
+    cpu_budget_s: float,
+    note: str = "",
+    hint: str = "",
+) -> tuple[TestResult, TestResult]:
+    """Score a training probe: the form of its results, then the held-out accuracy.
+
+    Parameters
+    ----------
+    train_part, acc_part : Part
+        The parts for the history/prediction form and for the accuracy.
+    outputs : mapping
+        The probe's outputs (see :func:`history_problems`), with ``pred`` (the
+        predicted labels) and ``cpu_s`` (CPU seconds the run took).
+    y_true : np.ndarray, shape (n,)
+        The held-out labels.
+    predict_name, item
+        Passed to :func:`prediction_accuracy`.
+    setup : str
+        What the grader did, opening every accuracy message.
+    acc_full : float
+        The accuracy that earns full marks, quoted as the target.
+    acc_tiers : sequence of (float, float)
+        ``(threshold, points)`` from the highest threshold down; the first
+        threshold the accuracy reaches gives its points (else 0).
+    cpu_budget_s : float
+        Most CPU seconds training and prediction may take; over it, the
+        accuracy part gets 0 with status ``timeout``.
+    note : str
+        Appended to every accuracy message (e.g. that the grader's own
+        preprocessing was used).
+    hint : str
+        Appended to the accuracy message when the accuracy earns partial credit.
+
+    Returns
+    -------
+    tuple of TestResult
+        ``(training result, accuracy result)``.
+    """
+    lines = history_problems(outputs)
+    acc, problems = prediction_accuracy(outputs.get("pred"), y_true, name=predict_name, item=item)
+    lines += problems
+    train = train_part.passed("The training history and the predictions have the right form.") \
+        if not lines else train_part.failed("\n".join(f"- {x}" for x in lines))
+    cpu = outputs.get("cpu_s")
+    if acc is None:
+        return train, acc_part.failed(setup + " No usable predictions:\n"
+                                      + "\n".join(f"- {x}" for x in lines) + note)
+    if not isinstance(cpu, (int, float)) or not cpu <= cpu_budget_s:
+        return train, acc_part.failed(
+            f"{setup}\nTraining and prediction took {cpu} s of CPU time, over the budget of "
+            f"{cpu_budget_s:.0f} s: use fewer epochs or a smaller model." + note,
+            status="timeout")
+    earned = next((pts for threshold, pts in acc_tiers if acc >= threshold), 0.0)
+    msg = f"{setup}\nHeld-out accuracy {acc:.1%} (target {acc_full:.0%}), CPU time {cpu:.1f} s."
+    if earned == acc_part.max_score:
+        return train, acc_part.passed(msg + note)
+    tiers = ", ".join(f"{t:.0%}: {p:g}" for t, p in acc_tiers)
+    return train, acc_part.failed(f"{msg}\nPoints by accuracy: {tiers}." + hint + note,
+                                  score=earned)
