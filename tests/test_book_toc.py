@@ -14,6 +14,8 @@ import nbformat
 import pytest
 import yaml
 
+from tools import build_book
+
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = ROOT / "chapters"
 CHAPTER_NAME = re.compile(r"^(\d\d)_[a-z0-9_]+\.ipynb$")
@@ -23,20 +25,8 @@ def load_yaml(name: str) -> dict:
     return yaml.safe_load((ROOT / name).read_text(encoding="utf-8"))
 
 
-def toc_entries(toc: dict) -> list[str]:
-    """Every ``file:`` of a jb-book toc, root first, in reading order."""
-    files = [toc["root"]]
-
-    def walk(entries: list[dict]) -> None:
-        for entry in entries or []:
-            if "file" in entry:
-                files.append(entry["file"])
-            walk(entry.get("sections", []))
-
-    for part in toc.get("parts", []):
-        walk(part.get("chapters", []))
-    walk(toc.get("chapters", []))
-    return files
+# The one reading of _toc.yml, shared with the build.
+toc_entries = build_book.toc_files
 
 
 def resolve(entry: str) -> Path | None:
