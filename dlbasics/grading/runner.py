@@ -611,22 +611,27 @@ class Runner:
                 finally:
                     self._disarm()
             except BaseException as exc:  # noqa: BLE001 - everything the learner raises
-                self._disarm()
-                self._not_main()
-                self._restore()
-                try:
-                    self._arm(5)
-                    status, error, tb = _describe_exception(
-                        exc, f"the cell ran longer than {limit:g} s")
-                    self._disarm()
-                except BaseException:  # noqa: BLE001
-                    self._disarm()
-                    status, error, tb = "error", "an exception that could not be described", ""
+                status, error, tb = self._after_exception(
+                    exc, f"the cell ran longer than {limit:g} s")
             self._not_main()
             self._restore()
             self._flush()
             self.chan.send(ev="cell_end", i=k, status=status, error=error, traceback=tb,
                            t=round(self.perf() - t0, 4))
+
+    def _after_exception(self, exc: BaseException, timeout_message: str) -> tuple[str, str, str]:
+        """Stop the timer, undo the learner's damage, and describe ``exc`` (within 5 s)."""
+        self._disarm()
+        self._not_main()
+        self._restore()
+        try:
+            self._arm(5)
+            described = _describe_exception(exc, timeout_message)
+            self._disarm()
+            return described
+        except BaseException:  # noqa: BLE001
+            self._disarm()
+            return "error", "an exception that could not be described", ""
 
     def run_probes(self, ns):
         max_bytes = int(self.job["max_result_bytes"])
@@ -664,17 +669,8 @@ class Runner:
                 status, error = "error", f"the grader could not read the result: {exc}"
                 payload = None
             except BaseException as exc:  # noqa: BLE001
-                self._disarm()
-                self._not_main()
-                self._restore()
-                try:
-                    self._arm(5)
-                    status, error, tb = _describe_exception(
-                        exc, f"the call ran longer than {float(probe['timeout_s']):g} s")
-                    self._disarm()
-                except BaseException:  # noqa: BLE001
-                    self._disarm()
-                    status, error, tb = "error", "an exception that could not be described", ""
+                status, error, tb = self._after_exception(
+                    exc, f"the call ran longer than {float(probe['timeout_s']):g} s")
                 payload = None
             self._not_main()
             self._restore()
