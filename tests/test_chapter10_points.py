@@ -1,4 +1,4 @@
-"""Chapter 8's tables of graded parts agree with the grader and the solution notebooks.
+"""Chapter 10's tables of graded parts agree with the grader and the solution notebooks.
 
 The chapter states, for each exercise, the graded parts and their points. The
 hidden tests (``tests/hidden/exN.py``) decide the grade, and each solution
@@ -17,7 +17,7 @@ import pytest
 from dlbasics.grading.engine import load_exercise
 
 ROOT = Path(__file__).resolve().parents[1]
-CHAPTER = ROOT / "chapters" / "08_exercises.ipynb"
+CHAPTER = ROOT / "chapters" / "10_exercises.ipynb"
 HIDDEN = ROOT / "tests" / "hidden"
 SOLUTIONS = ROOT / "solutions"
 EXERCISES = ("ex1", "ex2", "ex3")
