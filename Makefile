@@ -39,7 +39,7 @@ browser:
 # Unit and browser tests, then every chapter notebook re-run by nbval (one
 # notebook per worker: --dist loadfile keeps its cells on one kernel).
 test: install book browser
-	$(BIN)/ruff check dlbasics tests benchmarks
+	$(BIN)/ruff check dlbasics dlbasics_grader tests benchmarks tools
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile --nbval-lax --nbval-current-env \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg chapters solutions exercises
@@ -54,10 +54,10 @@ bench: install
 	$(BIN)/python -m benchmarks
 
 lint: install
-	$(BIN)/ruff check dlbasics tests benchmarks
+	$(BIN)/ruff check dlbasics dlbasics_grader tests benchmarks tools
 
 release: install
-	$(BIN)/python -m dlbasics.grading.release dist/dlbasics-student
+	$(BIN)/python -m dlbasics_grader.release dist/dlbasics-student
 
 clean:
 	rm -rf _build dist .pytest_cache

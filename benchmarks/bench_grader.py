@@ -3,7 +3,7 @@
 * **one submission, end to end**: ``dlbasics-grade ex1 <solution> -q`` as a new
   process (interpreter start, hidden tests, sandbox, the notebook, four probes,
   scoring), median of a few runs; the target is at most 2 s;
-* **one submission, in process**: the same through :func:`dlbasics.grading.engine.grade`
+* **one submission, in process**: the same through :func:`dlbasics_grader.engine.grade`
   (what batch mode pays per notebook);
 * **a batch of 100**: ``dlbasics-grade ex1 DIR/ --jobs 2`` on 100 notebooks (a
   mix of complete, partly done and untouched ones); the target is at most 2 min.
@@ -32,7 +32,7 @@ HIDDEN = REPO / "tests" / "hidden"
 
 def _grader() -> list[str]:
     exe = Path(sys.executable).with_name("dlbasics-grade")
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "dlbasics.grading.cli"]
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "dlbasics_grader.cli"]
 
 
 def _children_cpu() -> float:
@@ -53,7 +53,7 @@ def single_cli(runs: int) -> tuple[list[float], list[float]]:
 
 
 def single_in_process(runs: int) -> list[float]:
-    from dlbasics.grading.engine import grade, load_exercise
+    from dlbasics_grader.engine import grade, load_exercise
 
     ex = load_exercise("ex1", HIDDEN)
     times = []

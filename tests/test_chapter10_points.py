@@ -14,7 +14,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from dlbasics.grading.engine import load_exercise
+from dlbasics_grader.engine import load_exercise
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER = ROOT / "chapters" / "10_exercises.ipynb"

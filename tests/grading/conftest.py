@@ -7,7 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from dlbasics.grading.engine import load_exercise
+from dlbasics_grader.engine import load_exercise
 
 REPO = Path(__file__).resolve().parents[2]
 HIDDEN = REPO / "tests" / "hidden"

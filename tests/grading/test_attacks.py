@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from dlbasics.grading.engine import grade
-from dlbasics.grading.spec import STATUSES
+from dlbasics_grader.engine import grade
+from dlbasics_grader.spec import STATUSES
 
 from .conftest import HIDDEN, REPO, write_notebook
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from dlbasics.grading.cli import main
+from dlbasics_grader.cli import main
 
 from .conftest import EX1, EXERCISES, HIDDEN, REPO, SOLUTIONS
 

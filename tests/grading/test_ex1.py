@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dlbasics.grading.engine import grade
+from dlbasics_grader.engine import grade
 
 from .conftest import EX1, EXERCISES, HIDDEN, SOLUTIONS, write_notebook
 
@@ -118,7 +118,7 @@ def test_hidden_reference_agrees_with_the_package_mlp():
 @pytest.mark.parametrize("name", ["ex1.activations", "ex1.init", "ex1.forward", "ex1.loss",
                                   "ex1.backward", "ex1.train"])
 def test_public_checks_pass_on_the_solution_and_fail_kindly_on_stubs(name, capsys):
-    from dlbasics.grading.checks import check
+    from dlbasics.checks import check
 
     sol_ns: dict = {}
     stub_ns: dict = {}
@@ -138,7 +138,7 @@ def test_public_checks_pass_on_the_solution_and_fail_kindly_on_stubs(name, capsy
 
 
 def test_an_unknown_check_name_lists_the_real_ones(capsys):
-    from dlbasics.grading.checks import check
+    from dlbasics.checks import check
 
     assert check("ex1.forwrd", object) is False
     out = capsys.readouterr().out
@@ -146,7 +146,7 @@ def test_an_unknown_check_name_lists_the_real_ones(capsys):
 
 
 def test_a_check_shows_expected_and_given_values(capsys):
-    from dlbasics.grading.checks import check
+    from dlbasics.checks import check
 
     def activation(z, name):
         return {"relu": np.maximum(z, 0), "tanh": np.tanh(z)}.get(name, 1 / (1 + np.exp(-z)))

@@ -15,8 +15,8 @@ import nbformat
 import numpy as np
 import pytest
 
-from dlbasics.grading.engine import grade, load_exercise
-from dlbasics.grading.spec import ProbeResult, Submission
+from dlbasics_grader.engine import grade, load_exercise
+from dlbasics_grader.spec import ProbeResult, Submission
 
 REPO = Path(__file__).resolve().parents[2]
 HIDDEN = REPO / "tests" / "hidden"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from dlbasics.grading.generate import (
+from dlbasics_grader.generate import (
     MarkerError,
     strip_code,
     student_notebook,
@@ -20,10 +20,10 @@ SOLUTION_NOTEBOOKS = sorted(SOLUTIONS.glob("ex*.ipynb"))
 @pytest.mark.parametrize("solution", SOLUTION_NOTEBOOKS, ids=lambda p: p.stem)
 def test_exercises_are_in_sync_with_solutions(solution):
     student = EXERCISES / solution.name
-    assert student.is_file(), f"run: python -m dlbasics.grading.generate {solution}"
+    assert student.is_file(), f"run: python -m dlbasics_grader.generate {solution}"
     nb = nbformat.read(student, as_version=4)
     assert [(c.cell_type, c.source) for c in nb.cells] == student_sources(solution), (
-        f"{student} is out of date: run python -m dlbasics.grading.generate {solution}")
+        f"{student} is out of date: run python -m dlbasics_grader.generate {solution}")
 
 
 @pytest.mark.parametrize("solution", SOLUTION_NOTEBOOKS, ids=lambda p: p.stem)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from dlbasics.grading.cli import main
-from dlbasics.grading.package import classroom_output_line, classroom_result, classroom_workflow
+from dlbasics_grader.cli import main
+from dlbasics_grader.package import classroom_output_line, classroom_result, classroom_workflow
 
 from .conftest import EX1, EXERCISES, HIDDEN, SOLUTIONS
 
@@ -33,8 +33,8 @@ def test_gradescope_zip_holds_scripts_package_and_only_this_exercises_tests(ex1_
         scripts = {n: zf.read(n).decode() for n in ("setup.sh", "run_autograder")}
     assert {"setup.sh", "run_autograder", "tests/hidden/ex1.py",
             "package/pyproject.toml", "package/dlbasics/__init__.py",
-            "package/dlbasics/grading/runner.py",
-            "package/dlbasics/grading/checks/ex1.py"} <= names
+            "package/dlbasics_grader/runner.py",
+            "package/dlbasics/checks/ex1.py"} <= names
     assert not any(n.startswith("tests/hidden/ex") and n != "tests/hidden/ex1.py" for n in names)
     assert not any("solutions/" in n or n.endswith(".ipynb") or "__pycache__" in n for n in names)
     for script in ("setup.sh", "run_autograder"):

@@ -7,7 +7,7 @@ import re
 import nbformat
 import pytest
 
-from dlbasics.grading.release import audit, build
+from dlbasics_grader.release import audit, build
 
 from .conftest import HIDDEN, REPO, SOLUTIONS
 
@@ -45,7 +45,9 @@ def bundle(tmp_path_factory):
 
 def test_bundle_has_what_learners_need(bundle):
     assert (bundle / "README.md").is_file() and (bundle / "pyproject.toml").is_file()
-    assert (bundle / "dlbasics" / "grading" / "checks" / "ex1.py").is_file()
+    assert (bundle / "dlbasics" / "checks" / "ex1.py").is_file()
+    assert not (bundle / "dlbasics_grader").exists()
+    assert not list(bundle.rglob("sandbox.py")) and not list(bundle.rglob("runner.py"))
     assert sorted(p.name for p in (bundle / "exercises").glob("*.ipynb")) == sorted(
         p.name for p in SOLUTIONS.glob("ex*.ipynb"))
     assert any((bundle / "chapters").glob("*.ipynb"))
@@ -92,4 +94,4 @@ def test_audit_finds_planted_solution_code(bundle, tmp_path):
 
 def test_make_release_runs_this_module():
     makefile = (REPO / "Makefile").read_text()
-    assert "-m dlbasics.grading.release dist/dlbasics-student" in makefile
+    assert "-m dlbasics_grader.release dist/dlbasics-student" in makefile

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from dlbasics.grading.engine import grade
-from dlbasics.grading.spec import Exercise, Limits, Part, Probe, SandboxPolicy
+from dlbasics_grader.engine import grade
+from dlbasics_grader.spec import Exercise, Limits, Part, Probe, SandboxPolicy
 
 from .conftest import HIDDEN, REPO, write_notebook
 
@@ -175,7 +175,7 @@ def test_a_sandbox_that_cannot_start_is_a_grader_error_with_results(tmp_path, mo
     import sys
     from pathlib import Path
 
-    from dlbasics.grading.sandbox import _world_reachable
+    from dlbasics_grader.sandbox import _world_reachable
 
     if _world_reachable(Path(sys.base_prefix).resolve()) is None:
         pytest.skip("this Python is readable by every user, so the sandbox starts anyway")

@@ -9,15 +9,15 @@ import nbformat
 import numpy as np
 import pytest
 
-from dlbasics.grading import runner as codec
-from dlbasics.grading.notebook import (
+from dlbasics_grader import runner as codec
+from dlbasics_grader.notebook import (
     NotebookError,
     parse_notebook,
     read_submission,
     strip_checks,
     strip_ipython,
 )
-from dlbasics.grading.spec import (
+from dlbasics_grader.spec import (
     Part,
     ProbeResult,
     SandboxPolicy,
@@ -25,7 +25,7 @@ from dlbasics.grading.spec import (
     Violation,
     compare_arrays,
 )
-from dlbasics.grading.static import scan
+from dlbasics_grader.static import scan
 
 # -- codec ---------------------------------------------------------------------
 
@@ -128,11 +128,11 @@ def test_non_python_cell_magics_are_skipped():
 
 
 def test_public_checks_are_removed_but_similar_code_is_kept():
-    src = ("from dlbasics.grading import check\nx = 1\ncheck('ex1.init', Net)\n"
-           "import dlbasics.grading.spec as spec\nrecheck = check\n")
+    src = ("from dlbasics.checks import check\nx = 1\ncheck('ex1.init', Net)\n"
+           "import dlbasics_grader.spec as spec\nrecheck = check\n")
     out = strip_checks(src).split("\n")
     assert out[0] == "pass" and out[2] == "pass"
-    assert out[1] == "x = 1" and out[3].startswith("import dlbasics.grading.spec")
+    assert out[1] == "x = 1" and out[3].startswith("import dlbasics_grader.spec")
     assert out[4] == "recheck = check"
 
 

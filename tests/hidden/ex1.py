@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlbasics.grading.spec import (
+from dlbasics_grader.spec import (
     Exercise,
     Limits,
     Part,

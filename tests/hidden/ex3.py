@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlbasics.grading.scoring import score_training_run
-from dlbasics.grading.spec import (
+from dlbasics_grader.scoring import score_training_run
+from dlbasics_grader.spec import (
     Exercise,
     Limits,
     Part,

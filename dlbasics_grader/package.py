@@ -21,10 +21,11 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from dlbasics.grading.engine import load_exercise
+from dlbasics_grader.engine import load_exercise
 
 TEMPLATES = Path(__file__).with_name("templates")
-PACKAGE_DIR = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("dlbasics", "dlbasics_grader")
 TORCH_VERSION = "2.13.0"
 _SKIP_PARTS = {"__pycache__", ".ipynb_checkpoints"}
 
@@ -54,10 +55,11 @@ def _add(zf: zipfile.ZipFile, arcname: str, data: bytes, executable: bool = Fals
 def _package_files(repo_root: Path) -> list[tuple[Path, str]]:
     """(path, name in the zip) of the installable package source."""
     files = []
-    for path in sorted(PACKAGE_DIR.rglob("*")):
-        rel = path.relative_to(PACKAGE_DIR.parent)
-        if path.is_file() and not _SKIP_PARTS & set(rel.parts) and path.suffix != ".pyc":
-            files.append((path, f"package/{rel.as_posix()}"))
+    for package in PACKAGES:
+        for path in sorted((repo_root / package).rglob("*")):
+            rel = path.relative_to(repo_root)
+            if path.is_file() and not _SKIP_PARTS & set(rel.parts) and path.suffix != ".pyc":
+                files.append((path, f"package/{rel.as_posix()}"))
     for name in ("pyproject.toml", "README.md", "LICENSE"):
         p = repo_root / name
         if p.is_file():
@@ -74,7 +76,7 @@ def gradescope_zip(exercise_name: str, tests_dir: Path, out: Path) -> Path:
               "needs_torch": "yes" if needs_torch else "no", "torch_version": TORCH_VERSION}
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    repo_root = PACKAGE_DIR.parent
+    repo_root = REPO_ROOT
     with zipfile.ZipFile(out, "w") as zf:
         _add(zf, "setup.sh", _fill((TEMPLATES / "setup.sh").read_text(), **values).encode(),
              executable=True)
@@ -97,7 +99,7 @@ def classroom_workflow(exercise_name: str, out_dir: Path, notebook: str | None =
         notebook = notebook or f"{exercise_name}.ipynb"
         needs_torch = bool(needs_torch)
         try:
-            from dlbasics.grading.engine import find_tests_dir
+            from dlbasics_grader.engine import find_tests_dir
 
             tests_dir = find_tests_dir(None)
             ex = load_exercise(exercise_name, tests_dir)

@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from dlbasics.grading.checks import CheckOutcome, register
-from dlbasics.grading.checks._training import check_history_and_predict
+from dlbasics.checks import CheckOutcome, register
+from dlbasics.checks._training import check_history_and_predict
 
 
 def _fmt(a: Any) -> str:

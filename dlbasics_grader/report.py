@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from dlbasics.grading.engine import GradeReport
+from dlbasics_grader.engine import GradeReport
 
 MARKS = {
     "passed": "✓",

@@ -2,7 +2,7 @@
 
 The grader's process never runs learner code: it reads the notebook as data,
 scans it with :mod:`ast`, hands cells and probe drivers to the sandbox
-(:mod:`dlbasics.grading.sandbox`), decodes the plain data that comes back and
+(:mod:`dlbasics_grader.sandbox`), decodes the plain data that comes back and
 lets the exercise's ``score`` compare it with references it computes itself.
 Whatever the submission does, :func:`grade` returns a :class:`GradeReport`
 with one test per graded part.
@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dlbasics.grading import runner as codec
-from dlbasics.grading.notebook import NotebookError, read_submission
-from dlbasics.grading.sandbox import Phase, SandboxUnavailable, run_job
-from dlbasics.grading.spec import (
+from dlbasics_grader import runner as codec
+from dlbasics_grader.notebook import NotebookError, read_submission
+from dlbasics_grader.sandbox import Phase, SandboxUnavailable, run_job
+from dlbasics_grader.spec import (
     CellRun,
     Exercise,
     Probe,
@@ -33,7 +33,7 @@ from dlbasics.grading.spec import (
     Submission,
     TestResult,
 )
-from dlbasics.grading.static import scan
+from dlbasics_grader.static import scan
 
 MAX_RESTARTS = 3
 HIDDEN_ENV = "DLBASICS_HIDDEN_TESTS"

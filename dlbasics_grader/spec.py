@@ -2,7 +2,7 @@
 
 A hidden-test module (``tests/hidden/exN.py``, never shipped to students)
 defines one module-level name, ``EXERCISE``, an :class:`Exercise`. The engine
-(:mod:`dlbasics.grading.engine`) uses it in three steps:
+(:mod:`dlbasics_grader.engine`) uses it in three steps:
 
 1. ``EXERCISE.probes(seed)`` -> list of :class:`Probe`. Runs in the grader's
    own process. It chooses the inputs the submission will see (weights to
@@ -24,7 +24,7 @@ Everything here is plain data, so both sides can be tested without a sandbox.
 A minimal hidden-test module::
 
     import numpy as np
-    from dlbasics.grading.spec import Exercise, Part, Probe, compare_arrays
+    from dlbasics_grader.spec import Exercise, Part, Probe, compare_arrays
 
     def _double(ns, inputs):                      # runs in the sandbox
         return {"y": ns["double"](inputs["x"])}

@@ -1,6 +1,6 @@
 """The program that runs one submission inside the sandbox.
 
-Started by :mod:`dlbasics.grading.sandbox` as ``python runner.py JOB_FILE FD``.
+Started by :mod:`dlbasics_grader.sandbox` as ``python runner.py JOB_FILE FD``.
 It uses the standard library and NumPy only and imports nothing from
 ``dlbasics`` (the package may be forbidden to the learner's code). Steps:
 

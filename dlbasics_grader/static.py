@@ -1,6 +1,6 @@
 """Reading a submission's code with :mod:`ast`, without running it.
 
-:func:`scan` finds every use of what a :class:`~dlbasics.grading.spec.SandboxPolicy`
+:func:`scan` finds every use of what a :class:`~dlbasics_grader.spec.SandboxPolicy`
 forbids (``import torch``, ``from dlbasics import MLP``, ``exec``, ...) and
 builds a small reference graph: which top-level definition (or method) refers
 to which other one. ``score`` functions then ask
@@ -14,7 +14,7 @@ import ast
 from collections import defaultdict
 from collections.abc import Iterable
 
-from dlbasics.grading.spec import SandboxPolicy, StaticReport, Violation
+from dlbasics_grader.spec import SandboxPolicy, StaticReport, Violation
 
 _DYNAMIC_NAMES = {
     "exec": "runs code the grader cannot read",

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from dlbasics.grading.spec import Part, TestResult, as_array
+from dlbasics_grader.spec import Part, TestResult, as_array
 
 __all__ = ["history_problems", "prediction_accuracy", "score_training_run"]
 

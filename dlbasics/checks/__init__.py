@@ -2,7 +2,7 @@
 
 In a notebook::
 
-    from dlbasics.grading import check
+    from dlbasics.checks import check
     check("ex1.forward", CompleteNeuralNetwork)
 
 prints ``✓ ex1.forward: ...`` or ``✗ ex1.forward: ...`` with what was

@@ -22,7 +22,7 @@ MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
 # Cell magics whose body is Python: run the body. Any other cell magic
 # (%%bash, %%writefile, %%html, ...) skips the cell.
 _PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun"}
-_CHECK_MODULES = ("dlbasics.grading", "dlbasics.grading.checks")
+_CHECK_MODULES = ("dlbasics.checks",)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The student bundle: ``python -m dlbasics.grading.release dist/dlbasics-student``.
+"""The student bundle: ``python -m dlbasics_grader.release dist/dlbasics-student``.
 
 Copies what learners need and nothing an instructor keeps back: the chapters,
 the student exercise notebooks (``exercises/``), the ``dlbasics`` package with
@@ -14,7 +14,7 @@ import shutil
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 COPY_DIRS = ("chapters", "exercises", "dlbasics", "assets")
 COPY_FILES = ("pyproject.toml", "requirements.txt", "LICENSE")
 SKIP_NAMES = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache", ".ruff_cache"}
@@ -91,17 +91,18 @@ def audit(bundle: Path) -> list[str]:
         except (UnicodeDecodeError, OSError):
             continue
         for marker in FORBIDDEN_MARKERS:
-            # the grader's own code and docs name the markers; nothing else may
-            if marker in text and not (rel.parts[:2] == ("dlbasics", "grading")
-                                       and path.suffix in (".py", ".md")):
+            if marker in text:
                 problems.append(f"{rel}: contains {marker!r}")
+        if rel.parts[0] == "dlbasics_grader":
+            problems.append(f"{rel}: instructor grader code")
+        elif "EXERCISE = Exercise(" in text or "dlbasics_grader" in text and path.suffix == ".py":
+            problems.append(f"{rel}: hidden-test or grader code")
     hidden = REPO / "tests" / "hidden"
     if hidden.is_dir():
-        names = {p.name for p in hidden.glob("*.py")}
+        secret = {p.read_bytes() for p in hidden.glob("*.py")}
         for path in bundle.rglob("*.py"):
-            rel = path.relative_to(bundle)
-            if path.name in names and rel.parts[:2] != ("dlbasics", "grading"):
-                problems.append(f"{rel}: has the name of a hidden test module")
+            if path.read_bytes() in secret:
+                problems.append(f"{path.relative_to(bundle)}: a copy of a hidden test module")
     return problems
 
 
@@ -128,7 +129,7 @@ def build(out: Path, repo: Path = REPO) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dlbasics.grading.release",
+    parser = argparse.ArgumentParser(prog="python -m dlbasics_grader.release",
                                      description="Write the student bundle.")
     parser.add_argument("out", type=Path, nargs="?", default=Path("dist/dlbasics-student"))
     args = parser.parse_args(argv)

@@ -96,7 +96,7 @@ def _close_to_others(folder: Path) -> None:
 
 
 def _cmd_grade(argv: list[str]) -> int:
-    from dlbasics.grading import engine, report
+    from dlbasics_grader import engine, report
 
     args = _grade_parser().parse_args(argv)
     if args.jobs < 1:
@@ -130,7 +130,7 @@ def _cmd_grade(argv: list[str]) -> int:
     if args.results:
         report.write_json_atomic(args.results, rep.to_gradescope(strict=args.gradescope))
     if args.classroom:
-        from dlbasics.grading.package import classroom_output_line
+        from dlbasics_grader.package import classroom_output_line
 
         line = classroom_output_line(rep.to_gradescope(strict=True))
         target = os.environ.get("GITHUB_OUTPUT")
@@ -151,7 +151,7 @@ def _cmd_grade(argv: list[str]) -> int:
 def _batch(args, exercise, tests_dir: Path, private: list[Path]) -> int:
     from tqdm.auto import tqdm
 
-    from dlbasics.grading import engine, report
+    from dlbasics_grader import engine, report
 
     items = _batch_items(args.submission, exercise.notebook)
     if not items:
@@ -206,7 +206,7 @@ def _batch(args, exercise, tests_dir: Path, private: list[Path]) -> int:
 
 
 def _cmd_list(argv: list[str]) -> int:
-    from dlbasics.grading import engine
+    from dlbasics_grader import engine
 
     p = _Parser(prog="dlbasics-grade list", description="List the exercises that can be graded.")
     p.add_argument("--tests", type=Path)
@@ -226,7 +226,7 @@ def _cmd_list(argv: list[str]) -> int:
 
 
 def _cmd_package(argv: list[str]) -> int:
-    from dlbasics.grading import engine, package
+    from dlbasics_grader import engine, package
 
     p = _Parser(prog="dlbasics-grade package-gradescope",
                 description="Write a Gradescope autograder zip for one exercise.")
@@ -246,7 +246,7 @@ def _cmd_package(argv: list[str]) -> int:
 
 
 def _cmd_classroom(argv: list[str]) -> int:
-    from dlbasics.grading import package
+    from dlbasics_grader import package
 
     p = _Parser(prog="dlbasics-grade github-classroom",
                 description="Write the GitHub Classroom workflow for one exercise.")

@@ -1,6 +1,6 @@
 """Student notebooks generated from the solution notebooks.
 
-``python -m dlbasics.grading.generate [solutions/exN_*.ipynb ...]`` writes
+``python -m dlbasics_grader.generate [solutions/exN_*.ipynb ...]`` writes
 ``exercises/<same name>`` for each solution notebook (all of
 ``solutions/ex*.ipynb`` by default):
 
@@ -152,7 +152,7 @@ def generate(solution_path: Path, out_dir: Path, run: bool = True) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m dlbasics.grading.generate",
+        prog="python -m dlbasics_grader.generate",
         description="Write student notebooks (exercises/) from solution notebooks (solutions/).")
     parser.add_argument("solutions", nargs="*", type=Path,
                         help="solution notebooks (default: solutions/ex*.ipynb)")

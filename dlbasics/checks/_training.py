@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from dlbasics.grading.checks import CheckOutcome
+from dlbasics.checks import CheckOutcome
 
 
 def check_history_and_predict(

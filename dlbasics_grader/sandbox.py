@@ -1,6 +1,6 @@
 """Starting, watching and stopping the sandboxed process of one submission.
 
-:func:`run_job` writes the job for :mod:`dlbasics.grading.runner`, starts it
+:func:`run_job` writes the job for :mod:`dlbasics_grader.runner`, starts it
 with a clean environment in a fresh working directory, reads its messages and
 its output (keeping only a head and a tail), enforces the wall-time limits
 (per cell, per probe, in total) and kills every process the sandbox started.
@@ -34,7 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dlbasics.grading.spec import Limits
+import dlbasics
+from dlbasics_grader.spec import Limits
 
 RUNNER = Path(__file__).with_name("runner.py")
 SANDBOX_UIDS = range(61000, 61500)
@@ -130,8 +131,8 @@ def _needed_paths() -> list[Path]:
              Path(sys.executable).resolve().parent}
     for sp in site.getsitepackages():
         paths.add(Path(sp).resolve())
-    pkg = Path(__file__).resolve().parent.parent
-    paths.add(pkg)
+    # the learner's code imports dlbasics; the grader's own package stays out of reach
+    paths.add(Path(dlbasics.__file__).resolve().parent)
     # a path inside another kept path needs nothing of its own
     return sorted(p for p in paths if not any(p != q and _is_under(p, q) for q in paths))
 
