@@ -319,26 +319,76 @@ def _digits_raw() -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
+def _bilinear_matrix(n_in: int, n_out: int) -> np.ndarray:
+    """``(n_out, n_in)`` weights that resample a line of ``n_in`` pixels to ``n_out``.
+
+    Bilinear interpolation with pixel centres at half-integers (what
+    ``torch.nn.functional.interpolate(mode="bilinear", align_corners=False)``
+    computes, without antialiasing): output pixel ``i`` reads the input at
+    ``(i + 0.5) * n_in / n_out - 0.5``, clamped to the first and last pixel.
+    Every row is a convex combination, so intensities stay in their range.
+    """
+    pos = np.clip((np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5, 0.0, n_in - 1)
+    left = np.floor(pos).astype(np.int64)
+    right = np.minimum(left + 1, n_in - 1)
+    frac = pos - left
+    weights = np.zeros((n_out, n_in))
+    np.add.at(weights, (np.arange(n_out), left), 1.0 - frac)
+    np.add.at(weights, (np.arange(n_out), right), frac)
+    return weights
+
+
+def _digits_box(image_size: int) -> tuple[int, int]:
+    """Where :func:`load_digits` puts the 8×8 digit inside an ``image_size`` square.
+
+    MNIST draws each digit inside a 20×20 box centred in a 28×28 image, a
+    margin of 4 pixels (one seventh of the side). The same proportion is used
+    for every size: ``margin = round(image_size / 7)``; ``image_size=8`` keeps
+    the original images (no margin).
+
+    Returns
+    -------
+    margin : int
+        Empty pixels above and to the left of the box.
+    box : int
+        Side of the box the 8×8 digit is interpolated to.
+    """
+    margin = 0 if image_size == 8 else round(image_size / 7)
+    return margin, image_size - 2 * margin
+
+
 def load_digits(
     return_images: bool = False,
     dtype: DTypeLike = np.float32,
+    image_size: int = 8,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The 8×8 handwritten digits (UCI) that ship inside scikit-learn.
 
     1797 grey-scale images of the digits 0-9 (about 180 per class), with pixel
     intensities 0..16 scaled to ``[0, 1]``. Nothing is downloaded.
 
+    With ``image_size=28`` the digits come in MNIST's format: each 8×8 image
+    is enlarged by bilinear interpolation to a 20×20 box and centred in a
+    28×28 image with a 4-pixel empty margin, as MNIST places its digits. The
+    result is smooth but carries no more detail than the 8×8 original; it is
+    deterministic and computed on the fly.
+
     Parameters
     ----------
     return_images : bool, default False
-        Return images ``(1797, 8, 8)`` instead of flat feature vectors
-        ``(1797, 64)`` (row-major, so ``X.reshape(-1, 8, 8)`` gives the images).
+        Return images ``(1797, S, S)`` instead of flat feature vectors
+        ``(1797, S * S)`` (row-major, so ``X.reshape(-1, S, S)`` gives the
+        images), where ``S = image_size``.
     dtype : floating dtype, default float32
         dtype of the pixel values.
+    image_size : int, default 8
+        Side ``S`` of the returned images: 8 gives the original pixels, 28 the
+        MNIST format; any size from 8 up is allowed, with the digit in a
+        centred box of side ``S - 2 * round(S / 7)`` (the same 1/7 margin).
 
     Returns
     -------
-    X : ndarray, shape (1797, 64) or (1797, 8, 8)
+    X : ndarray, shape (1797, S * S) or (1797, S, S)
         Pixel values in ``[0, 1]``.
     y : ndarray of int64, shape (1797,)
         The digit shown, 0-9.
@@ -348,12 +398,22 @@ def load_digits(
     >>> X, y = load_digits()
     >>> X.shape, X.dtype, y[:5]
     ((1797, 64), dtype('float32'), array([0, 1, 2, 3, 4]))
+    >>> load_digits(return_images=True, image_size=28)[0].shape
+    (1797, 28, 28)
     """
     if not isinstance(return_images, (bool, np.bool_)):
         raise TypeError(f"return_images must be True or False, got {return_images!r}")
     dt = _float_dtype(dtype)
+    image_size = check_int(image_size, "image_size", minimum=8)
     images, labels = _digits_raw()
-    X = images.astype(dt) / dt.type(16)
+    if image_size == 8:
+        X = images.astype(dt) / dt.type(16)
+    else:
+        margin, box = _digits_box(image_size)
+        resample = _bilinear_matrix(8, box)
+        inner = np.einsum("ij,njk,lk->nil", resample, images / 16.0, resample)
+        X = np.zeros((len(images), image_size, image_size), dtype=dt)
+        X[:, margin : margin + box, margin : margin + box] = inner
     if not return_images:
         X = X.reshape(len(X), -1)
     return X, labels.copy()
