@@ -53,6 +53,11 @@ _EXPORTS: dict[str, str] = {
     "SGD": "optim",
     "Adam": "optim",
     "RMSprop": "optim",
+    # learning-rate schedules
+    "StepLR": "lr_scheduler",
+    "CosineAnnealingLR": "lr_scheduler",
+    "LinearLR": "lr_scheduler",
+    "SequentialLR": "lr_scheduler",
     # regularization
     "l1_regularization": "regularization",
     "l2_regularization": "regularization",
