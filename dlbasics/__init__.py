@@ -95,6 +95,16 @@ _EXPORTS: dict[str, str] = {
     "sentiment_label": "text",
     "swap_clauses": "text",
     "SENTIMENT_KINDS": "text",
+    # sequence models: embeddings, recurrent layers, attention pooling, gradient clipping
+    "embedding_forward": "embedding",
+    "embedding_backward": "embedding",
+    "rnn_forward": "recurrent",
+    "rnn_backward": "recurrent",
+    "lstm_forward": "recurrent",
+    "lstm_backward": "recurrent",
+    "attention_pool_forward": "attention",
+    "attention_pool_backward": "attention",
+    "clip_grad_norm": "clipping",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

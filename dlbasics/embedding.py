@@ -1,0 +1,124 @@
+r"""Token embeddings: a lookup table of learned vectors, as a forward/backward pair.
+
+An embedding layer holds a matrix ``W`` of shape ``(vocab_size, embed_dim)``,
+one row per token id, like :class:`torch.nn.Embedding`. The forward pass picks
+rows, :math:`\text{out}_{n,t} = W_{\text{ids}_{n,t}}`, which is the same as
+multiplying a one-hot vector by ``W`` without building the one-hot vector.
+The backward pass sends each upstream gradient back to the row it came from;
+a token that occurs several times in a batch collects the *sum* of its
+gradients:
+
+.. math::
+    \frac{\partial L}{\partial W_v} = \sum_{(n,t) \,:\, \text{ids}_{n,t} = v}
+    \frac{\partial L}{\partial \text{out}_{n,t}} .
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from dlbasics.validation import as_float_array, check_int, format_shape
+
+__all__ = ["EmbeddingCache", "embedding_backward", "embedding_forward"]
+
+
+class EmbeddingCache(NamedTuple):
+    """What :func:`embedding_backward` needs from the forward pass."""
+
+    ids: np.ndarray
+    vocab_size: int
+    dtype: np.dtype
+    padding_idx: int | None
+
+
+def _check_ids(ids: object, vocab_size: int) -> np.ndarray:
+    arr = np.asarray(ids)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(
+            f"ids has dtype {arr.dtype}; expected integer token ids (e.g. int64 from "
+            "Vocabulary.encode_batch)"
+        )
+    if arr.ndim == 0:
+        raise ValueError("ids is a single number; expected an array of token ids, e.g. (N, T)")
+    if arr.size and (arr.min() < 0 or arr.max() >= vocab_size):
+        bad = arr[(arr < 0) | (arr >= vocab_size)]
+        raise ValueError(
+            f"ids holds {bad.size} id(s) outside [0, {vocab_size - 1}] (first: {int(bad[0])}); "
+            f"W has {vocab_size} rows, one per token of the vocabulary"
+        )
+    return arr.astype(np.int64, copy=False)
+
+
+def embedding_forward(
+    ids: np.ndarray, W: np.ndarray, padding_idx: int | None = None
+) -> tuple[np.ndarray, EmbeddingCache]:
+    """Look up the embedding vector of every token id.
+
+    Parameters
+    ----------
+    ids : numpy.ndarray of int, shape (N, T) or any shape ``S``
+        Token ids in ``[0, vocab_size)``.
+    W : numpy.ndarray, shape (vocab_size, embed_dim)
+        The embedding table, one row per token.
+    padding_idx : int, optional
+        As in :class:`torch.nn.Embedding`: the row of this id receives no
+        gradient in :func:`embedding_backward` (the forward pass still reads
+        it; initialize it to zeros to make padding embed to zero).
+
+    Returns
+    -------
+    out : numpy.ndarray, shape (N, T, embed_dim) (``S + (embed_dim,)``), dtype of ``W``
+        ``out[n, t] = W[ids[n, t]]``.
+    cache : EmbeddingCache
+        For :func:`embedding_backward`.
+
+    Raises
+    ------
+    TypeError
+        If ``ids`` are not integers or ``W`` is not a float array.
+    ValueError
+        If ``W`` is not 2-D or an id is outside ``[0, vocab_size)``.
+    """
+    W = as_float_array(W, "W", ndim=2)
+    ids = _check_ids(ids, W.shape[0])
+    if padding_idx is not None:
+        padding_idx = check_int(padding_idx, "padding_idx", minimum=0)
+        if padding_idx >= W.shape[0]:
+            raise ValueError(
+                f"padding_idx {padding_idx} is outside the {W.shape[0]} rows of W"
+            )
+    return W[ids], EmbeddingCache(ids, W.shape[0], W.dtype, padding_idx)
+
+
+def embedding_backward(dout: np.ndarray, cache: EmbeddingCache) -> np.ndarray:
+    """Gradient of the lookup with respect to the table: scatter-add ``dout`` into rows.
+
+    Parameters
+    ----------
+    dout : numpy.ndarray, shape (N, T, embed_dim) (``S + (embed_dim,)``)
+        Gradient of the loss with respect to the forward output.
+    cache : EmbeddingCache
+        From :func:`embedding_forward`.
+
+    Returns
+    -------
+    dW : numpy.ndarray, shape (vocab_size, embed_dim), dtype of ``W``
+        Row ``v`` is the sum of ``dout[n, t]`` over every position where
+        ``ids[n, t] == v``; zero for tokens absent from the batch and for
+        ``padding_idx``.
+    """
+    ids, vocab_size, dtype, padding_idx = cache
+    dout = as_float_array(dout, "dout", allow_empty=True)
+    if dout.shape[:-1] != ids.shape or dout.ndim != ids.ndim + 1:
+        raise ValueError(
+            f"dout has shape {format_shape(dout.shape)}; expected {format_shape(ids.shape)} "
+            "plus the embedding dimension, the shape of the forward output"
+        )
+    dW = np.zeros((vocab_size, dout.shape[-1]), dtype=dtype)
+    # np.add.at adds once per occurrence; dW[ids] += dout would keep only one of repeated ids.
+    np.add.at(dW, ids.ravel(), dout.reshape(-1, dout.shape[-1]))
+    if padding_idx is not None:
+        dW[padding_idx] = 0
+    return dW

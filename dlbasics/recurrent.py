@@ -1,0 +1,310 @@
+r"""Recurrent layers over whole sequences: a tanh RNN and an LSTM, with backpropagation through time.
+
+Shapes are batch-first and follow :class:`torch.nn.RNN` and :class:`torch.nn.LSTM`
+(``batch_first=True``, one layer, one direction), so weights copy across:
+
+* input ``x (N, T, D)``: ``N`` sequences of ``T`` steps of ``D`` features;
+* hidden states ``h (N, T, H)``: the state after every step;
+* tanh RNN: ``Wx (H, D)``, ``Wh (H, H)``, ``b (H,)`` and
+  :math:`h_t = \tanh(x_t W_x^\top + h_{t-1} W_h^\top + b)`;
+* LSTM: ``Wx (4H, D)``, ``Wh (4H, H)``, ``b (4H,)`` holding the four gates in
+  PyTorch's order, input ``i``, forget ``f``, cell candidate ``g``, output ``o``:
+
+  .. math::
+      [a_i, a_f, a_g, a_o] = x_t W_x^\top + h_{t-1} W_h^\top + b,\quad
+      c_t = \sigma(a_f) \odot c_{t-1} + \sigma(a_i) \odot \tanh(a_g),\quad
+      h_t = \sigma(a_o) \odot \tanh(c_t).
+
+PyTorch keeps two bias vectors (``bias_ih_l0`` and ``bias_hh_l0``); they are
+only ever added, so ``b`` is their sum.
+
+The backward functions take ``dh (N, T, H)``, the gradient of the loss with
+respect to *every* hidden state (zero where a state is not used), and walk the
+sequence from the last step to the first: the gradient reaching
+:math:`h_{t-1}` is the upstream ``dh[:, t-1]`` plus what flows back through
+step ``t``. The input projections ``x_t W_x^T`` of all steps are one matrix
+product before the loop, and the weight gradients one matrix product after it;
+only the recurrence itself loops over time.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from dlbasics.activations import sigmoid
+from dlbasics.validation import as_float_array, check_same_dtype, format_shape
+
+__all__ = [
+    "LSTMCache",
+    "RNNCache",
+    "lstm_backward",
+    "lstm_forward",
+    "rnn_backward",
+    "rnn_forward",
+]
+
+
+class RNNCache(NamedTuple):
+    """What :func:`rnn_backward` needs from the forward pass."""
+
+    x: np.ndarray  # (N, T, D)
+    h0: np.ndarray  # (N, H)
+    Wx: np.ndarray  # (H, D)
+    Wh: np.ndarray  # (H, H)
+    h: np.ndarray  # (N, T, H)
+
+
+class LSTMCache(NamedTuple):
+    """What :func:`lstm_backward` needs from the forward pass."""
+
+    x: np.ndarray  # (N, T, D)
+    h0: np.ndarray  # (N, H)
+    c0: np.ndarray  # (N, H)
+    Wx: np.ndarray  # (4H, D)
+    Wh: np.ndarray  # (4H, H)
+    gates: np.ndarray  # (N, T, 4H): sigma(a_i), sigma(a_f), tanh(a_g), sigma(a_o)
+    c: np.ndarray  # (N, T, H) cell states
+    tanh_c: np.ndarray  # (N, T, H)
+    h: np.ndarray  # (N, T, H)
+
+
+def _check_sequence_inputs(
+    x: np.ndarray, Wx: np.ndarray, Wh: np.ndarray, b: np.ndarray, n_gates: int,
+    states: dict[str, np.ndarray],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Validate the arguments of a recurrent forward pass; return them as float arrays."""
+    x = as_float_array(x, "x", ndim=3)
+    Wx = as_float_array(Wx, "Wx", ndim=2)
+    Wh = as_float_array(Wh, "Wh", ndim=2)
+    b = as_float_array(b, "b", ndim=1)
+    arrays = {name: as_float_array(s, name, ndim=2) for name, s in states.items()}
+    check_same_dtype(x=x, **arrays, Wx=Wx, Wh=Wh, b=b)
+    n, _, d = x.shape
+    gate_rows = "H" if n_gates == 1 else f"{n_gates}H"
+    if Wh.shape[0] % n_gates or Wh.shape[1] != Wh.shape[0] // n_gates:
+        raise ValueError(
+            f"Wh has shape {format_shape(Wh.shape)}; expected ({gate_rows}, H) "
+            + ("(square)" if n_gates == 1 else "(the gates i, f, g, o stacked in rows)")
+        )
+    hidden = Wh.shape[1]
+    if Wx.shape != (n_gates * hidden, d):
+        raise ValueError(
+            f"Wx has shape {format_shape(Wx.shape)}; expected ({gate_rows}, D) = "
+            f"{format_shape((n_gates * hidden, d))} for x with D = {d} features and Wh of "
+            f"shape {format_shape(Wh.shape)}"
+        )
+    if b.shape != (n_gates * hidden,):
+        raise ValueError(
+            f"b has shape {format_shape(b.shape)}; expected ({gate_rows},) = "
+            f"{format_shape((n_gates * hidden,))}"
+        )
+    for name, s in arrays.items():
+        if s.shape != (n, hidden):
+            raise ValueError(
+                f"{name} has shape {format_shape(s.shape)}; expected (N, H) = "
+                f"{format_shape((n, hidden))}: one state of H = {hidden} units per sequence of x"
+            )
+    return x, Wx, Wh, b, list(arrays.values())
+
+
+def _check_dh(dh: np.ndarray, h: np.ndarray) -> np.ndarray:
+    dh = as_float_array(dh, "dh", ndim=3)
+    if dh.shape != h.shape:
+        raise ValueError(
+            f"dh has shape {format_shape(dh.shape)}; expected {format_shape(h.shape)}, "
+            "the shape of the hidden states h (N, T, H)"
+        )
+    return dh
+
+
+def rnn_forward(
+    x: np.ndarray, h0: np.ndarray, Wx: np.ndarray, Wh: np.ndarray, b: np.ndarray
+) -> tuple[np.ndarray, RNNCache]:
+    r"""Run a tanh RNN over whole sequences: :math:`h_t = \tanh(x_t W_x^\top + h_{t-1} W_h^\top + b)`.
+
+    Parameters
+    ----------
+    x : numpy.ndarray, shape (N, T, D)
+        Input sequences, batch-first.
+    h0 : numpy.ndarray, shape (N, H)
+        Initial hidden state (zeros in :class:`torch.nn.RNN` by default).
+    Wx : numpy.ndarray, shape (H, D)
+        Input-to-hidden weights (``weight_ih_l0``).
+    Wh : numpy.ndarray, shape (H, H)
+        Hidden-to-hidden weights (``weight_hh_l0``).
+    b : numpy.ndarray, shape (H,)
+        Bias (``bias_ih_l0 + bias_hh_l0``).
+
+    Returns
+    -------
+    h : numpy.ndarray, shape (N, T, H)
+        Hidden state after every step; ``h[:, -1]`` is the final state.
+    cache : RNNCache
+        For :func:`rnn_backward`.
+    """
+    x, Wx, Wh, b, (h0,) = _check_sequence_inputs(x, Wx, Wh, b, 1, {"h0": h0})
+    n, steps, _ = x.shape
+    a_in = x @ Wx.T + b  # (N, T, H): every input projection in one product
+    h = np.empty((n, steps, Wh.shape[0]), dtype=x.dtype)
+    prev = h0
+    for t in range(steps):
+        prev = np.tanh(a_in[:, t] + prev @ Wh.T)
+        h[:, t] = prev
+    return h, RNNCache(x, h0, Wx, Wh, h)
+
+
+def rnn_backward(
+    dh: np.ndarray, cache: RNNCache
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    r"""Backpropagation through time for :func:`rnn_forward`.
+
+    Going backwards in time, the gradient of the state :math:`h_t` is the
+    upstream ``dh[:, t]`` plus what step :math:`t+1` sends back; through the
+    tanh it becomes :math:`\delta_t = \partial L/\partial a_t = (\ldots) \odot
+    (1 - h_t^2)`, and step :math:`t` sends :math:`\delta_t W_h` on to
+    :math:`h_{t-1}`.
+
+    Parameters
+    ----------
+    dh : numpy.ndarray, shape (N, T, H)
+        Gradient of the loss with respect to every hidden state (use zeros
+        except ``dh[:, -1]`` when only the final state feeds the loss).
+    cache : RNNCache
+        From :func:`rnn_forward`.
+
+    Returns
+    -------
+    dx : numpy.ndarray, shape (N, T, D)
+    dh0 : numpy.ndarray, shape (N, H)
+    dWx : numpy.ndarray, shape (H, D)
+    dWh : numpy.ndarray, shape (H, H)
+    db : numpy.ndarray, shape (H,)
+    """
+    x, h0, Wx, Wh, h = cache
+    dh = _check_dh(dh, h)
+    n, steps, hidden = h.shape
+    delta = np.empty_like(h)  # dL/da_t, the gradient before the tanh, for every step
+    carry = np.zeros_like(h0)  # gradient flowing back into h_t from step t + 1
+    for t in reversed(range(steps)):
+        delta[:, t] = (dh[:, t] + carry) * (1 - h[:, t] ** 2)
+        carry = delta[:, t] @ Wh
+    h_prev = np.concatenate([h0[:, None], h[:, :-1]], axis=1)  # (N, T, H): h_{t-1}
+    flat = delta.reshape(n * steps, hidden)
+    dx = delta @ Wx
+    dWx = flat.T @ x.reshape(n * steps, -1)
+    dWh = flat.T @ h_prev.reshape(n * steps, hidden)
+    return dx, carry, dWx, dWh, flat.sum(axis=0)
+
+
+def lstm_forward(
+    x: np.ndarray,
+    h0: np.ndarray,
+    c0: np.ndarray,
+    Wx: np.ndarray,
+    Wh: np.ndarray,
+    b: np.ndarray,
+) -> tuple[np.ndarray, LSTMCache]:
+    r"""Run an LSTM over whole sequences, gates in PyTorch's order (i, f, g, o).
+
+    .. math::
+        i_t = \sigma(a_i),\ f_t = \sigma(a_f),\ g_t = \tanh(a_g),\ o_t = \sigma(a_o),\quad
+        c_t = f_t \odot c_{t-1} + i_t \odot g_t,\quad h_t = o_t \odot \tanh(c_t),
+
+    where :math:`[a_i, a_f, a_g, a_o] = x_t W_x^\top + h_{t-1} W_h^\top + b`.
+
+    Parameters
+    ----------
+    x : numpy.ndarray, shape (N, T, D)
+        Input sequences, batch-first.
+    h0, c0 : numpy.ndarray, shape (N, H)
+        Initial hidden and cell states.
+    Wx : numpy.ndarray, shape (4H, D)
+        ``weight_ih_l0``: rows ``[0, H)`` input gate, ``[H, 2H)`` forget gate,
+        ``[2H, 3H)`` cell candidate, ``[3H, 4H)`` output gate.
+    Wh : numpy.ndarray, shape (4H, H)
+        ``weight_hh_l0``, same row blocks.
+    b : numpy.ndarray, shape (4H,)
+        ``bias_ih_l0 + bias_hh_l0``.
+
+    Returns
+    -------
+    h : numpy.ndarray, shape (N, T, H)
+        Hidden state after every step (the output of :class:`torch.nn.LSTM`).
+    cache : LSTMCache
+        For :func:`lstm_backward`; ``cache.c`` holds the cell states ``(N, T, H)``.
+    """
+    x, Wx, Wh, b, (h0, c0) = _check_sequence_inputs(x, Wx, Wh, b, 4, {"h0": h0, "c0": c0})
+    n, steps, _ = x.shape
+    hidden = Wh.shape[1]
+    a_in = x @ Wx.T + b  # (N, T, 4H)
+    gates = np.empty((n, steps, 4 * hidden), dtype=x.dtype)
+    c = np.empty((n, steps, hidden), dtype=x.dtype)
+    tanh_c = np.empty_like(c)
+    h = np.empty_like(c)
+    h_prev, c_prev = h0, c0
+    for t in range(steps):
+        a = a_in[:, t] + h_prev @ Wh.T
+        z = gates[:, t]
+        z[:, : 2 * hidden] = sigmoid(a[:, : 2 * hidden])  # i, f
+        z[:, 2 * hidden : 3 * hidden] = np.tanh(a[:, 2 * hidden : 3 * hidden])  # g
+        z[:, 3 * hidden :] = sigmoid(a[:, 3 * hidden :])  # o
+        i, f, g, o = np.split(z, 4, axis=1)
+        c_prev = f * c_prev + i * g
+        c[:, t] = c_prev
+        tanh_c[:, t] = np.tanh(c_prev)
+        h_prev = o * tanh_c[:, t]
+        h[:, t] = h_prev
+    return h, LSTMCache(x, h0, c0, Wx, Wh, gates, c, tanh_c, h)
+
+
+def lstm_backward(
+    dh: np.ndarray, cache: LSTMCache
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    r"""Backpropagation through time for :func:`lstm_forward`.
+
+    Two gradients travel backwards: into the hidden state (through the
+    matrix ``Wh`` and the gates) and into the cell state, where
+    :math:`\partial c_t / \partial c_{t-1} = f_t` is elementwise, with no
+    weight matrix and no squashing derivative on the way.
+
+    Parameters
+    ----------
+    dh : numpy.ndarray, shape (N, T, H)
+        Gradient of the loss with respect to every hidden state.
+    cache : LSTMCache
+        From :func:`lstm_forward`.
+
+    Returns
+    -------
+    dx : numpy.ndarray, shape (N, T, D)
+    dh0 : numpy.ndarray, shape (N, H)
+    dc0 : numpy.ndarray, shape (N, H)
+    dWx : numpy.ndarray, shape (4H, D)
+    dWh : numpy.ndarray, shape (4H, H)
+    db : numpy.ndarray, shape (4H,)
+    """
+    x, h0, c0, Wx, Wh, gates, c, tanh_c, h = cache
+    dh = _check_dh(dh, h)
+    n, steps, hidden = h.shape
+    da = np.empty_like(gates)  # dL/d[a_i, a_f, a_g, a_o] for every step
+    dh_carry = np.zeros_like(h0)
+    dc_carry = np.zeros_like(c0)
+    for t in reversed(range(steps)):
+        i, f, g, o = np.split(gates[:, t], 4, axis=1)
+        c_prev = c[:, t - 1] if t > 0 else c0
+        dh_t = dh[:, t] + dh_carry
+        dc = dc_carry + dh_t * o * (1 - tanh_c[:, t] ** 2)
+        da[:, t, :hidden] = dc * g * i * (1 - i)
+        da[:, t, hidden : 2 * hidden] = dc * c_prev * f * (1 - f)
+        da[:, t, 2 * hidden : 3 * hidden] = dc * i * (1 - g**2)
+        da[:, t, 3 * hidden :] = dh_t * tanh_c[:, t] * o * (1 - o)
+        dc_carry = dc * f  # the additive cell path: elementwise, no matrix, no tanh'
+        dh_carry = da[:, t] @ Wh
+    h_prev = np.concatenate([h0[:, None], h[:, :-1]], axis=1)
+    flat = da.reshape(n * steps, 4 * hidden)
+    dx = da @ Wx
+    dWx = flat.T @ x.reshape(n * steps, -1)
+    dWh = flat.T @ h_prev.reshape(n * steps, hidden)
+    return dx, dh_carry, dc_carry, dWx, dWh, flat.sum(axis=0)
