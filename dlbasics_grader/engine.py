@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import os
+import re
 import sys
 import time
 import traceback
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dlbasics.checks.static import scan
 from dlbasics_grader import runner as codec
 from dlbasics_grader.notebook import NotebookError, read_submission
 from dlbasics_grader.sandbox import Phase, SandboxUnavailable, run_job
@@ -33,7 +35,6 @@ from dlbasics_grader.spec import (
     Submission,
     TestResult,
 )
-from dlbasics_grader.static import scan
 
 MAX_RESTARTS = 3
 HIDDEN_ENV = "DLBASICS_HIDDEN_TESTS"
@@ -196,6 +197,16 @@ def _probe_result(probe: Probe, phase: Phase | None, why_not_run: str, max_bytes
                        duration_s=phase.duration_s)
 
 
+_TRACEBACK_CELL = re.compile(r"^(\s*)cell (\d+), line", re.M)
+
+
+def _relabel(traceback_text: str, labels: dict[int, str]) -> str:
+    """Name the cells of a traceback as a learner finds them (``labels``: index -> label)."""
+    return _TRACEBACK_CELL.sub(
+        lambda m: f"{m.group(1)}{labels.get(int(m.group(2)) - 1) or m.group(0).strip()[:-6]}, line",
+        traceback_text)
+
+
 def _all_parts(exercise: Exercise, status: Status, message: str) -> list[TestResult]:
     return [p.result(0.0, status, message) for p in exercise.parts]
 
@@ -226,12 +237,14 @@ def _overall_output(submission: Submission, raw_notes: list[str], tests: list[Te
     lines.append(f"Score: {total:g} / {max_total:g} (graded in {elapsed:.1f} s).")
     if submission.load_error:
         lines.append(submission.load_error)
+    labels = {c.index: c.where for c in submission.cells}
     for idx, msg in submission.static.syntax_errors:
-        lines.append(f"Cell {idx + 1} is not valid Python: {msg}")
+        where = labels.get(idx, f"cell {idx + 1}")
+        lines.append(f"{where[:1].upper()}{where[1:]} is not valid Python: {msg}")
     bad = [c for c in submission.cell_errors() if c.status != "not run"]
     for c in bad[:5]:
-        lines.append(f"Cell {c.index + 1} {'failed' if c.status == 'error' else c.status}: "
-                     f"{c.error}")
+        where = c.where[:1].upper() + c.where[1:]
+        lines.append(f"{where} {'failed' if c.status == 'error' else c.status}: {c.error}")
     if len(bad) > 5:
         lines.append(f"... and {len(bad) - 5} more cells failed.")
     lines.extend(raw_notes)
@@ -290,7 +303,9 @@ def grade(
     code_cells = [c for c in cells if not c.skipped]
     if not code_cells:
         submission.load_error = f"{path.name} has no code cells to run."
-    submission.static = scan([(c.index, c.code) for c in code_cells], exercise.policy)
+    submission.static = scan([(c.index, c.code) for c in code_cells], exercise.policy,
+                             where={c.index: c.label for c in code_cells})
+    labels = {c.index: c.label for c in cells}
 
     # 2. what to run
     try:
@@ -398,7 +413,8 @@ def grade(
         if ph is None:
             ph = Phase(status="not run", error=why_not_run)
         cells_status.append(CellRun(index=c["index"], status=ph.status, error=ph.error,
-                                    traceback=ph.traceback, duration_s=ph.duration_s))
+                                    traceback=_relabel(ph.traceback, labels),
+                                    duration_s=ph.duration_s, label=labels.get(c["index"], "")))
     submission.cells = cells_status
     submission.stdout, submission.stderr = stdout, stderr
     if not why_not_run:
@@ -407,6 +423,8 @@ def grade(
         p.name: _probe_result(p, probe_phases.get(j), why_not_run, max_bytes)
         for j, p in enumerate(probes)
     }
+    for r in results.values():
+        r.traceback = _relabel(r.traceback, labels)
 
     # 4. score (grader-side only)
     try:

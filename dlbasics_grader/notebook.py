@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from dlbasics.checks.static import describe_cell
+
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
 
 # Cell magics whose body is Python: run the body. Any other cell magic
@@ -28,12 +30,19 @@ _CHECK_MODULES = ("dlbasics.checks",)
 @dataclass(frozen=True)
 class CodeCell:
     """A code cell: ``index`` among all cells (0-based), ``source`` as written,
-    ``code`` what the sandbox runs, ``skipped`` the reason it is not run."""
+    ``code`` what the sandbox runs, ``skipped`` the reason it is not run,
+    ``execution_count`` the number JupyterLab shows beside it (``None`` if never run)."""
 
     index: int
     source: str
     code: str
     skipped: str = ""
+    execution_count: int | None = None
+
+    @property
+    def label(self) -> str:
+        """How a learner finds this cell in the notebook (``cell [7] "def forward(self, X):"``)."""
+        return describe_cell(self.source, self.execution_count)
 
 
 class NotebookError(ValueError):
@@ -66,6 +75,11 @@ def parse_notebook(data: bytes) -> list[tuple[int, str]]:
 
     Raises :class:`NotebookError` with a learner-facing reason otherwise.
     """
+    return [(index, source) for index, source, _ in _code_cells(data)]
+
+
+def _code_cells(data: bytes) -> list[tuple[int, str, int | None]]:
+    """``(index, source, execution count)`` for every code cell; see :func:`parse_notebook`."""
     if not data.strip():
         raise NotebookError("the file is empty")
     if len(data) > MAX_NOTEBOOK_BYTES:
@@ -106,7 +120,9 @@ def parse_notebook(data: bytes) -> list[tuple[int, str]]:
         if not isinstance(cell, dict):
             raise NotebookError(f"cell {i + 1} is not a notebook cell")
         if cell.get("cell_type") == "code":
-            out.append((i, _cell_source(cell)))
+            count = cell.get("execution_count", cell.get("prompt_number"))
+            count = count if isinstance(count, int) and not isinstance(count, bool) else None
+            out.append((i, _cell_source(cell), count))
     return out
 
 
@@ -209,9 +225,10 @@ def read_submission(path: Path | str) -> list[CodeCell]:
     with open(path, "rb") as fh:
         data = fh.read(MAX_NOTEBOOK_BYTES + 1)
     cells = []
-    for index, source in parse_notebook(data):
+    for index, source, count in _code_cells(data):
         code, skipped = strip_ipython(source)
         if not skipped:
             code = strip_checks(code)
-        cells.append(CodeCell(index=index, source=source, code=code, skipped=skipped))
+        cells.append(CodeCell(index=index, source=source, code=code, skipped=skipped,
+                              execution_count=count))
     return cells

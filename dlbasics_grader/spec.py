@@ -60,6 +60,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from dlbasics.checks.static import StaticReport, Violation  # noqa: F401 - part of the contract
+
 Visibility = Literal["visible", "hidden", "after_due_date", "after_published"]
 """Gradescope's visibility values for a test or for the whole result."""
 
@@ -401,8 +403,9 @@ class CellRun:
     """How one code cell of the submission ran in the sandbox.
 
     ``index`` counts all cells of the notebook from 0 (markdown included);
-    messages for learners call it "cell ``index + 1``", counting from the top
-    of the notebook as a reader does; ``status`` is ``ok``, ``error``, ``timeout``,
+    ``label`` is how messages for learners name the cell, its execution count
+    and first line (``cell [7] "def forward(self, X):"``), since a count from
+    the top matches nothing JupyterLab shows; ``status`` is ``ok``, ``error``, ``timeout``,
     ``out of memory``, ``crashed`` or ``not run``; ``error`` is
     ``"ExceptionType: message"``; ``traceback`` covers the learner's cells only.
     """
@@ -412,77 +415,12 @@ class CellRun:
     error: str = ""
     traceback: str = ""
     duration_s: float = 0.0
+    label: str = ""
 
-
-@dataclass(frozen=True)
-class Violation:
-    """One use of something :class:`SandboxPolicy` forbids, found by ``ast``.
-
-    ``cell`` is the 0-based notebook cell index, ``line`` the 1-based line in the
-    cell, ``what`` the offending code (``"import torch"``), ``reason`` why it
-    is not allowed, and ``scope`` the definition it sits in
-    (``"CompleteNeuralNetwork.forward"``, ``"relu"``). A module-level
-    ``import torch as T`` has the name it binds (``"T"``) as its scope, so a
-    method that refers to ``T`` reaches it; other module-level code has
-    ``"<module>"``.
-    """
-
-    cell: int
-    line: int
-    what: str
-    reason: str
-    scope: str = "<module>"
-
-    def describe(self) -> str:
-        """``"cell 4, line 2: import torch (reason)"`` (cells counted from 1)."""
-        return f"cell {self.cell + 1}, line {self.line}: {self.what} ({self.reason})"
-
-
-@dataclass(frozen=True)
-class StaticReport:
-    """What the grader learnt from reading (not running) the submission.
-
-    Attributes
-    ----------
-    violations
-        Every policy violation (:class:`Violation`).
-    names
-        Top-level names bound by the submission (functions, classes, variables).
-    uses
-        For each top-level definition and each method (``"Cls.method"``), the
-        set of definitions it refers to (``self.x`` calls, global functions,
-        base classes), used by :meth:`reached_violations`.
-    syntax_errors
-        ``(cell index, message)`` for cells that do not parse.
-    """
-
-    violations: tuple[Violation, ...] = ()
-    names: frozenset[str] = frozenset()
-    uses: Mapping[str, frozenset[str]] = field(default_factory=dict)
-    syntax_errors: tuple[tuple[int, str], ...] = ()
-
-    def reached_violations(self, *qualnames: str) -> list[Violation]:
-        """Violations that code reachable from ``qualnames`` runs into.
-
-        Follows :attr:`uses` transitively, so a method that calls a helper
-        that uses ``torch`` is affected; a dotted name also reaches its owner
-        (``"Net.forward"`` reaches ``"Net"``: its bases, its class body, or
-        whatever ``Net`` was assigned from). Violations at module level (an
-        ``import torch`` cell) count when a reached definition refers to the
-        name they bind. ``reached_violations("CompleteNeuralNetwork.backward")``
-        is how ``score`` decides which parts a forbidden import bypassed.
-        """
-        seen: set[str] = set()
-        stack = list(qualnames)
-        while stack:
-            q = stack.pop()
-            if q in seen:
-                continue
-            seen.add(q)
-            stack.extend(self.uses.get(q, ()))
-            if "." in q:
-                stack.append(q.rsplit(".", 1)[0])
-        return [v for v in self.violations if v.scope in seen]
+    @property
+    def where(self) -> str:
+        """``label``, or ``"cell <index + 1>"`` when there is none."""
+        return self.label or f"cell {self.index + 1}"
 
 
 @dataclass
@@ -522,7 +460,7 @@ class Submission:
         bad = self.cell_errors()
         if not bad:
             return ""
-        lines = [f"cell {c.index + 1}: {c.error or c.status}" for c in bad[:limit]]
+        lines = [f"{c.where}: {c.error or c.status}" for c in bad[:limit]]
         more = f" (and {len(bad) - limit} more)" if len(bad) > limit else ""
         return "Cells that failed while your notebook ran: " + "; ".join(lines) + more
 

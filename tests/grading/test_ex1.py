@@ -76,7 +76,8 @@ def test_an_unused_forbidden_import_costs_nothing_but_is_reported(ex1, tmp_path,
                                                                    ex1_solution_cells):
     report = _grade(ex1, tmp_path, ["import torch", *ex1_solution_cells])
     assert report.score == 10
-    assert "cell 1, line 1: import torch (Exercise 1 is written from scratch" in report.output
+    assert 'the cell "import torch", line 1: import torch (Exercise 1 is written from ' \
+           'scratch' in report.output
 
 
 def test_torch_is_blocked_inside_the_sandbox_with_a_clear_message(ex1, tmp_path,
