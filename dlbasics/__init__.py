@@ -44,6 +44,17 @@ _EXPORTS: dict[str, str] = {
     "conv2d_backward": "layers",
     "maxpool2d_forward": "layers",
     "maxpool2d_backward": "layers",
+    # batch normalization
+    "batchnorm_forward": "normalization",
+    "batchnorm_backward": "normalization",
+    "BatchNorm": "normalization",
+    # data augmentation for images
+    "shift_images": "augmentation",
+    "rotate_images": "augmentation",
+    "random_shift": "augmentation",
+    "random_rotation": "augmentation",
+    "random_flip": "augmentation",
+    "augment_images": "augmentation",
     # networks
     "SimpleNeuralNetwork": "networks",
     "NeuralNetworkWithBackprop": "networks",

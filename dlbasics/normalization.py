@@ -1,0 +1,348 @@
+r"""Batch normalization: the forward/backward pair and a layer with running statistics.
+
+Batch normalization (Ioffe and Szegedy, 2015) standardizes every feature (or,
+for images, every channel) with the mean and variance of the current
+mini-batch, then applies a learned scale and shift:
+
+.. math::
+
+    \mu = \frac1m \sum_i x_i, \qquad
+    \sigma^2 = \frac1m \sum_i (x_i - \mu)^2, \qquad
+    \hat x_i = \frac{x_i - \mu}{\sqrt{\sigma^2 + \epsilon}}, \qquad
+    y_i = \gamma \hat x_i + \beta ,
+
+where the sums run over the ``m`` values that share one statistic: the ``N``
+samples of a feature for ``x`` of shape ``(N, D)``, or the ``N * H * W``
+positions of a channel for ``x`` of shape ``(N, C, H, W)``. The variance is
+the *biased* one (divided by ``m``), as in
+``torch.nn.functional.batch_norm(training=True)``.
+
+:func:`batchnorm_backward` uses the compact form of the gradient,
+
+.. math::
+
+    \frac{\partial L}{\partial x_i} = \frac{\gamma}{m\sqrt{\sigma^2 + \epsilon}}
+    \Big( m\, g_i - \sum_j g_j - \hat x_i \sum_j g_j \hat x_j \Big),
+    \qquad g = \frac{\partial L}{\partial y},
+
+which needs only ``x_hat`` and ``1 / sqrt(var + eps)`` from the forward pass.
+
+:class:`BatchNorm` adds what a layer must remember between calls: ``gamma``
+and ``beta``, and running estimates of the mean and variance for evaluation
+mode, updated like :class:`torch.nn.BatchNorm1d`/``2d`` (``momentum=0.1``,
+running variance from the *unbiased* batch variance, ``m / (m - 1)`` times the
+biased one).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numpy.typing import DTypeLike
+
+from dlbasics.validation import (
+    as_float_array,
+    check_int,
+    check_positive,
+    check_probability,
+    check_same_dtype,
+    format_shape,
+)
+
+__all__ = ["BatchNorm", "BatchNormCache", "batchnorm_backward", "batchnorm_forward"]
+
+
+class BatchNormCache(NamedTuple):
+    """What :func:`batchnorm_backward` needs from the forward pass."""
+
+    x_hat: np.ndarray  # normalized input, same shape as x
+    gamma: np.ndarray  # (D,) or (C,)
+    inv_std: np.ndarray  # 1 / sqrt(var + eps), (D,) or (C,)
+    mean: np.ndarray  # statistics used for the normalization, (D,) or (C,)
+    var: np.ndarray  # biased variance (batch) or running variance (eval)
+    batch_statistics: bool  # True: mean and var were computed from x itself
+
+
+def _reduce_axes(x: np.ndarray) -> tuple[int, ...]:
+    """The axes one statistic is taken over: (0,) for (N, D), (0, 2, 3) for (N, C, H, W)."""
+    return (0,) if x.ndim == 2 else (0, 2, 3)
+
+
+def _per_feature(v: np.ndarray, ndim: int) -> np.ndarray:
+    """Reshape a (D,) or (C,) vector so it broadcasts against (N, D) or (N, C, H, W)."""
+    return v if ndim == 2 else v[:, None, None]
+
+
+def _check_input(x: object, name: str = "x") -> np.ndarray:
+    arr = as_float_array(x, name)
+    if arr.ndim not in (2, 4):
+        raise ValueError(
+            f"{name} must be (N, D) features or (N, C, H, W) images, got shape "
+            f"{format_shape(arr.shape)} ({arr.ndim} dimensions)"
+        )
+    return arr
+
+
+def _check_affine(x: np.ndarray, gamma: object, beta: object) -> tuple[np.ndarray, np.ndarray]:
+    n_features = x.shape[1]
+    kind = "features" if x.ndim == 2 else "channels"
+    out = []
+    for name, v in (("gamma", gamma), ("beta", beta)):
+        arr = as_float_array(v, name, ndim=1)
+        if arr.shape[0] != n_features:
+            raise ValueError(
+                f"{name} has shape {format_shape(arr.shape)} but x (shape "
+                f"{format_shape(x.shape)}) has {n_features} {kind}; expected ({n_features},)"
+            )
+        out.append(arr)
+    return out[0], out[1]
+
+
+def _values_per_statistic(x: np.ndarray) -> int:
+    m = x.shape[0] if x.ndim == 2 else x.shape[0] * x.shape[2] * x.shape[3]
+    if m < 2:
+        kind = "feature" if x.ndim == 2 else "channel"
+        raise ValueError(
+            f"batch normalization in training mode needs more than one value per {kind}, but x "
+            f"has shape {format_shape(x.shape)} ({m} value); use a batch of at least 2 "
+            "(or evaluation mode, which uses the running statistics)"
+        )
+    return m
+
+
+def batchnorm_forward(
+    x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float = 1e-5
+) -> tuple[np.ndarray, BatchNormCache]:
+    """Batch normalization in training mode (statistics of the batch itself).
+
+    The same computation as ``torch.nn.functional.batch_norm(x, None, None,
+    gamma, beta, training=True, eps=eps)``.
+
+    Parameters
+    ----------
+    x : numpy.ndarray, shape (N, D) or (N, C, H, W)
+        A batch of feature vectors (normalized per feature, over the ``N``
+        samples) or of images (normalized per channel, over ``N * H * W``
+        values).
+    gamma : numpy.ndarray, shape (D,) or (C,)
+        Scale applied after normalizing.
+    beta : numpy.ndarray, shape (D,) or (C,)
+        Shift applied after scaling.
+    eps : float, default 1e-5
+        Added to the variance before the square root.
+
+    Returns
+    -------
+    out : numpy.ndarray, same shape and dtype as ``x``
+        ``gamma * (x - mean) / sqrt(var + eps) + beta``.
+    cache : BatchNormCache
+        For :func:`batchnorm_backward`; ``cache.mean`` and ``cache.var``
+        hold the batch mean and *biased* variance, shape (D,) or (C,).
+    """
+    x = _check_input(x)
+    gamma, beta = _check_affine(x, gamma, beta)
+    check_same_dtype(x=x, gamma=gamma, beta=beta)
+    eps = check_positive(eps, "eps")
+    _values_per_statistic(x)
+    axes = _reduce_axes(x)
+    mean = x.mean(axis=axes)
+    centered = x - _per_feature(mean, x.ndim)
+    var = np.mean(centered * centered, axis=axes)
+    inv_std = 1 / np.sqrt(var + x.dtype.type(eps))
+    x_hat = centered * _per_feature(inv_std, x.ndim)
+    out = _per_feature(gamma, x.ndim) * x_hat + _per_feature(beta, x.ndim)
+    return out, BatchNormCache(x_hat, gamma, inv_std, mean, var, True)
+
+
+def batchnorm_backward(
+    dout: np.ndarray, cache: BatchNormCache
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients of batch normalization.
+
+    With batch statistics (training mode) every output depends on every input
+    of its feature through the mean and variance, and the compact formula is
+
+    ``dx = gamma * inv_std / m * (m * dout - sum(dout) - x_hat * sum(dout * x_hat))``
+
+    with sums over the ``m`` values of each feature (or channel). With fixed
+    statistics (a cache from :class:`BatchNorm` in evaluation mode) the layer
+    is an elementwise affine map and ``dx = dout * gamma * inv_std``.
+
+    Parameters
+    ----------
+    dout : numpy.ndarray, shape (N, D) or (N, C, H, W)
+        Gradient of the loss with respect to the output.
+    cache : BatchNormCache
+        From :func:`batchnorm_forward` (or :meth:`BatchNorm.forward`).
+
+    Returns
+    -------
+    dx : numpy.ndarray, same shape as ``dout``
+    dgamma : numpy.ndarray, shape (D,) or (C,)
+    dbeta : numpy.ndarray, shape (D,) or (C,)
+    """
+    x_hat, gamma, inv_std, _, _, batch_statistics = cache
+    dout = as_float_array(dout, "dout")
+    if dout.shape != x_hat.shape:
+        raise ValueError(
+            f"dout has shape {format_shape(dout.shape)}; expected {format_shape(x_hat.shape)}, "
+            "the shape of the forward output"
+        )
+    axes = _reduce_axes(dout)
+    dbeta = dout.sum(axis=axes)
+    dgamma = (dout * x_hat).sum(axis=axes)
+    scale = _per_feature(gamma * inv_std, dout.ndim)
+    if not batch_statistics:
+        return dout * scale, dgamma, dbeta
+    m = dout.size // dbeta.size
+    dx = (scale / m) * (
+        m * dout - _per_feature(dbeta, dout.ndim) - x_hat * _per_feature(dgamma, dout.ndim)
+    )
+    return dx, dgamma, dbeta
+
+
+class BatchNorm:
+    """A batch-normalization layer with learned scale/shift and running statistics.
+
+    Behaves like :class:`torch.nn.BatchNorm1d` (input ``(N, D)``) and
+    :class:`torch.nn.BatchNorm2d` (input ``(N, C, H, W)``) with their
+    defaults: in training mode it normalizes with the batch statistics and
+    updates
+
+    ``running_mean = (1 - momentum) * running_mean + momentum * mean``,
+    ``running_var = (1 - momentum) * running_var + momentum * var * m / (m - 1)``
+
+    (the unbiased batch variance); in evaluation mode it normalizes with the
+    running statistics and changes nothing.
+
+    Parameters
+    ----------
+    num_features : int
+        ``D`` (features) or ``C`` (channels).
+    eps : float, default 1e-5
+    momentum : float, default 0.1
+        Weight of the newest batch in the running averages, in ``[0, 1)``.
+    dtype : float32 or float64, default float32
+        dtype of the parameters and statistics; inputs must have the same.
+
+    Attributes
+    ----------
+    gamma, beta : numpy.ndarray, shape (num_features,)
+        Learned scale (initially 1) and shift (initially 0).
+    running_mean, running_var : numpy.ndarray, shape (num_features,)
+        Initially 0 and 1.
+    dgamma, dbeta : numpy.ndarray or None
+        Gradients from the last :meth:`backward`.
+    training : bool
+        The mode; switch with :meth:`train` and :meth:`eval`.
+
+    Examples
+    --------
+    >>> bn = BatchNorm(3, dtype=np.float64)
+    >>> x = np.random.default_rng(0).normal(5.0, 2.0, size=(64, 3))
+    >>> y = bn.forward(x)
+    >>> bool(np.allclose(y.mean(axis=0), 0) and np.allclose(y.std(axis=0), 1, atol=1e-4))
+    True
+    >>> dx = bn.backward(np.ones_like(y))   # also sets bn.dgamma and bn.dbeta
+    """
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float = 0.1,
+        dtype: DTypeLike = np.float32,
+    ) -> None:
+        self.num_features = check_int(num_features, "num_features", minimum=1)
+        self.eps = check_positive(eps, "eps")
+        self.momentum = check_probability(momentum, "momentum")
+        dt = np.dtype(dtype)
+        if dt not in (np.float32, np.float64):
+            raise TypeError(f"dtype must be float32 or float64, got {dt}")
+        self.dtype = dt
+        self.gamma = np.ones(self.num_features, dtype=dt)
+        self.beta = np.zeros(self.num_features, dtype=dt)
+        self.running_mean = np.zeros(self.num_features, dtype=dt)
+        self.running_var = np.ones(self.num_features, dtype=dt)
+        self.training = True
+        self.dgamma: np.ndarray | None = None
+        self.dbeta: np.ndarray | None = None
+        self._cache: BatchNormCache | None = None
+
+    def __repr__(self) -> str:
+        mode = "train" if self.training else "eval"
+        return (
+            f"BatchNorm({self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+            f"dtype={self.dtype}, mode={mode!r})"
+        )
+
+    def train(self, mode: bool = True) -> BatchNorm:
+        """Switch to training mode (``mode=False``: evaluation mode); returns ``self``."""
+        if not isinstance(mode, (bool, np.bool_)):
+            raise TypeError(f"mode must be True or False, got {mode!r}")
+        self.training = bool(mode)
+        return self
+
+    def eval(self) -> BatchNorm:
+        """Switch to evaluation mode (running statistics); returns ``self``."""
+        return self.train(False)
+
+    def parameters(self) -> list[np.ndarray]:
+        """``[gamma, beta]``, the arrays an optimizer updates in place."""
+        return [self.gamma, self.beta]
+
+    def gradients(self) -> list[np.ndarray]:
+        """``[dgamma, dbeta]`` from the last :meth:`backward`, in the order of :meth:`parameters`."""
+        if self.dgamma is None or self.dbeta is None:
+            raise RuntimeError("no gradients yet: call backward(dout) after forward(x)")
+        return [self.dgamma, self.dbeta]
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """Normalize ``x`` of shape (N, D) or (N, C, H, W); the output has the same shape.
+
+        In training mode this also updates the running statistics.
+        """
+        x = _check_input(x)
+        if x.shape[1] != self.num_features:
+            kind = "features" if x.ndim == 2 else "channels"
+            raise ValueError(
+                f"x has {x.shape[1]} {kind} (shape {format_shape(x.shape)}) but this BatchNorm "
+                f"was built for {self.num_features}"
+            )
+        if x.dtype != self.dtype:
+            raise TypeError(
+                f"x is {x.dtype} but this BatchNorm holds {self.dtype} parameters; cast x or "
+                f"build the layer with dtype=np.{x.dtype}"
+            )
+        if self.training:
+            out, cache = batchnorm_forward(x, self.gamma, self.beta, self.eps)
+            m = _values_per_statistic(x)
+            mom = self.dtype.type(self.momentum)
+            self.running_mean *= 1 - mom
+            self.running_mean += mom * cache.mean
+            self.running_var *= 1 - mom
+            self.running_var += mom * cache.var * self.dtype.type(m / (m - 1))
+        else:
+            inv_std = 1 / np.sqrt(self.running_var + self.dtype.type(self.eps))
+            x_hat = (x - _per_feature(self.running_mean, x.ndim)) * _per_feature(inv_std, x.ndim)
+            out = _per_feature(self.gamma, x.ndim) * x_hat + _per_feature(self.beta, x.ndim)
+            cache = BatchNormCache(
+                x_hat, self.gamma.copy(), inv_std, self.running_mean.copy(),
+                self.running_var.copy(), False,
+            )
+        self._cache = cache
+        return out
+
+    __call__ = forward
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        """Gradient with respect to the last :meth:`forward`'s input.
+
+        Stores ``dgamma`` and ``dbeta`` on the layer and returns ``dx``, same
+        shape as ``dout``.
+        """
+        if self._cache is None:
+            raise RuntimeError("backward(dout) needs a forward(x) first")
+        dx, self.dgamma, self.dbeta = batchnorm_backward(dout, self._cache)
+        return dx
