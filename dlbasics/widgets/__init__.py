@@ -30,6 +30,9 @@ _EXPORTS: dict[str, str] = {
     "feature_map_explorer": "pytorch",
     "plot_feature_maps": "pytorch",
     "conv_feature_maps": "pytorch",
+    "attention_explorer": "attention",
+    "attention_weights": "attention",
+    "plot_attention": "attention",
 }
 
 __all__ = sorted(_EXPORTS)
