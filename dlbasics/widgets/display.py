@@ -1,0 +1,347 @@
+r"""One explorer mechanism for the live notebook and the static book.
+
+An explorer is a list of :class:`Control` (each with a finite grid of values)
+and one or more :class:`Layer` (a pure function of some of the controls'
+values that returns a Matplotlib figure or an HTML string). :func:`explorer`
+builds the widget:
+
+* **Static page, no kernel.** Every layer is drawn once for every combination
+  of the values it depends on, when the notebook runs. The images sit in
+  nested :class:`ipywidgets.Stack` containers, one level per control, and each
+  level's ``selected_index`` is linked to its control's ``index`` with
+  :func:`ipywidgets.jsdlink`. The links and the images are saved in the
+  notebook's widget state, so the page the book builds switches figures in the
+  browser, with no Python running. Identical images are stored once.
+* **Live kernel.** The same controls, the same links; in addition
+  ``box.show(**values)`` draws the layers for *any* values (off the grid too)
+  and shows them until a control moves, and ``precompute=False`` skips the
+  grid and redraws on every change instead.
+
+Layers sharing a ``cell`` are drawn on top of each other (transparent PNGs of
+the same size), so a figure whose parts depend on different controls costs the
+*sum* of the parts' grids instead of their product.
+
+:func:`png` is the one figure-to-PNG helper of the explorers: modest
+resolution, colours reduced to a palette, so that a page with a few hundred
+precomputed figures stays small.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from matplotlib.figure import Figure
+
+__all__ = ["DPI", "Control", "Layer", "explorer", "png"]
+
+#: Resolution of explorer images (dots per inch of the figure size).
+DPI = 64
+
+#: Kinds of control: a selection slider, a drop-down, or a row of toggle buttons.
+KINDS = ("slider", "dropdown", "toggle")
+
+
+def png(fig: Figure, dpi: int = DPI, colors: int = 64, transparent: bool = False) -> bytes:
+    """The figure as a compact PNG: ``dpi`` dots per inch, at most ``colors`` colours.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        Saved at its own size (no tight bounding box), so that layers drawn
+        on figures of one size line up pixel for pixel.
+    dpi : int, default :data:`DPI`
+    colors : int, default 64
+        Size of the palette (Pillow's quantizer); 0 keeps full colour.
+    transparent : bool, default False
+        Transparent background, for a layer drawn over another.
+
+    Returns
+    -------
+    bytes
+    """
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, transparent=transparent)
+    if not colors:
+        return buf.getvalue()
+    from PIL import Image  # Pillow comes with Matplotlib
+
+    buf.seek(0)
+    image = Image.open(buf)
+    if transparent:
+        small = image.convert("RGBA").quantize(colors, method=Image.Quantize.FASTOCTREE)
+    else:
+        small = image.convert("RGB").quantize(colors, method=Image.Quantize.MEDIANCUT)
+    out = io.BytesIO()
+    small.save(out, format="png", optimize=True)
+    return out.getvalue()
+
+
+@dataclass(frozen=True)
+class Control:
+    """One control of an explorer and the grid of values it offers.
+
+    Attributes
+    ----------
+    name : str
+        The keyword the layers' draw functions receive its value as.
+    options : sequence
+        The values, in display order; every one of them gets a precomputed figure.
+    value : object
+        The value selected at the start; one of ``options``.
+    label : str
+        Shown before the control.
+    kind : {"slider", "dropdown", "toggle"}
+    labels : sequence of str, optional
+        Text for each option (default ``f"{option:g}"`` for numbers, else ``str``).
+    width : str
+        CSS width of the control.
+    """
+
+    name: str
+    options: Sequence[Any]
+    value: Any
+    label: str
+    kind: str = "slider"
+    labels: Sequence[str] | None = None
+    width: str = "330px"
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
+        if len(self.options) == 0:
+            raise ValueError(f"control {self.name!r} has no options; expected at least one")
+        if self.labels is not None and len(self.labels) != len(self.options):
+            raise ValueError(
+                f"control {self.name!r} has {len(self.options)} options but {len(self.labels)} labels"
+            )
+        if self.index(self.value) < 0:
+            raise ValueError(
+                f"{self.name}={self.value!r} is not on the explorer's grid; expected one of "
+                f"{list(self.options)}"
+            )
+
+    def index(self, value: Any) -> int:
+        """Position of ``value`` in ``options``, or -1."""
+        for i, option in enumerate(self.options):
+            if option == value or (isinstance(option, float) and isinstance(value, (int, float))
+                                   and abs(option - value) <= 1e-12 * max(1.0, abs(option))):
+                return i
+        return -1
+
+    def texts(self) -> list[str]:
+        if self.labels is not None:
+            return [str(t) for t in self.labels]
+        return [f"{o:g}" if isinstance(o, (int, float)) and not isinstance(o, bool) else str(o)
+                for o in self.options]
+
+    def widget(self) -> Any:
+        """A new ipywidgets control over ``options`` (its ``index`` is what the links read)."""
+        import ipywidgets as widgets
+
+        pairs = list(zip(self.texts(), range(len(self.options))))
+        common = {"description": self.label, "style": {"description_width": "initial"}}
+        index = self.index(self.value)
+        if self.kind == "slider":
+            w = widgets.SelectionSlider(options=pairs, index=index, continuous_update=False,
+                                        layout=widgets.Layout(width=self.width), **common)
+        elif self.kind == "dropdown":
+            w = widgets.Dropdown(options=pairs, index=index,
+                                 layout=widgets.Layout(width=self.width), **common)
+        else:
+            w = widgets.ToggleButtons(options=pairs, index=index, **common)
+            w.style.button_width = "auto"
+        return w
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One part of an explorer's display: a function of some of the controls.
+
+    Attributes
+    ----------
+    draw : callable
+        ``draw(**values)`` with the values of the controls named in
+        ``depends``; returns a :class:`~matplotlib.figure.Figure`, or a str
+        of HTML.
+    depends : tuple of str
+        The controls it reads, by name; it is precomputed for every
+        combination of their values (and no others).
+    cell : (int, int)
+        (row, column) of the display grid; layers in one cell are drawn on top
+        of each other in list order (all but the first with ``transparent``).
+    transparent : bool
+        Save the figure with a transparent background (a layer over another).
+    """
+
+    draw: Callable[..., Figure | str]
+    depends: tuple[str, ...]
+    cell: tuple[int, int] = (0, 0)
+    transparent: bool = False
+
+
+@dataclass
+class _Builder:
+    """Draws every layer over its grid, storing each distinct image once."""
+
+    controls: dict[str, Control]
+    widgets_by_name: dict[str, Any]
+    dpi: int
+    cache: dict[str, Any] = field(default_factory=dict)
+    images: int = 0
+
+    def leaf(self, layer: Layer, values: Mapping[str, Any]) -> Any:
+        import ipywidgets as widgets
+
+        result = layer.draw(**{k: values[k] for k in layer.depends})
+        if isinstance(result, str):
+            key = "html:" + hashlib.sha1(result.encode()).hexdigest()
+            if key not in self.cache:
+                self.cache[key] = widgets.HTML(result)
+            return self.cache[key]
+        data = png(result, self.dpi, transparent=layer.transparent)
+        key = "png:" + hashlib.sha1(data).hexdigest()
+        if key not in self.cache:
+            self.cache[key] = widgets.Image(value=data, format="png")
+            self.images += 1
+        return self.cache[key]
+
+    def tree(self, layer: Layer, level: int, values: dict[str, Any]) -> Any:
+        import ipywidgets as widgets
+
+        if level == len(layer.depends):
+            return self.leaf(layer, values)
+        control = self.controls[layer.depends[level]]
+        children = [self.tree(layer, level + 1, {**values, control.name: option})
+                    for option in control.options]
+        stack = widgets.Stack(children, selected_index=control.index(control.value))
+        widgets.jsdlink((self.widgets_by_name[control.name], "index"), (stack, "selected_index"))
+        return stack
+
+
+def _cell_layout(cell: tuple[int, int]) -> Any:
+    import ipywidgets as widgets
+
+    row, col = cell
+    return widgets.Layout(grid_area=f"{row + 1} / {col + 1} / {row + 2} / {col + 2}")
+
+
+def explorer(
+    controls: Sequence[Control],
+    layers: Sequence[Layer] | Callable[..., Figure | str],
+    *,
+    precompute: bool = True,
+    dpi: int = DPI,
+    note: str | None = None,
+    rows: Sequence[Sequence[str]] | None = None,
+) -> Any:
+    """Build an explorer widget: controls above a display the controls switch.
+
+    Parameters
+    ----------
+    controls : sequence of Control
+    layers : sequence of Layer, or a callable
+        A callable is one layer that depends on every control.
+    precompute : bool, default True
+        Draw every layer over its grid now and link the controls to the
+        images in the browser (the page works without a kernel). When False,
+        nothing is drawn ahead: a kernel redraws the current values on every
+        change (the grid may then be as fine as wanted).
+    dpi : int, default :data:`DPI`
+    note : str, optional
+        One line of HTML under the controls (e.g. what the static page leaves out).
+    rows : sequence of sequence of str, optional
+        Control names per row of controls (default: one row each).
+
+    Returns
+    -------
+    ipywidgets.VBox
+        Attributes: ``controls`` (dict name -> widget), ``values()`` (dict of
+        the selected values), ``show(**values)`` (draw any values, on the grid
+        or off it, and display them; needs a kernel), ``n_images`` (distinct
+        precomputed images) and ``live`` (the images ``show`` fills, one per
+        layer, or the HTML widgets for HTML layers).
+    """
+    import ipywidgets as widgets
+
+    if callable(layers):
+        layers = [Layer(layers, tuple(c.name for c in controls))]
+    layers = list(layers)
+    by_name = {c.name: c for c in controls}
+    if len(by_name) != len(controls):
+        raise ValueError("two controls share a name")
+    for layer in layers:
+        unknown = [d for d in layer.depends if d not in by_name]
+        if unknown:
+            raise ValueError(f"a layer depends on unknown controls {unknown}; known: {list(by_name)}")
+    # a layer's tree follows the order of the controls
+    layers = [Layer(layer.draw, tuple(c.name for c in controls if c.name in layer.depends),
+                    layer.cell, layer.transparent) for layer in layers]
+
+    control_widgets = {c.name: c.widget() for c in controls}
+    builder = _Builder(by_name, control_widgets, dpi)
+    cells = sorted({layer.cell for layer in layers})
+    cell_layouts = {cell: _cell_layout(cell) for cell in cells}
+
+    def current() -> dict[str, Any]:
+        return {c.name: c.options[control_widgets[c.name].index] for c in controls}
+
+    def draw_live(values: Mapping[str, Any]) -> list[Any]:
+        out = []
+        for layer in layers:
+            result = layer.draw(**{k: values[k] for k in layer.depends})
+            if isinstance(result, str):
+                out.append(widgets.HTML(result, layout=cell_layouts[layer.cell]))
+            else:
+                out.append(widgets.Image(value=png(result, dpi, transparent=layer.transparent),
+                                         format="png", layout=cell_layouts[layer.cell]))
+        return out
+
+    if precompute:
+        roots = []
+        for layer in layers:
+            root = builder.tree(layer, 0, {})
+            if not layer.depends:  # a fixed part: wrap it so it can take the cell's layout
+                root = widgets.Box([root])
+            root.layout = cell_layouts[layer.cell]
+            roots.append(root)
+    else:
+        roots = draw_live(current())
+    display = widgets.GridBox(roots, layout=widgets.Layout(grid_template_columns="auto " * (
+        max(c for _, c in cells) + 1), justify_items="flex-start", align_items="flex-start"))
+
+    rows = rows or [[c.name] for c in controls]
+    control_box = widgets.VBox([widgets.HBox([control_widgets[n] for n in row]) for row in rows])
+    children = [control_box]
+    if note:
+        children.append(widgets.HTML(f"<small>{note}</small>"))
+    children.append(display)
+    box = widgets.VBox(children)
+    box.add_class("dlbasics-explorer")
+
+    def show(**values: Any) -> None:
+        """Draw the layers for ``values`` (missing names: the controls' values) and display them."""
+        unknown = [k for k in values if k not in by_name]
+        if unknown:
+            raise ValueError(f"unknown controls {unknown}; known: {list(by_name)}")
+        chosen = {**current(), **values}
+        box.live = draw_live(chosen)
+        display.children = box.live
+
+    def back_to_grid(_change: Any = None) -> None:
+        if precompute:
+            display.children = roots
+        else:
+            show()
+
+    for w in control_widgets.values():
+        w.observe(back_to_grid, names="index")
+    box.controls = control_widgets
+    box.values = current
+    box.show = show
+    box.live = [] if precompute else roots
+    box.n_images = builder.images
+    return box
