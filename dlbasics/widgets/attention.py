@@ -161,8 +161,8 @@ def plot_attention(
     ax.set_yticks(range(len(texts)),
                   [f"P(pos) = {p:.2f}, rule: {_rule(t)}" for p, t in zip(prob, texts, strict=True)],
                   fontsize=8)
-    ax.set_xticks(range(width))
-    ax.set_xlabel("token position")
+    ax.set_xticks(range(width), [str(j + 1) for j in range(width)])
+    ax.set_xlabel("token position (1 = first token)")
     ax.set_title("Attention weight of each position (darker = more weight)", fontsize=10)
     fig.colorbar(image, ax=ax, fraction=0.025, label="attention weight")
     return fig
