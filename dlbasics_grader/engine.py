@@ -10,6 +10,7 @@ with one test per graded part.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import importlib.util
 import os
@@ -17,16 +18,27 @@ import re
 import sys
 import time
 import traceback
+import types
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dlbasics.checks.static import scan
-from dlbasics_grader import runner as codec
+from dlbasics.checks.static import StaticReport, scan
+from dlbasics_grader import codec
 from dlbasics_grader.notebook import NotebookError, read_submission
-from dlbasics_grader.sandbox import Phase, SandboxUnavailable, run_job
+from dlbasics_grader.sandbox import (
+    WALL_FACTOR,
+    Assessment,
+    Job,
+    Phase,
+    SandboxUnavailable,
+    assess,
+    run_job,
+)
 from dlbasics_grader.spec import (
+    PROBE_STATUSES,
+    STATUSES,
     CellRun,
     Exercise,
     Probe,
@@ -35,14 +47,17 @@ from dlbasics_grader.spec import (
     Submission,
     TestResult,
 )
+from dlbasics_grader.untrusted import clean_text
 
 MAX_RESTARTS = 3
+GRADESCOPE_STATUSES = ("passed", "failed")
 HIDDEN_ENV = "DLBASICS_HIDDEN_TESTS"
 
 
 class GraderSetupError(RuntimeError):
-    """The grader cannot grade: hidden tests missing (``usage``: the caller named
-    something that does not exist) or broken (an instructor problem)."""
+    """The grader cannot grade. ``usage``: the caller named something that does not
+    exist (``--tests DIR``, an unknown exercise); otherwise the hidden tests are
+    missing or broken (an instructor problem)."""
 
     def __init__(self, message: str, usage: bool = True) -> None:
         super().__init__(message)
@@ -88,7 +103,7 @@ class GradeReport:
         tests = []
         for t in self.tests:
             entry = t.to_json()
-            if strict and entry["status"] not in ("passed", "failed"):
+            if strict and entry["status"] not in GRADESCOPE_STATUSES:
                 entry["output"] = f"[{entry['status']}] {entry['output']}"
                 entry["status"] = "failed"
             tests.append(entry)
@@ -126,7 +141,7 @@ def find_tests_dir(explicit: str | os.PathLike | None = None) -> Path:
     if env:
         p = Path(env)
         if not p.is_dir():
-            raise GraderSetupError(f"${HIDDEN_ENV}={env}: no such directory")
+            raise GraderSetupError(f"${HIDDEN_ENV}={env}: no such directory", usage=False)
         return p.resolve()
     here = Path.cwd().resolve()
     for d in (here, *here.parents):
@@ -135,7 +150,7 @@ def find_tests_dir(explicit: str | os.PathLike | None = None) -> Path:
             return cand
     raise GraderSetupError(
         "hidden tests not found: pass --tests DIR, set $DLBASICS_HIDDEN_TESTS, or run from "
-        "the course repository (which has tests/hidden/)"
+        "the course repository (which has tests/hidden/)", usage=False
     )
 
 
@@ -144,13 +159,28 @@ def available_exercises(tests_dir: Path) -> list[str]:
     return sorted(p.stem for p in Path(tests_dir).glob("ex*.py"))
 
 
-def load_exercise(name: str, tests_dir: Path) -> Exercise:
-    """Import ``tests_dir/<name>.py`` and return its ``EXERCISE``."""
+HIDDEN_PACKAGE = "_dlbasics_hidden"
+
+
+def load_hidden_module(name: str, tests_dir: Path) -> types.ModuleType:
+    """Import ``tests_dir/<name>.py`` as ``_dlbasics_hidden.<name>``.
+
+    The hidden-test modules form a package whose folder is ``tests_dir``, so
+    they can share helpers kept next to them (``from ._common import ...``;
+    files not named ``ex*.py`` are helpers, and the Gradescope zip copies them).
+    """
     path = Path(tests_dir) / f"{name}.py"
     if not path.is_file():
         have = ", ".join(available_exercises(tests_dir)) or "none"
         raise GraderSetupError(f"no hidden tests for {name!r} in {tests_dir} (found: {have})")
-    mod_name = f"_dlbasics_hidden_{name}"
+    package = sys.modules.get(HIDDEN_PACKAGE)
+    if package is None:
+        package = types.ModuleType(HIDDEN_PACKAGE, "Hidden-test modules (dlbasics_grader)")
+        package.__path__ = []
+        sys.modules[HIDDEN_PACKAGE] = package
+    if str(Path(tests_dir).resolve()) not in package.__path__:
+        package.__path__.append(str(Path(tests_dir).resolve()))
+    mod_name = f"{HIDDEN_PACKAGE}.{name}"
     if mod_name in sys.modules:
         mod = sys.modules[mod_name]
     else:
@@ -165,6 +195,13 @@ def load_exercise(name: str, tests_dir: Path) -> Exercise:
             del sys.modules[mod_name]
             raise GraderSetupError(f"the hidden tests {path} cannot be imported: "
                                    f"{type(exc).__name__}: {exc}", usage=False) from exc
+    return mod
+
+
+def load_exercise(name: str, tests_dir: Path) -> Exercise:
+    """Import ``tests_dir/<name>.py`` and return its ``EXERCISE``."""
+    path = Path(tests_dir) / f"{name}.py"
+    mod = load_hidden_module(name, tests_dir)
     ex = getattr(mod, "EXERCISE", None)
     if not isinstance(ex, Exercise):
         raise GraderSetupError(f"{path} does not define EXERCISE = Exercise(...)", usage=False)
@@ -176,28 +213,52 @@ def load_exercise(name: str, tests_dir: Path) -> Exercise:
 # ----------------------------------------------------------------------------
 
 
+def secret_paths(tests_dir: Path) -> list[Path]:
+    """What a submission must never read: the hidden tests and, beside them in a
+    course repository, the solutions."""
+    tests_dir = Path(tests_dir).resolve()
+    out = [tests_dir]
+    solutions = tests_dir.parent.parent / "solutions"
+    if tests_dir.name == "hidden" and solutions.is_dir():
+        out.append(solutions)
+    return out
+
+
+def isolation_record(assessment: Assessment, in_force: dict[str, str]) -> dict[str, str]:
+    """results.json's ``extra_data.sandbox``: the grader's own account.
+
+    ``in_force`` comes from the runner's first message, sent before any learner
+    code ran; later messages cannot change it.
+    """
+    record = dict(in_force)
+    record["level"] = "full" if not assessment.missing else "reduced"
+    if assessment.missing:
+        record["missing"] = "; ".join(assessment.missing)
+    return record
+
+
 def _probe_result(probe: Probe, phase: Phase | None, why_not_run: str, max_bytes: int
                   ) -> ProbeResult:
     if phase is None:
         return ProbeResult(name=probe.name, status="not run", error=why_not_run)
     if phase.status != "ok":
-        status = phase.status if phase.status in (
-            "error", "timeout", "out of memory", "crashed", "not run") else "error"
+        status = phase.status if phase.status in PROBE_STATUSES else "error"
         return ProbeResult(name=probe.name, status=status, error=phase.error,
-                           traceback=phase.traceback, duration_s=phase.duration_s)
+                           traceback=phase.traceback, duration_s=phase.duration_s,
+                           cpu_s=phase.cpu_s)
     try:
         outputs = codec.decode(phase.outputs, max_bytes)
         if not isinstance(outputs, dict):
             raise codec.CodecError("the probe's result is not a dict")
-    except (codec.CodecError, ValueError, TypeError) as exc:
+    except (codec.CodecError, ValueError, TypeError, RecursionError) as exc:
         return ProbeResult(name=probe.name, status="error",
                            error=f"the grader could not read the result ({exc})",
-                           duration_s=phase.duration_s)
+                           duration_s=phase.duration_s, cpu_s=phase.cpu_s)
     return ProbeResult(name=probe.name, status="ok", outputs=outputs,
-                       duration_s=phase.duration_s)
+                       duration_s=phase.duration_s, cpu_s=phase.cpu_s)
 
 
-_TRACEBACK_CELL = re.compile(r"^(\s*)cell (\d+), line", re.M)
+_TRACEBACK_CELL = re.compile(r"^([ \t]*)cell (\d+), line", re.M)
 
 
 def _relabel(traceback_text: str, labels: dict[int, str]) -> str:
@@ -223,14 +284,12 @@ def _validate_tests(exercise: Exercise, returned: Sequence[Any]) -> list[TestRes
             out.append(part.result(0.0, "error", "The grader did not score this part "
                                    "(a problem in the hidden tests; tell your instructor)."))
         else:
-            status = t.status if t.status in ("passed", "failed", "error", "timeout",
-                                              "out of memory", "crashed") else "failed"
-            out.append(part.result(float(t.score), status, str(t.output)))
+            status = t.status if t.status in STATUSES else "failed"
+            out.append(part.result(float(t.score), status, clean_text(t.output, 20_000)))
     return out
 
 
-def _overall_output(submission: Submission, raw_notes: list[str], tests: list[TestResult],
-                    elapsed: float) -> str:
+def _overall_output(submission: Submission, tests: list[TestResult], elapsed: float) -> str:
     lines = []
     total = sum(t.score for t in tests)
     max_total = sum(t.max_score for t in tests)
@@ -247,7 +306,6 @@ def _overall_output(submission: Submission, raw_notes: list[str], tests: list[Te
         lines.append(f"{where} {'failed' if c.status == 'error' else c.status}: {c.error}")
     if len(bad) > 5:
         lines.append(f"... and {len(bad) - 5} more cells failed.")
-    lines.extend(raw_notes)
     if submission.static.violations:
         lines.append("Rules of this exercise that the notebook breaks:")
         seen = set()
@@ -256,7 +314,73 @@ def _overall_output(submission: Submission, raw_notes: list[str], tests: list[Te
             if key not in seen:
                 seen.add(key)
                 lines.append(f"  - {v.describe()}")
-    return "\n".join(lines)
+    return clean_text("\n".join(lines))
+
+
+@dataclass
+class _Runs:
+    """What the launches of one notebook's sandbox added up to."""
+
+    cells: dict[int, Phase] = field(default_factory=dict)
+    probes: dict[int, Phase] = field(default_factory=dict)
+    isolation: dict[str, str] = field(default_factory=dict)
+    stdout: str = ""
+    stderr: str = ""
+    why_not_run: str = ""
+    setup_error: str = ""
+
+
+def run_with_restarts(job: Job, private: list[Path]) -> _Runs:
+    """Run ``job``, launching the sandbox again after a probe (or cell) that had
+    to be killed, without what killed it, until every probe has run."""
+    limits = job.limits
+    deadline = time.monotonic() + limits.total_wall_s * WALL_FACTOR
+    cpu_left = float(limits.total_wall_s)
+    runs = _Runs()
+    for attempt in range(MAX_RESTARTS + 1):
+        raw = run_job(job, private, deadline, cpu_left)
+        cpu_left -= raw.cpu_s
+        if attempt == 0:
+            runs.isolation = raw.isolation
+            runs.stdout, runs.stderr = raw.stdout, raw.stderr
+        if raw.fatal and not raw.isolation:
+            runs.setup_error = f"sandbox setup failed: {raw.fatal}"
+            runs.stderr = raw.stderr
+            return runs
+        for k, ph in raw.cells.items():
+            runs.cells.setdefault(k, ph)
+        runs.probes.update(raw.probes)
+        if raw.finished:
+            return runs
+        kind, idx = raw.stopped_in or ("setup", -1)
+        if kind == "cell" and 0 <= idx < len(job.cells):
+            runs.cells[idx] = Phase(status=raw.stop_status, error=f"{raw.stop_reason}; the "
+                                    "grader ran the notebook again without this cell")
+            job.skip_cell(idx, f"stopped earlier: {raw.stop_reason}")
+        elif kind == "probe" and 0 <= idx < len(job.probes):
+            runs.probes[idx] = Phase(status=raw.stop_status, error=raw.stop_reason)
+            job.start_probe = idx + 1
+            # A cell that ran out of memory may still hold it, and may be why this
+            # call died: run again without such cells, starting with this call.
+            hogs = [k for k, ph in raw.cells.items() if ph.status == "out of memory"
+                    and 0 <= k < len(job.cells) and not job.cells[k].get("skipped")]
+            for k in hogs:
+                job.skip_cell(k, "ran out of memory earlier")
+                runs.cells[k] = Phase(status="out of memory", error=f"{raw.cells[k].error}; "
+                                      "the grader ran the notebook again without this cell")
+            if hogs:
+                runs.probes.pop(idx, None)
+                job.start_probe = idx
+            elif idx + 1 >= len(job.probes):
+                return runs
+        else:
+            runs.why_not_run = raw.stop_reason or "the notebook's process stopped"
+            return runs
+        if time.monotonic() >= deadline or cpu_left <= 0:
+            runs.why_not_run = "the total time limit was reached"
+            return runs
+    runs.why_not_run = "the notebook had to be restarted too many times"
+    return runs
 
 
 def grade(
@@ -266,161 +390,136 @@ def grade(
     private_paths: Sequence[str | os.PathLike] = (),
     seed: int | None = None,
     time_scale: float = 1.0,
+    allow_unisolated: bool = False,
 ) -> GradeReport:
     """Grade the notebook at ``path``; never raises for anything the file does.
 
     ``private_paths`` are directories the sandbox must not see (the hidden
     tests, other submissions); the submission's own directory and the current
     directory are always added. ``time_scale`` multiplies every time limit
-    (cell, probe, total, CPU); tests use it to make timeouts cheap.
+    (cell, probe, total, CPU); tests use it to make timeouts cheap. Unless
+    ``allow_unisolated``, a host where nothing keeps ``private_paths`` from the
+    submission makes every part an error that says so (see
+    :func:`dlbasics_grader.sandbox.assess`).
     """
     t0 = time.monotonic()
     path = Path(path)
     seed = exercise.seed if seed is None else seed
     submission = Submission(path=path, seed=seed)
-    private = [Path(p) for p in private_paths]
-    private += [path.resolve().parent, Path.cwd()]
-
-    def finish(tests, output="", iso=None, grader_error="", stdout="", stderr=""):
-        elapsed = time.monotonic() - t0
-        if not output:
-            output = _overall_output(submission, [], tests, elapsed)
-        return GradeReport(
-            exercise=exercise.name, title=exercise.title, submission=path, tests=tests,
-            execution_time=elapsed, output=output, isolation=iso or {},
-            stdout=stdout, stderr=stderr, grader_error=grader_error,
-        )
-
-    # 1. read the notebook (as data)
     try:
+        return _grade(exercise, path, submission, t0, private_paths, time_scale,
+                      allow_unisolated)
+    except Exception as exc:  # noqa: BLE001 - one submission's failure is its own result
+        return _report(exercise, submission, t0, _all_parts(
+            exercise, "error", "The grader failed on this notebook; tell your instructor."),
+            grader_error=f"grader error: {type(exc).__name__}: {clean_text(exc, 2000)}\n"
+            + clean_text(traceback.format_exc(), 20_000))
+
+
+def _report(exercise: Exercise, submission: Submission, t0: float, tests: list[TestResult],
+            output: str = "", iso: dict[str, str] | None = None, grader_error: str = ""
+            ) -> GradeReport:
+    elapsed = time.monotonic() - t0
+    return GradeReport(
+        exercise=exercise.name, title=exercise.title, submission=submission.path, tests=tests,
+        execution_time=elapsed, output=output or _overall_output(submission, tests, elapsed),
+        isolation=iso or {}, stdout=clean_text(submission.stdout),
+        stderr=clean_text(submission.stderr), grader_error=clean_text(grader_error),
+    )
+
+
+def _read(exercise: Exercise, path: Path, submission: Submission) -> list | None:
+    """The notebook's cells (and its static scan into ``submission``), or None."""
+    try:
+        if path.is_symlink():
+            raise NotebookError("it is a symbolic link; submit the notebook file itself")
         cells = read_submission(path)
     except NotebookError as exc:
         submission.load_error = f"{path.name} could not be graded: {exc}."
-        return finish(_all_parts(exercise, "error", submission.load_error))
+        return None
     except OSError as exc:
         submission.load_error = f"{path.name} could not be read: {exc.strerror or exc}."
-        return finish(_all_parts(exercise, "error", submission.load_error))
+        return None
     code_cells = [c for c in cells if not c.skipped]
     if not code_cells:
         submission.load_error = f"{path.name} has no code cells to run."
-    submission.static = scan([(c.index, c.code) for c in code_cells], exercise.policy,
-                             where={c.index: c.label for c in code_cells})
-    labels = {c.index: c.label for c in cells}
+    submission.static = _scan(code_cells, exercise.policy)
+    return cells
+
+
+def _scan(code_cells: list, policy) -> StaticReport:
+    """The static scan; a cell too deeply nested for ``ast`` is reported, not fatal."""
+    where = {c.index: c.label for c in code_cells}
+    pairs = [(c.index, c.code) for c in code_cells]
+    try:
+        return scan(pairs, policy, where=where)
+    except (RecursionError, MemoryError):
+        pass
+    readable, unreadable = [], []
+    for index, code in pairs:
+        try:
+            ast.parse(code)
+            readable.append((index, code))
+        except (RecursionError, MemoryError):
+            unreadable.append((index, "the cell is nested too deeply to read"))
+        except (SyntaxError, ValueError):
+            readable.append((index, code))  # the scan reports it as usual
+    report = scan(readable, policy, where=where)
+    return dataclasses.replace(report, syntax_errors=(*report.syntax_errors, *unreadable))
+
+
+def _grade(exercise: Exercise, path: Path, submission: Submission, t0: float,
+           private_paths: Sequence[str | os.PathLike], time_scale: float,
+           allow_unisolated: bool) -> GradeReport:
+    given = [Path(p) for p in private_paths]
+    private = [*given, path.resolve().parent, Path.cwd()]
+    secrets_ = [*given, *(s for g in given for s in secret_paths(g)[1:])]
+    assessment = assess(secrets_)
+    if assessment.refusal and not allow_unisolated:
+        return _report(exercise, submission, t0, _all_parts(
+            exercise, "error", "The grader refused to run this notebook on a machine where "
+            "it cannot be isolated; tell your instructor."),
+            grader_error=f"refused: {assessment.refusal}")
+
+    # 1. read the notebook (as data)
+    cells = _read(exercise, path, submission)
+    if cells is None:
+        return _report(exercise, submission, t0, _all_parts(exercise, "error",
+                                                            submission.load_error))
 
     # 2. what to run
     try:
-        probes = list(exercise.probes(seed))
+        probes = list(exercise.probes(submission.seed))
         names = [p.name for p in probes]
         if len(set(names)) != len(names):
             raise GraderSetupError(f"probe names are not unique: {names}")
-        encoded = [
-            {"name": p.name, "source": p.source, "entry": p.entry,
-             "timeout_s": float(p.timeout_s), "inputs": codec.encode(dict(p.inputs), "inputs")}
-            for p in probes
-        ]
+        job = Job.build(cells, probes, exercise.policy, exercise.limits, time_scale)
     except Exception as exc:  # noqa: BLE001 - a bug in the hidden tests
         msg = f"grader error while preparing the tests: {type(exc).__name__}: {exc}"
-        return finish(_all_parts(exercise, "error", "The grader failed before running your "
-                                 "notebook; tell your instructor."), grader_error=msg + "\n"
-                      + traceback.format_exc())
-    pol = exercise.policy
-    job_cells = [{"index": c.index, "code": c.code, "skipped": c.skipped} for c in cells]
-    job: dict[str, Any] = {
-        "cells": job_cells,
-        "probes": encoded,
-        "start_probe": 0,
-        "seed": seed,
-        "policy": {
-            "forbidden_modules": list(pol.forbidden_modules),
-            "reason": pol.reason,
-            "preload": list(pol.preload),
-            "allow_processes": pol.allow_processes,
-        },
-    }
-    limits = exercise.limits
-    if time_scale != 1.0:
-        limits = dataclasses.replace(
-            limits, cell_wall_s=limits.cell_wall_s * time_scale,
-            total_wall_s=limits.total_wall_s * time_scale,
-            cpu_s=max(1, int(limits.cpu_s * time_scale)))
-        for item in encoded:
-            item["timeout_s"] *= time_scale
-    timeouts = [float(item["timeout_s"]) for item in encoded]
-    deadline = time.monotonic() + limits.total_wall_s
-    max_bytes = int(limits.result_mb * 1024 * 1024)
+        return _report(exercise, submission, t0, _all_parts(
+            exercise, "error", "The grader failed before running your notebook; tell your "
+            "instructor."), grader_error=msg + "\n" + traceback.format_exc())
 
     # 3. run, restarting after a probe (or cell) that had to be killed
-    cell_runs: dict[int, Phase] = {}
-    probe_phases: dict[int, Phase] = {}
-    notes: list[str] = []
-    iso: dict[str, str] = {}
-    stdout = stderr = ""
-    why_not_run = ""
-    for attempt in range(MAX_RESTARTS + 1):
-        try:
-            raw = run_job(job, limits, timeouts, private, deadline)
-        except SandboxUnavailable as exc:
-            return finish(_all_parts(exercise, "error", "The grader could not start its "
-                                     "sandbox; tell your instructor."), grader_error=str(exc))
-        iso = iso or raw.isolation
-        if attempt == 0:
-            stdout, stderr = raw.stdout, raw.stderr
-        if raw.fatal and not raw.isolation:
-            return finish(_all_parts(exercise, "error", "The grader could not start its "
-                                     "sandbox; tell your instructor."),
-                          grader_error=f"sandbox setup failed: {raw.fatal}", stderr=raw.stderr)
-        for k, ph in raw.cells.items():
-            cell_runs.setdefault(k, ph)
-        probe_phases.update(raw.probes)
-        if raw.finished:
-            break
-        kind, idx = raw.stopped_in or ("setup", -1)
-        stop = Phase(status=raw.stop_status or "crashed", error=raw.stop_reason)
-        if kind == "cell" and 0 <= idx < len(job_cells):
-            cell_runs[idx] = Phase(status=stop.status, error=f"{raw.stop_reason}; the grader "
-                                   "ran the notebook again without this cell")
-            job_cells[idx] = dict(job_cells[idx], skipped=f"stopped earlier: {raw.stop_reason}")
-        elif kind == "probe" and 0 <= idx < len(probes):
-            probe_phases[idx] = stop
-            job["start_probe"] = idx + 1
-            # A cell that ran out of memory may still hold it, and may be why this
-            # call died: run again without such cells, starting with this call.
-            hogs = [k for k, ph in raw.cells.items() if ph.status == "out of memory"
-                    and 0 <= k < len(job_cells) and not job_cells[k].get("skipped")]
-            for k in hogs:
-                job_cells[k] = dict(job_cells[k], skipped="ran out of memory earlier")
-                cell_runs[k] = Phase(status="out of memory", error=f"{raw.cells[k].error}; "
-                                     "the grader ran the notebook again without this cell")
-            if hogs:
-                probe_phases.pop(idx, None)
-                job["start_probe"] = idx
-            elif idx + 1 >= len(probes):
-                break
-        else:
-            why_not_run = raw.stop_reason or "the notebook's process stopped"
-            break
-        if time.monotonic() >= deadline:
-            why_not_run = "the total time limit was reached"
-            break
-    else:
-        why_not_run = "the notebook had to be restarted too many times"
-
-    cells_status: list[CellRun] = []
-    for k, c in enumerate(job_cells):
-        ph = cell_runs.get(k)
-        if c.get("skipped") and ph is None:
-            ph = Phase(status="skipped", error=c["skipped"])
-        if ph is None:
-            ph = Phase(status="not run", error=why_not_run)
-        cells_status.append(CellRun(index=c["index"], status=ph.status, error=ph.error,
-                                    traceback=_relabel(ph.traceback, labels),
-                                    duration_s=ph.duration_s, label=labels.get(c["index"], "")))
-    submission.cells = cells_status
-    submission.stdout, submission.stderr = stdout, stderr
-    if not why_not_run:
-        why_not_run = "the notebook's process stopped before this call"
+    try:
+        runs = run_with_restarts(job, private)
+    except SandboxUnavailable as exc:
+        return _report(exercise, submission, t0, _all_parts(
+            exercise, "error", "The grader could not start its sandbox; tell your instructor."),
+            grader_error=str(exc))
+    iso = isolation_record(assessment, runs.isolation)
+    submission.stdout, submission.stderr = runs.stdout, runs.stderr
+    if runs.setup_error:
+        return _report(exercise, submission, t0, _all_parts(
+            exercise, "error", "The grader could not start its sandbox; tell your instructor."),
+            iso=iso, grader_error=runs.setup_error)
+    why_not_run = runs.why_not_run or "the notebook's process stopped before this call"
+    labels = {c.index: c.label for c in cells}
+    submission.cells = [_cell_run(c, runs.cells.get(k), why_not_run, labels)
+                        for k, c in enumerate(job.cells)]
+    max_bytes = int(job.limits.result_mb * 1024 * 1024)
     results: dict[str, ProbeResult] = {
-        p.name: _probe_result(p, probe_phases.get(j), why_not_run, max_bytes)
+        p.name: _probe_result(p, runs.probes.get(j), why_not_run, max_bytes)
         for j, p in enumerate(probes)
     }
     for r in results.values():
@@ -431,10 +530,17 @@ def grade(
         tests = _validate_tests(exercise, exercise.score(results, submission))
     except Exception as exc:  # noqa: BLE001 - a bug in the hidden tests
         msg = f"grader error while scoring: {type(exc).__name__}: {exc}"
-        return finish(_all_parts(exercise, "error", "The grader failed while scoring; tell "
-                                 "your instructor."), iso=iso,
-                      grader_error=msg + "\n" + traceback.format_exc(), stdout=stdout,
-                      stderr=stderr)
-    elapsed = time.monotonic() - t0
-    return finish(tests, _overall_output(submission, notes, tests, elapsed), iso=iso,
-                  stdout=stdout, stderr=stderr)
+        return _report(exercise, submission, t0, _all_parts(
+            exercise, "error", "The grader failed while scoring; tell your instructor."),
+            iso=iso, grader_error=msg + "\n" + traceback.format_exc())
+    return _report(exercise, submission, t0, tests, iso=iso)
+
+
+def _cell_run(cell: dict[str, Any], ph: Phase | None, why_not_run: str,
+              labels: dict[int, str]) -> CellRun:
+    if ph is None:
+        ph = (Phase(status="skipped", error=cell["skipped"]) if cell.get("skipped")
+              else Phase(status="not run", error=why_not_run))
+    return CellRun(index=cell["index"], status=ph.status, error=ph.error,
+                   traceback=_relabel(ph.traceback, labels), duration_s=ph.duration_s,
+                   label=labels.get(cell["index"], ""))

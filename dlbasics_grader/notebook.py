@@ -126,7 +126,26 @@ def _code_cells(data: bytes) -> list[tuple[int, str, int | None]]:
     return out
 
 
-_ASSIGN_MAGIC = re.compile(r"^(\s*)([\w.,\s]+?)\s*=\s*[%!]")
+_PARSE_ERRORS = (SyntaxError, ValueError, RecursionError, MemoryError)
+"""What ``ast.parse`` raises on code it cannot read (deep nesting gives the last two)."""
+
+
+def _assign_magic(line: str) -> tuple[str, str] | None:
+    """``(indent, targets)`` for ``targets = %magic`` or ``targets = !shell``, else None.
+
+    A plain scan, linear in the line's length (a regular expression here
+    backtracked for minutes on a line of thousands of spaces)."""
+    body = line.lstrip()
+    indent = line[: len(line) - len(body)]
+    eq = body.find("=")
+    if eq <= 0 or body[eq + 1 : eq + 2] == "=":
+        return None
+    targets, rest = body[:eq].strip(), body[eq + 1 :].lstrip()
+    if not rest.startswith(("%", "!")) or not targets:
+        return None
+    if not all(ch.isalnum() or ch in "_., \t" for ch in targets):
+        return None
+    return indent, targets
 
 
 def strip_ipython(source: str) -> tuple[str, str]:
@@ -139,7 +158,7 @@ def strip_ipython(source: str) -> tuple[str, str]:
     try:
         ast.parse(source)
         return source, ""  # plain Python: nothing to strip
-    except (SyntaxError, ValueError):
+    except _PARSE_ERRORS:
         pass
     lines = source.split("\n")
     first = lines[0].strip() if lines else ""
@@ -151,9 +170,9 @@ def strip_ipython(source: str) -> tuple[str, str]:
     out = []
     for line in lines:
         stripped = line.strip()
-        m = _ASSIGN_MAGIC.match(line)
-        if m and not stripped.startswith(("%", "!")) and "==" not in line.split("=")[0]:
-            out.append(f"{m.group(1)}{m.group(2).strip()} = None")
+        m = _assign_magic(line)
+        if m and not stripped.startswith(("%", "!")):
+            out.append(f"{m[0]}{m[1]} = None")
         elif stripped.startswith(("%", "!")) or (
             stripped.endswith("?") and not stripped.startswith("#") and _is_help_line(stripped)
         ):
@@ -169,7 +188,21 @@ def _is_help_line(stripped: str) -> bool:
     return bool(re.fullmatch(r"[\w.]+", body))
 
 
+def _is_course_install(node: ast.stmt) -> bool:
+    """The notebooks' first cell: ``try: import dlbasics`` (or the checks), installing it
+    with ``%pip`` (a ``pass`` by now) when that fails."""
+    if not isinstance(node, ast.Try):
+        return False
+    stmts = [*node.body, *(s for h in node.handlers for s in h.body), *node.orelse,
+             *node.finalbody]
+    return all(isinstance(s, ast.Pass) or _is_check_statement(s) or (
+        isinstance(s, ast.Import) and all(a.name == "dlbasics" and a.asname is None
+                                          for a in s.names)) for s in stmts)
+
+
 def _is_check_statement(node: ast.stmt) -> bool:
+    if _is_course_install(node):
+        return True
     if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
         func = node.value.func
         if isinstance(func, ast.Name) and func.id == "check":
@@ -185,7 +218,8 @@ def _is_check_statement(node: ast.stmt) -> bool:
 
 
 def strip_checks(code: str) -> str:
-    """Remove top-level public ``check(...)`` calls and their import.
+    """Remove top-level public ``check(...)`` calls, their import, and the cell that installs
+    the course package when it is missing.
 
     Only whole-line statements are removed (each becomes ``pass`` plus blank
     lines, so line numbers stay right). Code that does not parse is returned
@@ -193,7 +227,7 @@ def strip_checks(code: str) -> str:
     """
     try:
         tree = ast.parse(code)
-    except (SyntaxError, ValueError):
+    except _PARSE_ERRORS:
         return code
     lines = code.split("\n")
     for node in tree.body:

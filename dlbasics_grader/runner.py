@@ -2,26 +2,27 @@
 
 Started by :mod:`dlbasics_grader.sandbox` as ``python runner.py JOB_FILE FD``.
 It uses the standard library and NumPy only and imports nothing from
-``dlbasics`` (the package may be forbidden to the learner's code). Steps:
+``dlbasics`` or the grader package (it loads ``codec.py`` and
+``isolation.py`` from its own folder by path, before it restricts itself).
+Steps:
 
-1. Read the job (cells, probe drivers, inputs, limits) while still privileged.
-2. Isolate itself: network and mount namespaces, a private ``/tmp``, the hidden
-   tests and solutions masked, resource limits, then drop to the sandbox user.
+1. Read the job (cells, probe drivers, inputs, limits) and delete its file.
+2. Isolate itself with what the grader found on the host: a cgroup, network,
+   IPC and mount namespaces, a private ``/tmp``, the hidden tests and
+   solutions masked, resource limits, another user id (as root); then
+   Landlock (files, TCP, signals) and seccomp (system calls).
 3. Install the guards: an audit hook that refuses sockets, forbidden imports
    and (if so configured) new processes, and stand-in modules for forbidden
-   imports.
+   imports (whose files Landlock also keeps unreadable).
 4. Run the notebook's code cells in one namespace, each under a soft time
-   limit, recording errors and going on, as Jupyter's "Run All" with errors
-   allowed would.
+   limit on its CPU time (with a wall-clock backstop), recording errors and
+   going on, as Jupyter's "Run All" with errors allowed would.
 5. Run each probe driver and send its outputs back.
 
-Everything goes back over file descriptor ``FD`` as one JSON object per line.
-Nothing the learner's code can reach is trusted by the grader: the grader
-re-validates every message.
-
-The module also holds the tiny value codec (:func:`encode`, :func:`decode`)
-that both sides use: JSON with NumPy arrays as base64 raw bytes plus dtype and
-shape, never pickles.
+Everything goes back over file descriptor ``FD`` as one JSON object per line,
+each carrying the job's nonce. The learner's code runs in this process, so it
+could write to ``FD`` too: the grader accepts only the expected messages, in
+order, bounded in size, and keeps its own record of the isolation in force.
 """
 
 import builtins as _builtins_module
@@ -32,7 +33,7 @@ import builtins as _builtins_module
 __builtins__ = dict(_builtins_module.__dict__)
 _PRISTINE_BUILTINS = dict(__builtins__)
 
-import base64  # noqa: E402
+import importlib.util  # noqa: E402
 import json  # noqa: E402
 import linecache  # noqa: E402
 import os  # noqa: E402
@@ -44,20 +45,22 @@ import types  # noqa: E402
 
 import numpy as _np  # noqa: E402
 
-# Private references, taken before the learner's code can replace them.
-_np_array = _np.array
-_np_ndarray = _np.ndarray
-_np_generic = _np.generic
-_np_dtype = _np.dtype
-_np_frombuffer = _np.frombuffer
 
-ARRAY_DTYPES = (
-    "|b1", "|i1", "<i2", "<i4", "<i8", "|u1", "<u2", "<u4", "<u8", "<f2", "<f4", "<f8",
-)
-MAX_DEPTH = 32
-MAX_STRING = 100_000
+def _load_sibling(name):
+    here = os.path.dirname(os.path.abspath(__file__))
+    spec = importlib.util.spec_from_file_location(f"_dlbasics_sandbox_{name}",
+                                                  os.path.join(here, f"{name}.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+_codec = _load_sibling("codec")
+_iso = _load_sibling("isolation")
+CodecError, encode, decode = _codec.CodecError, _codec.encode, _codec.decode
 
 CLONE_NEWNS = 0x00020000
+CLONE_NEWIPC = 0x08000000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
 MS_RDONLY = 1
@@ -68,120 +71,11 @@ MS_BIND = 4096
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
 MNT_DETACH = 2
-PR_SET_NO_NEW_PRIVS = 38
-PR_SET_DUMPABLE = 4
-
-
-# ----------------------------------------------------------------------------
-# Value codec (shared with the grader)
-# ----------------------------------------------------------------------------
-
-
-class CodecError(ValueError):
-    """A value that cannot travel between grader and sandbox."""
-
-
-def encode(value, path="outputs", depth=0, budget=None):
-    """JSON-ready copy of ``value``; arrays become ``{"__ndarray__": ...}``.
-
-    Accepts None, bool, int, float, str, lists/tuples, dicts with str keys,
-    NumPy scalars and NumPy arrays of bool/int/uint/float dtypes. ``budget``,
-    a one-item list, is the number of array bytes still allowed; arrays
-    beyond it raise :class:`CodecError` before anything is copied.
-    """
-    if budget is None:
-        budget = [1 << 62]
-    if depth > MAX_DEPTH:
-        raise CodecError(f"{path} is nested more than {MAX_DEPTH} levels deep")
-    t = type(value)
-    if value is None or t is bool or t is int:
-        return value
-    if t is float:
-        return value
-    if t is str:
-        if len(value) > MAX_STRING:
-            raise CodecError(f"{path} is a string of {len(value)} characters (max {MAX_STRING})")
-        return value
-    if isinstance(value, _np_ndarray):
-        size = int(value.size) * int(value.dtype.itemsize)
-        budget[0] -= size
-        if budget[0] < 0:
-            raise CodecError(f"{path} ({size} bytes) makes the outputs larger than the grader "
-                             "accepts")
-        arr = _np_array(value, copy=True, subok=False, order="C")
-        if arr.dtype.kind == "b":
-            arr = arr.astype("|b1")
-        dt = arr.dtype.newbyteorder("<") if arr.dtype.byteorder == ">" else arr.dtype
-        arr = arr.astype(dt, copy=False)
-        if arr.dtype.str not in ARRAY_DTYPES:
-            raise CodecError(
-                f"{path} is an array of dtype {arr.dtype}; only bool, integer and float "
-                "arrays can be returned"
-            )
-        return {
-            "__ndarray__": base64.b64encode(arr.tobytes()).decode("ascii"),
-            "dtype": arr.dtype.str,
-            "shape": [int(n) for n in arr.shape],
-        }
-    if isinstance(value, _np_generic):
-        if value.dtype.kind not in "biuf":
-            raise CodecError(f"{path} is a NumPy {value.dtype} scalar")
-        return encode(value.item(), path, depth + 1, budget)
-    if t is list or t is tuple:
-        return [encode(v, f"{path}[{i}]", depth + 1, budget) for i, v in enumerate(value)]
-    if t is dict:
-        out = {}
-        for k, v in value.items():
-            if type(k) is not str:
-                raise CodecError(f"{path} has a key of type {type(k).__name__}; keys must be str")
-            out[k] = encode(v, f"{path}[{k!r}]", depth + 1, budget)
-        return out
-    raise CodecError(
-        f"{path} is a {t.__module__}.{t.__name__}; return numbers, strings, lists "
-        "or NumPy arrays"
-    )
-
-
-def decode(value, max_bytes, path="outputs", depth=0, _budget=None):
-    """Inverse of :func:`encode` for untrusted input; checks every array.
-
-    ``max_bytes`` bounds the total size of the arrays. Raises
-    :class:`CodecError` on anything malformed.
-    """
-    budget = _budget if _budget is not None else [max_bytes]
-    if depth > MAX_DEPTH:
-        raise CodecError(f"{path} is nested too deeply")
-    t = type(value)
-    if value is None or t in (bool, int, float, str):
-        return value
-    if t is list:
-        return [decode(v, max_bytes, f"{path}[{i}]", depth + 1, budget)
-                for i, v in enumerate(value)]
-    if t is dict:
-        if "__ndarray__" in value:
-            if set(value) != {"__ndarray__", "dtype", "shape"}:
-                raise CodecError(f"{path} is a malformed array")
-            dtype, shape, data = value["dtype"], value["shape"], value["__ndarray__"]
-            if dtype not in ARRAY_DTYPES or type(data) is not str or type(shape) is not list:
-                raise CodecError(f"{path} is a malformed array")
-            if len(shape) > 32 or not all(type(n) is int and 0 <= n for n in shape):
-                raise CodecError(f"{path} has a malformed shape")
-            if len(data) * 3 // 4 > budget[0] + 3:
-                raise CodecError(f"{path} is larger than the grader accepts")
-            raw = base64.b64decode(data.encode("ascii"), validate=True)
-            budget[0] -= len(raw)
-            if budget[0] < 0:
-                raise CodecError("the outputs are larger than the grader accepts")
-            dt = _np_dtype(dtype)
-            n = 1
-            for s in shape:
-                n *= s
-            if n * dt.itemsize != len(raw):
-                raise CodecError(f"{path}: shape {shape} does not match its data")
-            return _np_frombuffer(raw, dtype=dt).reshape(shape).copy()
-        return {str(k): decode(v, max_bytes, f"{path}[{k!r}]", depth + 1, budget)
-                for k, v in value.items()}
-    raise CodecError(f"{path} has an unexpected type")
+_SYSTEM_READ = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/proc", "/sys",
+                "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime",
+                "/etc/passwd", "/etc/group", "/etc/nsswitch.conf", "/dev/urandom",
+                "/dev/random", "/dev/zero")
+_SYSTEM_WRITE = ("/dev/null",)
 
 
 # ----------------------------------------------------------------------------
@@ -197,8 +91,6 @@ def _libc():
                            ctypes.c_ulong, ctypes.c_char_p]
     libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
     libc.unshare.argtypes = [ctypes.c_int]
-    libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong,
-                           ctypes.c_ulong]
     return libc, ctypes
 
 
@@ -209,6 +101,11 @@ def _mount(libc, ctypes, src, target, fstype, flags, data=None):
     if libc.mount(b(src), b(target), b(fstype), flags, b(data)) != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"mount {target}: {os.strerror(err)}")
+
+
+def _tmpfs(libc, ctypes, path, mode, size_mb, owner=""):
+    _mount(libc, ctypes, "tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV,
+           f"mode={mode},size={int(size_mb)}m{owner}")
 
 
 def _private_filesystem(libc, ctypes, iso, report):
@@ -225,8 +122,7 @@ def _private_filesystem(libc, ctypes, iso, report):
     for path, mode in iso.get("hide", []):
         if not os.path.isdir(path) or os.path.islink(path):
             continue
-        size = "size=256m" if mode == "1777" else "size=1m"
-        _mount(libc, ctypes, "tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, f"mode={mode},{size}")
+        _tmpfs(libc, ctypes, path, mode, iso["tmp_mb"] if mode == "1777" else 1)
         hidden.append(path)
     for dst, keep in staged:
         os.makedirs(keep, mode=0o755, exist_ok=True)
@@ -236,17 +132,49 @@ def _private_filesystem(libc, ctypes, iso, report):
         except OSError:
             pass
         libc.umount2(os.fsencode(dst), MNT_DETACH)
-    # the working directory lives in memory, with a size limit: no disk to fill
+    _work_tmpfs(libc, ctypes, iso)
+    report["filesystem"] = (f"private /tmp and working folder ({int(iso['work_mb'])} MB); "
+                            "masked: " + ", ".join(hidden))
+
+
+def _work_tmpfs(libc, ctypes, iso):
+    """The working directory lives in memory, with a size limit: no disk to fill."""
     uid = iso.get("uid")
     work = iso["workdir"]
     owner = f",uid={uid},gid={iso.get('gid', uid)}" if uid is not None else ""
-    _mount(libc, ctypes, "tmpfs", work, "tmpfs", MS_NOSUID | MS_NODEV,
-           f"mode=0700,size={int(iso.get('work_mb', 256))}m{owner}")
+    _tmpfs(libc, ctypes, work, "0700", iso["work_mb"], owner)
     os.makedirs(os.path.join(work, "tmp"), exist_ok=True)
-    if uid is not None:
+    if uid is not None and os.geteuid() == 0:
         os.chown(os.path.join(work, "tmp"), uid, iso.get("gid", uid))
-    report["filesystem"] = (f"private /tmp and working folder ({int(iso.get('work_mb', 256))} MB); "
-                            "masked: " + ", ".join(hidden))
+
+
+def _user_namespaces(libc, ctypes, iso, report):
+    """Unprivileged: own user, network, IPC and mount namespaces; private /tmp."""
+    uid, gid = os.getuid(), os.getgid()
+    if libc.unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWNS) != 0:
+        return False
+    with open("/proc/self/setgroups", "w") as fh:
+        fh.write("deny")
+    with open("/proc/self/uid_map", "w") as fh:
+        fh.write(f"{uid} {uid} 1")
+    with open("/proc/self/gid_map", "w") as fh:
+        fh.write(f"{gid} {gid} 1")
+    report["network"] = "none (own network namespace)"
+    report["ipc"] = "own IPC namespace"
+    try:
+        _mount(libc, ctypes, None, "/", None, MS_REC | MS_PRIVATE)
+        done = []
+        for path in ("/tmp", "/var/tmp", "/dev/shm"):
+            if os.path.isdir(path) and not os.path.islink(path):
+                _tmpfs(libc, ctypes, path, "1777", iso["tmp_mb"])
+                done.append(path)
+        _work_tmpfs(libc, ctypes, iso)
+        report["filesystem"] = (f"private {', '.join(done)} and working folder "
+                                f"({int(iso['work_mb'])} MB)")
+        report["private_tmp"] = "yes"
+    except OSError as exc:
+        report["filesystem"] = f"shared ({exc.strerror})"
+    return True
 
 
 def _set_limits(limits, report):
@@ -278,19 +206,28 @@ def _set_limits(limits, report):
     )
 
 
-def _copy_font_cache(iso, uid):
-    """Give matplotlib a ready font list in the sandbox's own config folder."""
+def _read_font_cache(iso):
+    """The ready font list for matplotlib (read before /tmp may be masked)."""
     src = iso.get("font_cache")
     if not src:
-        return
+        return None
     try:
         with open(src, "rb") as fh:
-            data = fh.read()
+            return os.path.basename(src), fh.read()
+    except OSError:
+        return None
+
+
+def _copy_font_cache(font, iso, uid):
+    """Give matplotlib its font list in the sandbox's own config folder."""
+    if not font:
+        return
+    try:
         folder = os.path.join(os.getcwd(), ".matplotlib")
         os.makedirs(folder, exist_ok=True)
-        dst = os.path.join(folder, os.path.basename(src))
+        dst = os.path.join(folder, font[0])
         with open(dst, "wb") as fh:
-            fh.write(data)
+            fh.write(font[1])
         if uid is not None and os.geteuid() == 0:
             for p in (folder, dst):
                 os.chown(p, uid, iso.get("gid", uid))
@@ -298,54 +235,178 @@ def _copy_font_cache(iso, uid):
         pass
 
 
+def _join_cgroup(iso, report):
+    """Move this process into the cgroup the grader made for it (root only)."""
+    paths = iso.get("cgroup") or []
+    if not paths:
+        return
+    for path in paths:
+        with open(os.path.join(path, "cgroup.procs"), "w") as fh:
+            fh.write(str(os.getpid()))
+    report["cgroup"] = iso.get("cgroup_summary", "yes")
+
+
+def _root_namespaces(libc, iso, uid):
+    """As root: network, IPC and mount namespaces (through a user namespace that
+    maps root and the sandbox user, when CAP_SYS_ADMIN is missing)."""
+    if iso.get("mount_ns"):
+        return libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC) == 0
+    if not iso.get("user_ns"):
+        return False
+    if libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC) != 0:
+        return False
+    gid = iso.get("gid", uid)
+    with open("/proc/self/uid_map", "w") as fh:
+        fh.write(f"0 0 1\n{uid} {uid} 1\n")
+    with open("/proc/self/gid_map", "w") as fh:
+        fh.write(f"0 0 1\n{gid} {gid} 1\n")
+    return True
+
+
 def isolate(job):
-    """Apply the job's isolation; returns a report of what is in force."""
+    """Apply the job's isolation (all but Landlock and seccomp); returns a report."""
     iso = job["isolation"]
-    report = {"user": "same as grader", "network": "audit hook only", "filesystem": "shared"}
+    report = {"user": "same as grader", "network": "audit hook only", "filesystem": "shared",
+              "ipc": "shared", "cgroup": "none"}
     libc, ctypes = _libc()
     uid = iso.get("uid")
-    namespaces = iso.get("namespaces", True)
+    font = _read_font_cache(iso)
     if os.geteuid() == 0 and uid is not None:
-        if not namespaces:
-            pass
-        elif libc.unshare(CLONE_NEWNS | CLONE_NEWNET) == 0:
+        _join_cgroup(iso, report)
+        if _root_namespaces(libc, iso, uid):
             report["network"] = "none (own network namespace)"
+            report["ipc"] = "own IPC namespace"
             try:
                 _private_filesystem(libc, ctypes, iso, report)
+                report["private_tmp"] = "yes"
             except OSError as exc:
                 report["filesystem"] = f"shared ({exc})"
-        elif libc.unshare(CLONE_NEWNET) == 0:
-            report["network"] = "none (own network namespace)"
-        if iso.get("need_mounts") and report["filesystem"] == "shared":
+        if iso.get("need_mounts") and report["filesystem"].startswith("shared"):
             raise SystemExit(
                 "the sandbox user cannot read the Python installation (a parent folder is "
                 "closed to other users) and mount namespaces, which would open it, are not "
                 f"available ({report['filesystem']}); install Python where every user can "
                 "read it, or let the grader create namespaces"
             )
-    elif namespaces:
-        outer_uid, outer_gid = os.getuid(), os.getgid()
-        if libc.unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0:
-            try:
-                with open("/proc/self/setgroups", "w") as fh:
-                    fh.write("deny")
-                with open("/proc/self/uid_map", "w") as fh:
-                    fh.write(f"{outer_uid} {outer_uid} 1")
-                with open("/proc/self/gid_map", "w") as fh:
-                    fh.write(f"{outer_gid} {outer_gid} 1")
-            except OSError:
-                pass
-            report["network"] = "none (own user and network namespace)"
-    _set_limits(job["limits"], report)
-    os.chdir(job["workdir"])
-    _copy_font_cache(iso, uid)
-    if os.geteuid() == 0 and uid is not None:
+        _set_limits(job["limits"], report)
+        os.chdir(job["workdir"])
+        _copy_font_cache(font, iso, uid)
         os.setgroups([])
         os.setgid(iso["gid"])
         os.setuid(uid)
         report["user"] = f"uid {uid}"
-    libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    else:
+        _set_limits(job["limits"], report)
+    if report["network"].startswith("audit") and iso.get("user_ns"):
+        _user_namespaces(libc, ctypes, iso, report)
+    os.chdir(job["workdir"])  # the working folder may be a new mount now
+    if uid is None or report.get("private_tmp") == "yes":
+        _copy_font_cache(font, iso, uid)
+    _iso.no_new_privs()
     return report
+
+
+def _under(path, parent):
+    parent = parent.rstrip("/") or "/"
+    return path == parent or path.startswith(parent if parent == "/" else parent + "/")
+
+
+def _fs_rules(iso, report):
+    """Landlock allow-lists: what the learner's code may read and write."""
+    import sysconfig
+
+    never = [os.path.realpath(p) for p in iso.get("never", [])]
+    exclude = set(iso.get("exclude_entries", []))
+    read, list_only, refused = [], [], []
+
+    def allow(path, into):
+        real = os.path.realpath(path)
+        if any(_under(n, real) for n in never):
+            refused.append(real)  # would open a folder the sandbox must not see
+            return
+        into.append(real)
+
+    for p in _SYSTEM_READ:
+        allow(p, read)
+    paths = sysconfig.get_paths()
+    stdlib = {os.path.realpath(paths[k]) for k in ("stdlib", "platstdlib") if paths.get(k)}
+    site_dirs = []
+    for entry in sys.path:
+        real = os.path.realpath(entry) if entry else ""
+        if real and os.path.isdir(real) and real not in stdlib and not any(
+                _under(real, s) and real != s and os.path.basename(real) != "site-packages"
+                for s in stdlib):
+            site_dirs.append(real)
+    for d in sorted(stdlib):
+        allow(d, list_only)
+        for name in os.listdir(d):
+            if name not in ("site-packages", "dist-packages"):
+                allow(os.path.join(d, name), read)
+    for d in site_dirs:
+        allow(d, list_only)
+        for name in os.listdir(d):
+            top = name.split("-")[0].split(".")[0]
+            if name in exclude or top in exclude or name.startswith("dlbasics_grader"):
+                continue
+            allow(os.path.join(d, name), read)
+    for base in {sys.base_prefix, sys.prefix, sys.exec_prefix}:
+        allow(os.path.join(base, "bin"), read)
+        allow(os.path.join(base, "pyvenv.cfg"), read)
+        lib = os.path.join(base, "lib")
+        if os.path.isdir(lib):
+            for name in os.listdir(lib):
+                if name.startswith("libpython"):
+                    allow(os.path.join(lib, name), read)
+    allow(os.path.dirname(os.path.realpath(sys.executable)), read)
+    for name in iso.get("extra_packages", []):
+        if name in exclude:
+            continue
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            spec = None
+        for loc in (spec.submodule_search_locations or []) if spec else []:
+            allow(loc, read)
+    write = [iso["workdir"], *_SYSTEM_WRITE]
+    if report.get("private_tmp") == "yes":
+        write += ["/tmp", "/var/tmp", "/dev/shm"]
+    if refused:
+        report["landlock_refused"] = ", ".join(sorted(set(refused)))
+    return read, write, list_only
+
+
+def restrict(job, report):
+    """Landlock and seccomp: the last step before the learner's code can run."""
+    iso = job["isolation"]
+    landlock = {}
+    if iso.get("landlock"):
+        read, write, list_only = _fs_rules(iso, report)
+        landlock = _iso.apply_landlock(read, write, list_only)
+        report["landlock"] = (f"ABI {landlock['abi']}: reads only the Python installation, "
+                              "allowed packages and system folders; writes only its working "
+                              "folder" + ("; no TCP" if landlock["net"] else "")
+                              + ("; no signals out of the sandbox" if landlock["scoped"] else ""))
+        if report["filesystem"].startswith("shared"):
+            report["filesystem"] = "Landlock allow-list"
+    else:
+        report["landlock"] = "none"
+    if iso.get("seccomp"):
+        separate_user = report["user"].startswith("uid ")
+        rules = _iso.apply_seccomp(signals_to_self_only=not separate_user
+                                   and not landlock.get("scoped"))
+        report["seccomp"] = "; ".join(rules)
+        if report["network"].startswith("audit"):
+            report["network"] = "no sockets but UNIX ones (seccomp)"
+        if report["ipc"] == "shared":
+            report["ipc"] = "System V IPC denied (seccomp)"
+    else:
+        report["seccomp"] = "none"
+    if landlock.get("scoped") or report["user"].startswith("uid "):
+        report["signals"] = "cannot signal the grader"
+    elif iso.get("seccomp"):
+        report["signals"] = "to itself only (seccomp)"
+    else:
+        report["signals"] = "may signal the grader's processes"
 
 
 # ----------------------------------------------------------------------------
@@ -459,28 +520,33 @@ def install_guards(policy):
 
 
 class Channel:
-    """One JSON object per line to the grader; only the first process writes."""
+    """One JSON object per line to the grader, each with the job's nonce.
 
-    def __init__(self, fd):
-        self.fd = fd
-        self.pid = os.getpid()
-        self.write = os.write
-        self.getpid = os.getpid
-        self.dumps = json.dumps
+    Only the first process writes. The nonce keeps blind forgeries (learner
+    code writing to every descriptor) out; it lives only in this closure, but
+    code in the same process could still find it, which is why the grader
+    also checks the order, size and content of every message.
+    """
 
-    def send(self, **msg):
-        if self.getpid() != self.pid:
-            return
-        data = (self.dumps(msg) + "\n").encode("utf-8")
-        view = memoryview(data)
-        while view:
-            try:
-                n = self.write(self.fd, view)
-            except InterruptedError:
-                continue
-            except OSError:
+    def __init__(self, fd, nonce):
+        pid, write, getpid, dumps = os.getpid(), os.write, os.getpid, json.dumps
+
+        def send(**msg):
+            if getpid() != pid:
                 return
-            view = view[n:]
+            msg["k"] = nonce
+            data = (dumps(msg) + "\n").encode("utf-8", "surrogatepass")
+            view = memoryview(data)
+            while view:
+                try:
+                    n = write(fd, view)
+                except InterruptedError:
+                    continue
+                except OSError:
+                    return
+                view = view[n:]
+
+        self.send = send
 
 
 def _safe_text(fn, limit=2000):
@@ -539,6 +605,7 @@ class Runner:
         self.signal = signal.signal
         self.exit = os._exit
         self.getpid = os.getpid
+        self.wall_factor = float(job.get("wall_factor", 1.0))
 
     def _on_alarm(self, signum, frame):
         raise GradingTimeout("time limit")
@@ -547,12 +614,18 @@ class Runner:
         raise GradingTimeout("CPU time limit")
 
     def _arm(self, seconds):
+        """Interrupt after ``seconds`` of this process's CPU time, or after the
+        wall-clock backstop (``wall_factor`` times as long) for code that waits."""
+        self.signal(signal.SIGPROF, self._on_alarm)
         self.signal(signal.SIGALRM, self._on_alarm)
         self.signal(signal.SIGXCPU, self._on_cpu)
-        self.setitimer(signal.ITIMER_REAL, max(0.001, float(seconds)))
+        seconds = max(0.001, float(seconds))
+        self.setitimer(signal.ITIMER_PROF, seconds)
+        self.setitimer(signal.ITIMER_REAL, seconds * self.wall_factor)
 
     def _disarm(self):
         self.setitimer(signal.ITIMER_REAL, 0)
+        self.setitimer(signal.ITIMER_PROF, 0)
 
     def _restore(self):
         """Undo changes the learner's code made to the builtins module."""
@@ -684,18 +757,19 @@ def main(argv=None):
     job_file, fd = argv[0], int(argv[1])
     with open(job_file, encoding="utf-8") as fh:
         job = json.load(fh)
-    chan = Channel(fd)
+    os.unlink(job_file)  # nothing the learner's code could read it from later
+    chan = Channel(fd, job.pop("nonce"))
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
     try:
         report = isolate(job)
+        restrict(job, report)
     except SystemExit as exc:
         chan.send(ev="fatal", error=str(exc))
         os._exit(3)
     except Exception as exc:  # noqa: BLE001
         chan.send(ev="fatal", error=f"sandbox setup failed: {type(exc).__name__}: {exc}")
         os._exit(3)
-    os.environ.pop("DLBASICS_SANDBOX_JOB", None)
     policy = job["policy"]
     for mod in policy.get("preload", ()):
         try:
@@ -710,8 +784,7 @@ def main(argv=None):
     install_guards(policy)
     runner = Runner(job, chan)
     ns = runner.namespace()
-    if int(job.get("start_probe", 0)) == 0 or job.get("rerun_cells", True):
-        runner.run_cells(ns)
+    runner.run_cells(ns)
     chan.send(ev="cells_done")
     runner.run_probes(ns)
     runner._flush()

@@ -1,23 +1,38 @@
 """Starting, watching and stopping the sandboxed process of one submission.
 
-:func:`run_job` writes the job for :mod:`dlbasics_grader.runner`, starts it
-with a clean environment in a fresh working directory, reads its messages and
-its output (keeping only a head and a tail), enforces the wall-time limits
-(per cell, per probe, in total) and kills every process the sandbox started.
-It returns a :class:`RawRun`: plain data about what happened, nothing more.
+:func:`run_job` writes the :class:`Job` for :mod:`dlbasics_grader.runner`,
+starts it with a clean environment in a fresh working directory, reads its
+messages (:class:`_Protocol` accepts only the expected ones, in order, bounded
+in size) and its output (keeping only a head and a tail), enforces the time
+limits (per cell, per probe, in total: on the sandbox's own CPU time, with a
+wall-clock backstop) and kills every process the sandbox started. It returns
+a :class:`RawRun`: plain data about what happened, nothing more.
 
-When the grader runs as root, each sandbox gets its own unused user id (from
-``SANDBOX_UIDS``, one per concurrent sandbox, so a user-wide process limit
-and a user-wide kill cover exactly one sandbox), its own network namespace,
-a private ``/tmp``, and empty directories mounted over the hidden tests, the
-solutions, the submissions and the grader's working directory.
+The isolation comes from what the host offers (:func:`dlbasics_grader.isolation.host_support`):
+
+* as root: its own unused user id (from ``SANDBOX_UIDS``, one per concurrent
+  sandbox), a cgroup bounding its CPU share, memory (tmpfs included) and
+  tasks, network, IPC and mount namespaces (through a user namespace when
+  CAP_SYS_ADMIN is missing), a private ``/tmp``, empty folders mounted over
+  the hidden tests, the solutions, the submissions and the grader's working
+  directory;
+* for everyone: Landlock (reads only the Python installation, the allowed
+  packages and system folders, writes only its working folder, no TCP, no
+  signals out of the sandbox), seccomp (no sockets but UNIX ones, no ptrace,
+  System V IPC, namespaces, mounts or new sessions), unprivileged user,
+  network and IPC namespaces, and resource limits.
+
+:func:`assess` says what that adds up to, and whether the hidden tests and
+solutions can be kept unreadable at all.
 """
 
 from __future__ import annotations
 
 import fcntl
+import importlib.metadata
 import importlib.util
 import json
+import math
 import os
 import secrets
 import selectors
@@ -30,24 +45,89 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import dlbasics
-from dlbasics_grader.spec import Limits
+from dlbasics_grader import isolation
+from dlbasics_grader.spec import Limits, SandboxPolicy
+from dlbasics_grader.untrusted import clean_text
 
 RUNNER = Path(__file__).with_name("runner.py")
+GRADER_PACKAGE = Path(__file__).resolve().parent
 SANDBOX_UIDS = range(61000, 61500)
 ROOT_BASE = Path("/run/dlbasics-grade")
 GRACE_S = 2.0
+WALL_FACTOR = 3.0
+"""Wall-clock backstop: a limit on CPU time also ends after this many times as
+long in wall time (code that sleeps or waits uses no CPU)."""
+TMP_MB = 32
+CGROUP_PARENT = "dlbasics-grade"
+MAX_MESSAGES = 10_000
+SMALL_MESSAGE = 256 * 1024
 _WORLD_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
 _NEVER_HIDE = {"/", "/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/etc", "/proc",
                "/sys", "/dev", "/run", "/var", "/opt", "/home"}
+PHASE_STATUSES = ("ok", "error", "timeout", "out of memory", "skipped")
 
 
 class SandboxUnavailable(RuntimeError):
     """The sandbox cannot be set up on this machine (an instructor problem)."""
+
+
+@dataclass
+class Job:
+    """What one launch of the sandbox runs; built once, by :meth:`build`.
+
+    ``cells``: ``{"index", "code", "skipped"}`` per code cell (``skipped`` is
+    the reason a cell is left out, or ""); ``probes``: ``{"name", "source",
+    "entry", "timeout_s", "inputs"}`` with encoded inputs; ``start_probe``: the
+    first probe to run (after a restart). Nothing secret: the whole job is
+    visible to the learner's code.
+    """
+
+    cells: list[dict[str, Any]]
+    probes: list[dict[str, Any]]
+    policy: SandboxPolicy
+    limits: Limits
+    start_probe: int = 0
+
+    @classmethod
+    def build(cls, cells, probes, policy: SandboxPolicy, limits: Limits,
+              time_scale: float = 1.0) -> Job:
+        """From code cells (``index``, ``code``, ``skipped``) and :class:`Probe` objects."""
+        from dlbasics_grader.codec import encode
+
+        if time_scale != 1.0:
+            limits = Limits(**{**asdict(limits),
+                               "cell_wall_s": limits.cell_wall_s * time_scale,
+                               "total_wall_s": limits.total_wall_s * time_scale,
+                               "cpu_s": max(1, int(limits.cpu_s * time_scale))})
+        return cls(
+            cells=[{"index": c.index, "code": c.code, "skipped": c.skipped} for c in cells],
+            probes=[{"name": p.name, "source": p.source, "entry": p.entry,
+                     "timeout_s": float(p.timeout_s) * time_scale,
+                     "inputs": encode(dict(p.inputs), "inputs")} for p in probes],
+            policy=policy, limits=limits)
+
+    @property
+    def probe_timeouts(self) -> list[float]:
+        return [float(p["timeout_s"]) for p in self.probes]
+
+    def skip_cell(self, k: int, reason: str) -> None:
+        self.cells[k] = dict(self.cells[k], skipped=reason)
+
+    def wire(self) -> dict[str, Any]:
+        """The part of the job the runner needs (isolation is added by :func:`run_job`)."""
+        pol = self.policy
+        return {
+            "cells": self.cells,
+            "probes": self.probes,
+            "start_probe": self.start_probe,
+            "policy": {"forbidden_modules": list(pol.forbidden_modules), "reason": pol.reason,
+                       "preload": list(pol.preload), "allow_processes": pol.allow_processes},
+        }
 
 
 @dataclass
@@ -58,6 +138,7 @@ class Phase:
     error: str = ""
     traceback: str = ""
     duration_s: float = 0.0
+    cpu_s: float = 0.0
     outputs: Any = None
 
 
@@ -76,6 +157,8 @@ class RawRun:
     stop_reason: str = ""
     fatal: str = ""
     wall_s: float = 0.0
+    cpu_s: float = 0.0
+    ignored_messages: int = 0
 
 
 class _CappedStream:
@@ -237,30 +320,6 @@ def _has_token(pid: int, token: bytes) -> bool:
         return token in fh.read()
 
 
-def kill_all(pgid: int | None, uid: int | None, token: str) -> None:
-    """SIGKILL the process group and every process of the sandbox uid or token."""
-    if pgid:
-        try:
-            os.killpg(pgid, signal.SIGKILL)
-        except OSError:
-            pass
-    me = os.getpid()
-    tok = f"DLBASICS_SANDBOX_TOKEN={token}".encode()
-    for _ in range(50):
-        if uid is not None:
-            pids = _pids_where(lambda p: p != me and _uid_of(p) == uid)
-        else:
-            pids = _pids_where(lambda p: p != me and _has_token(p, tok))
-        if not pids:
-            return
-        for p in pids:
-            try:
-                os.kill(p, signal.SIGKILL)
-            except OSError:
-                pass
-        time.sleep(0.01)
-
-
 def _count_tasks_of(uid: int) -> int:
     n = 0
     for pid in _pids_where(lambda p: _uid_of(p) == uid):
@@ -317,8 +376,13 @@ def matplotlib_font_cache() -> str | None:
         return found
 
 
-def _clean_env(workdir: Path, token: str, seed: int) -> dict[str, str]:
-    env = {
+
+def _clean_env(workdir: Path, token: str) -> dict[str, str]:
+    """The sandbox's whole environment: nothing from the grader's, nothing secret.
+
+    ``PYTHONHASHSEED`` is fixed (not derived from the grading seed, which must
+    stay in the grader)."""
+    return {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "HOME": str(workdir),
         "TMPDIR": str(workdir / "tmp"),
@@ -329,7 +393,7 @@ def _clean_env(workdir: Path, token: str, seed: int) -> dict[str, str]:
         "MKL_NUM_THREADS": "1",
         "NUMEXPR_NUM_THREADS": "1",
         "TORCH_NUM_THREADS": "1",
-        "PYTHONHASHSEED": str(seed % (2**32)),
+        "PYTHONHASHSEED": "0",
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONNOUSERSITE": "1",
         "PYTHONSAFEPATH": "1",
@@ -339,7 +403,6 @@ def _clean_env(workdir: Path, token: str, seed: int) -> dict[str, str]:
         "DLBASICS_SANDBOX": "1",
         "DLBASICS_SANDBOX_TOKEN": token,
     }
-    return env
 
 
 def _signal_name(sig: int) -> str:
@@ -349,72 +412,500 @@ def _signal_name(sig: int) -> str:
         return f"signal {sig}"
 
 
-def run_job(
-    job: dict[str, Any],
-    limits: Limits,
-    probe_timeouts: list[float],
-    private_paths: list[Path],
-    deadline: float,
-) -> RawRun:
-    """Run one launch of the sandbox; see the module docstring.
+# ----------------------------------------------------------------------------
+# What the host offers, and what it adds up to
+# ----------------------------------------------------------------------------
 
-    ``job`` holds ``cells``, ``probes``, ``start_probe``, ``policy``; this
-    function adds limits, paths and isolation. ``deadline`` is an absolute
-    ``time.monotonic()`` after which everything is stopped.
+
+@dataclass(frozen=True)
+class Assessment:
+    """What isolation this host gives every sandbox.
+
+    ``mechanisms``: name -> description (recorded in results.json);
+    ``missing``: what the full set would add, one sentence each (a warning
+    when not empty); ``refusal``: non-empty when nothing keeps the hidden
+    tests and solutions unreadable (grading untrusted work is refused unless
+    the caller accepts the risk).
     """
-    is_root = os.geteuid() == 0
-    lease = _UidLease() if is_root else None
-    token = secrets.token_hex(16)
-    if is_root:
+
+    mechanisms: dict[str, str]
+    missing: tuple[str, ...]
+    refusal: str = ""
+
+
+def _readable_by_others(path: Path) -> bool:
+    """Whether users other than the owner may read ``path`` (or a file in it)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return False
+    if not st.st_mode & 0o005:
+        return False
+    if path.is_dir() and not st.st_mode & stat.S_IXOTH:
+        return False
+    return _world_reachable(path.resolve()) is None
+
+
+def assess(secret_paths: list[Path] = ()) -> Assessment:
+    """What :func:`run_job` will apply on this host (see :class:`Assessment`).
+
+    ``secret_paths`` (hidden tests, solutions) decide the refusal when the only
+    protection is a separate user: they must then be closed to other users.
+    """
+    host = isolation.host_support()
+    mech: dict[str, str] = {}
+    missing: list[str] = []
+    if host["root"]:
+        mech["user"] = "own user id per sandbox"
+    else:
+        missing.append("the sandbox runs as the grader's own user (grade as root for a "
+                       "separate user per sandbox)")
+    if host["landlock"]:
+        mech["landlock"] = f"ABI {host['landlock']}"
+        if host["landlock"] < 6:
+            missing.append(f"Landlock ABI {host['landlock']} cannot scope signals (kernel "
+                           "6.12 or later can)")
+    else:
+        missing.append("no Landlock (kernel 5.13 or later): files are protected only by "
+                       + ("mounts and permissions" if host["root"] else "nothing"))
+    if host["mount_ns"] or (host["root"] and host["user_ns"]):
+        mech["mounts"] = "hidden tests and solutions masked; private /tmp"
+    elif host["user_ns"]:
+        mech["namespaces"] = "own network, IPC and mount namespaces; private /tmp"
+    else:
+        missing.append("no namespaces: no private network, IPC and /tmp")
+    if host["seccomp"]:
+        mech["seccomp"] = "system-call filter"
+    else:
+        missing.append("no seccomp (libseccomp 2): sockets, ptrace and System V IPC are "
+                       "refused only by the audit hook, or not at all")
+    if host["cgroup"]:
+        mech["cgroup"] = "CPU share, memory (tmpfs included) and tasks per sandbox"
+    else:
+        missing.append("no cgroup: CPU share and memory are bounded per process only "
+                       "(RLIMIT_NPROC, RLIMIT_AS/DATA)")
+    refusal = ""
+    if not (host["landlock"] or mech.get("mounts")):
+        if not host["root"]:
+            refusal = ("nothing on this machine keeps the hidden tests and solutions "
+                       "unreadable to the submissions (no Landlock, and the sandbox runs as "
+                       "your own user)")
+        else:
+            open_paths = [str(p) for p in secret_paths if _readable_by_others(Path(p))]
+            if open_paths:
+                refusal = ("without Landlock or mount namespaces only file permissions keep "
+                           "the hidden tests and solutions from the sandbox user, and these "
+                           "are readable by other users: " + ", ".join(open_paths)
+                           + " (chmod go-rwx them)")
+            else:
+                mech["filesystem"] = "permissions only (secrets closed to other users)"
+    return Assessment(mechanisms=mech, missing=tuple(missing), refusal=refusal)
+
+
+_EXCLUDE_CACHE: dict[tuple[str, ...], list[str]] = {}
+
+
+def _excluded_entries(forbidden: tuple[str, ...]) -> list[str]:
+    """Top-level site-packages entries of the distributions that provide ``forbidden``."""
+    key = tuple(sorted({m.split(".")[0] for m in forbidden}))
+    if key in _EXCLUDE_CACHE:
+        return _EXCLUDE_CACHE[key]
+    out = set(key) | {"dlbasics_grader"}
+    try:
+        providers = importlib.metadata.packages_distributions()
+    except Exception:  # noqa: BLE001 - broken metadata: fall back to the names
+        providers = {}
+    for top in key:
+        for dist_name in providers.get(top, ()):
+            if dist_name.lower().replace("_", "-") == "dlbasics" and top != "dlbasics":
+                continue
+            try:
+                dist = importlib.metadata.distribution(dist_name)
+            except importlib.metadata.PackageNotFoundError:
+                continue
+            for f in dist.files or ():
+                first = f.parts[0] if f.parts else ""
+                if first and first != ".." and not (first.endswith(".dist-info")
+                                                    and dist_name == "dlbasics"):
+                    out.add(first)
+    _EXCLUDE_CACHE[key] = sorted(out)
+    return _EXCLUDE_CACHE[key]
+
+
+# ----------------------------------------------------------------------------
+# cgroups (root): a CPU share, memory and a task limit per sandbox
+# ----------------------------------------------------------------------------
+
+
+class _Cgroup:
+    """One cgroup (v1) per sandbox in the memory, cpu, cpuacct and pids hierarchies."""
+
+    def __init__(self, name: str, limits: Limits, extra_mb: int) -> None:
+        self.paths: dict[str, Path] = {}
+        root = Path(isolation.CGROUP_ROOT)
+        try:
+            for ctl in isolation.CGROUP_CONTROLLERS:
+                parent = root / ctl / CGROUP_PARENT
+                parent.mkdir(exist_ok=True)
+                path = parent / name
+                path.mkdir()
+                self.paths[ctl] = path
+            mem = (limits.memory_mb + extra_mb) * 1024 * 1024
+            self._write("memory", "memory.limit_in_bytes", mem)
+            if (self.paths["memory"] / "memory.memsw.limit_in_bytes").exists():
+                self._write("memory", "memory.memsw.limit_in_bytes", mem, optional=True)
+            self._write("cpu", "cpu.cfs_period_us", 100_000)
+            self._write("cpu", "cpu.cfs_quota_us", 100_000)  # one CPU at most
+            self._write("pids", "pids.max", max(limits.nproc, 8))
+        except OSError as exc:
+            self.remove()
+            raise SandboxUnavailable(f"cannot set up a cgroup for the sandbox: {exc}") from exc
+        self.summary = (f"one CPU at most, {limits.memory_mb + extra_mb} MiB for everything "
+                        f"(tmpfs included), {max(limits.nproc, 8)} tasks")
+
+    def _write(self, ctl: str, name: str, value: int, optional: bool = False) -> None:
+        try:
+            (self.paths[ctl] / name).write_text(str(value))
+        except OSError:
+            if not optional:
+                raise
+
+    def cpu_s(self) -> float:
+        try:
+            return int((self.paths["cpuacct"] / "cpuacct.usage").read_text()) / 1e9
+        except (OSError, ValueError, KeyError):
+            return 0.0
+
+    def oom_killed(self) -> bool:
+        try:
+            return int((self.paths["memory"] / "memory.failcnt").read_text()) > 0
+        except (OSError, ValueError, KeyError):
+            return False
+
+    def pids(self) -> list[int]:
+        try:
+            return [int(x) for x in (self.paths["pids"] / "cgroup.procs").read_text().split()]
+        except (OSError, ValueError, KeyError):
+            return []
+
+    def remove(self) -> None:
+        for _ in range(100):
+            pids = self.pids()
+            if not pids:
+                break
+            for p in pids:
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except OSError:
+                    pass
+            time.sleep(0.01)
+        for path in self.paths.values():
+            for _ in range(50):
+                try:
+                    path.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.01)
+        self.paths = {}
+
+
+def _session_of(pid: int) -> int:
+    with open(f"/proc/{pid}/stat", "rb") as fh:
+        return int(fh.read().rsplit(b")", 1)[1].split()[3])
+
+
+def kill_all(pgid: int | None, uid: int | None, token: str, cgroup: _Cgroup | None) -> None:
+    """SIGKILL every process of the sandbox: its cgroup, its session (the
+    sandbox cannot leave it: seccomp), its uid (root), or its token."""
+    if pgid:
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except OSError:
+            pass
+    if cgroup is not None:
+        cgroup.remove()
+    me = os.getpid()
+    tok = f"DLBASICS_SANDBOX_TOKEN={token}".encode()
+
+    def ours(p: int) -> bool:
+        if p == me:
+            return False
+        if uid is not None:
+            return _uid_of(p) == uid
+        return (pgid is not None and _session_of(p) == pgid) or _has_token(p, tok)
+
+    for _ in range(50):
+        pids = _pids_where(ours)
+        if not pids:
+            return
+        for p in pids:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except OSError:
+                pass
+        time.sleep(0.01)
+
+
+def _cpu_of(pid: int) -> float:
+    """CPU seconds of ``pid`` and its reaped children (``/proc/<pid>/stat``)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            f = fh.read().rsplit(b")", 1)[1].split()
+        return sum(int(x) for x in f[11:15]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+class _CpuMeter:
+    """The sandbox's CPU time, seen from outside: its cgroup, else its session."""
+
+    def __init__(self, pid: int, cgroup: _Cgroup | None) -> None:
+        self.pid, self.cgroup = pid, cgroup
+        self.last, self.others, self.next_scan = 0.0, 0.0, 0.0
+
+    def read(self) -> float:
+        if self.cgroup is not None:
+            value = self.cgroup.cpu_s()
+        else:
+            now = time.monotonic()
+            if now >= self.next_scan:  # other processes of the session, once a second
+                self.next_scan = now + 1.0
+                self.others = sum(_cpu_of(p) for p in _pids_where(
+                    lambda p: p != self.pid and _session_of(p) == self.pid))
+            value = _cpu_of(self.pid) + self.others
+        self.last = max(self.last, value)
+        return self.last
+
+
+# ----------------------------------------------------------------------------
+# The runner's messages
+# ----------------------------------------------------------------------------
+
+
+class _Protocol:
+    """Accepts the runner's messages in the one order the runner sends them.
+
+    ``ready`` (once, before any learner code) -> per cell ``cell_start i`` and
+    ``cell_end i`` (a skipped cell: ``cell_end`` only) -> ``cells_done`` ->
+    per probe ``probe_start j``, ``probe_end j`` -> ``done``. A line without
+    the nonce is ignored (counted); one with the nonce that does not fit the
+    order stops the run: only learner code that dug the nonce out of the
+    runner's memory could have sent it. Fields are checked before use.
+    """
+
+    def __init__(self, job: Job, nonce: str, run: RawRun, meter_read) -> None:
+        self.job, self.nonce, self.run, self.cpu = job, nonce, run, meter_read
+        self.state = "setup"          # setup, cells, cell, probes, probe, done
+        self.index = -1               # the cell or probe in progress
+        self.next_cell = 0
+        self.next_probe = job.start_probe
+        self.started = time.monotonic()
+        self.started_cpu = 0.0
+        self.violation = ""
+
+    @property
+    def phase(self) -> tuple[str, int]:
+        if self.state in ("cell", "probe"):
+            return self.state, self.index
+        return ("setup", -1) if self.state == "setup" else ("between", -1)
+
+    def feed(self, line: bytes) -> None:
+        if self.violation or self.state == "done":
+            return
+        if len(self.run.cells) + len(self.run.probes) + self.run.ignored_messages > MAX_MESSAGES:
+            self.violation = "it sent the grader more messages than a notebook can"
+            return
+        try:
+            msg = json.loads(line)
+        except (ValueError, RecursionError, MemoryError):
+            msg = None
+        if type(msg) is not dict or msg.get("k") != self.nonce:
+            self.run.ignored_messages += 1
+            return
+        ev = msg.get("ev")
+        if ev != "probe_end" and len(line) > SMALL_MESSAGE:
+            self.violation = "it sent the grader a message larger than expected"
+            return
+        handler = getattr(self, f"_on_{ev}", None) if isinstance(ev, str) else None
+        if handler is None or not handler(msg):
+            self.violation = (f"it sent the grader an unexpected message ({clean_text(ev, 40)!r} "
+                              f"while in {self.state})")
+
+    def _start(self, state: str, index: int) -> None:
+        self.state, self.index = state, index
+        self.started, self.started_cpu = time.monotonic(), self.cpu()
+
+    def _end(self, msg: dict, into: dict[int, Phase]) -> Phase:
+        ph = _phase_from(msg)
+        ph.cpu_s = max(0.0, self.cpu() - self.started_cpu)
+        into[self.index] = ph
+        return ph
+
+    def _on_ready(self, msg: dict) -> bool:
+        if self.state != "setup":
+            return False
+        iso = msg.get("isolation")
+        if type(iso) is dict and len(iso) < 32:
+            self.run.isolation = {clean_text(k, 40): clean_text(v, 400) for k, v in iso.items()}
+        self.state = "cells"
+        return True
+
+    def _on_fatal(self, msg: dict) -> bool:
+        if self.state != "setup":
+            return False
+        self.run.fatal = clean_text(msg.get("error", ""), 2000)
+        self.state = "done"
+        return True
+
+    def _on_cell_start(self, msg: dict) -> bool:
+        i = msg.get("i")
+        if self.state != "cells" or i != self.next_cell or type(i) is not int:
+            return False
+        self._start("cell", i)
+        return True
+
+    def _on_cell_end(self, msg: dict) -> bool:
+        i = msg.get("i")
+        if type(i) is not int:
+            return False
+        skipped = (self.state == "cells" and i == self.next_cell
+                   and i < len(self.job.cells) and self.job.cells[i].get("skipped"))
+        if not (skipped or (self.state == "cell" and i == self.index)):
+            return False
+        if skipped:
+            self._start("cell", i)
+        self._end(msg, self.run.cells)
+        self.state, self.next_cell = "cells", i + 1
+        return True
+
+    def _on_cells_done(self, msg: dict) -> bool:
+        if self.state != "cells" or self.next_cell != len(self.job.cells):
+            return False
+        self.state = "probes"
+        return True
+
+    def _on_probe_start(self, msg: dict) -> bool:
+        j = msg.get("i")
+        if self.state != "probes" or j != self.next_probe or type(j) is not int:
+            return False
+        self._start("probe", j)
+        return True
+
+    def _on_probe_end(self, msg: dict) -> bool:
+        j = msg.get("i")
+        if self.state != "probe" or j != self.index or type(j) is not int:
+            return False
+        ph = self._end(msg, self.run.probes)
+        ph.outputs = msg.get("outputs") if ph.status == "ok" else None
+        self.state, self.next_probe = "probes", j + 1
+        return True
+
+    def _on_done(self, msg: dict) -> bool:
+        if self.state != "probes" or self.next_probe != len(self.job.probes):
+            return False
+        self.state = "done"
+        self.run.finished = True
+        return True
+
+
+def _phase_from(msg: dict) -> Phase:
+    status = msg.get("status")
+    if status not in PHASE_STATUSES:
+        status = "error"
+    t = msg.get("t")
+    ok_t = type(t) in (int, float) and not isinstance(t, bool) and -1 < t < 1e7
+    return Phase(
+        status=status,
+        error=clean_text(msg.get("error", ""), 4000),
+        traceback=clean_text(msg.get("traceback", ""), 8000),
+        duration_s=float(t) if ok_t and math.isfinite(t) else 0.0,
+    )
+
+
+# ----------------------------------------------------------------------------
+# Running one job
+# ----------------------------------------------------------------------------
+
+
+def _job_folder(as_root: bool) -> Path:
+    if as_root:
         ROOT_BASE.mkdir(parents=True, exist_ok=True)
         os.chmod(ROOT_BASE, 0o711)
         jobdir = Path(tempfile.mkdtemp(prefix="job-", dir=ROOT_BASE))
         os.chmod(jobdir, 0o711)
-    else:
-        jobdir = Path(tempfile.mkdtemp(prefix="dlbasics-grade-"))
-    workdir = jobdir / "work"
-    stage = jobdir / "stage"
+        return jobdir
+    return Path(tempfile.mkdtemp(prefix="dlbasics-grade-"))
+
+
+def never_readable(private_paths: list[Path]) -> list[str]:
+    """Folders whose ancestors (or themselves) Landlock must never allow."""
+    out = {str(Path(p).resolve()) for p in private_paths}
+    out.add(str(GRADER_PACKAGE))
+    try:
+        out.add(str(Path.home().resolve()))
+    except (RuntimeError, OSError):
+        pass
+    return sorted(out)
+
+
+def run_job(job: Job, private_paths: list[Path], deadline: float, cpu_left: float) -> RawRun:
+    """Run one launch of the sandbox; see the module docstring.
+
+    ``deadline`` is the absolute ``time.monotonic()`` wall-clock backstop;
+    ``cpu_left`` the notebook's remaining CPU seconds (its own, not the
+    machine's: a busy neighbour does not use them up).
+    """
+    host = isolation.host_support()
+    limits = job.limits
+    as_root = os.geteuid() == 0
+    lease = _UidLease() if host["root"] else None
+    token, nonce = secrets.token_hex(16), secrets.token_hex(16)
+    jobdir = _job_folder(as_root)
+    workdir, stage = jobdir / "work", jobdir / "stage"
     run = RawRun()
-    proc = None
+    proc = cgroup = None
     read_fd = write_fd = -1
     t_start = time.monotonic()
     try:
-        workdir.mkdir(mode=0o700)
-        (workdir / "tmp").mkdir(mode=0o700)
-        stage.mkdir(mode=0o700)
         uid = lease.uid if lease else None
-        if uid is not None:
-            for p in (workdir, workdir / "tmp"):
+        for p in (workdir, workdir / "tmp", stage):
+            p.mkdir(mode=0o700)
+            if uid is not None:
                 os.chown(p, uid, uid)
-        fs = plan_filesystem(private_paths, workdir) if is_root else {
+        work_mb = max(limits.file_size_mb * 2, 32)
+        if host["cgroup"]:
+            cgroup = _Cgroup(f"job-{token[:16]}", limits, extra_mb=work_mb + 3 * TMP_MB)
+        fs = plan_filesystem(private_paths, workdir) if host["root"] else {
             "hide": [], "rebind": [], "need_mounts": False}
         nproc = limits.nproc
-        if not is_root:
+        if not host["root"]:
             nproc += _count_tasks_of(os.getuid())
-        full = dict(job)
+        forbidden = job.policy.forbidden_modules
+        full = job.wire()
         full.update(
+            nonce=nonce,
             workdir=str(workdir),
             cell_timeout_s=limits.cell_wall_s,
+            wall_factor=WALL_FACTOR,
             max_result_bytes=int(limits.result_mb * 1024 * 1024 * 1.4),
-            limits={
-                "cpu_s": limits.cpu_s,
-                "memory_mb": limits.memory_mb,
-                "memory_kind": limits.memory_kind,
-                "file_size_mb": limits.file_size_mb,
-                "open_files": limits.open_files,
-                "nproc_total": nproc,
-            },
+            limits={"cpu_s": limits.cpu_s, "memory_mb": limits.memory_mb,
+                    "memory_kind": limits.memory_kind, "file_size_mb": limits.file_size_mb,
+                    "open_files": limits.open_files, "nproc_total": nproc},
             isolation={
-                "uid": uid,
-                "gid": uid,
-                "stage": str(stage),
-                "hide": fs["hide"],
-                "rebind": fs["rebind"],
-                "need_mounts": fs["need_mounts"],
-                "workdir": str(workdir),
-                "font_cache": matplotlib_font_cache(),
-                "work_mb": max(limits.file_size_mb * 4, 64),
-                "namespaces": os.environ.get("DLBASICS_SANDBOX_NAMESPACES", "1") != "0",
+                "uid": uid, "gid": uid, "stage": str(stage), "workdir": str(workdir),
+                "hide": fs["hide"], "rebind": fs["rebind"], "need_mounts": fs["need_mounts"],
+                "font_cache": matplotlib_font_cache(), "work_mb": work_mb, "tmp_mb": TMP_MB,
+                "mount_ns": host["mount_ns"], "user_ns": host["user_ns"],
+                "landlock": host["landlock"] > 0, "seccomp": host["seccomp"],
+                "cgroup": [str(p) for p in cgroup.paths.values()] if cgroup else [],
+                "cgroup_summary": cgroup.summary if cgroup else "",
+                "never": never_readable(private_paths),
+                "exclude_entries": _excluded_entries(forbidden) if forbidden else [
+                    "dlbasics_grader"],
+                "extra_packages": [] if any(m.split(".")[0] == "dlbasics" for m in forbidden)
+                else ["dlbasics"],
             },
         )
         job_file = jobdir / "job.json"
@@ -422,24 +913,24 @@ def run_job(
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(full, fh)
         read_fd, write_fd = os.pipe()
-        env = _clean_env(workdir, token, int(job.get("seed", 0)))
         proc = subprocess.Popen(
             [sys.executable, "-X", "faulthandler", str(RUNNER), str(job_file), str(write_fd)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            pass_fds=(write_fd,),
-            cwd=str(jobdir),
-            env=env,
-            start_new_session=True,
-            close_fds=True,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            pass_fds=(write_fd,), cwd=str(jobdir), env=_clean_env(workdir, token),
+            start_new_session=True, close_fds=True,
         )
         os.close(write_fd)
         write_fd = -1
-        _watch(proc, read_fd, job, limits, probe_timeouts, deadline, run)
+        meter = _CpuMeter(proc.pid, cgroup)
+        _Watch(proc, read_fd, job, nonce, meter, deadline, cpu_left, run).loop()
+        run.cpu_s = meter.read()
+        if cgroup is not None and run.stop_status == "crashed" and cgroup.oom_killed() \
+                and "SIGKILL" in run.stop_reason:
+            run.stop_status = "out of memory"
+            run.stop_reason = "the notebook's processes used more memory than allowed"
     finally:
-        pgid = proc.pid if proc is not None else None
-        kill_all(pgid, lease.uid if lease else None, token)
+        kill_all(proc.pid if proc is not None else None, lease.uid if lease else None, token,
+                 cgroup)
         if proc is not None:
             for stream in (proc.stdout, proc.stderr):
                 if stream:
@@ -462,82 +953,77 @@ def run_job(
     return run
 
 
-def _watch(proc, read_fd, job, limits, probe_timeouts, deadline, run: RawRun) -> None:
-    """Read the runner's messages and output; stop it when a limit passes."""
-    keep = limits.output_kb * 1024 // 2
-    out, err = _CappedStream(keep), _CappedStream(keep)
-    max_line = int(limits.result_mb * 1024 * 1024 * 1.5) + 65536
-    buf = bytearray()
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ, "out")
-    sel.register(proc.stderr, selectors.EVENT_READ, "err")
-    os.set_blocking(read_fd, False)
-    chan = os.fdopen(read_fd, "rb", buffering=0, closefd=False)
-    sel.register(chan, selectors.EVENT_READ, "chan")
-    phase: tuple[str, int] = ("setup", -1)
-    phase_deadline = time.monotonic() + 60.0
-    open_streams = 3
-    exited_status = None
-    rusage = None
-    phase_start = time.monotonic()
+class _Watch:
+    """Reads one runner's streams and messages; stops it when a limit passes."""
 
-    def on_message(msg: dict) -> None:
-        nonlocal phase, phase_deadline, phase_start
-        ev = msg.get("ev")
-        now = time.monotonic()
-        if ev == "ready":
-            iso = msg.get("isolation")
-            if isinstance(iso, dict):
-                run.isolation = {str(k): str(v) for k, v in iso.items()}
-            phase, phase_deadline = ("between", -1), deadline
-        elif ev == "fatal":
-            run.fatal = str(msg.get("error", ""))[:2000]
-        elif ev == "cell_start":
-            i = _int(msg.get("i"))
-            phase, phase_start = ("cell", i), now
-            phase_deadline = now + limits.cell_wall_s + GRACE_S
-        elif ev == "cell_end":
-            i = _int(msg.get("i"))
-            run.cells[i] = _phase_from(msg)
-            phase, phase_deadline = ("between", -1), deadline
-        elif ev == "probe_start":
-            j = _int(msg.get("i"))
-            phase, phase_start = ("probe", j), now
-            t = probe_timeouts[j] if 0 <= j < len(probe_timeouts) else 10.0
-            phase_deadline = now + t + GRACE_S + 1.0
-        elif ev == "probe_end":
-            j = _int(msg.get("i"))
-            ph = _phase_from(msg)
-            ph.outputs = msg.get("outputs")
-            run.probes[j] = ph
-            phase, phase_deadline = ("between", -1), deadline
-        elif ev == "done":
-            run.finished = True
+    def __init__(self, proc, read_fd, job: Job, nonce, meter: _CpuMeter, deadline: float,
+                 cpu_left: float, run: RawRun) -> None:
+        self.proc, self.job, self.meter, self.run = proc, job, meter, run
+        self.deadline, self.cpu_left = deadline, cpu_left
+        keep = job.limits.output_kb * 1024 // 2
+        self.out, self.err = _CappedStream(keep), _CappedStream(keep)
+        self.max_line = int(job.limits.result_mb * 1024 * 1024 * 1.5) + 65536
+        self.buf = bytearray()
+        self.proto = _Protocol(job, nonce, run, meter.read)
+        self.sel = selectors.DefaultSelector()
+        self.sel.register(proc.stdout, selectors.EVENT_READ, "out")
+        self.sel.register(proc.stderr, selectors.EVENT_READ, "err")
+        os.set_blocking(read_fd, False)
+        self.chan = os.fdopen(read_fd, "rb", buffering=0, closefd=False)
+        self.sel.register(self.chan, selectors.EVENT_READ, "chan")
+        self.open_streams = 3
+        self.rusage = None
+        self.stop_status = self.stop_reason = ""
 
-    stop_status = stop_reason = ""
-    while True:
+    # -- limits ----------------------------------------------------------------
+    def _phase_limit(self) -> tuple[float, float, str]:
+        """(CPU seconds, wall seconds, what) allowed for the phase in progress."""
+        kind, idx = self.proto.phase
+        lim = self.job.limits
+        if kind == "cell":
+            return (lim.cell_wall_s + GRACE_S, lim.cell_wall_s * WALL_FACTOR + GRACE_S,
+                    f"the cell ran longer than {lim.cell_wall_s:g} s and did not stop when "
+                    "interrupted")
+        if kind == "probe":
+            t = self.job.probe_timeouts[idx]
+            return (t + GRACE_S + 1.0, t * WALL_FACTOR + GRACE_S + 1.0,
+                    f"the call ran longer than {t:g} s and did not stop when interrupted")
+        if kind == "setup":
+            return 60.0, 60.0, "the sandbox did not start in time"
+        return math.inf, math.inf, ""
+
+    def _over_limit(self) -> bool:
         now = time.monotonic()
-        limit_at = min(deadline, phase_deadline)
-        if now >= limit_at and exited_status is None:
-            kind, idx = phase
-            if now >= deadline:
-                stop_status = "timeout"
-                stop_reason = "the total time limit for the notebook was reached"
-            elif kind == "cell":
-                stop_status = "timeout"
-                stop_reason = (f"the cell ran longer than {limits.cell_wall_s:g} s and did not "
-                               "stop when interrupted")
-            elif kind == "probe":
-                t = probe_timeouts[idx] if 0 <= idx < len(probe_timeouts) else 10.0
-                stop_status = "timeout"
-                stop_reason = f"the call ran longer than {t:g} s and did not stop when interrupted"
-            else:
-                stop_status = "timeout"
-                stop_reason = "the sandbox did not start in time"
-            run.stopped_in = phase
-            break
-        events = sel.select(timeout=min(0.05, max(0.0, limit_at - now)))
-        for key, _ in events:
+        cpu = self.meter.read()
+        if now >= self.deadline or cpu >= self.cpu_left:
+            self.stop_status = "timeout"
+            self.stop_reason = "the total time limit for the notebook was reached"
+        else:
+            cpu_lim, wall_lim, why = self._phase_limit()
+            if (cpu - self.proto.started_cpu >= cpu_lim
+                    or now - self.proto.started >= wall_lim):
+                self.stop_status, self.stop_reason = "timeout", why
+        if self.stop_status:
+            self.run.stopped_in = self.proto.phase
+        return bool(self.stop_status)
+
+    # -- reading -----------------------------------------------------------------
+    def _feed_channel(self, data: bytes) -> None:
+        start = len(self.buf)
+        self.buf += data
+        while True:  # look for newlines only in the new bytes
+            nl = self.buf.find(b"\n", start)
+            if nl < 0:
+                break
+            line = bytes(self.buf[:nl])
+            del self.buf[: nl + 1]
+            start = 0
+            self.proto.feed(line)
+        if len(self.buf) > self.max_line and not self.proto.violation:
+            self.proto.violation = "it sent more data than the grader accepts"
+
+    def _read_ready(self, timeout: float) -> None:
+        for key, _ in self.sel.select(timeout=timeout):
             try:
                 data = os.read(key.fileobj.fileno(), 1 << 16)
             except BlockingIOError:
@@ -545,115 +1031,78 @@ def _watch(proc, read_fd, job, limits, probe_timeouts, deadline, run: RawRun) ->
             except OSError:
                 data = b""
             if not data:
-                sel.unregister(key.fileobj)
-                open_streams -= 1
-                continue
-            if key.data == "out":
-                out.feed(data)
+                self.sel.unregister(key.fileobj)
+                self.open_streams -= 1
+            elif key.data == "out":
+                self.out.feed(data)
             elif key.data == "err":
-                err.feed(data)
+                self.err.feed(data)
             else:
-                # look for newlines only in the new bytes: a long line arrives in many chunks
-                start = len(buf)
-                buf += data
-                while True:
-                    nl = buf.find(b"\n", start)
-                    if nl < 0:
-                        break
-                    line = bytes(buf[:nl])
-                    del buf[: nl + 1]
-                    start = 0
-                    try:
-                        msg = json.loads(line)
-                    except (ValueError, RecursionError):
-                        continue
-                    if isinstance(msg, dict):
-                        on_message(msg)
-                if len(buf) > max_line:
-                    stop_status, stop_reason = "crashed", "it sent more data than the grader accepts"
-                    run.stopped_in = phase
-                    break
-        if stop_status:
-            break
-        if exited_status is None:
+                self._feed_channel(data)
+
+    def _drain(self) -> None:
+        while True:
             try:
-                pid, status, rusage = os.wait4(proc.pid, os.WNOHANG)
-            except ChildProcessError:
-                pid, status = proc.pid, 0
-            if pid == proc.pid:
-                exited_status = status
-                proc.returncode = os.waitstatus_to_exitcode(status)
-                exit_time = time.monotonic()
-        if exited_status is not None:
-            # the runner is gone; read what is left for a moment, then stop
-            if open_streams == 0 or run.finished and open_streams <= 2 or (
-                time.monotonic() - exit_time > 0.5
-            ):
-                # drain the channel fully (it cannot block: non-blocking)
-                _drain(chan, buf, on_message)
+                data = self.chan.read(1 << 16)
+            except (BlockingIOError, OSError):
+                data = None
+            if not data:
                 break
-    sel.close()
-    chan.close()
-    run.stdout, run.stderr = out.text(), err.text()
-    if run.finished:
-        return
-    if not stop_status:
-        run.stopped_in = phase
-        code = proc.returncode
-        if run.fatal:
-            stop_status, stop_reason = "crashed", run.fatal
-        elif code is not None and code < 0:
+            self._feed_channel(data)
+        if self.buf:
+            self._feed_channel(b"\n")
+
+    def loop(self) -> None:
+        exited_at = None
+        while True:
+            if exited_at is None and self._over_limit():
+                break
+            self._read_ready(0.05)
+            if self.proto.violation:
+                self.stop_status, self.stop_reason = "crashed", self.proto.violation
+                self.run.stopped_in = self.proto.phase
+                break
+            if exited_at is None:
+                try:
+                    pid, status, self.rusage = os.wait4(self.proc.pid, os.WNOHANG)
+                except ChildProcessError:
+                    pid, status = self.proc.pid, 0
+                if pid == self.proc.pid:
+                    self.proc.returncode = os.waitstatus_to_exitcode(status)
+                    exited_at = time.monotonic()
+            if exited_at is not None and (
+                    self.open_streams == 0 or (self.run.finished and self.open_streams <= 2)
+                    or time.monotonic() - exited_at > 0.5):
+                self._drain()
+                break
+        self.sel.close()
+        self.chan.close()
+        self.run.stdout, self.run.stderr = self.out.text(), self.err.text()
+        if self.proto.violation and not self.stop_status:
+            self.stop_status, self.stop_reason = "crashed", self.proto.violation
+            self.run.stopped_in = self.proto.phase
+        if self.run.finished and not self.stop_status:
+            return
+        if not self.stop_status:
+            self.run.stopped_in = self.proto.phase
+            self.stop_status, self.stop_reason = self._classify_exit()
+        self.run.stop_status, self.run.stop_reason = self.stop_status, self.stop_reason
+        self.run.finished = False
+
+    def _classify_exit(self) -> tuple[str, str]:
+        code = self.proc.returncode
+        lim = self.job.limits
+        if self.run.fatal:
+            return "crashed", self.run.fatal
+        if code is not None and code < 0:
             sig = -code
-            cpu = (rusage.ru_utime + rusage.ru_stime) if rusage else 0.0
-            if sig in (signal.SIGXCPU,) or (sig == signal.SIGKILL and cpu >= limits.cpu_s - 0.5):
-                stop_status = "timeout"
-                stop_reason = f"the CPU time limit of {limits.cpu_s} s was reached"
-            elif sig == signal.SIGKILL:
-                stop_status = "out of memory"
-                stop_reason = "the process was killed (SIGKILL), most likely for using too much memory"
-            else:
-                stop_status = "crashed"
-                stop_reason = f"the process was killed by {_signal_name(sig)}"
-        else:
-            stop_status = "crashed"
-            stop_reason = (f"the process exited with code {code} (os._exit(), or a hard "
-                           "exit inside a library)")
-    run.stop_status, run.stop_reason = stop_status, stop_reason
-
-
-def _drain(chan, buf: bytearray, on_message) -> None:
-    while True:
-        try:
-            data = chan.read(1 << 16)
-        except (BlockingIOError, OSError):
-            data = None
-        if not data:
-            break
-        buf += data
-    for line in bytes(buf).split(b"\n"):
-        if not line:
-            continue
-        try:
-            msg = json.loads(line)
-        except (ValueError, RecursionError):
-            continue
-        if isinstance(msg, dict):
-            on_message(msg)
-    buf.clear()
-
-
-def _int(v: Any) -> int:
-    return v if type(v) is int else -1
-
-
-def _phase_from(msg: dict) -> Phase:
-    status = msg.get("status")
-    if status not in ("ok", "error", "timeout", "out of memory", "skipped"):
-        status = "error"
-    t = msg.get("t")
-    return Phase(
-        status=status,
-        error=str(msg.get("error", ""))[:4000],
-        traceback=str(msg.get("traceback", ""))[:8000],
-        duration_s=float(t) if type(t) in (int, float) else 0.0,
-    )
+            ru = self.rusage
+            cpu = (ru.ru_utime + ru.ru_stime) if ru else 0.0
+            if sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu >= lim.cpu_s - 0.5):
+                return "timeout", f"the CPU time limit of {lim.cpu_s} s was reached"
+            if sig == signal.SIGKILL:
+                return ("out of memory", "the process was killed (SIGKILL), most likely for "
+                        "using too much memory")
+            return "crashed", f"the process was killed by {_signal_name(sig)}"
+        return "crashed", (f"the process exited with code {code} (os._exit(), or a hard exit "
+                           "inside a library)")

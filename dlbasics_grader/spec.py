@@ -80,6 +80,8 @@ ProbeStatus = Literal["ok", "error", "timeout", "out of memory", "crashed", "not
 """Status of one probe: ``ok`` means the driver returned a dict that came back
 intact; ``not run`` means the sandbox stopped before reaching it."""
 
+PROBE_STATUSES: tuple[str, ...] = ("ok", "error", "timeout", "out of memory", "crashed", "not run")
+
 
 # ----------------------------------------------------------------------------
 # What an exercise declares
@@ -354,7 +356,11 @@ class ProbeResult:
     traceback
         The part of the traceback that lies in the learner's cells.
     duration_s
-        Wall time the probe took inside the sandbox.
+        Wall time the probe took inside the sandbox (as the sandbox says).
+    cpu_s
+        CPU time the sandbox used during the probe, measured by the grader from
+        outside (its cgroup or its processes): use this, not a time the probe
+        returns, to hold a submission to a CPU budget.
     """
 
     name: str
@@ -363,6 +369,7 @@ class ProbeResult:
     error: str = ""
     traceback: str = ""
     duration_s: float = 0.0
+    cpu_s: float = 0.0
 
     @property
     def ok(self) -> bool:

@@ -9,7 +9,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from dlbasics_grader import runner as codec
+from dlbasics_grader import codec
 from dlbasics_grader.notebook import (
     NotebookError,
     parse_notebook,
