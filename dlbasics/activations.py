@@ -15,6 +15,11 @@ leaky_relu     :math:`z` if :math:`z>0` else   :math:`1` if :math:`z>0` else :ma
 
 At the kink ``z = 0`` the ReLU derivative is 0 and the leaky ReLU derivative is
 ``alpha``, the same choice PyTorch's autograd makes.
+
+These are the bare formulas: every function keeps a floating ``x``'s dtype,
+turns integers into float64, and checks nothing else (NaN in, NaN out). Inputs
+are checked where a learner's data enters a model (``MLP.fit``, ``forward``,
+the layer forwards), once.
 """
 
 from __future__ import annotations
@@ -22,8 +27,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-
-from dlbasics.validation import as_float_array, check_positive
 
 __all__ = [
     "ACTIVATIONS",
@@ -42,41 +45,10 @@ __all__ = [
 Activation = Callable[[np.ndarray], np.ndarray]
 
 
-# The kernels below assume a validated float array; the public functions check first.
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    # exp(-|z|) is in (0, 1], so nothing overflows for any finite z.
-    e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(z.dtype, copy=False)
-
-
-def _sigmoid_derivative(z: np.ndarray) -> np.ndarray:
-    s = _sigmoid(z)
-    return s * (1 - s)
-
-
-def _relu(z: np.ndarray) -> np.ndarray:
-    return np.maximum(z, 0)
-
-
-def _relu_derivative(z: np.ndarray) -> np.ndarray:
-    return (z > 0).astype(z.dtype)
-
-
-def _tanh(z: np.ndarray) -> np.ndarray:
-    return np.tanh(z)
-
-
-def _tanh_derivative(z: np.ndarray) -> np.ndarray:
-    t = np.tanh(z)
-    return 1 - t * t
-
-
-def _leaky_relu(z: np.ndarray, alpha: float = 0.01) -> np.ndarray:
-    return np.where(z > 0, z, z * z.dtype.type(alpha))
-
-
-def _leaky_relu_derivative(z: np.ndarray, alpha: float = 0.01) -> np.ndarray:
-    return np.where(z > 0, z.dtype.type(1), z.dtype.type(alpha))
+def _floats(x: np.ndarray) -> np.ndarray:
+    """``x`` as an array: integers and booleans become float64, every other dtype is kept."""
+    x = np.asarray(x)
+    return x.astype(np.float64) if x.dtype.kind in "biu" else x
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -95,112 +67,52 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     numpy.ndarray, same shape and dtype as ``x``
         Values in :math:`[0, 1]`.
     """
-    return _sigmoid(as_float_array(x, "x"))
+    x = _floats(x)
+    e = np.exp(-np.abs(x))  # in (0, 1]: nothing overflows
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
 
 
 def sigmoid_derivative(x: np.ndarray) -> np.ndarray:
-    r"""Derivative of the sigmoid at ``x``: :math:`\sigma(x)\,(1 - \sigma(x))`.
+    r"""Derivative of the sigmoid: :math:`\sigma(x)\,(1 - \sigma(x))`, values in :math:`(0, 0.25]`.
 
-    Parameters
-    ----------
-    x : array_like, any shape
-        Pre-activations (not sigmoid outputs).
-
-    Returns
-    -------
-    numpy.ndarray, same shape and dtype as ``x``
-        Values in :math:`(0, 0.25]`.
+    ``x`` is the pre-activation, not the sigmoid's output.
     """
-    return _sigmoid_derivative(as_float_array(x, "x"))
+    s = sigmoid(x)
+    return s * (1 - s)
 
 
 def relu(x: np.ndarray) -> np.ndarray:
-    """Rectified linear unit ``max(0, x)``, elementwise.
-
-    Parameters
-    ----------
-    x : array_like, any shape
-
-    Returns
-    -------
-    numpy.ndarray, same shape and dtype as ``x``
-    """
-    return _relu(as_float_array(x, "x"))
+    """Rectified linear unit ``max(0, x)``, elementwise."""
+    return np.maximum(_floats(x), 0)
 
 
 def relu_derivative(x: np.ndarray) -> np.ndarray:
-    """Derivative of ReLU: 1 where ``x > 0``, else 0 (0 at the kink, as in PyTorch).
-
-    Parameters
-    ----------
-    x : array_like, any shape
-
-    Returns
-    -------
-    numpy.ndarray, same shape and dtype as ``x``
-    """
-    return _relu_derivative(as_float_array(x, "x"))
+    """Derivative of ReLU: 1 where ``x > 0``, else 0 (0 at the kink, as in PyTorch)."""
+    x = _floats(x)
+    return (x > 0).astype(x.dtype)
 
 
 def tanh(x: np.ndarray) -> np.ndarray:
-    """Hyperbolic tangent, elementwise; values in ``(-1, 1)``.
-
-    Parameters
-    ----------
-    x : array_like, any shape
-
-    Returns
-    -------
-    numpy.ndarray, same shape and dtype as ``x``
-    """
-    return _tanh(as_float_array(x, "x"))
+    """Hyperbolic tangent, elementwise; values in ``(-1, 1)``."""
+    return np.tanh(_floats(x))
 
 
 def tanh_derivative(x: np.ndarray) -> np.ndarray:
-    r"""Derivative of tanh: :math:`1 - \tanh^2(x)`.
-
-    Parameters
-    ----------
-    x : array_like, any shape
-
-    Returns
-    -------
-    numpy.ndarray, same shape and dtype as ``x``
-    """
-    return _tanh_derivative(as_float_array(x, "x"))
+    r"""Derivative of tanh: :math:`1 - \tanh^2(x)`."""
+    t = tanh(x)
+    return 1 - t * t
 
 
 def leaky_relu(x: np.ndarray, alpha: float = 0.01) -> np.ndarray:
-    r"""Leaky ReLU: ``x`` where ``x > 0``, else ``alpha * x``.
-
-    Parameters
-    ----------
-    x : array_like, any shape
-    alpha : float, default 0.01
-        Slope for negative inputs (PyTorch calls it ``negative_slope``).
-
-    Returns
-    -------
-    numpy.ndarray, same shape and dtype as ``x``
-    """
-    check_positive(alpha, "alpha", allow_zero=True)
-    return _leaky_relu(as_float_array(x, "x"), alpha)
+    """Leaky ReLU: ``x`` where ``x > 0``, else ``alpha * x`` (``alpha`` is PyTorch's ``negative_slope``)."""
+    x = _floats(x)
+    return np.where(x > 0, x, x * x.dtype.type(alpha))
 
 
 def leaky_relu_derivative(x: np.ndarray, alpha: float = 0.01) -> np.ndarray:
-    """Derivative of leaky ReLU: 1 where ``x > 0``, else ``alpha`` (also at 0).
-
-    Parameters
-    ----------
-    x : array_like, any shape
-    alpha : float, default 0.01
-
-    Returns
-    -------
-    numpy.ndarray, same shape and dtype as ``x``
-    """
-    check_positive(alpha, "alpha", allow_zero=True)
-    return _leaky_relu_derivative(as_float_array(x, "x"), alpha)
+    """Derivative of leaky ReLU: 1 where ``x > 0``, else ``alpha`` (also at 0)."""
+    x = _floats(x)
+    return np.where(x > 0, x.dtype.type(1), x.dtype.type(alpha))
 
 
 def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -221,20 +133,17 @@ def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     numpy.ndarray, same shape and dtype as ``x``
         Non-negative values that sum to 1 along ``axis``.
     """
-    z = as_float_array(x, "x")
-    if z.ndim == 0:
-        raise ValueError("x is a scalar; softmax needs at least one axis of logits")
-    shifted = z - z.max(axis=axis, keepdims=True)
-    e = np.exp(shifted)
+    x = _floats(x)
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
 
 
 #: name -> (activation, derivative); what :func:`get_activation` looks up.
 ACTIVATIONS: dict[str, tuple[Activation, Activation]] = {
-    "sigmoid": (_sigmoid, _sigmoid_derivative),
-    "relu": (_relu, _relu_derivative),
-    "tanh": (_tanh, _tanh_derivative),
-    "leaky_relu": (_leaky_relu, _leaky_relu_derivative),
+    "sigmoid": (sigmoid, sigmoid_derivative),
+    "relu": (relu, relu_derivative),
+    "tanh": (tanh, tanh_derivative),
+    "leaky_relu": (leaky_relu, leaky_relu_derivative),
 }
 
 
@@ -248,8 +157,7 @@ def get_activation(name: str) -> tuple[Activation, Activation]:
     Returns
     -------
     (f, f_prime) : tuple of callables
-        Unchecked kernels: they expect a finite float array and return one of
-        the same shape and dtype.
+        The functions of this module, e.g. ``(relu, relu_derivative)``.
 
     Raises
     ------

@@ -9,8 +9,15 @@ Shapes follow PyTorch so weights copy across unchanged:
 
 Convolution is computed as one matrix product over a channels-last copy of
 the input's sliding windows (``im2col``), never with Python loops over pixels.
-The backward pass computes the input gradient with one matrix product and one
-strided add per kernel offset (``kh * kw`` of each).
+The backward pass reuses those windows for the weight gradient and computes the
+input gradient with one matrix product and one strided add per kernel offset
+(``kh * kw`` of each). Outputs keep the channels-last memory order of the
+matrix products (like ``torch.channels_last``): the shapes are NCHW, and
+``np.ascontiguousarray`` gives a C-ordered copy when one is needed.
+
+Each forward checks its inputs once, at the top (shapes, dtypes, a finite
+``x``), so a mistake reads as a sentence rather than a broadcasting error; the
+maths below the check and the backward passes run bare.
 """
 
 from __future__ import annotations
@@ -43,6 +50,32 @@ class DenseCache(NamedTuple):
     w: np.ndarray
 
 
+def _check_dense(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    x = as_float_array(x, "x", ndim=2)
+    w = as_float_array(w, "w", ndim=2, finite=False)
+    b = as_float_array(b, "b", ndim=1, finite=False)
+    check_same_dtype(x=x, w=w, b=b)
+    if x.shape[1] != w.shape[1]:
+        raise ValueError(
+            f"x has {x.shape[1]} features (shape {format_shape(x.shape)}) but w expects "
+            f"{w.shape[1]} inputs (shape {format_shape(w.shape)}, i.e. (n_out, n_in))"
+        )
+    if b.shape[0] != w.shape[0]:
+        raise ValueError(
+            f"b has shape {format_shape(b.shape)} but w has {w.shape[0]} outputs; "
+            f"expected b of shape ({w.shape[0]},)"
+        )
+    return x, w, b
+
+
+def _check_dout(dout: np.ndarray, expected: tuple[int, ...]) -> None:
+    if np.shape(dout) != expected:
+        raise ValueError(
+            f"dout has shape {format_shape(np.shape(dout))}; expected {format_shape(expected)}, "
+            "the shape of the forward output"
+        )
+
+
 def dense_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, DenseCache]:
     """Affine layer ``out = x @ w.T + b``.
 
@@ -58,26 +91,15 @@ def dense_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple[np.ndarr
     cache : DenseCache
         ``(x, w)`` for :func:`dense_backward`.
     """
-    x = as_float_array(x, "x", ndim=2)
-    w = as_float_array(w, "w", ndim=2)
-    b = as_float_array(b, "b", ndim=1)
-    check_same_dtype(x=x, w=w, b=b)
-    if x.shape[1] != w.shape[1]:
-        raise ValueError(
-            f"x has {x.shape[1]} features (shape {format_shape(x.shape)}) but w expects "
-            f"{w.shape[1]} inputs (shape {format_shape(w.shape)}, i.e. (n_out, n_in))"
-        )
-    if b.shape[0] != w.shape[0]:
-        raise ValueError(
-            f"b has shape {format_shape(b.shape)} but w has {w.shape[0]} outputs; "
-            f"expected b of shape ({w.shape[0]},)"
-        )
-    return x @ w.T + b, DenseCache(x, w)
+    x, w, b = _check_dense(x, w, b)
+    out = x @ w.T
+    out += b
+    return out, DenseCache(x, w)
 
 
 def dense_backward(
-    dout: np.ndarray, cache: DenseCache
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    dout: np.ndarray, cache: DenseCache, input_grad: bool = True
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
     """Gradients of ``out = x @ w.T + b``.
 
     Parameters
@@ -86,22 +108,20 @@ def dense_backward(
         Gradient of the loss with respect to ``out``.
     cache : DenseCache
         From :func:`dense_forward`.
+    input_grad : bool, default True
+        Compute ``dx``; a network's first layer does not need it (its input
+        is the data), which saves the largest matrix product.
 
     Returns
     -------
-    dx : numpy.ndarray, shape (n, n_in)
+    dx : numpy.ndarray, shape (n, n_in), or None when ``input_grad`` is False
     dw : numpy.ndarray, shape (n_out, n_in)
     db : numpy.ndarray, shape (n_out,)
     """
     x, w = cache
-    dout = as_float_array(dout, "dout", ndim=2)
-    expected = (x.shape[0], w.shape[0])
-    if dout.shape != expected:
-        raise ValueError(
-            f"dout has shape {format_shape(dout.shape)}; expected {format_shape(expected)}, "
-            "the shape of the forward output"
-        )
-    return dout @ w, dout.T @ x, dout.sum(axis=0)
+    _check_dout(dout, (x.shape[0], w.shape[0]))
+    dx = dout @ w if input_grad else None
+    return dx, dout.T @ x, dout.sum(axis=0)
 
 
 def conv_output_size(size: int, kernel: int, stride: int, padding: int) -> int:
@@ -117,6 +137,28 @@ class Conv2dCache(NamedTuple):
     w: np.ndarray
     stride: int
     padding: int
+
+
+def _check_conv2d(
+    x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int, padding: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
+    x = as_float_array(x, "x", ndim=4)
+    w = as_float_array(w, "w", ndim=4, finite=False)
+    b = as_float_array(b, "b", ndim=1, finite=False)
+    check_same_dtype(x=x, w=w, b=b)
+    stride = check_int(stride, "stride", minimum=1)
+    padding = check_int(padding, "padding", minimum=0)
+    (_, c, h, wd), (f, wc, kh, kw) = x.shape, w.shape
+    if wc != c:
+        raise ValueError(
+            f"x has {c} channels (shape {format_shape(x.shape)}) but w expects {wc} "
+            f"(shape {format_shape(w.shape)}, i.e. (filters, channels, kh, kw))"
+        )
+    if b.shape[0] != f:
+        raise ValueError(f"b has shape {format_shape(b.shape)}; expected ({f},), one per filter")
+    if h + 2 * padding < kh or wd + 2 * padding < kw:
+        raise ValueError(f"a {kh}x{kw} kernel does not fit in a {h}x{wd} input with padding {padding}")
+    return x, w, b, stride, padding
 
 
 def conv2d_forward(
@@ -141,36 +183,20 @@ def conv2d_forward(
         ``oh = (h + 2 * padding - kh) // stride + 1``, likewise ``ow``.
     cache : Conv2dCache
     """
-    x = as_float_array(x, "x", ndim=4)
-    w = as_float_array(w, "w", ndim=4)
-    b = as_float_array(b, "b", ndim=1)
-    check_same_dtype(x=x, w=w, b=b)
-    stride = check_int(stride, "stride", minimum=1)
-    padding = check_int(padding, "padding", minimum=0)
+    x, w, b, stride, padding = _check_conv2d(x, w, b, stride, padding)
     n, c, h, wd = x.shape
-    f, wc, kh, kw = w.shape
-    if wc != c:
-        raise ValueError(
-            f"x has {c} channels (shape {format_shape(x.shape)}) but w expects {wc} "
-            f"(shape {format_shape(w.shape)}, i.e. (filters, channels, kh, kw))"
-        )
-    if b.shape[0] != f:
-        raise ValueError(f"b has shape {format_shape(b.shape)}; expected ({f},), one per filter")
+    f, _, kh, kw = w.shape
     oh, ow = conv_output_size(h, kh, stride, padding), conv_output_size(wd, kw, stride, padding)
-    if oh < 1 or ow < 1:
-        raise ValueError(
-            f"a {kh}x{kw} kernel does not fit in a {h}x{wd} input with padding {padding}"
-        )
     # Channels-last, padded copy: (n, h + 2p, w + 2p, c).
     xp = np.zeros((n, h + 2 * padding, wd + 2 * padding, c), dtype=x.dtype)
     xp[:, padding : padding + h, padding : padding + wd, :] = x.transpose(0, 2, 3, 1)
     windows = sliding_window_view(xp, (kh, kw), axis=(1, 2))[:, ::stride, ::stride]
-    # windows: (n, oh, ow, c, kh, kw) -> (n, oh, ow, kh, kw, c), copied contiguous.
+    # windows: (n, oh, ow, c, kh, kw) -> (n, oh, ow, kh, kw, c), copied once into rows.
     cols = windows.transpose(0, 1, 2, 4, 5, 3).reshape(n * oh * ow, kh * kw * c)
-    w_mat = w.transpose(0, 2, 3, 1).reshape(f, kh * kw * c)
-    out = cols @ w_mat.T  # (n * oh * ow, f)
+    w_rows = w.transpose(0, 2, 3, 1).reshape(f, kh * kw * c)
+    out = cols @ w_rows.T  # (n * oh * ow, f)
     out += b
-    out = np.ascontiguousarray(out.reshape(n, oh, ow, f).transpose(0, 3, 1, 2))
+    out = out.reshape(n, oh, ow, f).transpose(0, 3, 1, 2)  # NCHW shape, channels-last memory
     return out, Conv2dCache((n, c, h, wd), cols, w, stride, padding)
 
 
@@ -193,26 +219,21 @@ def conv2d_backward(
     (n, c, h, wd), cols, w, stride, padding = cache
     f, _, kh, kw = w.shape
     oh, ow = conv_output_size(h, kh, stride, padding), conv_output_size(wd, kw, stride, padding)
-    dout = as_float_array(dout, "dout", ndim=4)
-    if dout.shape != (n, f, oh, ow):
-        raise ValueError(
-            f"dout has shape {format_shape(dout.shape)}; expected {format_shape((n, f, oh, ow))}, "
-            "the shape of the forward output"
-        )
-    dout_mat = dout.transpose(0, 2, 3, 1).reshape(n * oh * ow, f)
-    db = dout_mat.sum(axis=0)
-    dw = (dout_mat.T @ cols).reshape(f, kh, kw, c).transpose(0, 3, 1, 2)
-    # dx: one GEMM per kernel offset, each added into its shifted window of the
-    # padded, channels-last gradient (no (n*oh*ow, kh*kw*c) temporary).
+    _check_dout(dout, (n, f, oh, ow))
+    dout_rows = dout.transpose(0, 2, 3, 1).reshape(n * oh * ow, f)
+    db = dout_rows.sum(axis=0)
+    dw = (dout_rows.T @ cols).reshape(f, kh, kw, c).transpose(0, 3, 1, 2)
+    # dx: one matrix product per kernel offset, each added into its shifted
+    # window of the padded, channels-last gradient.
     w_offsets = w.transpose(2, 3, 0, 1)  # (kh, kw, f, c)
-    dxp = np.zeros((n, h + 2 * padding, wd + 2 * padding, c), dtype=dout.dtype)
+    dxp = np.zeros((n, h + 2 * padding, wd + 2 * padding, c), dtype=dout_rows.dtype)
     for i in range(kh):
         for j in range(kw):
             dxp[:, i : i + stride * oh : stride, j : j + stride * ow : stride, :] += (
-                dout_mat @ w_offsets[i, j]
+                dout_rows @ w_offsets[i, j]
             ).reshape(n, oh, ow, c)
     dx = dxp[:, padding : padding + h, padding : padding + wd, :].transpose(0, 3, 1, 2)
-    return np.ascontiguousarray(dx), np.ascontiguousarray(dw), db
+    return dx, np.ascontiguousarray(dw), db
 
 
 class MaxPool2dCache(NamedTuple):
@@ -273,12 +294,7 @@ def maxpool2d_backward(dout: np.ndarray, cache: MaxPool2dCache) -> np.ndarray:
     dx : numpy.ndarray, shape (n, c, h, w)
     """
     (n, c, h, wd), argmax, k, s = cache
-    dout = as_float_array(dout, "dout", ndim=4)
-    if dout.shape != argmax.shape:
-        raise ValueError(
-            f"dout has shape {format_shape(dout.shape)}; expected {format_shape(argmax.shape)}, "
-            "the shape of the forward output"
-        )
+    _check_dout(dout, argmax.shape)
     oh, ow = argmax.shape[2], argmax.shape[3]
     dx = np.zeros((n, c, h, wd), dtype=dout.dtype)
     zero = dout.dtype.type(0)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlbasics.activations import _sigmoid
+from dlbasics.activations import sigmoid, softmax
 from dlbasics.validation import as_float_array, check_labels, format_shape
 
 __all__ = [
@@ -33,7 +33,8 @@ __all__ = [
 ]
 
 
-def _pair(pred: np.ndarray, target: np.ndarray, pred_name: str) -> tuple[np.ndarray, np.ndarray]:
+def _check_pair(pred: np.ndarray, target: np.ndarray, pred_name: str) -> tuple[np.ndarray, np.ndarray]:
+    """``pred`` and ``target`` as float arrays of one shape (the target in ``pred``'s dtype)."""
     p = as_float_array(pred, pred_name)
     t = as_float_array(target, "target")
     if p.shape != t.shape:
@@ -56,7 +57,7 @@ def mse_loss(pred: np.ndarray, target: np.ndarray) -> float:
     -------
     float
     """
-    p, t = _pair(pred, target, "pred")
+    p, t = _check_pair(pred, target, "pred")
     return float(np.mean((p - t) ** 2))
 
 
@@ -67,8 +68,8 @@ def mse_loss_grad(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
     -------
     numpy.ndarray, same shape and dtype as ``pred``
     """
-    p, t = _pair(pred, target, "pred")
-    return (2 / p.size) * (p - t)
+    p, t = _check_pair(pred, target, "pred")
+    return 2 * (p - t) / p.size
 
 
 def binary_cross_entropy_with_logits(logits: np.ndarray, target: np.ndarray) -> float:
@@ -87,7 +88,7 @@ def binary_cross_entropy_with_logits(logits: np.ndarray, target: np.ndarray) -> 
     -------
     float
     """
-    z, y = _pair(logits, target, "logits")
+    z, y = _check_pair(logits, target, "logits")
     if y.min() < 0 or y.max() > 1:
         raise ValueError(f"target must be in [0, 1], got values in [{y.min()}, {y.max()}]")
     return float(np.mean(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))))
@@ -100,11 +101,12 @@ def binary_cross_entropy_with_logits_grad(logits: np.ndarray, target: np.ndarray
     -------
     numpy.ndarray, same shape and dtype as ``logits``
     """
-    z, y = _pair(logits, target, "logits")
-    return (_sigmoid(z) - y) / z.size
+    z, y = _check_pair(logits, target, "logits")
+    return (sigmoid(z) - y) / z.size
 
 
-def _logits_and_labels(logits: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _check_logits_and_labels(logits: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``logits`` (n, n_classes) as floats and ``labels`` as int64 class indices in range."""
     z = as_float_array(logits, "logits", ndim=2)
     y = check_labels(labels, z.shape[0], z.shape[1], "labels")
     return z, y
@@ -126,7 +128,7 @@ def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
     -------
     float
     """
-    z, y = _logits_and_labels(logits, labels)
+    z, y = _check_logits_and_labels(logits, labels)
     m = z.max(axis=1, keepdims=True)
     lse = m[:, 0] + np.log(np.exp(z - m).sum(axis=1))
     return float(np.mean(lse - z[np.arange(z.shape[0]), y]))
@@ -144,14 +146,8 @@ def softmax_cross_entropy_grad(logits: np.ndarray, labels: np.ndarray) -> np.nda
     -------
     numpy.ndarray, shape (n_samples, n_classes), dtype of ``logits``
     """
-    z, y = _logits_and_labels(logits, labels)
-    return _softmax_cross_entropy_grad(z, y)
-
-
-def _softmax_cross_entropy_grad(z: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """The fused gradient, on already-checked logits and labels."""
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    g = e / e.sum(axis=1, keepdims=True)
-    g[np.arange(z.shape[0]), y] -= 1
-    g /= z.shape[0]
-    return g
+    z, y = _check_logits_and_labels(logits, labels)
+    grad = softmax(z, axis=1)
+    grad[np.arange(z.shape[0]), y] -= 1
+    grad /= z.shape[0]
+    return grad

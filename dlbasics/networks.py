@@ -12,6 +12,16 @@ All of them are batch-first: ``X`` is ``(n_samples, n_features)`` and layer
 ``l`` computes :math:`Z^{(l)} = A^{(l-1)} W^{(l)\top} + b^{(l)}` with
 ``W[l]`` of shape ``(n_out, n_in)``. Many texts store one sample per *column*
 and write :math:`z = W x + b`; the two are the same computation transposed.
+
+The networks hold parameters and put the package's pieces together; each
+formula lives in its own module: the affine layer in :mod:`dlbasics.layers`
+(:func:`~dlbasics.layers.dense_forward`, :func:`~dlbasics.layers.dense_backward`),
+activations and softmax in :mod:`dlbasics.activations`, the losses and their
+gradients in :mod:`dlbasics.losses`, dropout and the L2 gradient in
+:mod:`dlbasics.regularization`, the update rules in :mod:`dlbasics.optim`.
+``X`` and ``y`` are checked once where they come in (``fit``, ``train``,
+``forward``, ``predict``, ``loss``, ...); the training loop then runs on the
+checked arrays: data -> layers -> loss -> backward -> optimizer.
 """
 
 from __future__ import annotations
@@ -22,36 +32,22 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
-from dlbasics.activations import _sigmoid, _sigmoid_derivative, get_activation
-from dlbasics.losses import _softmax_cross_entropy_grad
+from dlbasics.activations import get_activation, sigmoid, sigmoid_derivative, softmax
+from dlbasics.layers import DenseCache, dense_backward, dense_forward
+from dlbasics.losses import mse_loss, mse_loss_grad, softmax_cross_entropy, softmax_cross_entropy_grad
 from dlbasics.optim import SGD, Optimizer
-from dlbasics.regularization import EarlyStopping
+from dlbasics.regularization import EarlyStopping, dropout_mask, l2_regularization_grad
 from dlbasics.validation import (
     as_float_array,
     check_int,
     check_labels,
+    check_layer_sizes,
     check_positive,
     check_probability,
     format_shape,
 )
 
 __all__ = ["MLP", "History", "NeuralNetworkWithBackprop", "SimpleNeuralNetwork"]
-
-
-def _check_layer_sizes(layer_sizes: Sequence[int]) -> list[int]:
-    if isinstance(layer_sizes, (str, bytes)) or not isinstance(layer_sizes, Sequence):
-        raise TypeError(
-            f"layer_sizes must be a list of ints such as [2, 4, 1], got {layer_sizes!r}"
-        )
-    sizes = list(layer_sizes)
-    if len(sizes) < 2:
-        raise ValueError(
-            f"layer_sizes needs at least an input and an output size, got {sizes!r}"
-        )
-    for i, s in enumerate(sizes):
-        if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1:
-            raise ValueError(f"layer_sizes[{i}] must be a positive int, got {s!r}")
-    return [int(s) for s in sizes]
 
 
 def _check_dtype(dtype: np.dtype | type) -> np.dtype:
@@ -69,6 +65,26 @@ def _check_input(X: np.ndarray, n_features: int, dtype: np.dtype) -> np.ndarray:
             f"layer expects {n_features} (layer_sizes[0])"
         )
     return X.astype(dtype, copy=False)
+
+
+def _he_std(n_in: int, n_out: int) -> float:
+    return float(np.sqrt(2.0 / n_in))
+
+
+def _glorot_std(n_in: int, n_out: int) -> float:
+    return float(np.sqrt(2.0 / (n_in + n_out)))
+
+
+def _init_weights(
+    layer_sizes: list[int], std: Callable[[int, int], float], seed: int, dtype: np.dtype
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Gaussian weights ``(n_out, n_in)`` with standard deviation ``std(n_in, n_out)``, zero biases."""
+    rng = np.random.default_rng(seed)
+    weights = [
+        (rng.standard_normal((n_out, n_in)) * std(n_in, n_out)).astype(dtype)
+        for n_in, n_out in zip(layer_sizes[:-1], layer_sizes[1:])
+    ]
+    return weights, [np.zeros(n, dtype=dtype) for n in layer_sizes[1:]]
 
 
 class SimpleNeuralNetwork:
@@ -90,14 +106,9 @@ class SimpleNeuralNetwork:
     """
 
     def __init__(self, layer_sizes: Sequence[int], seed: int = 0, dtype: type = np.float64) -> None:
-        self.layer_sizes = _check_layer_sizes(layer_sizes)
+        self.layer_sizes = check_layer_sizes(layer_sizes)
         self.dtype = _check_dtype(dtype)
-        rng = np.random.default_rng(seed)
-        self.weights = [
-            (rng.standard_normal((n_out, n_in)) * np.sqrt(2.0 / n_in)).astype(self.dtype)
-            for n_in, n_out in zip(self.layer_sizes[:-1], self.layer_sizes[1:])
-        ]
-        self.biases = [np.zeros(n, dtype=self.dtype) for n in self.layer_sizes[1:]]
+        self.weights, self.biases = _init_weights(self.layer_sizes, _he_std, seed, self.dtype)
 
     def forward(self, X: np.ndarray) -> list[np.ndarray]:
         """Run the network on a batch.
@@ -116,8 +127,8 @@ class SimpleNeuralNetwork:
         activations = [a]
         last = len(self.weights) - 1
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
-            z = a @ w.T + b
-            a = z if i == last else _sigmoid(z)
+            z, _ = dense_forward(a, w, b)
+            a = z if i == last else sigmoid(z)
             activations.append(a)
         return activations
 
@@ -150,17 +161,17 @@ class NeuralNetworkWithBackprop:
         seed: int = 0,
         dtype: type = np.float64,
     ) -> None:
-        self.layer_sizes = _check_layer_sizes(layer_sizes)
+        self.layer_sizes = check_layer_sizes(layer_sizes)
         self.dtype = _check_dtype(dtype)
         if weight_scale is not None:
             check_positive(weight_scale, "weight_scale")
         self.weight_scale = weight_scale
-        rng = np.random.default_rng(seed)
-        self.weights = []
-        for n_in, n_out in zip(self.layer_sizes[:-1], self.layer_sizes[1:]):
-            scale = np.sqrt(1.0 / n_in) if weight_scale is None else weight_scale
-            self.weights.append((rng.standard_normal((n_out, n_in)) * scale).astype(self.dtype))
-        self.biases = [np.zeros(n, dtype=self.dtype) for n in self.layer_sizes[1:]]
+        self.weights, self.biases = _init_weights(
+            self.layer_sizes,
+            lambda n_in, n_out: np.sqrt(1.0 / n_in) if weight_scale is None else weight_scale,
+            seed,
+            self.dtype,
+        )
 
     def _targets(self, y: np.ndarray, n: int) -> np.ndarray:
         y = as_float_array(y, "y").astype(self.dtype, copy=False)
@@ -186,22 +197,19 @@ class NeuralNetworkWithBackprop:
         z_values : list of numpy.ndarray
             Pre-activations ``[Z1, ..., Z_L]``.
         """
-        return self._forward(_check_input(X, self.layer_sizes[0], self.dtype))
-
-    def _forward(self, a: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        a = _check_input(X, self.layer_sizes[0], self.dtype)
         activations, z_values = [a], []
         last = len(self.weights) - 1
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
-            z = a @ w.T + b
-            a = z if i == last else _sigmoid(z)
+            z, _ = dense_forward(a, w, b)
+            a = z if i == last else sigmoid(z)
             z_values.append(z)
             activations.append(a)
         return activations, z_values
 
     def compute_loss(self, y_pred: np.ndarray, y_true: np.ndarray) -> float:
         """Mean squared error over every output of every sample."""
-        y_true = self._targets(y_true, np.shape(y_pred)[0])
-        return float(np.mean((y_pred - y_true) ** 2))
+        return mse_loss(y_pred, self._targets(y_true, np.shape(y_pred)[0]))
 
     def backward(
         self,
@@ -224,19 +232,16 @@ class NeuralNetworkWithBackprop:
         dW : list of numpy.ndarray, shapes like ``weights``
         db : list of numpy.ndarray, shapes like ``biases``
         """
-        return self._backward(self._targets(y, activations[0].shape[0]), activations, z_values)
-
-    def _backward(
-        self, y: np.ndarray, activations: list[np.ndarray], z_values: list[np.ndarray]
-    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        delta = 2.0 * (activations[-1] - y) / y.size
-        dW: list[np.ndarray] = [np.empty(0)] * len(self.weights)
-        db: list[np.ndarray] = [np.empty(0)] * len(self.biases)
-        for layer in range(len(self.weights) - 1, -1, -1):
-            dW[layer] = delta.T @ activations[layer]
-            db[layer] = delta.sum(axis=0)
+        y = self._targets(y, activations[0].shape[0])
+        delta = mse_loss_grad(activations[-1], y)
+        n_layers = len(self.weights)
+        dW: list[np.ndarray] = [np.empty(0)] * n_layers
+        db: list[np.ndarray] = [np.empty(0)] * n_layers
+        for layer in range(n_layers - 1, -1, -1):
+            cache = DenseCache(activations[layer], self.weights[layer])
+            da, dW[layer], db[layer] = dense_backward(delta, cache, input_grad=layer > 0)
             if layer > 0:
-                delta = (delta @ self.weights[layer]) * _sigmoid_derivative(z_values[layer - 1])
+                delta = da * sigmoid_derivative(z_values[layer - 1])
         return dW, db
 
     def update_parameters(
@@ -255,7 +260,7 @@ class NeuralNetworkWithBackprop:
         learning_rate: float,
         verbose: int = 0,
     ) -> list[float]:
-        """Full-batch gradient descent.
+        """Full-batch gradient descent: :meth:`forward`, :meth:`backward`, :meth:`update_parameters`.
 
         Parameters
         ----------
@@ -277,13 +282,12 @@ class NeuralNetworkWithBackprop:
         y = self._targets(y, X.shape[0])
         losses = []
         for epoch in range(epochs):
-            activations, z_values = self._forward(X)
-            loss = float(np.mean((activations[-1] - y) ** 2))
-            losses.append(loss)
-            dW, db = self._backward(y, activations, z_values)
+            activations, z_values = self.forward(X)
+            losses.append(mse_loss(activations[-1], y))
+            dW, db = self.backward(X, y, activations, z_values)
             self.update_parameters(dW, db, learning_rate)
             if verbose and epoch % verbose == 0:
-                print(f"epoch {epoch:5d}  loss {loss:.4f}")
+                print(f"epoch {epoch:5d}  loss {losses[-1]:.4f}")
         return losses
 
     def predict(self, X: np.ndarray) -> np.ndarray:
@@ -293,9 +297,9 @@ class NeuralNetworkWithBackprop:
 
 @dataclass
 class _Cache:
-    """Per-layer values from :meth:`MLP._forward` that backpropagation reuses."""
+    """What :meth:`MLP._backward` needs from :meth:`MLP._forward`."""
 
-    inputs: list[np.ndarray]  # input of every layer (after dropout)
+    dense: list[DenseCache]  # every layer's (input after dropout, weights)
     zs: list[np.ndarray]  # hidden pre-activations
     masks: list[np.ndarray | None]  # inverted-dropout masks, None without dropout
 
@@ -363,17 +367,12 @@ class MLP:
         seed: int = 0,
         dtype: type = np.float32,
     ) -> None:
-        self.layer_sizes = _check_layer_sizes(layer_sizes)
+        self.layer_sizes = check_layer_sizes(layer_sizes)
         self.activation = activation
         self._f, self._f_prime = get_activation(activation)
         self.dtype = _check_dtype(dtype)
-        rng = np.random.default_rng(seed)
-        relu_like = activation.lower() in ("relu", "leaky_relu")
-        self.weights = []
-        for n_in, n_out in zip(self.layer_sizes[:-1], self.layer_sizes[1:]):
-            std = np.sqrt(2.0 / n_in) if relu_like else np.sqrt(2.0 / (n_in + n_out))
-            self.weights.append((rng.standard_normal((n_out, n_in)) * std).astype(self.dtype))
-        self.biases = [np.zeros(n, dtype=self.dtype) for n in self.layer_sizes[1:]]
+        std = _he_std if activation.lower() in ("relu", "leaky_relu") else _glorot_std
+        self.weights, self.biases = _init_weights(self.layer_sizes, std, seed, self.dtype)
 
     def __repr__(self) -> str:
         return f"MLP({self.layer_sizes}, activation={self.activation!r}, dtype={self.dtype.name})"
@@ -387,49 +386,51 @@ class MLP:
         """``weights + biases``: the list an optimizer updates in place."""
         return [*self.weights, *self.biases]
 
-    # -- the maths, on checked arrays ---------------------------------------------
+    def _check_data(self, X: np.ndarray, y: np.ndarray, names: str = "y") -> tuple[np.ndarray, np.ndarray]:
+        X = _check_input(X, self.layer_sizes[0], self.dtype)
+        return X, check_labels(y, X.shape[0], self.n_classes, names)
+
+    # -- the maths, on checked arrays ----------------------------------------------
     def _forward(
         self, X: np.ndarray, dropout: float = 0.0, rng: np.random.Generator | None = None
     ) -> tuple[np.ndarray, _Cache]:
-        """Logits and what :meth:`_backward` needs, on an already-checked ``X``."""
-        a = X
+        """Logits ``(n, n_classes)`` and what :meth:`_backward` needs."""
         cache = _Cache([], [], [])
-        last = len(self.weights) - 1
-        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
-            cache.inputs.append(a)
-            z = a @ w.T
-            z += b
-            if i == last:
-                return z, cache
-            cache.zs.append(z)
+        a = X
+        for w, b in zip(self.weights[:-1], self.biases[:-1]):
+            z, dense = dense_forward(a, w, b)
             a = self._f(z)
-            mask = None
-            if dropout:
-                mask = (rng.random(a.shape) >= dropout).astype(a.dtype) / a.dtype.type(1 - dropout)
+            mask = dropout_mask(a.shape, dropout, rng, a.dtype) if dropout else None
+            if mask is not None:
                 a = a * mask
+            cache.dense.append(dense)
+            cache.zs.append(z)
             cache.masks.append(mask)
-        raise AssertionError("unreachable: a network has at least one layer")
+        logits, dense = dense_forward(a, self.weights[-1], self.biases[-1])
+        cache.dense.append(dense)
+        return logits, cache
 
-    def _backward(
-        self, dlogits: np.ndarray, cache: _Cache
-    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    def _backward(self, dlogits: np.ndarray, cache: _Cache) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Backpropagate ``dlogits`` (n, n_classes) to every weight and bias."""
         n_layers = len(self.weights)
         dW: list[np.ndarray] = [np.empty(0)] * n_layers
         db: list[np.ndarray] = [np.empty(0)] * n_layers
         delta = dlogits
         for layer in range(n_layers - 1, -1, -1):
-            dW[layer] = delta.T @ cache.inputs[layer]
-            db[layer] = delta.sum(axis=0)
+            da, dW[layer], db[layer] = dense_backward(delta, cache.dense[layer], input_grad=layer > 0)
             if layer > 0:
-                da = delta @ self.weights[layer]  # gradient of this layer's input
                 mask = cache.masks[layer - 1]
                 if mask is not None:
                     da = da * mask
                 delta = da * self._f_prime(cache.zs[layer - 1])
         return dW, db
 
-    # -- public API -----------------------------------------------------------------
+    def _evaluate(self, X: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+        """Mean cross-entropy and accuracy on checked ``X``, ``y``, from one forward pass."""
+        logits = self._forward(X)[0]
+        return softmax_cross_entropy(logits, y), float(np.mean(logits.argmax(axis=1) == y))
+
+    # -- public API: each call checks its arguments, then runs the maths above ----------
     def forward(self, X: np.ndarray) -> np.ndarray:
         """Logits for a batch.
 
@@ -441,14 +442,11 @@ class MLP:
         -------
         numpy.ndarray, shape (n_samples, n_classes), dtype of the model
         """
-        X = _check_input(X, self.layer_sizes[0], self.dtype)
-        return self._forward(X)[0]
+        return self._forward(_check_input(X, self.layer_sizes[0], self.dtype))[0]
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Class probabilities ``softmax(forward(X))``, shape ``(n_samples, n_classes)``."""
-        z = self.forward(X)
-        e = np.exp(z - z.max(axis=1, keepdims=True))
-        return e / e.sum(axis=1, keepdims=True)
+        return softmax(self.forward(X), axis=1)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Predicted class labels, ``int64`` of shape ``(n_samples,)``."""
@@ -456,18 +454,11 @@ class MLP:
 
     def loss(self, X: np.ndarray, y: np.ndarray) -> float:
         """Mean softmax cross-entropy of integer labels ``y`` on ``X``."""
-        X = _check_input(X, self.layer_sizes[0], self.dtype)
-        y = check_labels(y, X.shape[0], self.n_classes)
-        z = self._forward(X)[0]
-        m = z.max(axis=1, keepdims=True)
-        lse = m[:, 0] + np.log(np.exp(z - m).sum(axis=1))
-        return float(np.mean(lse - z[np.arange(len(y)), y]))
+        return self._evaluate(*self._check_data(X, y))[0]
 
     def accuracy(self, X: np.ndarray, y: np.ndarray) -> float:
         """Fraction of ``X`` classified as ``y``."""
-        X = _check_input(X, self.layer_sizes[0], self.dtype)
-        y = check_labels(y, X.shape[0], self.n_classes)
-        return float(np.mean(self._forward(X)[0].argmax(axis=1) == y))
+        return self._evaluate(*self._check_data(X, y))[1]
 
     def backward(self, X: np.ndarray, y: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Gradients of the mean softmax cross-entropy with respect to every parameter.
@@ -485,10 +476,9 @@ class MLP:
         dW : list of numpy.ndarray, shapes like ``weights``
         db : list of numpy.ndarray, shapes like ``biases``
         """
-        X = _check_input(X, self.layer_sizes[0], self.dtype)
-        y = check_labels(y, X.shape[0], self.n_classes)
+        X, y = self._check_data(X, y)
         logits, cache = self._forward(X)
-        return self._backward(_softmax_cross_entropy_grad(logits, y), cache)
+        return self._backward(softmax_cross_entropy_grad(logits, y), cache)
 
     def fit(
         self,
@@ -539,8 +529,7 @@ class MLP:
         -------
         History
         """
-        X = _check_input(X, self.layer_sizes[0], self.dtype)
-        y = check_labels(y, X.shape[0], self.n_classes)
+        X, y = self._check_data(X, y)
         epochs = check_int(epochs, "epochs", minimum=1)
         batch_size = check_int(batch_size, "batch_size", minimum=1)
         l2 = check_positive(l2, "l2", allow_zero=True)
@@ -551,35 +540,35 @@ class MLP:
         if validation_data is not None:
             if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
                 raise TypeError("validation_data must be a pair (X_val, y_val)")
-            X_val = _check_input(validation_data[0], self.layer_sizes[0], self.dtype)
-            y_val = check_labels(validation_data[1], X_val.shape[0], self.n_classes, "y_val")
+            X_val, y_val = self._check_data(*validation_data, "y_val")
         elif early_stopping is not None:
             raise ValueError("early_stopping needs validation_data=(X_val, y_val)")
 
         rng = np.random.default_rng(seed)
         history = History()
-        n = X.shape[0]
         params = self.parameters()
         bar = tqdm(range(epochs), desc="training", unit="epoch", disable=not progress, leave=False)
         for epoch in bar:
-            order = rng.permutation(n) if shuffle else np.arange(n)
-            for start in range(0, n, batch_size):
-                idx = order[start : start + batch_size]
-                logits, cache = self._forward(X[idx], dropout, rng)
-                dW, db = self._backward(_softmax_cross_entropy_grad(logits, y[idx]), cache)
+            order = rng.permutation(len(X)) if shuffle else np.arange(len(X))
+            for start in range(0, len(X), batch_size):
+                batch = order[start : start + batch_size]
+                logits, cache = self._forward(X[batch], dropout, rng)
+                dW, db = self._backward(softmax_cross_entropy_grad(logits, y[batch]), cache)
                 if l2:
-                    dW = [g + self.dtype.type(l2) * w for g, w in zip(dW, self.weights)]
+                    dW = [g + penalty for g, penalty in zip(dW, l2_regularization_grad(self.weights, l2))]
                 optimizer.update(params, dW + db)
-            history.loss.append(self.loss(X, y))
-            history.accuracy.append(self.accuracy(X, y))
-            postfix = {"loss": f"{history.loss[-1]:.4f}", "acc": f"{history.accuracy[-1]:.3f}"}
+            loss, accuracy = self._evaluate(X, y)
+            history.loss.append(loss)
+            history.accuracy.append(accuracy)
+            postfix = {"loss": f"{loss:.4f}", "acc": f"{accuracy:.3f}"}
             stop = False
             if validation_data is not None:
-                history.val_loss.append(self.loss(X_val, y_val))
-                history.val_accuracy.append(self.accuracy(X_val, y_val))
-                postfix["val_loss"] = f"{history.val_loss[-1]:.4f}"
+                val_loss, val_accuracy = self._evaluate(X_val, y_val)
+                history.val_loss.append(val_loss)
+                history.val_accuracy.append(val_accuracy)
+                postfix["val_loss"] = f"{val_loss:.4f}"
                 if early_stopping is not None:
-                    stop = early_stopping(history.val_loss[-1], params)
+                    stop = early_stopping(val_loss, params)
             bar.set_postfix(postfix)
             if callback is not None and callback(epoch, self, history):
                 stop = True

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from dlbasics.validation import as_float_array, check_int, check_positive, check_probability
+from dlbasics.validation import as_float_array, as_generator, check_int, check_positive, check_probability
 
 __all__ = [
     "EarlyStopping",
@@ -34,10 +34,9 @@ __all__ = [
 ]
 
 
-def _weights(weights: Sequence[np.ndarray]) -> list[np.ndarray]:
+def _check_weights(weights: Sequence[np.ndarray]) -> None:
     if isinstance(weights, np.ndarray):
         raise TypeError("weights must be a list of arrays (one per layer), got a single array")
-    return [as_float_array(w, f"weights[{i}]") for i, w in enumerate(weights)]
 
 
 def l2_regularization(weights: Sequence[np.ndarray], lambda_reg: float = 0.01) -> float:
@@ -53,8 +52,9 @@ def l2_regularization(weights: Sequence[np.ndarray], lambda_reg: float = 0.01) -
     -------
     float
     """
+    _check_weights(weights)
     lam = check_positive(lambda_reg, "lambda_reg", allow_zero=True)
-    return lam / 2 * float(sum(np.sum(w * w) for w in _weights(weights)))
+    return lam / 2 * float(sum(np.sum(w * w) for w in weights))
 
 
 def l2_regularization_grad(
@@ -67,8 +67,9 @@ def l2_regularization_grad(
     list of numpy.ndarray
         Same shapes and dtypes as ``weights``.
     """
+    _check_weights(weights)
     lam = check_positive(lambda_reg, "lambda_reg", allow_zero=True)
-    return [w.dtype.type(lam) * w for w in _weights(weights)]
+    return [w.dtype.type(lam) * w for w in weights]
 
 
 def l1_regularization(weights: Sequence[np.ndarray], lambda_reg: float = 0.01) -> float:
@@ -83,8 +84,9 @@ def l1_regularization(weights: Sequence[np.ndarray], lambda_reg: float = 0.01) -
     -------
     float
     """
+    _check_weights(weights)
     lam = check_positive(lambda_reg, "lambda_reg", allow_zero=True)
-    return lam * float(sum(np.sum(np.abs(w)) for w in _weights(weights)))
+    return lam * float(sum(np.sum(np.abs(w)) for w in weights))
 
 
 def l1_regularization_grad(
@@ -97,16 +99,9 @@ def l1_regularization_grad(
     list of numpy.ndarray
         Same shapes and dtypes as ``weights``; 0 where a weight is exactly 0.
     """
+    _check_weights(weights)
     lam = check_positive(lambda_reg, "lambda_reg", allow_zero=True)
-    return [w.dtype.type(lam) * np.sign(w) for w in _weights(weights)]
-
-
-def _generator(rng: np.random.Generator | int | None) -> np.random.Generator:
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None or isinstance(rng, (int, np.integer)):
-        return np.random.default_rng(rng)
-    raise TypeError(f"rng must be a numpy.random.Generator, an int seed or None, got {rng!r}")
+    return [w.dtype.type(lam) * np.sign(w) for w in weights]
 
 
 def dropout_mask(
@@ -123,8 +118,9 @@ def dropout_mask(
         Shape of the activations to mask.
     dropout_rate : float, default 0.5
         Probability :math:`p \\in [0, 1)` of dropping a unit.
-    rng : numpy.random.Generator or int, optional
-        Source of randomness; pass one (or a seed) for reproducible masks.
+    rng : numpy.random.Generator, int or None, default None
+        Source of randomness: a generator continues its stream (a new mask on
+        every call), an int seeds a new one, ``None`` means seed 0.
     dtype : dtype, default float32
         Match the activations' dtype.
 
@@ -134,7 +130,7 @@ def dropout_mask(
         Its expectation is 1 everywhere.
     """
     p = check_probability(dropout_rate, "dropout_rate")
-    keep = _generator(rng).random(shape) >= p
+    keep = as_generator(rng).random(shape) >= p
     return keep.astype(dtype) / np.dtype(dtype).type(1 - p)
 
 
@@ -151,7 +147,8 @@ def apply_dropout(
     activations : numpy.ndarray, any shape
     dropout_rate : float, default 0.5
     training : bool, default True
-    rng : numpy.random.Generator or int, optional
+    rng : numpy.random.Generator, int or None, default None
+        As in :func:`dropout_mask`.
 
     Returns
     -------

@@ -1,8 +1,17 @@
 """Input checks shared by the package, with errors that say what was expected.
 
-Every public function validates its arguments here, so a learner who passes a
-wrongly shaped array reads ``"x has shape (4, 3) but w expects 2 input
-features"`` instead of a broadcasting traceback from deep inside NumPy.
+The package checks a learner's data once, where it enters: constructors,
+``fit``/``forward``/``predict``, the layer forwards, the losses. A wrongly
+shaped array then reads ``"x has 3 features (shape (4, 3)) but w expects 2
+inputs"`` instead of a broadcasting traceback from deep inside NumPy. The maths
+behind those entry points (activations, backward passes, optimizer steps) runs
+unchecked.
+
+Randomness follows one convention everywhere: an argument ``seed: int = 0``
+seeds a new generator, and an argument ``rng`` accepts a
+``numpy.random.Generator`` (used as it is, so successive calls continue its
+stream), an int seed, or ``None``, which means seed 0 (:func:`as_generator`).
+Nothing draws fresh entropy from the operating system, so every result repeats.
 """
 
 from __future__ import annotations
@@ -15,9 +24,11 @@ import numpy as np
 
 __all__ = [
     "as_float_array",
+    "as_generator",
     "check_finite",
     "check_int",
     "check_labels",
+    "check_layer_sizes",
     "check_positive",
     "check_probability",
     "check_same_dtype",
@@ -101,6 +112,20 @@ def as_float_array(
     return arr
 
 
+def as_generator(rng: np.random.Generator | int | None, name: str = "rng") -> np.random.Generator:
+    """A ``numpy.random.Generator``: ``rng`` itself, a new one seeded with an int, or seed 0 for ``None``."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None:
+        return np.random.default_rng(0)
+    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
+        return np.random.default_rng(int(rng))
+    raise TypeError(
+        f"{name} must be a numpy.random.Generator, an int seed or None (seed 0), "
+        f"got {type(rng).__name__} {rng!r}"
+    )
+
+
 def check_finite(arr: np.ndarray, name: str) -> None:
     """Raise ``ValueError`` naming the first NaN or infinity in ``arr``."""
     if not np.isfinite(arr).all():
@@ -158,6 +183,19 @@ def check_labels(y: Any, n_samples: int, num_classes: int, name: str = "y") -> n
             f"[0, {num_classes - 1}] for {num_classes} classes"
         )
     return arr.astype(np.int64, copy=False)
+
+
+def check_layer_sizes(layer_sizes: Sequence[int], name: str = "layer_sizes") -> list[int]:
+    """Check ``[n_inputs, hidden_1, ..., n_outputs]`` (at least two positive ints); return it as a list."""
+    if isinstance(layer_sizes, (str, bytes)) or not isinstance(layer_sizes, Sequence):
+        raise TypeError(f"{name} must be a list of ints such as [2, 4, 1], got {layer_sizes!r}")
+    sizes = list(layer_sizes)
+    if len(sizes) < 2:
+        raise ValueError(f"{name} needs at least an input and an output size, got {sizes!r}")
+    for i, s in enumerate(sizes):
+        if isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 1:
+            raise ValueError(f"{name}[{i}] must be a positive int, got {s!r}")
+    return [int(s) for s in sizes]
 
 
 def check_int(value: Any, name: str, *, minimum: int = 0) -> int:
