@@ -6,9 +6,17 @@ In a notebook::
     check("ex1.forward", CompleteNeuralNetwork)
 
 prints ``✓ ex1.forward: ...`` or ``✗ ex1.forward: ...`` with what was
-expected and what was given, and returns ``True``/``False``. A wrong answer
-never raises; when the learner's code raises, the check prints the learner's
-own traceback (without the checker's frames) and a hint.
+expected and what was given, and nothing else: what it returns (true when
+the check passed) shows nothing in a notebook. :func:`run` returns the
+:class:`CheckOutcome` without printing. A wrong answer never raises; when the
+learner's code raises, the check prints the learner's own traceback (without
+the checker's frames) and a hint.
+
+An exercise with import rules (Exercise 1: NumPy only) declares them with
+:func:`declare_rules`; a check then also runs the grader's static scan
+(:mod:`dlbasics.checks.static`) on the cells the learner has run and says at
+once when a graded part will score 0 because its code reaches a forbidden
+module.
 
 Checks use small public cases only and compare with the ``dlbasics``
 reference implementations. Hidden tests, which decide the grade, live
@@ -25,14 +33,24 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import sysconfig
 import traceback
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["CheckOutcome", "available", "check", "register"]
+from dlbasics.checks.static import (
+    ImportRules,
+    StaticReport,
+    describe_cell,
+    latest_definitions,
+    scan,
+)
+
+__all__ = ["CheckOutcome", "Verdict", "available", "check", "declare_rules", "register", "run"]
 
 _REGISTRY: dict[str, Callable[..., CheckOutcome]] = {}
+_USES: dict[str, tuple[str, ...]] = {}
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -46,14 +64,57 @@ class CheckOutcome:
     details: str = ""
 
 
-def register(name: str) -> Callable[[Callable[..., CheckOutcome]], Callable[..., CheckOutcome]]:
-    """Decorator: make ``fn`` the check called ``name`` (``"ex1.forward"``)."""
+class Verdict:
+    """What :func:`check` returns: true when the check passed, and invisible in a
+    notebook (the printed message is the feedback). ``outcome`` holds the
+    :class:`CheckOutcome`."""
+
+    __slots__ = ("outcome",)
+
+    def __init__(self, outcome: CheckOutcome) -> None:
+        self.outcome = outcome
+
+    def __bool__(self) -> bool:
+        return bool(self.outcome.ok)
+
+    def __repr__(self) -> str:
+        return ""
+
+    def _ipython_display_(self) -> None:
+        """Display nothing as a cell's last value."""
+
+
+@dataclass(frozen=True)
+class _Rules:
+    rules: ImportRules
+    parts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+_RULES: dict[str, _Rules] = {}
+
+
+def register(name: str, uses: tuple[str, ...] = ()
+             ) -> Callable[[Callable[..., CheckOutcome]], Callable[..., CheckOutcome]]:
+    """Decorator: make ``fn`` the check called ``name`` (``"ex1.forward"``).
+
+    ``uses`` names what of the learner's notebook the checked code runs
+    (``"CompleteNeuralNetwork.forward"``, ``"softmax_cross_entropy"``), for
+    the exercise's import rules (:func:`declare_rules`).
+    """
 
     def wrap(fn: Callable[..., CheckOutcome]) -> Callable[..., CheckOutcome]:
         _REGISTRY[name] = fn
+        _USES[name] = tuple(uses)
         return fn
 
     return wrap
+
+
+def declare_rules(exercise: str, rules: ImportRules, parts: Mapping[str, tuple[str, ...]]) -> None:
+    """The import rules of ``exercise`` (``"ex1"``), and which definitions each graded part
+    runs (``{"ex1.forward": ("CompleteNeuralNetwork.forward",), ...}``): the grader gives 0 to
+    a part whose code reaches a forbidden module, and the checks say so beforehand."""
+    _RULES[exercise] = _Rules(rules, dict(parts))
 
 
 def _load(prefix: str) -> None:
@@ -69,41 +130,101 @@ def _load(prefix: str) -> None:
 def available() -> list[str]:
     """Names of every check (imports every exercise's check module)."""
     for entry in sorted(os.listdir(_HERE)):
-        if entry.endswith(".py") and not entry.startswith("_"):
+        if entry.startswith("ex") and entry.endswith(".py"):
             _load(entry[:-3])
     return sorted(_REGISTRY)
 
 
 def _learner_traceback(exc: BaseException) -> str:
+    """The frames of ``exc``'s traceback in the learner's code (not in dlbasics or Python's)."""
+    skip = (os.path.dirname(_HERE), *{sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib")})
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if not os.path.abspath(f.filename).startswith(_HERE)]
+              if not f.filename.startswith("<frozen")
+              and not os.path.abspath(f.filename).startswith(skip)]
     text = "".join(traceback.format_list(frames[-6:]))
     last = "".join(traceback.format_exception_only(type(exc), exc)).strip()
     return (f"Traceback (your code):\n{text}{last}" if text else last)
 
 
-def check(name: str, *args: Any, **kwargs: Any) -> bool:
-    """Run the public check ``name`` on the learner's objects; print and return the verdict."""
+def notebook_cells() -> list[tuple[int, str, str]] | None:
+    """``(execution count, code, source as typed)`` of the cells run so far in this
+    IPython kernel, oldest first; ``None`` outside IPython."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    shell = get_ipython()
+    if shell is None:
+        return None
+    parsed = shell.history_manager.input_hist_parsed
+    raw = shell.history_manager.input_hist_raw
+    return [(n, parsed[n], raw[n] if n < len(raw) else parsed[n])
+            for n in range(1, len(parsed)) if parsed[n].strip()]
+
+
+def rules_problem(name: str, cells: list[tuple[int, str, str]] | None = None) -> str:
+    """Why graded parts will score 0 under the import rules, judged from the cells run so far
+    (``cells`` as :func:`notebook_cells` gives them); empty when nothing is wrong or there is
+    nothing to read."""
+    rules = _RULES.get(name.split(".", 1)[0])
+    uses = _USES.get(name, ())
+    cells = notebook_cells() if cells is None else cells
+    if rules is None or not uses or not cells:
+        return ""
+    labels = {n: describe_cell(raw, n) for n, _, raw in cells}
+    report: StaticReport = scan(latest_definitions([(n, code) for n, code, _ in cells]),
+                                rules.rules, where=labels)
+    mine = report.reached_violations(*uses)
+    if not mine:
+        return ""
+    parts = [part for part, entry in rules.parts.items()
+             if set(report.reached_violations(*entry)) & set(mine)] or [name]
+    lines = "\n".join(f"- {v.describe()}" for v in dict.fromkeys(mine))
+    listed = " and ".join([", ".join(parts[:-1]), parts[-1]] if len(parts) > 1 else parts)
+    return (f"{listed} will score 0: the code they run uses what this exercise does not "
+            f"allow ({rules.rules.reason}).\n{lines}")
+
+
+def run(name: str, *args: Any, **kwargs: Any) -> CheckOutcome:
+    """Run the public check ``name`` on the learner's objects and return what it found.
+
+    Never raises for what the learner's code does: an exception becomes a
+    failed :class:`CheckOutcome` with the learner's traceback in ``details``.
+    """
     _load(name.split(".", 1)[0])
     fn = _REGISTRY.get(name)
     if fn is None:
         known = ", ".join(n for n in available() if n.split(".")[0] == name.split(".")[0])
-        print(f"✗ {name}: there is no check with this name (checks for this exercise: "
-              f"{known or 'none'})")
-        return False
+        return CheckOutcome(False, "there is no check with this name (checks for this "
+                            f"exercise: {known or 'none'})")
     try:
         outcome = fn(*args, **kwargs)
     except NotImplementedError as exc:
-        print(f"✗ {name}: not implemented yet ({exc or 'NotImplementedError'}). Replace the "
-              "`raise NotImplementedError` line with your code, run the cell, then this check.")
-        return False
+        return CheckOutcome(False, f"not implemented yet ({exc or 'NotImplementedError'}). "
+                            "Replace the `raise NotImplementedError` line with your code, run "
+                            "the cell, then this check.")
     except Exception as exc:  # noqa: BLE001 - the learner's code may raise anything
-        print(f"✗ {name}: your code raised {type(exc).__name__}.")
-        print(_learner_traceback(exc))
-        sys.stdout.flush()
-        return False
+        return CheckOutcome(False, f"your code raised {type(exc).__name__}.",
+                            _learner_traceback(exc))
+    problem = rules_problem(name)
+    if problem:
+        first, _, rest = problem.partition("\n")
+        also = ("The values themselves are right." if outcome.ok else
+                f"Also: {outcome.message}" + (f"\n{outcome.details}" if outcome.details else ""))
+        return CheckOutcome(False, first, f"{rest}\n{also}")
+    return outcome
+
+
+def check(name: str, *args: Any, **kwargs: Any) -> Verdict:
+    """Run the public check ``name`` on the learner's objects and print the verdict.
+
+    Returns a :class:`Verdict`, true when the check passed, that shows nothing
+    as a notebook cell's value.
+    """
+    outcome = run(name, *args, **kwargs)
     mark = "✓" if outcome.ok else "✗"
     print(f"{mark} {name}: {outcome.message}")
     if outcome.details:
         print("    " + outcome.details.replace("\n", "\n    "))
-    return bool(outcome.ok)
+    sys.stdout.flush()
+    return Verdict(outcome)

@@ -12,9 +12,202 @@ from typing import Any
 
 import numpy as np
 
-from dlbasics.checks import CheckOutcome, register
+from dlbasics.checks import CheckOutcome, declare_rules, register
+from dlbasics.checks.static import ImportRules
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
+CLASS = "CompleteNeuralNetwork"
+
+IMPORT_RULES = ImportRules(
+    forbidden_modules=("torch", "tensorflow", "jax", "keras", "sklearn", "dlbasics"),
+    allowed_modules=(
+        "numpy", "math", "random", "time", "typing", "dataclasses", "collections",
+        "itertools", "functools", "matplotlib", "__future__", "abc", "copy", "warnings",
+        "statistics", "numbers", "enum", "sys", "os", "pathlib", "json", "pprint",
+    ),
+    dynamic_code_is_violation=True,
+    reason="Exercise 1 is written from scratch with NumPy only",
+)
+"""Exercise 1's import rules, public and the same for the checks and the grader."""
+
+PART_CODE = {
+    "ex1.init": (f"{CLASS}.__init__",),
+    "ex1.forward": (f"{CLASS}.forward",),
+    "ex1.backward": (f"{CLASS}.backward",),
+    "ex1.train": (f"{CLASS}.train", f"{CLASS}.predict"),
+}
+"""Which of the learner's definitions each graded part runs."""
+
+declare_rules("ex1", IMPORT_RULES, PART_CODE)
+
+# ----------------------------------------------------------------------------
+# Point rules shared with the grader: initialization scales, gradient
+# diagnosis, the shuffling of mini-batches.
+# ----------------------------------------------------------------------------
+
+INIT_RULES = {
+    "LeCun": ("sqrt(1 / n_in)", lambda n_in, n_out: np.sqrt(1.0 / n_in)),
+    "Glorot": ("sqrt(2 / (n_in + n_out))", lambda n_in, n_out: np.sqrt(2.0 / (n_in + n_out))),
+    "He": ("sqrt(2 / n_in)", lambda n_in, n_out: np.sqrt(2.0 / n_in)),
+}
+"""Standard deviations of the initializations the book names (Glorot is also called Xavier)."""
+
+
+def init_rule(activation: str) -> str:
+    """The initialization Exercise 1 asks for: He for relu, Glorot for sigmoid and tanh."""
+    return "He" if activation == "relu" else "Glorot"
+
+
+def init_scale_problem(W: np.ndarray, activation: str, tolerance: float) -> str | None:
+    """What is wrong with the scale of a weight matrix ``W`` of shape (n_out, n_in), or None.
+
+    The standard deviation must lie within ``tolerance`` (a fraction) of the
+    rule's and the mean within ``2 * tolerance`` of it from 0. When the
+    standard deviation matches another named rule, the message says which.
+    """
+    n_out, n_in = W.shape
+    W = np.asarray(W, dtype=np.float64)
+    rule = init_rule(activation)
+    formula, std_of = INIT_RULES[rule]
+    want = float(std_of(n_in, n_out))
+    std, mean = float(W.std()), float(W.mean())
+    if abs(std - want) <= tolerance * want and abs(mean) <= 2 * tolerance * want:
+        return None
+    other = [name for name, (_, f) in INIT_RULES.items()
+             if name != rule and abs(std - f(n_in, n_out)) <= tolerance * f(n_in, n_out)]
+    seems = f" (that is {other[0]}'s {INIT_RULES[other[0]][0]})" if other else ""
+    return (f"activation={activation!r}, a {n_in} -> {n_out} layer: standard deviation "
+            f"{std:.4f}{seems} and mean {mean:+.4f}; expected mean 0 and {rule}'s {formula} = "
+            f"{want:.4f}")
+
+
+def classify_gradient(got: Any, expected: np.ndarray, n: int, rtol: float, atol: float) -> str:
+    """``"right"``, ``"transposed"`` (the shape of ``expected.T``), ``"summed"`` (``n`` times
+    the gradient of the mean), or ``"wrong"``."""
+    try:
+        arr = np.asarray(got, dtype=np.float64)
+    except (TypeError, ValueError):
+        return "wrong"
+    if arr.shape != expected.shape:
+        return "transposed" if expected.ndim == 2 and arr.shape == expected.T.shape else "wrong"
+    if not np.all(np.isfinite(arr)):
+        return "wrong"
+    if np.allclose(arr, expected, rtol=rtol, atol=atol):
+        return "right"
+    if n > 1 and np.allclose(arr, n * expected, rtol=rtol, atol=atol * n):
+        return "summed"
+    return "wrong"
+
+
+def backward_diagnosis(status: dict[str, list[tuple[str, str]]]) -> str:
+    """Which layers' gradients are right, and a hint from the pattern of the wrong ones.
+
+    ``status[activation][layer] = (dW status, db status)`` as
+    :func:`classify_gradient` gives them, for the activations that ran.
+    """
+    if not status:
+        return ""
+    n_layers = len(next(iter(status.values())))
+    last = n_layers - 1
+    ok = {act: [dw == db == "right" for dw, db in layers] for act, layers in status.items()}
+    lines = []
+    for act, flags in ok.items():
+        if all(flags):
+            lines.append(f"{act}: every layer's dW and db are right")
+        else:
+            right = [str(i) for i, f in enumerate(flags) if f]
+            wrong = [str(i) for i, f in enumerate(flags) if not f]
+            lines.append(f"{act}: dW/db of layer{'s' if len(wrong) > 1 else ''} "
+                         f"{', '.join(wrong)} wrong" + (f", of layer{'s' if len(right) > 1 else ''} "
+                                                       f"{', '.join(right)} right" if right else "")
+                         + f" (layer {last} is the output layer)")
+    kinds = {k for layers in status.values() for pair in layers for k in pair} - {"right"}
+    wrong_acts = [a for a, flags in ok.items() if not all(flags)]
+    hidden_only = all(ok[a][last] for a in wrong_acts)
+    if "transposed" in kinds:
+        hint = ("a gradient has the transposed shape, (n_in, n_out): compute dW = delta.T @ A, "
+                "which has the shape of W, (n_out, n_in)")
+    elif kinds == {"summed"}:
+        hint = ("every wrong gradient is n times too large: the loss is the MEAN cross-entropy, "
+                "so divide (softmax - one_hot) by the batch size n, once")
+    elif ok.get("relu") and all(ok["relu"]) and wrong_acts and hidden_only:
+        hint = ("relu is right but " + " and ".join(wrong_acts) + " are not, in the hidden "
+                "layers only: evaluate f' at the pre-activation Z, not at the activation "
+                "A = f(Z) (relu'(A) equals relu'(Z); the derivatives of sigmoid and tanh do not)")
+    elif hidden_only:
+        hint = ("the output layer's gradients are right, so the loss gradient is; the error is in "
+                "the step back: delta_prev = (delta @ W) * f'(Z_prev), with f' at Z")
+    else:
+        hint = ("the output layer's gradients are already wrong: start from delta = "
+                "(softmax(logits) - one_hot(y)) / n, then dW = delta.T @ A_prev and "
+                "db = delta.sum(axis=0)")
+    return ("\n".join(lines) + f"\nHint: {hint}. A gradient check (Part 4b) finds the first "
+            "wrong entry.")
+
+
+def shuffle_probe(ns: dict, inputs: dict) -> dict:
+    """Train two networks with the same seed and record the rows of every batch.
+
+    Self-contained (it is also the grader's probe): ``inputs`` holds ``X``
+    (its first column numbers the rows), ``y``, ``sizes``, ``seed``,
+    ``epochs`` and ``batch_size``. Batches are seen through ``backward``,
+    which ``train`` must call once per batch.
+    """
+    import numpy as np
+
+    runs = []
+    for _ in range(2):
+        net = ns["CompleteNeuralNetwork"](inputs["sizes"], activation="relu", seed=inputs["seed"])
+        batches = []
+        backward = net.backward
+
+        def spy(Xb, yb, backward=backward, batches=batches):
+            batches.append(np.asarray(Xb, dtype=np.float64)[:, 0].round().astype(int).tolist())
+            return backward(Xb, yb)
+
+        net.backward = spy
+        net.train(inputs["X"].copy(), inputs["y"].copy(), epochs=inputs["epochs"],
+                  batch_size=inputs["batch_size"], learning_rate=0.01)
+        runs.append(batches)
+    return {"first": runs[0], "second": runs[1]}
+
+
+def shuffle_inputs(seed: int, n: int = 40, epochs: int = 3, batch_size: int = 16) -> dict:
+    """Inputs of :func:`shuffle_probe`: ``n`` rows numbered by their first column."""
+    rng = np.random.default_rng(seed)
+    X = np.c_[np.arange(n, dtype=np.float64), rng.normal(0, 1, n)]
+    return {"X": X, "y": rng.integers(0, 3, n).astype(np.int64), "sizes": [2, 8, 3],
+            "seed": int(seed % 1000), "epochs": epochs, "batch_size": batch_size}
+
+
+def shuffle_problems(outputs: dict, inputs: dict) -> list[str]:
+    """What :func:`shuffle_probe` saw that breaks the rules of Part 5 (empty: none)."""
+    n, epochs, size = len(inputs["y"]), inputs["epochs"], inputs["batch_size"]
+    per_epoch = -(-n // size)
+    first, second = outputs.get("first"), outputs.get("second")
+    if not isinstance(first, list) or not isinstance(second, list):
+        return ["the batches could not be recorded"]
+    if not first:
+        return ["train never called self.backward: compute each batch's gradients with "
+                "backward (the grader watches the batches through it)"]
+    sizes = [len(b) if isinstance(b, list) else -1 for b in first]
+    want = ([size] * (n // size) + ([n % size] if n % size else [])) * epochs
+    if sizes != want:
+        return [f"with {n} samples, batch_size={size} and epochs={epochs}, backward should get "
+                f"{per_epoch} batches per epoch of sizes {want[:per_epoch]}; it got sizes "
+                f"{sizes[:2 * per_epoch]}{' ...' if len(sizes) > 2 * per_epoch else ''}"]
+    orders = [[i for b in first[e * per_epoch:(e + 1) * per_epoch] for i in b]
+              for e in range(epochs)]
+    problems = []
+    if any(sorted(o) != list(range(n)) for o in orders):
+        problems.append("an epoch should visit every sample exactly once")
+    elif orders[0] == list(range(n)) or any(o == orders[0] for o in orders[1:]):
+        problems.append("the order of the samples should be new in every epoch: draw a "
+                        "permutation from self.rng at the start of each epoch")
+    if first != second:
+        problems.append("two networks with the same seed shuffled differently: draw the order "
+                        "from self.rng, not from np.random")
+    return problems
 
 
 def _fmt(a: Any) -> str:
@@ -67,7 +260,7 @@ def _net_with(cls: type, sizes: list[int], act: str, Ws, bs):
     return net
 
 
-@register("ex1.activations")
+@register("ex1.activations", uses=("activation", "activation_derivative"))
 def check_activations(activation, activation_derivative) -> CheckOutcome:
     """``activation(z, name)`` and ``activation_derivative(z, name)`` for the three names."""
     from dlbasics import relu, relu_derivative, sigmoid, sigmoid_derivative, tanh, tanh_derivative
@@ -97,46 +290,50 @@ def check_activations(activation, activation_derivative) -> CheckOutcome:
                         "reference (and sigmoid does not overflow).")
 
 
-@register("ex1.init")
+@register("ex1.init", uses=PART_CODE["ex1.init"])
 def check_init(cls: type) -> CheckOutcome:
-    """Shapes, zero biases, seeding and initialization scale."""
+    """Shapes, zero biases, seeding and initialization scale; lists every rule broken."""
     sizes = [4, 6, 5, 3]
+    problems = []
     for act in ACTIVATIONS:
         net = cls(sizes, activation=act, seed=0)
         if len(net.weights) != 3 or len(net.biases) != 3:
-            return CheckOutcome(False, "wrong number of layers.",
-                                f"layer_sizes={sizes} should give 3 weight matrices and 3 bias "
-                                f"vectors; got {len(net.weights)} and {len(net.biases)}.")
+            problems.append(f"layer_sizes={sizes} should give 3 weight matrices and 3 bias "
+                            f"vectors; got {len(net.weights)} and {len(net.biases)}")
+            break
         for i, (w, b) in enumerate(zip(net.weights, net.biases)):
             want = (sizes[i + 1], sizes[i])
             if np.shape(w) != want:
-                return CheckOutcome(False, f"weights[{i}] has the wrong shape.",
-                                    f"expected {want} = (n_out, n_in), given {np.shape(w)}.")
+                problems.append(f"weights[{i}] has shape {np.shape(w)}, expected {want} = "
+                                "(n_out, n_in)")
             if np.shape(b) != (sizes[i + 1],):
-                return CheckOutcome(False, f"biases[{i}] has the wrong shape.",
-                                    f"expected ({sizes[i + 1]},), given {np.shape(b)}.")
-            if np.any(np.asarray(b) != 0):
-                return CheckOutcome(False, f"biases[{i}] should start at zero.")
+                problems.append(f"biases[{i}] has shape {np.shape(b)}, expected ({sizes[i + 1]},)")
+            elif np.any(np.asarray(b) != 0):
+                problems.append(f"biases[{i}] should start at zero")
+        if problems:
+            break
     a, b, c = (cls(sizes, activation="relu", seed=s) for s in (1, 1, 2))
-    if not all(np.array_equal(x, y) for x, y in zip(a.weights, b.weights)):
-        return CheckOutcome(False, "the same seed gave different weights.",
-                            "Create one generator, rng = np.random.default_rng(seed), in "
-                            "__init__ and draw every weight from it.")
-    if all(np.array_equal(x, y) for x, y in zip(a.weights, c.weights)):
-        return CheckOutcome(False, "different seeds gave the same weights.")
+    same = [np.array_equal(x, y) for x, y in zip(a.weights, b.weights)]
+    if not all(same):
+        problems.append("the same seed gave different weights: create one generator, "
+                        "self.rng = np.random.default_rng(seed), in __init__ and draw every "
+                        "weight from it")
+    elif all(np.array_equal(x, y) for x, y in zip(a.weights, c.weights)):
+        problems.append("different seeds gave the same weights")
+    # a layer where LeCun, Glorot and He differ clearly: 0.100, 0.045 and 0.141
     for act in ACTIVATIONS:
-        w = np.asarray(cls([400, 300], activation=act, seed=0).weights[0], dtype=np.float64)
-        want = np.sqrt(2 / 400) if act == "relu" else np.sqrt(2 / (400 + 300))
-        if not 0.9 * want <= w.std() <= 1.1 * want or abs(w.mean()) > 0.1 * want:
-            rule = "sqrt(2 / n_in) (He)" if act == "relu" else "sqrt(2 / (n_in + n_out)) (Glorot)"
-            return CheckOutcome(False, f"the initialization scale for {act!r} is off.",
-                                f"a 400 -> 300 layer should have weights with mean 0 and "
-                                f"standard deviation {rule} = {want:.4f};\n"
-                                f"given: mean {w.mean():+.4f}, standard deviation {w.std():.4f}")
+        w = np.asarray(cls([100, 900], activation=act, seed=0).weights[0], dtype=np.float64)
+        problem = (f"weights[0] of a 100 -> 900 layer has shape {w.shape}" if w.shape != (900, 100)
+                   else init_scale_problem(w, act, tolerance=0.1))
+        if problem:
+            problems.append(problem)
+    if problems:
+        return CheckOutcome(False, f"{len(problems)} rule{'s' if len(problems) > 1 else ''} of "
+                            "Part 2 not met.", "\n".join(f"- {p}" for p in problems))
     return CheckOutcome(True, "shapes, zero biases, seeding and He/Glorot scales are right.")
 
 
-@register("ex1.forward")
+@register("ex1.forward", uses=PART_CODE["ex1.forward"])
 def check_forward(cls: type) -> CheckOutcome:
     """``forward`` against ``dlbasics.MLP`` with the same weights."""
     sizes = [3, 4, 5, 2]
@@ -152,7 +349,7 @@ def check_forward(cls: type) -> CheckOutcome:
     return CheckOutcome(True, "forward(X) matches the reference for relu, sigmoid and tanh.")
 
 
-@register("ex1.loss")
+@register("ex1.loss", uses=("softmax_cross_entropy",))
 def check_loss(softmax_cross_entropy) -> CheckOutcome:
     """``softmax_cross_entropy(logits, y) -> (mean loss, dlogits)``."""
     from dlbasics import softmax_cross_entropy as ref_loss
@@ -174,11 +371,13 @@ def check_loss(softmax_cross_entropy) -> CheckOutcome:
                         "logits of ±1000.")
 
 
-@register("ex1.backward")
+@register("ex1.backward", uses=PART_CODE["ex1.backward"])
 def check_backward(cls: type) -> CheckOutcome:
-    """``backward`` against ``dlbasics.MLP.backward`` with the same weights."""
+    """``backward`` against ``dlbasics.MLP.backward`` with the same weights, layer by layer."""
     sizes = [3, 4, 5, 2]
     Ws, bs, X, y = _public_case(sizes, seed=1, n=6)
+    status: dict[str, list[tuple[str, str]]] = {}
+    first_problem = ""
     for act in ACTIVATIONS:
         net = _net_with(cls, sizes, act, Ws, bs)
         result = net.backward(X.copy(), y.copy())
@@ -190,22 +389,29 @@ def check_backward(cls: type) -> CheckOutcome:
             return CheckOutcome(False, "backward should return one gradient per layer.",
                                 f"expected {len(ref_dW)} arrays in dW and in db, given "
                                 f"{len(dW)} and {len(db)}.")
+        status[act] = [(classify_gradient(dW[i], ref_dW[i], len(y), 1e-5, 1e-7),
+                        classify_gradient(db[i], ref_db[i], len(y), 1e-5, 1e-7))
+                       for i in range(len(ref_dW))]
         for i in range(len(ref_dW)):
-            problem = _compare(dW[i], ref_dW[i], f"dW[{i}] ({act})") or _compare(
-                db[i], ref_db[i], f"db[{i}] ({act})")
-            if problem:
-                return CheckOutcome(False, f"the gradients are not right for {act!r}.",
-                                    problem + "\nHint: work from the last layer back; the "
-                                    "loss is a mean, so the output gradient is "
-                                    "(softmax - one_hot) / n.")
+            first_problem = first_problem or _compare(dW[i], ref_dW[i], f"dW[{i}] ({act})") \
+                or _compare(db[i], ref_db[i], f"db[{i}] ({act})") or ""
+    wrong = [act for act, layers in status.items() if any(p != ("right", "right") for p in layers)]
+    if wrong:
+        return CheckOutcome(False, f"the gradients are not right for {', '.join(wrong)}.",
+                            f"{first_problem}\n{backward_diagnosis(status)}")
     return CheckOutcome(True, "dW and db match the reference for relu, sigmoid and tanh.")
 
 
-@register("ex1.train")
+@register("ex1.train", uses=PART_CODE["ex1.train"])
 def check_train(cls: type) -> CheckOutcome:
-    """A short training run on public spirals."""
+    """Shuffled mini-batches, then a short training run on public spirals."""
     from dlbasics import make_spirals
 
+    inputs = shuffle_inputs(seed=0)
+    problems = shuffle_problems(shuffle_probe({"CompleteNeuralNetwork": cls}, inputs), inputs)
+    if problems:
+        return CheckOutcome(False, "the mini-batches do not follow Part 5.",
+                            "\n".join(f"- {p}" for p in problems))
     X, y = make_spirals(450, n_classes=3, noise=0.05, seed=0, turns=0.75, dtype=np.float64)
     X_train, y_train, X_val, y_val = X[:300], y[:300], X[300:], y[300:]
     net = cls([2, 32, 32, 3], activation="relu", seed=0)
@@ -225,5 +431,30 @@ def check_train(cls: type) -> CheckOutcome:
     detail = f"loss {losses[0]:.3f} -> {losses[-1]:.3f}; validation accuracy {acc:.1%}"
     if acc < 0.9:
         return CheckOutcome(False, "the network trains but does not reach 90% on the "
-                            "validation spirals.", detail)
-    return CheckOutcome(True, f"training works: {detail}.")
+                            "validation spirals.", f"{detail}\nThe grader gives the accuracy "
+                            "point from 90 % on its own spirals, half of it from 70 %.")
+    return CheckOutcome(True, f"shuffled mini-batches, and training works: {detail}.")
+
+
+@register("ex1.gradcheck", uses=("numerical_gradient",))
+def check_gradcheck(numerical_gradient) -> CheckOutcome:
+    """Centred differences on a function whose gradient is known; the input is restored."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(0, 1, (3, 4))
+    x0 = x.copy()
+
+    def f(v):
+        return float(np.sum(np.sin(v) * v ** 2))
+
+    grad = numerical_gradient(f, x)
+    expected = np.cos(x0) * x0 ** 2 + 2 * x0 * np.sin(x0)
+    if not np.array_equal(x, x0):
+        return CheckOutcome(False, "numerical_gradient changed its input.",
+                            "Put every entry back after evaluating f at x + eps and x - eps.")
+    problem = _compare(grad, expected, "numerical_gradient(f, x)", rtol=1e-6, atol=1e-8)
+    if problem:
+        return CheckOutcome(False, "numerical_gradient is not right.",
+                            f"f(x) = sum(sin(x) * x**2), x of shape (3, 4)\n{problem}\nHint: "
+                            "(f(x + eps e_i) - f(x - eps e_i)) / (2 eps) for every entry i.")
+    return CheckOutcome(True, "centred differences match the exact gradient to 1e-6, and x is "
+                        "left as it was.")

@@ -453,3 +453,46 @@ def scan(cells: Iterable[tuple[int, str]], policy: ImportPolicy,
         uses=uses,
         syntax_errors=tuple(syntax_errors),
     )
+
+
+def _bound_by(node: ast.stmt) -> set[str]:
+    """Top-level names a statement binds (definitions, imports, assignments)."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {node.name}
+    if isinstance(node, ast.Import):
+        return {a.asname or a.name.split(".")[0] for a in node.names}
+    if isinstance(node, ast.ImportFrom):
+        return {a.asname or a.name for a in node.names}
+    if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        return {n for t in targets for n in _bound_names(t)}
+    return set()
+
+
+def latest_definitions(cells: Iterable[tuple[int, str]]) -> list[tuple[int, str]]:
+    """The cells run so far in a kernel, keeping only the latest binding of every name.
+
+    A learner re-runs cells and deletes some: a statement whose names were all
+    bound again by a later cell is blanked out (its lines kept empty, so line
+    numbers stay right), as it no longer defines anything the notebook uses.
+    Cells that do not parse are dropped.
+    """
+    kept: list[tuple[int, str]] = []
+    seen: set[str] = set()
+    for index, code in reversed(list(cells)):
+        try:
+            tree = ast.parse(code)
+        except (SyntaxError, ValueError):
+            continue
+        lines = code.split("\n")
+        bound: set[str] = set()
+        for node in tree.body:
+            names = _bound_by(node)
+            bound |= names
+            if names and names <= seen:
+                first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+                for k in range(first - 1, (node.end_lineno or node.lineno)):
+                    lines[k] = ""
+        seen |= bound
+        kept.append((index, "\n".join(lines)))
+    return kept[::-1]

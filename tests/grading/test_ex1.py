@@ -6,12 +6,13 @@ tests and checks the score and what the learner is told.
 
 from __future__ import annotations
 
+import nbformat
 import numpy as np
 import pytest
 
 from dlbasics_grader.engine import grade
 
-from .conftest import EX1, EXERCISES, HIDDEN, SOLUTIONS, write_notebook
+from .conftest import EX1, EXERCISES, HIDDEN, SOLUTIONS, code_cells, write_notebook
 
 
 def _grade(ex1, tmp_path, cells, name="ex1_neural_network.ipynb"):
@@ -51,7 +52,8 @@ def test_a_wrong_sigmoid_derivative_costs_one_backward_point(ex1, tmp_path, ex1_
     report = _grade(ex1, tmp_path, cells)
     assert _scores(report) == {"ex1.init": 2, "ex1.forward": 3, "ex1.backward": 2, "ex1.train": 2}
     assert "activation='sigmoid'" in report.tests[2].output
-    assert "relu" not in report.tests[2].output.split("\n", 1)[1].split("Hint")[0]
+    assert "activation='relu'" not in report.tests[2].output
+    assert "relu: every layer's dW and db are right" in report.tests[2].output
 
 
 def test_summed_instead_of_averaged_gradients(ex1, tmp_path, ex1_solution_cells):
@@ -61,15 +63,6 @@ def test_summed_instead_of_averaged_gradients(ex1, tmp_path, ex1_solution_cells)
     assert scores["ex1.backward"] == 0 and scores["ex1.init"] == 2 and scores["ex1.forward"] == 3
     assert scores["ex1.train"] < 2
     assert "MEAN cross-entropy" in report.tests[2].output
-
-
-def test_wrong_initialization_scale_gets_half_the_init_points(ex1, tmp_path, ex1_solution_cells):
-    cells = [s.replace("std = np.sqrt(2.0 / (n_in + n_out))  # Glorot", "std = np.sqrt(1.0 / n_in)")
-             for s in ex1_solution_cells]
-    report = _grade(ex1, tmp_path, cells)
-    assert _scores(report)["ex1.init"] == 1
-    assert report.score == 9
-    assert "Glorot" in report.tests[0].output and "standard deviation" in report.tests[0].output
 
 
 def test_an_unused_forbidden_import_costs_nothing_but_is_reported(ex1, tmp_path,
@@ -97,13 +90,10 @@ def test_a_notebook_without_the_class_says_so(ex1, tmp_path, ex1_solution_cells)
 
 def test_hidden_reference_agrees_with_the_package_mlp():
     """The hidden tests' own NumPy reference and dlbasics.MLP compute the same gradients."""
-    import importlib.util
-
     from dlbasics import MLP
+    from dlbasics_grader.engine import load_hidden_module
 
-    spec = importlib.util.spec_from_file_location("_ex1_hidden_ref", HIDDEN / "ex1.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_hidden_module("ex1", HIDDEN)
     Ws, bs, X, y = mod._value_case(123)
     for act in ("relu", "sigmoid", "tanh"):
         mlp = MLP(mod.VALUE_SIZES, activation=act, dtype=np.float64)
@@ -116,32 +106,30 @@ def test_hidden_reference_agrees_with_the_package_mlp():
             np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14)
 
 
-@pytest.mark.parametrize("name", ["ex1.activations", "ex1.init", "ex1.forward", "ex1.loss",
-                                  "ex1.backward", "ex1.train"])
-def test_public_checks_pass_on_the_solution_and_fail_kindly_on_stubs(name, capsys):
-    from dlbasics.checks import check
+CHECK_ARGS = {"ex1.activations": ("activation", "activation_derivative"),
+              "ex1.loss": ("softmax_cross_entropy",), "ex1.gradcheck": ("numerical_gradient",)}
 
-    sol_ns: dict = {}
-    stub_ns: dict = {}
-    for cells, ns in ((_code(SOLUTIONS / EX1), sol_ns), (_code(EXERCISES / EX1), stub_ns)):
-        for src in cells:
-            try:
-                exec(compile(src, "<cell>", "exec"), ns)
-            except NotImplementedError:
-                pass
-    args = {"ex1.activations": ("activation", "activation_derivative"),
-            "ex1.loss": ("softmax_cross_entropy",)}.get(name, ("CompleteNeuralNetwork",))
-    assert check(name, *(sol_ns[a] for a in args)) is True
+
+@pytest.mark.parametrize("name", ["ex1.activations", "ex1.init", "ex1.forward", "ex1.loss",
+                                  "ex1.backward", "ex1.gradcheck", "ex1.train"])
+def test_public_checks_pass_on_the_solution_and_fail_kindly_on_stubs(name, capsys):
+    from dlbasics.checks import check, run
+
+    sol_ns, stub_ns = _namespace(SOLUTIONS / EX1), _namespace(EXERCISES / EX1)
+    capsys.readouterr()  # what the notebooks' own cells printed
+    args = CHECK_ARGS.get(name, ("CompleteNeuralNetwork",))
+    verdict = check(name, *(sol_ns[a] for a in args))
+    assert verdict and repr(verdict) == ""  # shows nothing under its message in a notebook
     assert capsys.readouterr().out.startswith(f"✓ {name}:")
-    assert check(name, *(stub_ns[a] for a in args)) is False  # must not raise
-    out = capsys.readouterr().out
-    assert out.startswith(f"✗ {name}: not implemented yet")
+    assert not check(name, *(stub_ns[a] for a in args))  # must not raise
+    assert capsys.readouterr().out.startswith(f"✗ {name}: not implemented yet")
+    assert run(name, *(sol_ns[a] for a in args)).ok
 
 
 def test_an_unknown_check_name_lists_the_real_ones(capsys):
     from dlbasics.checks import check
 
-    assert check("ex1.forwrd", object) is False
+    assert not check("ex1.forwrd", object)
     out = capsys.readouterr().out
     assert "no check with this name" in out and "ex1.forward" in out
 
@@ -155,16 +143,226 @@ def test_a_check_shows_expected_and_given_values(capsys):
     def activation_derivative(z, name):
         return np.ones_like(z)  # wrong for all three
 
-    assert check("ex1.activations", activation, activation_derivative) is False
+    assert not check("ex1.activations", activation, activation_derivative)
     out = capsys.readouterr().out
     assert "✗ ex1.activations: activation_derivative(z, 'relu') is not right." in out
     assert "expected:" in out and "given:" in out
 
 
-def _code(path):
-    import nbformat
+def test_a_check_cell_displays_only_the_message_in_ipython(capsys):
+    from dlbasics.checks import check
 
-    nb = nbformat.read(path, as_version=4)
-    return [c.source for c in nb.cells if c.cell_type == "code"
-            and "check(" not in c.source and "make_spirals" not in c.source
-            and "plt." not in c.source]
+    verdict = check("ex1.forwrd", object)
+    assert capsys.readouterr().out.startswith("✗ ex1.forwrd")
+    data, _ = _shell().display_formatter.format(verdict)
+    assert data == {}  # a Jupyter kernel sends no output for the cell's value
+
+
+# --------------------------------------------------------------------------
+# public checks and the grade agree
+# --------------------------------------------------------------------------
+
+LECUN = ("std = np.sqrt(2.0 / (n_in + n_out))  # Glorot", "std = np.sqrt(1.0 / n_in)")
+GLOBAL_RNG = ("self.weights.append(self.rng.normal(0.0, std, size=(n_out, n_in)))",
+              "self.weights.append(np.random.normal(0.0, std, size=(n_out, n_in)))")
+F_PRIME_AT_A = ("f_prime = activation_derivative(pre_activations[layer - 1], self.activation)",
+                "f_prime = activation_derivative(activation(pre_activations[layer - 1], "
+                "self.activation), self.activation)")
+TRANSPOSED_DW = ("dW[layer] = delta.T @ inputs[layer]", "dW[layer] = inputs[layer].T @ delta")
+NO_SHUFFLE = ("order = self.rng.permutation(n)", "order = np.arange(n)")
+LOSS_FROM_DLBASICS = ("    # BEGIN SOLUTION\n    n = logits.shape[0]",
+                      "    from dlbasics import softmax_cross_entropy as loss_of, "
+                      "softmax_cross_entropy_grad as grad_of\n"
+                      "    return loss_of(logits, y), grad_of(logits, y)\n"
+                      "    # BEGIN SOLUTION\n    n = logits.shape[0]")
+
+
+def _changed(cells, *replacements):
+    for old, new in replacements:
+        assert any(old in c for c in cells), old
+        cells = [c.replace(old, new) for c in cells]
+    return cells
+
+
+def test_lecun_initialization_fails_the_check_and_loses_the_scale_point(ex1, tmp_path,
+                                                                         ex1_solution_cells):
+    from dlbasics.checks import run
+
+    cells = _changed(ex1_solution_cells, LECUN)
+    outcome = run("ex1.init", _namespace_of(cells)["CompleteNeuralNetwork"])
+    assert not outcome.ok and "LeCun" in outcome.details and "Glorot" in outcome.details
+    report = _grade(ex1, tmp_path, cells)
+    assert _scores(report)["ex1.init"] == 1
+    assert report.score == 9
+    init = report.tests[0].output
+    assert "Shapes, zero biases and seeding: 1/1" in init and "LeCun" in init
+    assert "standard deviation" in init
+
+
+def test_a_global_random_generator_names_every_rule(ex1, tmp_path, ex1_solution_cells):
+    report = _grade(ex1, tmp_path, _changed(ex1_solution_cells, GLOBAL_RNG))
+    init = report.tests[0]
+    assert init.score == 1  # the scale is right, only the seeding is not
+    assert "Shapes, zero biases and seeding: 0/1" in init.output and "self.rng" in init.output
+    assert "Initialization scale (He for relu, Glorot for sigmoid and tanh): 1/1" in init.output
+
+
+def test_derivatives_at_the_activations_get_the_evaluate_at_z_hint(ex1, tmp_path,
+                                                                   ex1_solution_cells):
+    from dlbasics.checks import run
+
+    cells = _changed(ex1_solution_cells, F_PRIME_AT_A)
+    outcome = run("ex1.backward", _namespace_of(cells)["CompleteNeuralNetwork"])
+    assert not outcome.ok and "sigmoid, tanh" in outcome.message
+    report = _grade(ex1, tmp_path, cells)
+    backward = report.tests[2]
+    assert backward.score == 1  # relu is right
+    for text in (outcome.details, backward.output):
+        assert "evaluate f' at the pre-activation Z, not at the activation A" in text
+        assert "relu: every layer's dW and db are right" in text
+        assert "sigmoid: dW/db of layers 0, 1 wrong, of layer 2 right" in text
+
+
+def test_a_transposed_weight_gradient_gets_the_delta_t_a_hint(ex1, tmp_path, ex1_solution_cells):
+    from dlbasics.checks import run
+
+    cells = _changed(ex1_solution_cells, TRANSPOSED_DW)
+    outcome = run("ex1.backward", _namespace_of(cells)["CompleteNeuralNetwork"])
+    report = _grade(ex1, tmp_path, cells)
+    for text in (outcome.details, report.tests[2].output):
+        assert "dW = delta.T @ A" in text and "(n_out, n_in)" in text
+        assert "(softmax - one_hot) / n" not in text
+
+
+def test_batches_in_a_fixed_order_cost_half_a_training_point(ex1, tmp_path, ex1_solution_cells):
+    from dlbasics.checks import run
+
+    cells = _changed(ex1_solution_cells, NO_SHUFFLE)
+    outcome = run("ex1.train", _namespace_of(cells)["CompleteNeuralNetwork"])
+    assert not outcome.ok and "new in every epoch" in outcome.details
+    report = _grade(ex1, tmp_path, cells)
+    train = report.tests[3]
+    assert train.score == 1.5
+    assert "drawn from self.rng, in batches of batch_size: 0/0.5 point" in train.output
+    assert "new in every epoch" in train.output
+
+
+def test_the_training_message_states_every_point_rule(ex1):
+    from dlbasics_grader.engine import load_hidden_module
+    from dlbasics_grader.spec import ProbeResult
+
+    mod = load_hidden_module("ex1", HIDDEN)
+    _, _, X_test, y_test = mod._train_data(ex1.seed)
+    pred = np.where(np.arange(len(y_test)) < 0.31 * len(y_test), y_test, (y_test + 1) % 3)
+    logits = np.eye(3)[pred]
+    outputs = {"losses": list(np.linspace(1, 0.5, 30)), "pred": pred, "logits": logits}
+    shuffle_inputs = mod.shuffle_inputs(ex1.seed)
+    shuffle = ProbeResult("shuffle_probe", "ok", {"first": [], "second": []})
+    result = mod._score_train(ex1.part("ex1.train"), ProbeResult("train_probe", "ok", outputs),
+                              shuffle, ex1.seed)
+    assert result.score == 0.5
+    for text in ("right form: 0.5/0.5", "never called self.backward", "0/0.5 point",
+                 "Held-out accuracy 31.", "0/1 point (90 % earns the point, 70 % half of it)"):
+        assert text in result.output
+    assert shuffle_inputs["epochs"] >= 2
+
+
+def test_the_point_table_states_every_threshold(ex1):
+    table = _point_table(SOLUTIONS / EX1)
+    assert {p.name: p.max_score for p in ex1.parts} == {k: v for k, v in table.items() if v}
+    text = nbformat.read(SOLUTIONS / EX1, as_version=4).cells[0].source
+    for threshold in ("90 %", "70 %", "15 %", "½ point"):
+        assert threshold in text
+
+
+def test_a_check_says_at_once_that_a_forbidden_import_will_cost_the_parts_using_it():
+    shell = _shell()
+    cells = _changed(code_cells(SOLUTIONS / EX1, stop_at="def make_spirals"), LOSS_FROM_DLBASICS)
+    out = _run_cells(shell, [c for c in cells if "%pip" not in c and "check(" not in c]
+                     + ["from dlbasics.checks import check",
+                        "check('ex1.loss', softmax_cross_entropy)"])
+    assert "✗ ex1.loss: ex1.backward and ex1.train will score 0" in out
+    assert "Exercise 1 is written from scratch with NumPy only" in out
+    assert "from dlbasics import softmax_cross_entropy as loss_of," in out
+    assert "The values themselves are right." in out
+    # the learner fixes the cell and runs it again: the old definition no longer counts
+    fixed = next(c for c in cells if c.startswith("def softmax_cross_entropy")).replace(
+        LOSS_FROM_DLBASICS[1], LOSS_FROM_DLBASICS[0])
+    out = _run_cells(shell, [fixed, "check('ex1.loss', softmax_cross_entropy)"])
+    assert out.startswith("✓ ex1.loss")
+
+
+def test_the_grade_names_the_cell_as_jupyter_shows_it_and_each_rule_once(ex1, tmp_path,
+                                                                          ex1_solution_cells):
+    from dlbasics_grader.report import summary
+
+    cells = _changed(ex1_solution_cells, LOSS_FROM_DLBASICS) + ["1 / 0"]
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c, execution_count=k + 1) for k, c in enumerate(cells)]
+    path = tmp_path / EX1
+    nbformat.write(nb, str(path))
+    report = grade(ex1, path, private_paths=[HIDDEN])
+    assert _scores(report)["ex1.backward"] == 0 and _scores(report)["ex1.train"] == 0
+    k = next(i for i, c in enumerate(cells) if c.startswith("def softmax_cross_entropy"))
+    where = f'cell [{k + 1}] "def softmax_cross_entropy(logits, y):", line 6'
+    assert where in report.tests[2].output
+    assert f'Cell [{len(cells)}] "1 / 0" failed: ZeroDivisionError' in report.output
+    text = summary(report)
+    line = next(ln for ln in text.splitlines() if where in ln)
+    assert text.count(line.strip()) == 2  # once for each part it costs, not again below
+
+
+def test_a_long_forbidden_line_is_cut_at_a_word():
+    from dlbasics.checks.ex1 import IMPORT_RULES
+    from dlbasics.checks.static import scan
+
+    code = "from dlbasics import softmax_cross_entropy, softmax_cross_entropy_grad, relu, MLP"
+    (v,) = scan([(0, code)], IMPORT_RULES, where={0: 'cell [3] "from dlbasics import…"'}
+                ).violations[:1]
+    assert v.what.endswith("…") and len(v.what) <= 80
+    assert v.what[:-1] == code[:len(v.what) - 1].rstrip() and code[len(v.what) - 1] in " ,"
+
+
+def _point_table(path) -> dict[str, float]:
+    """``{part: points}`` from the first markdown cell's table (rows naming several parts: 0)."""
+    source = nbformat.read(path, as_version=4).cells[0].source
+    out = {}
+    for row in source.splitlines():
+        cols = [c.strip() for c in row.strip().strip("|").split("|")]
+        if len(cols) == 3 and cols[0].startswith("`"):
+            for name in cols[0].replace("`", "").split(","):
+                out[name.strip()] = float(cols[2])
+    return out
+
+
+def _namespace(path):
+    return _namespace_of(code_cells(path))
+
+
+def _namespace_of(cells):
+    ns: dict = {}
+    for src in cells:
+        if "check(" in src or "make_spirals" in src or "plt." in src or "%pip" in src:
+            continue
+        try:
+            exec(compile(src, "<cell>", "exec"), ns)
+        except (NotImplementedError, ValueError):  # stubs; a demonstration of a wrong backward
+            pass
+    return ns
+
+
+def _shell():
+    from IPython.core.interactiveshell import InteractiveShell
+
+    return InteractiveShell.instance()
+
+
+def _run_cells(shell, cells) -> str:
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        for src in cells:
+            shell.run_cell(src, store_history=True)
+    return buf.getvalue()

@@ -8,8 +8,21 @@ References are plain float64 NumPy, independent of ``dlbasics``.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
+from dlbasics.checks.ex1 import (
+    CLASS,
+    IMPORT_RULES,
+    PART_CODE,
+    backward_diagnosis,
+    classify_gradient,
+    init_scale_problem,
+    shuffle_inputs,
+    shuffle_probe,
+    shuffle_problems,
+)
 from dlbasics_grader.spec import (
     Exercise,
     Limits,
@@ -20,7 +33,8 @@ from dlbasics_grader.spec import (
     compare_arrays,
 )
 
-CLASS = "CompleteNeuralNetwork"
+from ._common import bullets
+
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
 SEED = 2_914_067  # hidden: the grader's data and weights depend on it
 
@@ -34,41 +48,15 @@ PARTS = (
     Part("ex1.init", 2.0, "Shapes and initialization scale"),
     Part("ex1.forward", 3.0, "Forward pass (relu, sigmoid, tanh)"),
     Part("ex1.backward", 3.0, "Backward pass: gradients of the mean cross-entropy"),
-    Part("ex1.train", 2.0, "Mini-batch training reaches the accuracy target"),
+    Part("ex1.train", 2.0, "Shuffled mini-batch training reaches the accuracy target"),
 )
-# which of the learner's methods each part runs (for the from-scratch rule)
-ENTRY_POINTS = {
-    "ex1.init": (f"{CLASS}.__init__",),
-    "ex1.forward": (f"{CLASS}.forward",),
-    "ex1.backward": (f"{CLASS}.backward",),
-    "ex1.train": (f"{CLASS}.train", f"{CLASS}.predict"),
-}
+ENTRY_POINTS = PART_CODE  # which of the learner's methods each part runs (public)
 
-POLICY = SandboxPolicy(
-    forbidden_modules=("torch", "tensorflow", "jax", "keras", "sklearn", "dlbasics"),
-    allowed_modules=(
-        "numpy", "math", "random", "time", "typing", "dataclasses", "collections",
-        "itertools", "functools", "matplotlib", "__future__", "abc", "copy", "warnings",
-        "statistics", "numbers", "enum", "sys", "os", "pathlib", "json", "pprint",
-    ),
-    dynamic_code_is_violation=True,
-    reason="Exercise 1 is written from scratch with NumPy only",
-    preload=("numpy",),
-    allow_processes=False,
-)
+POLICY = SandboxPolicy(**dataclasses.asdict(IMPORT_RULES), preload=("numpy",),
+                       allow_processes=False)
 
-LIMITS = Limits(
-    total_wall_s=60.0,
-    cell_wall_s=20.0,
-    cpu_s=90,
-    memory_mb=1024,
-    memory_kind="as",
-    nproc=16,
-    file_size_mb=16,
-    open_files=64,
-    output_kb=32,
-    result_mb=16,
-)
+LIMITS = Limits(cpu_s=90, memory_mb=1024, nproc=16, file_size_mb=16, open_files=64,
+                output_kb=32, result_mb=16)
 
 
 # ----------------------------------------------------------------------------
@@ -94,33 +82,21 @@ def init_probe(ns, inputs):
     return out
 
 
-def forward_probe(ns, inputs):
+def values_probe(ns, inputs):
     Net = ns["CompleteNeuralNetwork"]
     out = {}
     for act in inputs["activations"]:
         net = Net(inputs["sizes"], activation=act, seed=0)
         net.weights = [inputs[f"W{i}"].copy() for i in range(inputs["n_layers"])]
         net.biases = [inputs[f"b{i}"].copy() for i in range(inputs["n_layers"])]
-        try:
-            out[act] = net.forward(inputs["X"].copy())
-        except Exception as exc:  # one activation failing must not hide the others
-            out[act] = None
-            out[f"{act}_error"] = f"{type(exc).__name__}: {exc}"
-    return out
-
-
-def backward_probe(ns, inputs):
-    Net = ns["CompleteNeuralNetwork"]
-    out = {}
-    for act in inputs["activations"]:
-        net = Net(inputs["sizes"], activation=act, seed=0)
-        net.weights = [inputs[f"W{i}"].copy() for i in range(inputs["n_layers"])]
-        net.biases = [inputs[f"b{i}"].copy() for i in range(inputs["n_layers"])]
-        try:
-            dW, db = net.backward(inputs["X"].copy(), inputs["y"].copy())
-            out[f"{act}_dW"] = list(dW)
-            out[f"{act}_db"] = list(db)
+        try:  # one activation failing must not hide the others
+            if inputs["method"] == "forward":
+                out[act] = net.forward(inputs["X"].copy())
+            else:
+                dW, db = net.backward(inputs["X"].copy(), inputs["y"].copy())
+                out[f"{act}_dW"], out[f"{act}_db"] = list(dW), list(db)
         except Exception as exc:
+            out[act] = None
             out[f"{act}_error"] = f"{type(exc).__name__}: {exc}"
     return out
 
@@ -198,7 +174,7 @@ def reference_backward(Ws, bs, X, y, act):
     return dW, db
 
 
-INIT_SIZES = [2, 300, 200, 3]
+INIT_SIZES = [2, 300, 60, 3]  # LeCun, Glorot and He differ clearly in the first two layers
 SMALL_SIZES = [3, 5, 4]
 VALUE_SIZES = [5, 7, 6, 4]
 
@@ -220,18 +196,21 @@ def _train_data(seed: int):
 def probes(seed: int) -> list[Probe]:
     Ws, bs, X, y = _value_case(seed)
     layers = {f"W{i}": w for i, w in enumerate(Ws)} | {f"b{i}": b for i, b in enumerate(bs)}
-    common = {"sizes": VALUE_SIZES, "n_layers": len(Ws), "activations": list(ACTIVATIONS)}
+    common = {"sizes": VALUE_SIZES, "n_layers": len(Ws), "activations": list(ACTIVATIONS),
+              **layers, "X": X, "y": y}
     X_train, y_train, X_test, _ = _train_data(seed)
     return [
         Probe.from_function(init_probe, timeout_s=10, inputs={
             "sizes": INIT_SIZES, "small": SMALL_SIZES, "seed": seed % 1000,
             "activations": list(ACTIVATIONS)}),
-        Probe.from_function(forward_probe, timeout_s=10, inputs={**common, **layers, "X": X}),
-        Probe.from_function(backward_probe, timeout_s=10,
-                            inputs={**common, **layers, "X": X, "y": y}),
+        Probe.from_function(values_probe, name="forward_probe", timeout_s=10,
+                            inputs={**common, "method": "forward"}),
+        Probe.from_function(values_probe, name="backward_probe", timeout_s=10,
+                            inputs={**common, "method": "backward"}),
         Probe.from_function(train_probe, timeout_s=20, inputs={
             "sizes": TRAIN_SIZES, "kwargs": TRAIN_KW, "X_train": X_train,
             "y_train": y_train, "X_test": X_test}),
+        Probe.from_function(shuffle_probe, timeout_s=10, inputs=shuffle_inputs(seed)),
     ]
 
 
@@ -240,47 +219,39 @@ def probes(seed: int) -> list[Probe]:
 # ----------------------------------------------------------------------------
 
 
-def _expected_std(act: str, n_in: int, n_out: int) -> float:
-    return float(np.sqrt(2.0 / n_in) if act == "relu" else np.sqrt(2.0 / (n_in + n_out)))
-
-
 def _score_init(part: Part, r) -> object:
+    """1 point: shapes, zero biases, seeding; 1 point: the scale (needs the right shapes)."""
     o = r.outputs
     problems, scale_problems = [], []
+    shapes_ok = True
     for act in ACTIVATIONS:
         if o.get(f"{act}_n_weights") != len(INIT_SIZES) - 1 or o.get(
                 f"{act}_n_biases") != len(INIT_SIZES) - 1:
             problems.append(f"activation={act!r}: layer_sizes={INIT_SIZES} should give "
                             f"{len(INIT_SIZES) - 1} weight matrices and bias vectors, got "
                             f"{o.get(f'{act}_n_weights')} and {o.get(f'{act}_n_biases')}")
+            shapes_ok = False
             continue
         for i, (n_in, n_out) in enumerate(zip(INIT_SIZES[:-1], INIT_SIZES[1:])):
             W, msg = as_array(o.get(f"{act}_W{i}"), f"weights[{i}]")
             b, msg_b = as_array(o.get(f"{act}_b{i}"), f"biases[{i}]")
             if W is None or b is None:
                 problems.append(msg or msg_b)
+                shapes_ok = False
                 continue
-            if W.shape != (n_out, n_in):
+            if W.shape != (n_out, n_in) or not np.all(np.isfinite(W)):
                 problems.append(f"weights[{i}] has shape {W.shape}, expected ({n_out}, {n_in}) "
-                                "= (n_out, n_in)")
+                                "= (n_out, n_in)" if W.shape != (n_out, n_in) else
+                                f"weights[{i}] contains NaN or inf")
+                shapes_ok = False
                 continue
             if b.shape != (n_out,):
                 problems.append(f"biases[{i}] has shape {b.shape}, expected ({n_out},)")
-                continue
-            if not np.all(np.isfinite(W)):
-                problems.append(f"weights[{i}] contains NaN or inf")
-                continue
-            if np.any(b != 0):
+            elif np.any(b != 0):
                 problems.append(f"biases[{i}] should start at zero")
-            std, want = float(W.astype(np.float64).std()), _expected_std(act, n_in, n_out)
-            mean = float(W.astype(np.float64).mean())
-            if not (0.85 * want <= std <= 1.15 * want) or abs(mean) > 0.2 * want:
-                rule = "sqrt(2 / n_in) (He)" if act == "relu" else \
-                    "sqrt(2 / (n_in + n_out)) (Glorot)"
-                scale_problems.append(
-                    f"activation={act!r}, weights[{i}] ({n_out}x{n_in}): standard deviation "
-                    f"{std:.4f} and mean {mean:+.4f}; expected a mean near 0 and a standard "
-                    f"deviation of {rule} = {want:.4f}")
+            scale = init_scale_problem(W, act, tolerance=0.15)
+            if scale:
+                scale_problems.append(scale)
     same, other = o.get("same_seed"), o.get("other_seed")
     try:
         same_ok = all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in same)
@@ -288,30 +259,28 @@ def _score_init(part: Part, r) -> object:
     except (TypeError, ValueError):
         same_ok = other_ok = False
     if not same_ok:
-        problems.append("two networks built with the same seed should have identical weights "
-                        "(use np.random.default_rng(seed))")
+        problems.append("two networks built with the same seed should have identical weights: "
+                        "draw every weight from self.rng = np.random.default_rng(seed)")
     if not other_ok:
         problems.append("networks built with different seeds should have different weights")
-    score = 0.0
-    if not problems:
-        score += 1.0
-    if not scale_problems and not problems:
-        score += 1.0
-    if score == part.max_score:
+    structure = 0.0 if problems else 1.0
+    scale = 1.0 if shapes_ok and not scale_problems else 0.0
+    if structure + scale == part.max_score:
         return part.passed("Shapes, zero biases, seeding and the initialization scale of "
                            "relu (He) and sigmoid/tanh (Glorot) layers are right.")
-    lines = []
-    if not problems:
-        lines.append("Shapes, zero biases and seeding are right (1 point).")
-    lines += [f"- {p}" for p in list(dict.fromkeys(problems))[:6]]
-    lines += [f"- {p}" for p in list(dict.fromkeys(scale_problems))[:6]]
-    return part.failed("\n".join(lines), score=score)
+    lines = [f"Shapes, zero biases and seeding: {structure:g}/1 point."
+             + ("" if structure else "\n" + bullets(list(dict.fromkeys(problems))[:6])),
+             f"Initialization scale (He for relu, Glorot for sigmoid and tanh): {scale:g}/1 point."
+             + ("" if scale else "\n" + (bullets(list(dict.fromkeys(scale_problems))[:6]) or
+                                         "- it can only be measured once the shapes are right"))]
+    return part.failed("\n".join(lines), score=structure + scale)
 
 
 def _score_values(part: Part, r, kind: str, seed: int):
     Ws, bs, X, y = _value_case(seed)
     o = r.outputs
     good, errors, lines = 0, 0, []
+    status: dict[str, list[tuple[str, str]]] = {}
     for act in ACTIVATIONS:
         if f"{act}_error" in o:
             errors += 1
@@ -330,6 +299,9 @@ def _score_values(part: Part, r, kind: str, seed: int):
                 problem = (f"backward should return (dW, db), two lists of {len(Ws)} arrays "
                            "(one per layer, in order)")
             else:
+                status[act] = [(classify_gradient(dW[i], dW_ref[i], len(y), 1e-4, 1e-7),
+                                classify_gradient(db[i], db_ref[i], len(y), 1e-4, 1e-7))
+                               for i in range(len(Ws))]
                 for i in range(len(Ws)):
                     problem = compare_arrays(dW[i], dW_ref[i], name=f"dW[{i}] ({act})",
                                              rtol=1e-4, atol=1e-7) or compare_arrays(
@@ -348,66 +320,65 @@ def _score_values(part: Part, r, kind: str, seed: int):
         hint = ("\nHint: use self.weights and self.biases (the grader assigns them), apply the "
                 "activation to every hidden layer but not to the output layer (logits).")
     else:
-        hint = ("\nHint: the loss is the MEAN cross-entropy over the batch, so every gradient is "
-                "divided by the batch size; compare with numerical gradients on a tiny network.")
+        hint = "\n" + (backward_diagnosis(status) or "Hint: backward must return (dW, db).")
     return part.failed(f"{good} of {len(ACTIVATIONS)} activations right on {net}:\n"
                        + "\n".join(lines) + hint, score=float(good),
                        status="error" if errors == len(ACTIVATIONS) else "failed")
 
 
-def _score_train(part: Part, r, seed: int):
+def _score_train(part: Part, r, shuffle, seed: int):
+    """0.5 point: losses and predictions of the right form; 0.5: shuffled mini-batches from
+    self.rng; 1 point: held-out accuracy >= 90 % (0.5 from 70 %)."""
     _, _, X_test, y_test = _train_data(seed)
     o = r.outputs
-    lines, score = [], 0.0
+    lines = []
     losses, msg = as_array(o.get("losses"), "train(...)'s return value")
     epochs = TRAIN_KW["epochs"]
-    losses_ok = False
     if losses is None:
-        lines.append(f"- train should return a list of {epochs} epoch losses: {msg}")
+        lines.append(f"train should return a list of {epochs} epoch losses: {msg}")
     elif losses.shape != (epochs,):
-        lines.append(f"- train should return one loss per epoch ({epochs} values), got an array "
+        lines.append(f"train should return one loss per epoch ({epochs} values), got an array "
                      f"of shape {losses.shape}")
     elif not np.all(np.isfinite(losses)):
-        lines.append("- the epoch losses contain NaN or inf: the training diverged (check the "
+        lines.append("the epoch losses contain NaN or inf: the training diverged (check the "
                      "gradients and the learning rate)")
     elif not losses[-1] < losses[0]:
-        lines.append(f"- the loss did not decrease ({losses[0]:.3f} in the first epoch, "
+        lines.append(f"the loss did not decrease ({losses[0]:.3f} in the first epoch, "
                      f"{losses[-1]:.3f} in the last)")
-    else:
-        losses_ok = True
     pred, msg = as_array(o.get("pred"), "predict(X_test)")
     logits, _ = as_array(o.get("logits"), "forward(X_test)")
     acc = None
     if pred is None:
-        lines.append(f"- predict: {msg}")
+        lines.append(f"predict: {msg}")
     elif pred.shape != (len(y_test),):
-        lines.append(f"- predict(X) should return one integer label per row, shape "
+        lines.append(f"predict(X) should return one integer label per row, shape "
                      f"({len(y_test)},); got {pred.shape}")
+    elif logits is not None and logits.shape == (len(y_test), 3) and not np.array_equal(
+            pred, logits.argmax(axis=1)):
+        lines.append("predict(X) should be the argmax of forward(X) over the classes")
     else:
         acc = float(np.mean(pred == y_test))
-        if logits is not None and logits.shape == (len(y_test), 3) and not np.array_equal(
-                pred, logits.argmax(axis=1)):
-            lines.append("- predict(X) should be the argmax of forward(X) over the classes")
-            acc = None
-    if losses_ok and acc is not None:
-        score += 1.0
-    if acc is not None:
-        if acc >= ACC_FULL:
-            score += 1.0
-        elif acc >= ACC_HALF:
-            score += 0.5
-            lines.append(f"- held-out accuracy {acc:.1%}: half a point; {ACC_FULL:.0%} earns the "
-                         "full point")
-        else:
-            lines.append(f"- held-out accuracy {acc:.1%} is below {ACC_HALF:.0%}")
+    form = 0.0 if lines else 0.5
+    rows = [f"Losses and predictions of the right form: {form:g}/0.5 point."
+            + ("" if form else "\n" + bullets(lines))]
+    if shuffle.ok:
+        order = shuffle_problems(shuffle.outputs, shuffle_inputs(seed))
+    else:
+        order = [shuffle.describe_failure()]
+    shuffled = 0.0 if order else 0.5
+    rows.append(f"A new order every epoch, drawn from self.rng, in batches of batch_size: "
+                f"{shuffled:g}/0.5 point." + ("" if shuffled else "\n" + bullets(order)))
+    earned = 0.0 if acc is None else 1.0 if acc >= ACC_FULL else 0.5 if acc >= ACC_HALF else 0.0
+    rows.append(f"Held-out accuracy {'(no usable predictions)' if acc is None else f'{acc:.1%}'}: "
+                f"{earned:g}/1 point ({ACC_FULL * 100:.0f} % earns the point, "
+                f"{ACC_HALF * 100:.0f} % half of it).")
     setup = (f"Trained CompleteNeuralNetwork({TRAIN_SIZES}, activation='relu', seed=0) with "
              f"train(X, y, epochs={epochs}, batch_size={TRAIN_KW['batch_size']}, "
              f"learning_rate={TRAIN_KW['learning_rate']}) on {N_TRAIN} points of three spirals; "
              f"tested on {N_TEST} new points.")
-    if score == part.max_score:
-        return part.passed(f"{setup}\nHeld-out accuracy {acc:.1%} (target {ACC_FULL:.0%}); "
-                           "the loss went down every way it should.")
-    return part.failed(setup + "\n" + "\n".join(lines), score=score)
+    total = form + shuffled + earned
+    text = setup + "\n" + "\n".join(rows)
+    return part.passed(text) if total == part.max_score else part.failed(text, score=total)
 
 
 def score(results, submission):
@@ -422,11 +393,10 @@ def score(results, submission):
     for part in PARTS:
         reached = submission.static.reached_violations(*ENTRY_POINTS[part.name])
         if reached:
-            why = "\n".join(f"- {v.describe()}" for v in reached[:5])
             out.append(part.failed(
-                f"0 points: this part's code uses something Exercise 1 does not allow. "
-                f"{POLICY.reason}, so PyTorch, scikit-learn and the package's own MLP cannot "
-                f"stand in for your code:\n{why}"))
+                f"0 points: this part's code uses what Exercise 1 does not allow. "
+                f"{POLICY.reason}, so PyTorch, scikit-learn and the course package dlbasics "
+                f"cannot stand in for your code:\n{bullets([v.describe() for v in reached[:5]])}"))
             continue
         r = by_part[part.name]
         if not r.ok:
@@ -442,7 +412,7 @@ def score(results, submission):
         elif part.name in ("ex1.forward", "ex1.backward"):
             out.append(_score_values(part, r, part.name.split(".")[1], submission.seed))
         else:
-            out.append(_score_train(part, r, submission.seed))
+            out.append(_score_train(part, r, results["shuffle_probe"], submission.seed))
     return out
 
 

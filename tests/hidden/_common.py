@@ -1,0 +1,85 @@
+"""Helpers the hidden tests of every exercise share (not an exercise: no ``ex`` prefix).
+
+The grader imports the hidden-test modules as one package, so ``exN.py``
+imports these with ``from ._common import ...``; the Gradescope zip copies this
+file next to the exercise's module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+from dlbasics_grader.spec import Limits, Part, ProbeResult, Submission, TestResult
+
+TORCH_LIMITS = Limits(
+    total_wall_s=300.0,
+    cell_wall_s=120.0,
+    cpu_s=400,
+    memory_mb=4096,
+    memory_kind="data",
+    nproc=256,
+    file_size_mb=64,
+    open_files=256,
+    output_kb=64,
+    result_mb=16,
+)
+"""Sandbox limits of the PyTorch exercises (PyTorch reserves address space it never touches,
+hence ``memory_kind="data"``)."""
+
+
+def bullets(lines: Sequence[str]) -> str:
+    """``lines`` as a list, one ``- line`` each."""
+    return "\n".join(f"- {x}" for x in lines)
+
+
+def verdict(part: Part, score: float, lines: Sequence[str], passed: str) -> TestResult:
+    """Full marks with ``passed`` when ``score`` is the part's maximum, else ``score`` points and
+    every problem in ``lines``."""
+    if score == part.max_score:
+        return part.passed(passed)
+    return part.failed(bullets(lines), score=score)
+
+
+def not_implemented(problems: Sequence[str]) -> bool:
+    """Whether every problem is a stub still raising ``NotImplementedError``."""
+    return bool(problems) and all("NotImplementedError" in p for p in problems)
+
+
+def from_probe(part: Part, r: ProbeResult, submission: Submission, names: Sequence[str],
+               what: str = "definition") -> TestResult:
+    """Zero marks for a probe that did not return, naming a missing definition plainly."""
+    if r.status == "error" and r.error.startswith("KeyError: "):
+        name = r.error[len("KeyError: "):].strip("'\"")
+        if name in names and name not in submission.static.names:
+            return part.failed(f"No {what} called {name} was defined (keep the names and "
+                               "signatures from the exercise notebook). "
+                               + submission.cell_error_summary(), status="error")
+    return part.from_probe(r)
+
+
+Scorer = Callable[[Part, dict], TestResult]
+
+
+def score_parts(parts: Sequence[Part], results: Mapping[str, ProbeResult], submission: Submission,
+                simple: Mapping[str, tuple[str, Scorer]], names: Sequence[str],
+                joint: Mapping[tuple[str, ...], tuple[str, Callable[..., Sequence[TestResult]]]] = {},
+                what: str = "definition") -> list[TestResult]:
+    """One result per part, in the parts' order.
+
+    ``simple[part name] = (probe name, scorer(part, outputs))``; ``joint[(part names)] =
+    (probe name, scorer(*parts, outputs))`` for a probe that scores several parts at once. A
+    probe that did not return gives its parts 0 with its status (:func:`from_probe`).
+    """
+    by_name = {p.name: p for p in parts}
+    out: dict[str, TestResult] = {}
+    for name, (probe, fn) in simple.items():
+        r = results[probe]
+        out[name] = fn(by_name[name], r.outputs) if r.ok else from_probe(
+            by_name[name], r, submission, names, what)
+    for group, (probe, fn) in joint.items():
+        r = results[probe]
+        if r.ok:
+            out.update(zip(group, fn(*(by_name[g] for g in group), r.outputs), strict=True))
+        else:
+            out.update((g, from_probe(by_name[g], r, submission, names, what)) for g in group)
+    return [out[p.name] for p in parts]
