@@ -173,6 +173,23 @@ def _add_rule(libc, ruleset_fd: int, path: str, rights: int) -> None:
         os.close(pfd)
 
 
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]
+
+
+def drop_capabilities() -> None:
+    """Empty this thread's capability sets (those a new user namespace gave it)."""
+    header = _CapHeader(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
+    data = (_CapData * 2)()
+    if _libc().capset(ctypes.byref(header), data) != 0:
+        raise IsolationError(ctypes.get_errno(), "capset failed")
+
+
 # ----------------------------------------------------------------------------
 # seccomp
 # ----------------------------------------------------------------------------

@@ -149,7 +149,7 @@ def _work_tmpfs(libc, ctypes, iso):
 
 
 def _user_namespaces(libc, ctypes, iso, report):
-    """Unprivileged: own user, network, IPC and mount namespaces; private /tmp."""
+    """Unprivileged: own user, network, IPC and mount namespaces; a private /tmp."""
     uid, gid = os.getuid(), os.getgid()
     if libc.unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWNS) != 0:
         return False
@@ -168,6 +168,7 @@ def _user_namespaces(libc, ctypes, iso, report):
             if os.path.isdir(path) and not os.path.islink(path):
                 _tmpfs(libc, ctypes, path, "1777", iso["tmp_mb"])
                 done.append(path)
+        os.makedirs(iso["workdir"], mode=0o700, exist_ok=True)  # it may be under /tmp
         _work_tmpfs(libc, ctypes, iso)
         report["filesystem"] = (f"private {', '.join(done)} and working folder "
                                 f"({int(iso['work_mb'])} MB)")
@@ -175,6 +176,45 @@ def _user_namespaces(libc, ctypes, iso, report):
     except OSError as exc:
         report["filesystem"] = f"shared ({exc.strerror})"
     return True
+
+
+def _root_namespaces(libc, iso, uid):
+    """As root: network, IPC and mount namespaces. Without CAP_SYS_ADMIN, through a
+    user namespace mapping root and the sandbox user, whose maps a short-lived
+    child (still in the grader's namespace, with CAP_SETUID) writes."""
+    if iso.get("mount_ns"):
+        return libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC) == 0
+    if not iso.get("user_ns"):
+        return False
+    go_r, go_w = os.pipe()
+    done_r, done_w = os.pipe()
+    gid = iso.get("gid", uid)
+    pid = os.fork()
+    if pid == 0:  # the helper: wait for the parent to unshare, then write its maps
+        os.close(go_w)
+        ok = b"0"
+        if os.read(go_r, 1) == b"1":
+            try:
+                parent = os.getppid()
+                for name, outer in (("uid_map", uid), ("gid_map", gid)):
+                    with open(f"/proc/{parent}/{name}", "w") as fh:
+                        fh.write(f"0 0 1\n{outer} {outer} 1\n")
+                ok = b"1"
+            except OSError:
+                ok = b"0"
+        os.write(done_w, ok)
+        os._exit(0)
+    os.close(go_r)
+    os.close(done_w)
+    unshared = libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC) == 0
+    os.write(go_w, b"1" if unshared else b"0")
+    mapped = os.read(done_r, 1) == b"1"
+    os.waitpid(pid, 0)
+    for fd in (go_w, done_r):
+        os.close(fd)
+    if unshared and not mapped:
+        raise OSError("could not map the sandbox user into its user namespace")
+    return unshared
 
 
 def _set_limits(limits, report):
@@ -246,23 +286,6 @@ def _join_cgroup(iso, report):
     report["cgroup"] = iso.get("cgroup_summary", "yes")
 
 
-def _root_namespaces(libc, iso, uid):
-    """As root: network, IPC and mount namespaces (through a user namespace that
-    maps root and the sandbox user, when CAP_SYS_ADMIN is missing)."""
-    if iso.get("mount_ns"):
-        return libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC) == 0
-    if not iso.get("user_ns"):
-        return False
-    if libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC) != 0:
-        return False
-    gid = iso.get("gid", uid)
-    with open("/proc/self/uid_map", "w") as fh:
-        fh.write(f"0 0 1\n{uid} {uid} 1\n")
-    with open("/proc/self/gid_map", "w") as fh:
-        fh.write(f"0 0 1\n{gid} {gid} 1\n")
-    return True
-
-
 def isolate(job):
     """Apply the job's isolation (all but Landlock and seccomp); returns a report."""
     iso = job["isolation"]
@@ -289,19 +312,17 @@ def isolate(job):
                 "read it, or let the grader create namespaces"
             )
         _set_limits(job["limits"], report)
-        os.chdir(job["workdir"])
-        _copy_font_cache(font, iso, uid)
         os.setgroups([])
         os.setgid(iso["gid"])
         os.setuid(uid)
         report["user"] = f"uid {uid}"
     else:
         _set_limits(job["limits"], report)
-    if report["network"].startswith("audit") and iso.get("user_ns"):
-        _user_namespaces(libc, ctypes, iso, report)
+        if iso.get("user_ns"):
+            _user_namespaces(libc, ctypes, iso, report)
     os.chdir(job["workdir"])  # the working folder may be a new mount now
-    if uid is None or report.get("private_tmp") == "yes":
-        _copy_font_cache(font, iso, uid)
+    _copy_font_cache(font, iso, None)
+    _iso.drop_capabilities()
     _iso.no_new_privs()
     return report
 
