@@ -12,7 +12,9 @@ Conventions
   unless a ``dtype`` is given; labels ``y`` are ``int64`` class indices
   ``(n_samples,)``.
 * Every random choice comes from ``numpy.random.default_rng(seed)``; the global
-  NumPy random state is never touched.
+  NumPy random state is never touched. An ``rng`` argument takes a generator,
+  an int seed, or ``None`` for seed 0, as everywhere in the package
+  (:func:`dlbasics.validation.as_generator`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
-from dlbasics.validation import as_float_array, check_int, check_labels, check_positive, format_shape
+from dlbasics.validation import (
+    as_float_array,
+    as_generator,
+    check_int,
+    check_labels,
+    check_positive,
+    format_shape,
+)
 
 __all__ = [
     "iterate_minibatches",
@@ -56,19 +65,6 @@ def _float_dtype(dtype: DTypeLike) -> np.dtype:
     if dt.kind != "f":
         raise TypeError(f"dtype must be a floating-point dtype (float32, float64), got {dt}")
     return dt
-
-
-def _make_rng(rng: np.random.Generator | int | None, name: str = "rng") -> np.random.Generator:
-    """A ``Generator`` from a seed, an existing generator, or ``None`` (seed 0)."""
-    if rng is None:
-        return np.random.default_rng(0)
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
-        return np.random.default_rng(int(rng))
-    raise TypeError(
-        f"{name} must be an int seed or a numpy.random.Generator, got {type(rng).__name__}"
-    )
 
 
 def _check_same_length(X: np.ndarray, y: np.ndarray, x_name: str = "X", y_name: str = "y") -> None:
@@ -196,6 +192,18 @@ def make_spirals(
     return X.astype(dt), y
 
 
+def _two_classes(
+    class0: np.ndarray, class1: np.ndarray, noise: float, seed: int, dtype: np.dtype
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stack two classes' points, add Gaussian ``noise`` to each coordinate, shuffle."""
+    rng = np.random.default_rng(seed)
+    X = np.concatenate([class0, class1])
+    y = np.concatenate([np.zeros(len(class0), dtype=np.int64), np.ones(len(class1), dtype=np.int64)])
+    X = X + noise * rng.standard_normal(X.shape)
+    X, y = _shuffle(X, y, rng)
+    return X.astype(dtype), y
+
+
 def make_moons(
     n_samples: int = 200,
     noise: float = 0.1,
@@ -227,22 +235,11 @@ def make_moons(
     """
     n_samples = check_int(n_samples, "n_samples", minimum=2)
     noise = check_positive(noise, "noise", allow_zero=True)
-    dt = _float_dtype(dtype)
-    rng = np.random.default_rng(seed)
-    n_upper = n_samples // 2
-    n_lower = n_samples - n_upper
-    t_upper = np.linspace(0.0, np.pi, n_upper)
-    t_lower = np.linspace(0.0, np.pi, n_lower)
-    X = np.concatenate(
-        [
-            np.column_stack([np.cos(t_upper), np.sin(t_upper)]),
-            np.column_stack([1.0 - np.cos(t_lower), 0.5 - np.sin(t_lower)]),
-        ]
-    )
-    y = np.concatenate([np.zeros(n_upper, dtype=np.int64), np.ones(n_lower, dtype=np.int64)])
-    X = X + noise * rng.standard_normal(X.shape)
-    X, y = _shuffle(X, y, rng)
-    return X.astype(dt), y
+    t_upper = np.linspace(0.0, np.pi, n_samples // 2)
+    t_lower = np.linspace(0.0, np.pi, n_samples - n_samples // 2)
+    upper = np.column_stack([np.cos(t_upper), np.sin(t_upper)])
+    lower = np.column_stack([1.0 - np.cos(t_lower), 0.5 - np.sin(t_lower)])
+    return _two_classes(upper, lower, noise, seed, _float_dtype(dtype))
 
 
 def make_circles(
@@ -283,22 +280,11 @@ def make_circles(
     factor = check_positive(factor, "factor")
     if not factor < 1:
         raise ValueError(f"factor must be in (0, 1) (inner radius / outer radius), got {factor!r}")
-    dt = _float_dtype(dtype)
-    rng = np.random.default_rng(seed)
-    n_outer = n_samples // 2
-    n_inner = n_samples - n_outer
-    t_outer = np.linspace(0.0, 2 * np.pi, n_outer, endpoint=False)
-    t_inner = np.linspace(0.0, 2 * np.pi, n_inner, endpoint=False)
-    X = np.concatenate(
-        [
-            np.column_stack([np.cos(t_outer), np.sin(t_outer)]),
-            factor * np.column_stack([np.cos(t_inner), np.sin(t_inner)]),
-        ]
-    )
-    y = np.concatenate([np.zeros(n_outer, dtype=np.int64), np.ones(n_inner, dtype=np.int64)])
-    X = X + noise * rng.standard_normal(X.shape)
-    X, y = _shuffle(X, y, rng)
-    return X.astype(dt), y
+    t_outer = np.linspace(0.0, 2 * np.pi, n_samples // 2, endpoint=False)
+    t_inner = np.linspace(0.0, 2 * np.pi, n_samples - n_samples // 2, endpoint=False)
+    outer = np.column_stack([np.cos(t_outer), np.sin(t_outer)])
+    inner = factor * np.column_stack([np.cos(t_inner), np.sin(t_inner)])
+    return _two_classes(outer, inner, noise, seed, _float_dtype(dtype))
 
 
 # ---------------------------------------------------------------------------
@@ -659,7 +645,7 @@ def iterate_minibatches(
         not divide ``n_samples`` (unless ``drop_last``).
     shuffle : bool, default True
         Visit the samples in a random order.
-    rng : numpy.random.Generator or int, optional
+    rng : numpy.random.Generator, int or None, default None
         Source of the order. A ``Generator`` created once and passed every
         epoch gives a new order each epoch; an int (or ``None``, meaning seed
         0) gives the same order on every call.
@@ -688,7 +674,7 @@ def iterate_minibatches(
     batch_size = check_int(batch_size, "batch_size", minimum=1)
     if not isinstance(shuffle, (bool, np.bool_)):
         raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
-    order = _make_rng(rng).permutation(len(X)) if shuffle else None
+    order = as_generator(rng).permutation(len(X)) if shuffle else None
     # checks above run at call time; the batches are produced lazily
     return _batches(X, y, batch_size, order, drop_last)
 

@@ -95,13 +95,17 @@ def test_make_circles_radii_without_noise():
     [
         (lambda: make_xor(n_samples=3), ValueError, "n_samples must be an integer >= 4"),
         (lambda: make_xor(n_samples=4.0), TypeError, "n_samples must be an integer"),
-        (lambda: make_xor(noise=-0.1), ValueError, "noise"),
-        (lambda: make_spirals(n_classes=1), ValueError, "n_classes"),
-        (lambda: make_spirals(n_samples=2, n_classes=3), ValueError, "n_samples"),
-        (lambda: make_moons(n_samples=-5), ValueError, "n_samples"),
+        (lambda: make_xor(noise=-0.1), ValueError, "noise must be a finite number >= 0, got -0.1"),
+        (lambda: make_spirals(n_classes=1), ValueError, "n_classes must be an integer >= 2, got 1"),
+        (
+            lambda: make_spirals(n_samples=2, n_classes=3),
+            ValueError,
+            "n_samples must be an integer >= 3, got 2",
+        ),
+        (lambda: make_moons(n_samples=-5), ValueError, "n_samples must be an integer >= 2, got -5"),
         (lambda: make_moons(dtype=np.int32), TypeError, "floating-point dtype"),
         (lambda: make_circles(factor=1.0), ValueError, r"factor must be in \(0, 1\)"),
-        (lambda: make_circles(n_samples=True), TypeError, "n_samples"),
+        (lambda: make_circles(n_samples=True), TypeError, "n_samples must be an integer, got bool True"),
     ],
 )
 def test_generators_reject_bad_arguments(call, error, match):
@@ -281,7 +285,7 @@ def test_standardize_rejects_bad_input():
     bad[2, 1] = np.nan
     with pytest.raises(ValueError, match="non-finite"):
         standardize(bad)
-    with pytest.raises(ValueError, match="empty"):
+    with pytest.raises(ValueError, match=r"X_train is empty \(shape \(0, 3\)\)"):
         standardize(np.ones((0, 3)))
 
 
@@ -310,8 +314,8 @@ def test_one_hot_round_trip():
         ([0.5, 1.0], 3, TypeError, "integer class labels"),
         ([[0, 1]], 3, ValueError, "1-dimensional"),
         (["a", "b"], 3, TypeError, "integer class labels"),
-        ([0, 1], 0, ValueError, "num_classes"),
-        ([], None, ValueError, "empty"),
+        ([0, 1], 0, ValueError, "num_classes must be an integer >= 1, got 0"),
+        ([], None, ValueError, "labels is empty; pass num_classes"),
     ],
 )
 def test_one_hot_rejects_bad_labels(labels, num_classes, error, match):
@@ -346,6 +350,8 @@ def test_minibatches_seed_gives_the_same_order_and_no_shuffle_keeps_it():
     a = np.concatenate(list(iterate_minibatches(X, batch_size=6, rng=7)))
     b = np.concatenate(list(iterate_minibatches(X, batch_size=6, rng=7)))
     np.testing.assert_array_equal(a, b)
+    unseeded = np.concatenate(list(iterate_minibatches(X, batch_size=6)))  # rng=None means seed 0
+    np.testing.assert_array_equal(unseeded, np.concatenate(list(iterate_minibatches(X, batch_size=6, rng=0))))
     plain = list(iterate_minibatches(X, batch_size=6, shuffle=False))
     np.testing.assert_array_equal(np.concatenate(plain), X)
     dropped = list(iterate_minibatches(X, batch_size=6, shuffle=False, drop_last=True))
@@ -358,7 +364,8 @@ def test_minibatches_check_arguments_when_called():
         iterate_minibatches(X, np.zeros(9))
     with pytest.raises(ValueError, match="batch_size must be an integer >= 1"):
         iterate_minibatches(X, batch_size=0)
-    with pytest.raises(TypeError, match="rng must be an int seed or a numpy.random.Generator"):
+    expected = r"rng must be a numpy.random.Generator, an int seed or None \(seed 0\), got str 'seed'"
+    with pytest.raises(TypeError, match=expected):
         iterate_minibatches(X, rng="seed")
 
 

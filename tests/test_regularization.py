@@ -79,8 +79,16 @@ def test_apply_dropout_training_and_inference():
     assert apply_dropout(a, 0.5, training=False) is a
     with pytest.raises(ValueError, match=r"dropout_rate must be in \[0, 1\), got 1"):
         apply_dropout(a, 1)
-    with pytest.raises(TypeError, match="rng must be"):
+    with pytest.raises(TypeError, match=r"rng must be a numpy.random.Generator, an int seed or None"):
         dropout_mask((2,), 0.5, rng="seed")
+
+
+def test_rng_none_means_seed_0_as_in_the_datasets():
+    np.testing.assert_array_equal(dropout_mask((5, 6), 0.5), dropout_mask((5, 6), 0.5, rng=0))
+    assert not np.array_equal(dropout_mask((5, 6), 0.5), dropout_mask((5, 6), 0.5, rng=1))
+    np.testing.assert_array_equal(
+        apply_dropout(np.ones((5, 6)), 0.5), apply_dropout(np.ones((5, 6)), 0.5, rng=0)
+    )
 
 
 def test_early_stopping_counts_patience_and_min_delta():
