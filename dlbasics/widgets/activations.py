@@ -17,7 +17,6 @@ figure) and :func:`activation_explorer` puts controls in front of the panels.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,6 +24,7 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import LogLocator, NullLocator
 
 from dlbasics.activations import get_activation
 from dlbasics.plots import CLASS_COLORS
@@ -74,13 +74,13 @@ def _functions(activation: str, alpha: float) -> tuple[Any, Any]:
 
 
 def composed_derivative(
-    activation: str, x: np.ndarray, depth: int, alpha: float = 0.01
+    activation: str, x: np.ndarray, depth: int, alpha: float = 0.01, weight: float = 1.0
 ) -> np.ndarray:
-    r"""Derivative of the activation composed with itself ``depth`` times.
+    r"""Derivative of a chain of ``depth`` one-unit layers with weight ``w`` and no bias.
 
-    :math:`g_d'(x) = \prod_{k=1}^{d} f'(z_k)` with :math:`z_1 = x` and
-    :math:`z_{k+1} = f(z_k)`: the gradient factor a chain of ``depth`` layers
-    with unit weights and zero biases applies on the way back.
+    :math:`g_d'(x) = \prod_{k=1}^{d} w\,f'(z_k)` with :math:`z_1 = w x` and
+    :math:`z_{k+1} = w f(z_k)`: the gradient factor such a chain applies on the
+    way back. With ``weight=1`` it is the activation composed with itself.
 
     Parameters
     ----------
@@ -91,6 +91,8 @@ def composed_derivative(
         Number of layers, at least 1 (``depth=1`` gives :math:`f'(x)`).
     alpha : float, default 0.01
         Leaky ReLU slope for negative inputs (ignored by the others).
+    weight : float, default 1.0
+        The weight :math:`w` of every layer.
 
     Returns
     -------
@@ -98,11 +100,14 @@ def composed_derivative(
     """
     depth = _check_depth(depth)
     f, f_prime = _functions(activation, _check_alpha(alpha))
-    z = as_float_array(x, "x").astype(np.float64)
+    w = float(weight)
+    if not np.isfinite(w):
+        raise ValueError(f"weight must be a finite number, got {weight!r}")
+    z = w * as_float_array(x, "x").astype(np.float64)
     grad = np.ones_like(z)
     for _ in range(depth):
-        grad = grad * f_prime(z)
-        z = f(z)
+        grad = grad * (w * f_prime(z))
+        z = w * f(z)
     return grad
 
 
@@ -214,10 +219,64 @@ def plot_depth_sweep(
     return axes
 
 
-def _png(fig: Figure, dpi: int = 80) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
-    return buf.getvalue()
+#: Depths and weights the explorer offers (each combination is precomputed for the static page).
+DEPTH_GRID = (1, 2, 3, 5, 10, 20, 30)
+WEIGHT_GRID = (0.5, 1.0, 2.0, 4.0)
+
+
+def _name(activation: tuple[str, float]) -> str:
+    name, alpha = activation
+    return name if name != "leaky_relu" else f"leaky_relu (α={alpha:g})"
+
+
+def _draw_function(activation: tuple[str, float], x_range: tuple[float, float]) -> Figure:
+    name, alpha = activation
+    f, f_prime = _functions(name, alpha)
+    fig = Figure(figsize=(3.4, 3.0))
+    ax = fig.add_axes((0.14, 0.15, 0.8, 0.75))
+    x = np.linspace(*x_range, 801)
+    ax.plot(x, f(x), color=CLASS_COLORS[0], lw=2, label="f(x)")
+    ax.plot(x, f_prime(x), color=CLASS_COLORS[1], lw=2, ls="--", label="f'(x)")
+    ax.axhline(0, color="0.6", lw=0.8)
+    ax.axvline(0, color="0.6", lw=0.8)
+    ax.set_xlim(*x_range)
+    ax.set_xlabel("x")
+    ax.set_title(_name(activation), fontsize=10)
+    ax.legend(fontsize=8, frameon=False)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def _draw_chain(activation: tuple[str, float], weight: float, depth: int,
+                x_range: tuple[float, float]) -> Figure:
+    name, alpha = activation
+    fig = Figure(figsize=(4.6, 3.0))
+    ax = fig.add_axes((0.17, 0.15, 0.78, 0.75))
+    x = np.linspace(*x_range, 801)
+    g = np.maximum(np.abs(composed_derivative(name, x, depth, alpha, weight)), _FLOOR)
+    ax.set_yscale("log")
+    ax.set_ylim(_FLOOR / 3, 1e12)
+    ax.yaxis.set_major_locator(LogLocator(numticks=8))
+    ax.yaxis.set_minor_locator(NullLocator())
+    ax.plot(x, g, color=CLASS_COLORS[2], lw=2)
+    ax.axhline(1, color="0.6", lw=0.8)
+    ax.set_xlim(*x_range)
+    ax.set_xlabel("input x of the first layer")
+    ax.set_ylabel("|d output / d x| (0 drawn at 1e-30)")
+    ax.set_title(f"{depth} layer{'s' if depth > 1 else ''}, every weight w = {weight:g}", fontsize=10)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def _readout(activation: tuple[str, float], weight: float, depth: int,
+             x_range: tuple[float, float]) -> str:
+    name, alpha = activation
+    _, f_prime = _functions(name, alpha)
+    x = np.linspace(*x_range, 801)
+    g = np.abs(composed_derivative(name, x, depth, alpha, weight))
+    return (f"largest w·f'(z) of one layer: <b>{weight * float(np.max(f_prime(x))):.4g}</b>"
+            f" &nbsp; largest product over {depth} layer{'s' if depth > 1 else ''}: "
+            f"<b>{float(g.max()):.3g}</b>")
 
 
 def activation_explorer(
@@ -225,81 +284,65 @@ def activation_explorer(
     alpha: float = 0.1,
     x_range: tuple[float, float] = (-5.0, 5.0),
     depth: int = 5,
+    weight: float = 1.0,
+    *,
+    depths: tuple[int, ...] = DEPTH_GRID,
+    weights: tuple[float, ...] = WEIGHT_GRID,
+    precompute: bool = True,
 ) -> Any:
-    """Controls for the activation, the leaky slope, the input range and the depth.
+    """Pick the activation, the weight of every layer and the depth; see the chain's gradient.
 
-    Moving a control redraws
-    :func:`~dlbasics.widgets.activations.plot_activation_panels` and updates a
-    read-out of the largest derivative and the largest product over the range.
+    Left: :math:`f` and :math:`f'`. Right: :math:`|g_d'(x)|` of
+    :func:`composed_derivative` on a log axis, for a chain of ``depth`` layers
+    whose weights all equal ``weight``: the product of ``depth`` factors
+    :math:`w f'(z_k)` vanishes when they are below 1 and explodes above.
 
     Parameters
     ----------
     activation : {"sigmoid", "tanh", "relu", "leaky_relu"}
     alpha : float, default 0.1
-        Initial leaky ReLU slope, in ``[0, 0.5]``.
+        The leaky ReLU slope of the drop-down's second leaky option (the
+        first is 0.01), in ``[0, 1)``.
     x_range : (float, float), default (-5, 5)
-        Initial input range, inside ``[-10, 10]``.
+        Input range drawn, inside ``[-10, 10]``.
     depth : int, default 5
-        Initial depth, in ``[1, 30]``.
+        Initial depth, one of ``depths``.
+    weight : float, default 1.0
+        Initial weight, one of ``weights``.
+    depths, weights : tuple
+        The values the sliders offer.
+    precompute : bool, default True
+        See :func:`dlbasics.widgets.display.explorer`.
 
     Returns
     -------
     ipywidgets.VBox
-        Children: the controls, an ``HTML`` read-out and an ``Output`` with the plot.
-        The controls are also reachable as ``box.controls`` (a dict by name).
+        See :func:`dlbasics.widgets.display.explorer`.
     """
-    import ipywidgets as widgets
-    from IPython.display import Image
+    from dlbasics.widgets.display import Control, Layer, explorer
 
     _check_name(activation)
     alpha = _check_alpha(alpha)
-    if alpha > 0.5:
-        raise ValueError(f"alpha must be in [0, 0.5] for the explorer, got {alpha!r}")
     depth = _check_depth(depth)
-    if depth > 30:
-        raise ValueError(f"depth must be in [1, 30] for the explorer, got {depth!r}")
     lo, hi = (float(v) for v in x_range)
     if not -10.0 <= lo < hi <= 10.0:
         raise ValueError(f"x_range must be (lo, hi) with -10 <= lo < hi <= 10, got {x_range!r}")
-
-    style = {"description_width": "70px"}
-    layout = widgets.Layout(width="320px")
-    act = widgets.Dropdown(options=list(EXPLORER_ACTIVATIONS), value=activation,
-                           description="activation", style=style, layout=layout)
-    alpha_s = widgets.FloatSlider(value=alpha, min=0.0, max=0.5, step=0.01, description="leaky α",
-                                  continuous_update=False, style=style, layout=layout,
-                                  disabled=activation != "leaky_relu")
-    range_s = widgets.FloatRangeSlider(value=(lo, hi), min=-10.0, max=10.0, step=0.5,
-                                       description="x range", continuous_update=False,
-                                       style=style, layout=layout)
-    depth_s = widgets.IntSlider(value=depth, min=1, max=30, description="depth",
-                                continuous_update=False, style=style, layout=layout)
-    readout = widgets.HTML()
-    out = widgets.Output()
-
-    def update(_change: Any = None) -> None:
-        alpha_s.disabled = act.value != "leaky_relu"
-        r_lo, r_hi = range_s.value
-        if not r_lo < r_hi:  # a range slider may collapse to one point
-            r_hi = r_lo + 0.5
-        x = np.linspace(r_lo, r_hi, 801)
-        _, f_prime = _functions(act.value, alpha_s.value)
-        g = np.abs(composed_derivative(act.value, x, depth_s.value, alpha_s.value))
-        readout.value = (
-            f"largest f'(x) on [{r_lo:g}, {r_hi:g}]: <b>{float(np.max(f_prime(x))):.4g}</b>"
-            f" &nbsp; largest product of {depth_s.value} derivatives: <b>{float(g.max()):.3g}</b>"
-        )
-        fig = Figure(figsize=(11, 3.2))
-        plot_activation_panels(act.value, alpha_s.value, (r_lo, r_hi), depth_s.value,
-                               axes=fig.subplots(1, 3))
-        fig.tight_layout()
-        out.outputs = ()
-        out.append_display_data(Image(data=_png(fig), format="png"))
-
-    for control in (act, alpha_s, range_s, depth_s):
-        control.observe(update, names="value")
-    update()
-    controls = widgets.HBox([widgets.VBox([act, alpha_s]), widgets.VBox([range_s, depth_s])])
-    box = widgets.VBox([controls, readout, out])
-    box.controls = {"activation": act, "alpha": alpha_s, "x_range": range_s, "depth": depth_s}
-    return box
+    options = [(name, 0.0) for name in EXPLORER_ACTIVATIONS if name != "leaky_relu"]
+    options += [("leaky_relu", a) for a in dict.fromkeys((0.01, alpha))]
+    first = (activation, alpha if activation == "leaky_relu" else 0.0)
+    controls = [
+        Control("activation", options, first, "activation", kind="dropdown",
+                labels=[_name(o) for o in options]),
+        Control("weight", weights, weight, "weight w"),
+        Control("depth", depths, depth, "depth"),
+    ]
+    span = (lo, hi)
+    layers = [
+        Layer(lambda activation, weight, depth: _readout(activation, weight, depth, span),
+              ("activation", "weight", "depth"), cell=(0, 0)),
+        Layer(lambda activation: _draw_function(activation, span), ("activation",), cell=(1, 0)),
+        Layer(lambda activation, weight, depth: _draw_chain(activation, weight, depth, span),
+              ("activation", "weight", "depth"), cell=(1, 1)),
+    ]
+    return explorer(controls, layers, precompute=precompute,
+                    rows=[["activation"], ["weight", "depth"]])

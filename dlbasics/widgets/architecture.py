@@ -15,7 +15,6 @@ A network with ``layer_sizes = [n_0, n_1, ..., n_L]`` has, for each layer
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from typing import Any
 
@@ -310,12 +309,6 @@ def draw_layer_product(
     return ax
 
 
-def _png(fig: Figure, dpi: int = 80) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
-    return buf.getvalue()
-
-
 def _shape_table(sizes: list[int], n_samples: int) -> str:
     rows = layer_shapes(sizes, n_samples)
     params = {f"W{_sup(i + 1)}": sizes[i] * sizes[i + 1] for i in range(len(sizes) - 1)}
@@ -335,63 +328,82 @@ def _shape_table(sizes: list[int], n_samples: int) -> str:
     return f"<table>{head}{''.join(cells)}{total}</table>"
 
 
-def architecture_explorer(layer_sizes: str | Sequence[int] = "2, 4, 3, 1", n_samples: int = 8) -> Any:
-    """Type layer sizes and a batch size; see the diagram, the parameter count and every shape.
+#: Architectures the explorer offers (the static page has a figure for each, at every batch size).
+PRESETS = ("2, 4, 3, 1", "2, 4, 1", "2, 8, 8, 1", "3, 5, 4, 2", "4, 16, 16, 16, 3",
+           "784, 10", "784, 128, 64, 10")
+#: Batch sizes the explorer offers.
+BATCH_SIZES = (1, 8, 32, 128, 256)
+
+
+def _summary(layer_sizes: str, n_samples: int) -> str:
+    sizes = parse_layer_sizes(layer_sizes)
+    total = count_parameters(sizes)
+    per_layer = " + ".join(f"({a}·{b} + {b})" for a, b in zip(sizes[:-1], sizes[1:]))
+    hidden = len(sizes) - 2
+    return (f"<b>{total:,} parameters</b> = {per_layer}; {hidden} hidden layer"
+            f"{'s' if hidden != 1 else ''}<br>{_shape_table(sizes, n_samples)}")
+
+
+def _diagram(layer_sizes: str, n_samples: int) -> Figure:
+    sizes = parse_layer_sizes(layer_sizes)
+    fig = Figure(figsize=(1.5 * len(sizes) + 1, 3.6), layout="constrained")
+    draw_network(sizes, ax=fig.add_subplot(), n_samples=n_samples)
+    return fig
+
+
+def _normalise(layer_sizes: str | Sequence[int]) -> str:
+    if isinstance(layer_sizes, str):
+        sizes = parse_layer_sizes(layer_sizes)
+    else:
+        sizes = _check_sizes(layer_sizes)
+    if len(sizes) > _MAX_LAYERS:
+        raise ValueError(f"at most {_MAX_LAYERS} layer sizes, got {len(sizes)}")
+    if max(sizes) > _MAX_WIDTH:
+        raise ValueError(f"each layer at most {_MAX_WIDTH:,} units, got {max(sizes):,}")
+    return ", ".join(str(s) for s in sizes)
+
+
+def architecture_explorer(
+    layer_sizes: str | Sequence[int] = "2, 4, 3, 1",
+    n_samples: int = 8,
+    *,
+    presets: Sequence[str | Sequence[int]] = PRESETS,
+    batch_sizes: Sequence[int] = BATCH_SIZES,
+    precompute: bool = True,
+) -> Any:
+    """Pick an architecture and a batch size; see the diagram, the parameter count and every shape.
 
     Parameters
     ----------
     layer_sizes : str or list of int, default "2, 4, 3, 1"
-        Initial sizes, at most 8 layers, each at most 100,000 units.
+        The architecture selected at the start; added to ``presets`` when it is
+        not one of them (at most 8 layers, each at most 100,000 units).
     n_samples : int, default 8
-        Initial batch size (1 to 256).
+        Initial batch size; added to ``batch_sizes`` when missing.
+    presets : sequence of str or list of int, default :data:`PRESETS`
+        The architectures the drop-down offers (in a live kernel, pass your own).
+    batch_sizes : sequence of int, default :data:`BATCH_SIZES`
+    precompute : bool, default True
+        See :func:`dlbasics.widgets.display.explorer`.
 
     Returns
     -------
     ipywidgets.VBox
-        Children: the controls, an ``HTML`` read-out (parameter count, or the
-        error for bad input), an ``HTML`` table of shapes and an ``Output`` with
-        the diagram. The controls are also ``box.controls`` (a dict by name).
+        See :func:`dlbasics.widgets.display.explorer`; ``box.show(layer_sizes="5, 3, 2")``
+        draws any architecture in a live kernel.
     """
-    import ipywidgets as widgets
-    from IPython.display import Image
+    from dlbasics.widgets.display import Control, Layer, explorer
 
-    text = layer_sizes if isinstance(layer_sizes, str) else ", ".join(str(s) for s in layer_sizes)
-    parse_layer_sizes(text)  # fail early on bad initial input
+    first = _normalise(layer_sizes)
+    options = list(dict.fromkeys([first, *(_normalise(p) for p in presets)]))
     valid_n = isinstance(n_samples, (int, np.integer)) and not isinstance(n_samples, bool)
     if not valid_n or not 1 <= n_samples <= 256:
         raise ValueError(f"n_samples must be an int from 1 to 256, got {n_samples!r}")
-
-    sizes_box = widgets.Text(value=text, description="layer sizes", continuous_update=False,
-                             style={"description_width": "80px"}, layout=widgets.Layout(width="330px"))
-    batch = widgets.IntSlider(value=int(n_samples), min=1, max=256, description="batch n",
-                              continuous_update=False, style={"description_width": "80px"})
-    readout = widgets.HTML()
-    table = widgets.HTML()
-    out = widgets.Output()
-
-    def update(_change: Any = None) -> None:
-        try:
-            sizes = parse_layer_sizes(sizes_box.value)
-            if len(sizes) > _MAX_LAYERS:
-                raise ValueError(f"at most {_MAX_LAYERS} layer sizes, got {len(sizes)}")
-            if max(sizes) > _MAX_WIDTH:
-                raise ValueError(f"each layer at most {_MAX_WIDTH:,} units, got {max(sizes):,}")
-        except ValueError as err:
-            readout.value = f"<span style='color:#D55E00'>⚠ {err}</span>"
-            return
-        total = count_parameters(sizes)
-        per_layer = " + ".join(f"({a}·{b} + {b})" for a, b in zip(sizes[:-1], sizes[1:]))
-        readout.value = (f"<b>{total:,} parameters</b> = {per_layer}; "
-                         f"{len(sizes) - 2} hidden layer{'s' if len(sizes) != 3 else ''}")
-        table.value = _shape_table(sizes, batch.value)
-        fig = Figure(figsize=(1.6 * len(sizes) + 1, 3.6))
-        draw_network(sizes, ax=fig.add_subplot(), n_samples=batch.value)
-        out.outputs = ()
-        out.append_display_data(Image(data=_png(fig), format="png"))
-
-    sizes_box.observe(update, names="value")
-    batch.observe(update, names="value")
-    update()
-    box = widgets.VBox([widgets.HBox([sizes_box, batch]), readout, widgets.HBox([out, table])])
-    box.controls = {"layer_sizes": sizes_box, "n_samples": batch}
-    return box
+    batches = sorted({int(n_samples), *(int(n) for n in batch_sizes)})
+    controls = [
+        Control("layer_sizes", options, first, "layer sizes", kind="dropdown"),
+        Control("n_samples", batches, int(n_samples), "batch n"),
+    ]
+    layers = [Layer(_diagram, ("layer_sizes", "n_samples")),
+              Layer(_summary, ("layer_sizes", "n_samples"), cell=(0, 1))]
+    return explorer(controls, layers, precompute=precompute, rows=[["layer_sizes", "n_samples"]])

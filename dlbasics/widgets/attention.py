@@ -16,13 +16,10 @@ in advance.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from typing import Any
 
-import ipywidgets as widgets
 import numpy as np
-from IPython.display import Image
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
@@ -31,7 +28,6 @@ from dlbasics.text import Vocabulary, sentiment_label, tokenize
 __all__ = [
     "DEFAULT_FILLERS",
     "DEFAULT_FRAMES",
-    "AttentionExplorer",
     "attention_explorer",
     "attention_weights",
     "plot_attention",
@@ -168,65 +164,21 @@ def plot_attention(
     return fig
 
 
-def _png(fig: Figure, dpi: int = 80) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
-    return buf.getvalue()
-
-
-class AttentionExplorer(widgets.VBox):
-    """The widget :func:`attention_explorer` returns.
-
-    Attributes
-    ----------
-    frame_dropdown, filler_dropdown : ipywidgets.Dropdown
-        The sentence frame and the words put into its slot.
-    output : ipywidgets.Output
-        Holds the current figure.
-    text : str
-        The review on display.
-    weights : numpy.ndarray
-        Its attention weights, one per token.
-    prob_positive : float
-        The model's probability that it is positive.
-    """
-
-    def __init__(self, model: Any, vocab: Vocabulary, frames: list[str], fillers: list[str]) -> None:
-        self._model, self._vocab = model, vocab
-        self.frame_dropdown = widgets.Dropdown(
-            options=frames, value=frames[0], description="sentence",
-            layout=widgets.Layout(width="480px"),
-        )
-        self.filler_dropdown = widgets.Dropdown(
-            options=fillers, value=fillers[0], description="{} =",
-        )
-        self.output = widgets.Output(layout=widgets.Layout(min_height="220px"))
-        self.text, self.weights, self.prob_positive = "", np.zeros(0), float("nan")
-        super().__init__([widgets.HBox([self.frame_dropdown, self.filler_dropdown]), self.output])
-        self.frame_dropdown.observe(self._redraw, names="value")
-        self.filler_dropdown.observe(self._redraw, names="value")
-        self._redraw()
-
-    def _redraw(self, change: Any = None) -> None:
-        self.text = self.frame_dropdown.value.format(self.filler_dropdown.value)
-        prob, weights, tokens = attention_weights(self._model, self._vocab, [self.text])
-        self.prob_positive, self.weights = float(prob[0]), weights[0]
-        fig = Figure(figsize=(max(6.0, 0.62 * len(tokens) + 1.5), 2.8))
-        ax = fig.subplots()
-        x = np.arange(len(tokens))
-        ax.bar(x, self.weights, color="#c0392b")
-        ax.set_xticks(x, tokens, fontsize=9)
-        ax.set_ylim(0, 1)
-        ax.set_ylabel("attention weight")
-        verdict = "positive" if self.prob_positive >= 0.5 else "negative"
-        ax.set_title(
-            f"model: P(positive) = {self.prob_positive:.2f} ({verdict}); "
-            f"rule of the corpus: {_rule(self.text)}", fontsize=10,
-        )
-        ax.grid(axis="y", alpha=0.3)
-        fig.tight_layout()
-        self.output.outputs = ()
-        self.output.append_display_data(Image(data=_png(fig), format="png"))
+def _draw_weights(model: Any, vocab: Vocabulary, text: str) -> Figure:
+    """Bar chart of the attention weights over the tokens of ``text``, titled with the prediction."""
+    prob, weights, tokens = attention_weights(model, vocab, [text])
+    fig = Figure(figsize=(max(6.0, 0.62 * len(tokens) + 1.5), 2.8), layout="tight")
+    ax = fig.subplots()
+    x = np.arange(len(tokens))
+    ax.bar(x, weights[0], color="#c0392b")
+    ax.set_xticks(x, tokens, fontsize=9)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("attention weight")
+    verdict = "positive" if prob[0] >= 0.5 else "negative"
+    ax.set_title(f"model: P(positive) = {float(prob[0]):.2f} ({verdict}); "
+                 f"rule of the corpus: {_rule(text)}", fontsize=10)
+    ax.grid(axis="y", alpha=0.3)
+    return fig
 
 
 def attention_explorer(
@@ -234,7 +186,9 @@ def attention_explorer(
     vocab: Vocabulary,
     frames: Sequence[str] = DEFAULT_FRAMES,
     fillers: Sequence[str] = DEFAULT_FILLERS,
-) -> AttentionExplorer:
+    *,
+    precompute: bool = True,
+) -> Any:
     """Choose a sentence frame and the words in its slot; see the attention weights and prediction.
 
     Parameters
@@ -248,12 +202,16 @@ def attention_explorer(
     fillers : sequence of str, default DEFAULT_FILLERS
         Words or phrases for the slot.
 
+    precompute : bool, default True
+        See :func:`dlbasics.widgets.display.explorer`: every (frame, filler)
+        pair is drawn ahead for the static page.
+
     Returns
     -------
-    AttentionExplorer
-        A :class:`ipywidgets.VBox`: two drop-downs and a bar chart of the
-        weights over the tokens, titled with the model's P(positive) and
-        the label the corpus's rule gives the sentence.
+    ipywidgets.VBox
+        Two drop-downs and a bar chart of the weights over the tokens, titled
+        with the model's P(positive) and the label the corpus's rule gives
+        the sentence; see :func:`dlbasics.widgets.display.explorer`.
     """
     frames, fillers = list(frames), list(fillers)
     if not frames or not fillers:
@@ -266,4 +224,15 @@ def attention_explorer(
                       if tok not in vocab})
     if unknown:
         raise ValueError(f"words the vocabulary does not know (they would read as <unk>): {unknown}")
-    return AttentionExplorer(model, vocab, frames, fillers)
+    from dlbasics.widgets.display import Control, Layer, explorer
+
+    controls = [
+        Control("frame", tuple(frames), frames[0], "sentence", kind="dropdown", width="480px"),
+        Control("filler", tuple(fillers), fillers[0], "{} =", kind="dropdown", width="220px"),
+    ]
+
+    def draw(frame: str, filler: str) -> Figure:
+        return _draw_weights(model, vocab, frame.format(filler))
+
+    return explorer(controls, [Layer(draw, ("frame", "filler"))], precompute=precompute,
+                    rows=[["frame", "filler"]])

@@ -10,13 +10,12 @@ picture.
 
 :func:`plot_xor_surface` shades the network's output over :math:`[0, 1]^2`,
 :func:`plot_training_snapshot` adds the loss curve up to an epoch, and
-:func:`backprop_explorer` puts a recipe drop-down and an epoch slider in front
-of both.
+:func:`backprop_explorer` trains one run per initial weight scale and learning
+rate and puts those two controls and an epoch slider in front of both.
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,13 +23,16 @@ from typing import Any
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullLocator
 
 from dlbasics.networks import NeuralNetworkWithBackprop
 from dlbasics.plots import CLASS_COLORS
 from dlbasics.validation import as_float_array, check_positive, format_shape
 
 __all__ = [
-    "DEFAULT_RECIPES",
+    "EPOCHS",
+    "LEARNING_RATES",
+    "WEIGHT_SCALES",
     "XOR_INPUTS",
     "XOR_TARGETS",
     "TrainingRun",
@@ -240,14 +242,18 @@ def plot_training_snapshot(
         axes = fig.subplots(1, 2)
     ax = axes[0]
     n = len(run.losses)
-    ax.semilogy(np.arange(n), run.losses, color="0.8", lw=1.2)
+    # about 600 points per curve: a line plot of every epoch looks the same and draws slowly
+    keep = np.unique(np.concatenate([np.linspace(0, n - 1, 300), np.geomspace(1, n, 300) - 1]).astype(int))
+    ax.semilogy(keep, run.losses[keep], color="0.8", lw=1.2)
     shown = min(epoch, n - 1)
-    ax.semilogy(np.arange(shown + 1), run.losses[: shown + 1], color=CLASS_COLORS[0], lw=1.8)
+    part = keep[keep <= shown]
+    ax.semilogy(part, run.losses[part], color=CLASS_COLORS[0], lw=1.8)
     loss_now = float(np.mean((net.predict(XOR_INPUTS) - XOR_TARGETS) ** 2))
     ax.scatter([epoch], [max(loss_now, _LOSS_FLOOR)], color=CLASS_COLORS[5], zorder=3,
                label=f"epoch {epoch}: loss {loss_now:.3g}")
     ax.axhline(0.25, color="0.5", ls=":", lw=1, label="0.25: always predict 0.5")
     ax.set_ylim(_LOSS_FLOOR, 2.0)
+    ax.yaxis.set_minor_locator(NullLocator())  # dozens of minor ticks: slow to draw, no help
     ax.set_xlabel("epoch")
     ax.set_ylabel(f"mean squared error (axis cut at {_LOSS_FLOOR:g})")
     ax.set_title("loss" + (f" ({label})" if label else ""), fontsize=10)
@@ -322,87 +328,93 @@ def plot_neuron_graph(
     return ax
 
 
-def _png(fig: Figure, dpi: int = 80) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
-    return buf.getvalue()
-
-
-#: The two recipes the explorer trains when it is given none.
-DEFAULT_RECIPES: dict[str, dict[str, float]] = {
-    "outline: scale 0.01, lr 0.1": {"weight_scale": 0.01, "learning_rate": 0.1},
-    "fixed: scale 1.0, lr 0.5": {"weight_scale": 1.0, "learning_rate": 0.5},
-}
+#: The explorer's grid: initial weight scales (standard deviation of the weights), learning
+#: rates and the epochs it shows. Scale 0.01 with rate 0.1 is the recipe that stays stuck near
+#: the symmetric start; scale 1 with rate 0.5 learns XOR; rate 1 overshoots and never settles.
+WEIGHT_SCALES = (0.01, 0.1, 1.0, 3.0)
+LEARNING_RATES = (0.1, 0.5, 1.0)
+EPOCHS = (0, 100, 300, 1000, 2000, 5000)
 
 
 def backprop_explorer(
-    runs: Mapping[str, TrainingRun] | None = None, epochs: int = 5000, snapshot_every: int = 100
+    weight_scale: float = 1.0,
+    learning_rate: float = 0.5,
+    epoch: int = 5000,
+    *,
+    weight_scales: Sequence[float] = WEIGHT_SCALES,
+    learning_rates: Sequence[float] = LEARNING_RATES,
+    epochs: Sequence[int] = EPOCHS,
+    seed: int = 0,
+    precompute: bool = True,
 ) -> Any:
-    """A recipe drop-down, a play button and an epoch slider over precomputed XOR training runs.
+    """Train XOR with the chosen initial weight scale and learning rate; scrub through the epochs.
+
+    One run of :func:`train_with_snapshots` per (scale, rate) pair, from the
+    same seed; the figure is :func:`plot_training_snapshot` (loss so far, output
+    surface at that epoch). A play button steps through the epochs.
 
     Parameters
     ----------
-    runs : dict of str to TrainingRun, optional
-        Named runs with the same snapshot epochs. When None, the two
-        :data:`~dlbasics.widgets.backprop.DEFAULT_RECIPES` are trained for ``epochs`` epochs (about a second).
-    epochs, snapshot_every : int
-        Used only when ``runs`` is None.
+    weight_scale, learning_rate : float
+        Selected at the start; each on its grid.
+    epoch : int, default 5000
+        Selected at the start; one of ``epochs``.
+    weight_scales, learning_rates : sequence of float
+        The values the sliders offer.
+    epochs : sequence of int
+        The epochs the slider offers (runs last ``max(epochs)`` epochs).
+    seed : int, default 0
+        Seeds the initial weights of every run.
+    precompute : bool, default True
+        See :func:`dlbasics.widgets.display.explorer`; in a live kernel
+        ``box.show(weight_scale=0.3, learning_rate=0.8, epoch=700)`` trains and
+        draws any other recipe.
 
     Returns
     -------
     ipywidgets.VBox
-        Children: the controls, an ``HTML`` read-out and an ``Output`` with the plot.
-        The controls are also reachable as ``box.controls`` (a dict by name).
+        See :func:`dlbasics.widgets.display.explorer`; ``box.controls["play"]``
+        is the play button (linked to the epoch slider in the browser).
     """
     import ipywidgets as widgets
-    from IPython.display import Image
 
-    if runs is None:
-        runs = {
-            name: train_with_snapshots(epochs=epochs, snapshot_every=snapshot_every, **recipe)
-            for name, recipe in DEFAULT_RECIPES.items()
-        }
-    if not runs:
-        raise ValueError("runs is empty; expected at least one named TrainingRun")
-    names = list(runs)
-    epochs_list = runs[names[0]].snapshot_epochs
-    for name in names[1:]:
-        if runs[name].snapshot_epochs != epochs_list:
-            raise ValueError(f"run {name!r} has other snapshot epochs than run {names[0]!r}")
-    step = epochs_list[1] - epochs_list[0] if len(epochs_list) > 1 else 1
+    from dlbasics.widgets.display import Control, Layer, explorer
 
-    style = {"description_width": "55px"}
-    recipe = widgets.Dropdown(options=names, value=names[-1], description="recipe", style=style,
-                              layout=widgets.Layout(width="330px"))
-    epoch = widgets.IntSlider(value=epochs_list[-1], min=epochs_list[0], max=epochs_list[-1],
-                              step=step, description="epoch", continuous_update=False,
-                              style=style, layout=widgets.Layout(width="420px"))
-    play = widgets.Play(value=epochs_list[-1], min=epochs_list[0], max=epochs_list[-1], step=step,
-                        interval=300, description="play")
-    widgets.jslink((play, "value"), (epoch, "value"))
-    readout = widgets.HTML()
-    out = widgets.Output()
+    epochs = sorted({int(e) for e in epochs})
+    if epochs[0] < 0:
+        raise ValueError(f"epochs must be >= 0, got {epochs}")
+    runs: dict[tuple[float, float, int], TrainingRun] = {}
 
-    def nearest(value: int) -> int:
-        return min(epochs_list, key=lambda e: abs(e - value))
+    def draw(weight_scale: float, learning_rate: float, epoch: int) -> Figure:
+        epoch = int(epoch)
+        last = max(epochs[-1], epoch, 1)
+        key = (float(weight_scale), float(learning_rate), last)
+        fig = Figure(figsize=(9.6, 3.5), layout="constrained")
+        if key not in runs:
+            every = int(np.gcd.reduce([e for e in (*epochs, epoch, last) if e > 0]))
+            try:
+                runs[key] = train_with_snapshots(weight_scale=weight_scale, learning_rate=learning_rate,
+                                                 epochs=last, snapshot_every=every, seed=seed)
+            except ValueError as err:  # the outputs overflowed: the run diverged
+                fig.text(0.5, 0.5, f"scale {weight_scale:g}, lr {learning_rate:g}: the run "
+                         f"diverged ({err})", ha="center", wrap=True)
+                return fig
+        plot_training_snapshot(runs[key], epoch, axes=fig.subplots(1, 2),
+                               label=f"scale {weight_scale:g}, lr {learning_rate:g}")
+        return fig
 
-    def update(_change: Any = None) -> None:
-        run = runs[recipe.value]
-        e = nearest(epoch.value)
-        pred = run.predict_at(e, XOR_INPUTS)[:, 0]
-        cells = " ".join(
-            f"({int(a)},{int(b)})→<b>{p:.3f}</b>" for (a, b), p in zip(XOR_INPUTS, pred)
-        )
-        readout.value = f"predictions after {e} epochs (targets 0, 1, 1, 0): {cells}"
-        fig = Figure(figsize=(9.5, 3.4))
-        plot_training_snapshot(run, e, axes=fig.subplots(1, 2), label=recipe.value)
-        fig.tight_layout()
-        out.outputs = ()
-        out.append_display_data(Image(data=_png(fig), format="png"))
-
-    recipe.observe(update, names="value")
-    epoch.observe(update, names="value")
-    update()
-    box = widgets.VBox([widgets.HBox([recipe, play, epoch]), readout, out])
-    box.controls = {"recipe": recipe, "epoch": epoch, "play": play}
+    controls = [
+        Control("weight_scale", tuple(weight_scales), weight_scale, "initial weight scale"),
+        Control("learning_rate", tuple(learning_rates), learning_rate, "learning rate"),
+        Control("epoch", tuple(epochs), epoch, "epoch", width="420px"),
+    ]
+    box = explorer(controls, [Layer(draw, ("weight_scale", "learning_rate", "epoch"))],
+                   precompute=precompute, rows=[["weight_scale", "learning_rate"], ["epoch"]])
+    slider = box.controls["epoch"]
+    play = widgets.Play(value=slider.index, min=0, max=len(epochs) - 1, interval=800,
+                        description="play")
+    widgets.jslink((play, "value"), (slider, "index"))
+    box.children[0].children[1].children = (play, slider)
+    box.controls["play"] = play
+    box.runs = runs
     return box

@@ -12,13 +12,10 @@ kernel, stride, padding) in front of :func:`plot_convolution`.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from typing import Any
 
-import ipywidgets as widgets
 import numpy as np
-from IPython.display import Image
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
@@ -30,7 +27,6 @@ __all__ = [
     "KERNELS",
     "PADDINGS",
     "STRIDES",
-    "ConvolutionExplorer",
     "convolution_explorer",
     "convolve_image",
     "plot_convolution",
@@ -235,72 +231,17 @@ def plot_convolution_grid(
     return fig
 
 
-def _png(fig: Figure, dpi: int = 80) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
-    return buf.getvalue()
+def _readout(img: np.ndarray, kernel: str, stride: int, padding: int) -> str:
+    k = KERNELS[kernel].shape[0]
+    out = convolve_image(img, kernel, stride, padding)
+    n_in = img.shape[0] * img.shape[1]
+    return (f"output side {_size_formula(img.shape[0], k, stride, padding)}; "
+            f"{out.size} outputs from {n_in} pixels, {k * k} weights shared by all of them")
 
 
-class ConvolutionExplorer(widgets.VBox):
-    """The widget :func:`convolution_explorer` returns.
-
-    Attributes
-    ----------
-    image_dropdown, kernel_dropdown, stride_dropdown, padding_dropdown : ipywidgets.Dropdown
-    readout : ipywidgets.HTML
-        The output-size formula for the current setting.
-    output : ipywidgets.Output
-        Holds the current figure.
-    feature_map : numpy.ndarray
-        The map on display, shape ``(oh, ow)``.
-    """
-
-    def __init__(self, images: list[np.ndarray], labels: list[Any] | None) -> None:
-        self._images = images
-        names = [f"image {i}" + (f" (label {labels[i]})" if labels is not None else "")
-                 for i in range(len(images))]
-        style = {"description_width": "initial"}
-        self.image_dropdown = widgets.Dropdown(
-            options=[(n, i) for i, n in enumerate(names)], value=0, description="image", style=style
-        )
-        self.kernel_dropdown = widgets.Dropdown(
-            options=list(KERNELS), value="vertical edge (Sobel)", description="kernel", style=style
-        )
-        self.stride_dropdown = widgets.Dropdown(options=list(STRIDES), value=1, description="stride",
-                                                style=style, layout=widgets.Layout(width="130px"))
-        self.padding_dropdown = widgets.Dropdown(options=list(PADDINGS), value=0,
-                                                 description="padding", style=style,
-                                                 layout=widgets.Layout(width="140px"))
-        self.readout = widgets.HTML()
-        self.output = widgets.Output(layout=widgets.Layout(min_height="260px"))
-        self.feature_map = np.zeros((0, 0))
-        controls = widgets.HBox([self.image_dropdown, self.kernel_dropdown, self.stride_dropdown,
-                                 self.padding_dropdown])
-        super().__init__([controls, self.readout, self.output])
-        for control in (self.image_dropdown, self.kernel_dropdown, self.stride_dropdown,
-                        self.padding_dropdown):
-            control.observe(self._redraw, names="value")
-        self._redraw()
-
-    def _redraw(self, change: Any = None) -> None:
-        img = self._images[self.image_dropdown.value]
-        kernel = self.kernel_dropdown.value
-        s, p = self.stride_dropdown.value, self.padding_dropdown.value
-        k = KERNELS[kernel].shape[0]
-        self.feature_map = convolve_image(img, kernel, s, p)
-        n_in = img.shape[0] * img.shape[1]
-        self.readout.value = (
-            f"output side {_size_formula(img.shape[0], k, s, p)}; "
-            f"{self.feature_map.size} outputs from {n_in} pixels, "
-            f"{k * k} weights shared by all of them"
-        )
-        fig = plot_convolution(img, kernel, s, p)
-        fig.tight_layout()
-        self.output.outputs = ()
-        self.output.append_display_data(Image(data=_png(fig), format="png"))
-
-
-def convolution_explorer(images: Any, labels: Sequence[Any] | None = None) -> ConvolutionExplorer:
+def convolution_explorer(
+    images: Any, labels: Sequence[Any] | None = None, *, precompute: bool = True
+) -> Any:
     """Choose an image, a kernel, a stride and a padding; see the feature map and its size.
 
     Parameters
@@ -309,14 +250,17 @@ def convolution_explorer(images: Any, labels: Sequence[Any] | None = None) -> Co
         A few grey-scale images to choose from (e.g. 28×28 digits).
     labels : sequence, optional
         One label per image, shown in the image menu.
+    precompute : bool, default True
+        See :func:`dlbasics.widgets.display.explorer`: every setting is drawn
+        ahead for the static page.
 
     Returns
     -------
-    ConvolutionExplorer
-        A :class:`ipywidgets.VBox`: four drop-downs (image, kernel from
-        :data:`KERNELS`, stride from :data:`STRIDES`, padding from
-        :data:`PADDINGS`), a read-out of the output-size formula and the
-        figure of :func:`plot_convolution`.
+    ipywidgets.VBox
+        Four drop-downs (image, kernel from :data:`KERNELS`, stride from
+        :data:`STRIDES`, padding from :data:`PADDINGS`), a read-out of the
+        output-size formula and the figure of :func:`plot_convolution`; see
+        :func:`dlbasics.widgets.display.explorer`.
     """
     arr = as_float_array(images, "images")
     if arr.ndim not in (2, 3):
@@ -327,4 +271,27 @@ def convolution_explorer(images: Any, labels: Sequence[Any] | None = None) -> Co
     imgs = [_image(a) for a in arr]
     if labels is not None and len(labels) != len(imgs):
         raise ValueError(f"got {len(labels)} labels for {len(imgs)} images")
-    return ConvolutionExplorer(imgs, None if labels is None else list(labels))
+    from dlbasics.widgets.display import Control, Layer, explorer
+
+    names = [f"image {i}" + (f" (label {labels[i]})" if labels is not None else "")
+             for i in range(len(imgs))]
+    controls = [
+        Control("image", tuple(range(len(imgs))), 0, "image", kind="dropdown", labels=names,
+                width="220px"),
+        Control("kernel", tuple(KERNELS), "vertical edge (Sobel)", "kernel", kind="dropdown",
+                width="300px"),
+        Control("stride", STRIDES, 1, "stride", kind="dropdown", width="130px"),
+        Control("padding", PADDINGS, 0, "padding", kind="dropdown", width="140px"),
+    ]
+
+    def readout(image: int, kernel: str, stride: int, padding: int) -> str:
+        return _readout(imgs[image], kernel, stride, padding)
+
+    def draw(image: int, kernel: str, stride: int, padding: int) -> Figure:
+        fig = plot_convolution(imgs[image], kernel, stride, padding)
+        fig.set_layout_engine("tight")
+        return fig
+
+    depends = ("image", "kernel", "stride", "padding")
+    return explorer(controls, [Layer(readout, depends), Layer(draw, depends, cell=(1, 0))],
+                    precompute=precompute, rows=[list(depends)])

@@ -36,7 +36,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-__all__ = ["DPI", "Control", "Layer", "explorer", "png"]
+__all__ = ["DPI", "Control", "Layer", "explorer", "png", "static_view"]
 
 #: Resolution of explorer images (dots per inch of the figure size).
 DPI = 64
@@ -170,6 +170,9 @@ class Layer:
     depends : tuple of str
         The controls it reads, by name; it is precomputed for every
         combination of their values (and no others).
+    key : callable, optional
+        ``key(**values)`` -> a hashable; values with equal keys share one
+        drawing (e.g. a gate's markers depend only on which rows are right).
     cell : (int, int)
         (row, column) of the display grid; layers in one cell are drawn on top
         of each other in list order (all but the first with ``transparent``).
@@ -179,6 +182,7 @@ class Layer:
 
     draw: Callable[..., Figure | str]
     depends: tuple[str, ...]
+    key: Callable[..., Any] | None = None
     cell: tuple[int, int] = (0, 0)
     transparent: bool = False
 
@@ -190,13 +194,21 @@ class _Builder:
     controls: dict[str, Control]
     widgets_by_name: dict[str, Any]
     dpi: int
-    cache: dict[str, Any] = field(default_factory=dict)
+    cache: dict[Any, Any] = field(default_factory=dict)
+    links: list[Any] = field(default_factory=list)
     images: int = 0
 
     def leaf(self, layer: Layer, values: Mapping[str, Any]) -> Any:
         import ipywidgets as widgets
 
-        result = layer.draw(**{k: values[k] for k in layer.depends})
+        args = {k: values[k] for k in layer.depends}
+        if layer.key is not None:
+            memo = (id(layer), layer.key(**args))
+            if memo not in self.cache:
+                self.cache[memo] = self.leaf(Layer(layer.draw, layer.depends, None, layer.cell,
+                                                   layer.transparent), values)
+            return self.cache[memo]
+        result = layer.draw(**args)
         if isinstance(result, str):
             key = "html:" + hashlib.sha1(result.encode()).hexdigest()
             if key not in self.cache:
@@ -218,7 +230,9 @@ class _Builder:
         children = [self.tree(layer, level + 1, {**values, control.name: option})
                     for option in control.options]
         stack = widgets.Stack(children, selected_index=control.index(control.value))
-        widgets.jsdlink((self.widgets_by_name[control.name], "index"), (stack, "selected_index"))
+        link = widgets.jsdlink((self.widgets_by_name[control.name], "index"),
+                               (stack, "selected_index"))
+        self.links.append(link)
         return stack
 
 
@@ -279,7 +293,7 @@ def explorer(
             raise ValueError(f"a layer depends on unknown controls {unknown}; known: {list(by_name)}")
     # a layer's tree follows the order of the controls
     layers = [Layer(layer.draw, tuple(c.name for c in controls if c.name in layer.depends),
-                    layer.cell, layer.transparent) for layer in layers]
+                    layer.key, layer.cell, layer.transparent) for layer in layers]
 
     control_widgets = {c.name: c.widget() for c in controls}
     builder = _Builder(by_name, control_widgets, dpi)
@@ -344,4 +358,45 @@ def explorer(
     box.show = show
     box.live = [] if precompute else roots
     box.n_images = builder.images
+    box.links = builder.links
+    box.roots = roots
     return box
+
+
+def static_view(box: Any, **indices: int) -> list[Any]:
+    """What the static page shows when each control sits at the given option index.
+
+    Follows the explorer's saved links the way the browser does: from each
+    layer's root, every :class:`ipywidgets.Stack` shows the child its linked
+    control's ``index`` selects.
+
+    Parameters
+    ----------
+    box : ipywidgets.VBox
+        From :func:`explorer` (with ``precompute=True``).
+    **indices : int
+        Option index per control name; missing names keep the control's index.
+
+    Returns
+    -------
+    list of ipywidgets.Widget
+        The leaf shown for each layer (an ``Image`` or an ``HTML``).
+    """
+    import ipywidgets as widgets
+
+    chosen = {name: w.index for name, w in box.controls.items() if hasattr(w, "index")}
+    chosen.update(indices)
+    source = {}
+    for link in box.links:
+        control, _ = link.source
+        name = next(n for n, w in box.controls.items() if w is control)
+        source[link.target[0].model_id] = name
+    shown = []
+    for node in box.roots:
+        while isinstance(node, (widgets.Stack, widgets.Box)) and not isinstance(node, widgets.GridBox):
+            if isinstance(node, widgets.Stack):
+                node = node.children[chosen[source[node.model_id]]]
+            else:
+                node = node.children[0]
+        shown.append(node)
+    return shown

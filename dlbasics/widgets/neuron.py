@@ -12,7 +12,6 @@ for the activation and the logic gate in front of the same picture.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from typing import Any
 
@@ -120,6 +119,25 @@ def gate_accuracy(w: tuple[float, float] | np.ndarray, b: float, gate: str) -> i
     return int((pred == GATES[gate]).sum())
 
 
+def _gate_points(ax: Axes, w1: float, w2: float, b: float, gate: str,
+                 lim: tuple[float, float]) -> None:
+    """The gate's four rows (filled: target 1), rings on wrong rows, and the score."""
+    lo, hi = lim
+    target = GATES[gate]
+    pred = (GATE_INPUTS @ np.array([w1, w2]) + b > 0).astype(int)
+    for (x1, x2), t, p in zip(GATE_INPUTS, target, pred):
+        ax.scatter(x1, x2, s=90, marker="o", facecolor="#E69F00" if t else "white",
+                   edgecolor="black", linewidth=1.2, zorder=3)
+        if p != t:
+            ax.scatter(x1, x2, s=300, marker="o", facecolor="none", edgecolor="crimson",
+                       linewidth=2.5, zorder=4)
+    correct = int((pred == target).sum())
+    ax.text(lo + 0.04 * (hi - lo), hi - 0.06 * (hi - lo), f"{gate}: {correct}/4 correct",
+            color="black", fontsize=9, va="top",
+            bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.85})
+
+
+
 def plot_neuron(
     w1: float,
     w2: float,
@@ -192,18 +210,7 @@ def plot_neuron(
                 ha="center", va="center")
 
     if gate is not None:
-        target = GATES[gate]
-        pred = (GATE_INPUTS @ np.array([w1, w2]) + b > 0).astype(int)
-        for (x1, x2), t, p in zip(GATE_INPUTS, target, pred):
-            ax.scatter(x1, x2, s=90, marker="o", facecolor="#E69F00" if t else "white",
-                       edgecolor="black", linewidth=1.2, zorder=3)
-            if p != t:
-                ax.scatter(x1, x2, s=300, marker="o", facecolor="none", edgecolor="crimson",
-                           linewidth=2.5, zorder=4)
-        correct = int((pred == target).sum())
-        ax.text(lo + 0.04 * (hi - lo), hi - 0.06 * (hi - lo), f"{gate}: {correct}/4 correct",
-                color="black", fontsize=9, va="top",
-                bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.85})
+        _gate_points(ax, w1, w2, b, gate, lim)
 
     ax.set_xlim(lo, hi)
     ax.set_ylim(lo, hi)
@@ -216,10 +223,68 @@ def plot_neuron(
     return ax
 
 
-def _png(fig: Figure, dpi: int = 80) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
-    return buf.getvalue()
+#: The explorer's grid: every combination gets a precomputed figure on the static page.
+WEIGHT_GRID = (-1.0, 0.0, 1.0, 2.0)
+BIAS_GRID = (-1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5)
+
+_FIGSIZE = (4.5, 3.75)
+_AXES = (0.14, 0.13, 0.6, 0.72)       # the plane, in figure coordinates
+_COLORBAR = (0.80, 0.13, 0.035, 0.72)
+_LIM = (-0.75, 1.75)
+
+
+def _frame() -> tuple[Figure, Axes]:
+    fig = Figure(figsize=_FIGSIZE)
+    ax = fig.add_axes(_AXES)
+    ax.set_xlim(*_LIM)
+    ax.set_ylim(*_LIM)
+    ax.set_aspect("equal")
+    return fig, ax
+
+
+def _draw_axes(activation: str) -> Figure:
+    """Axes, labels and the colour bar of one activation: the bottom layer."""
+    import matplotlib as mpl
+
+    fig, ax = _frame()
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    lo, hi = _RANGES.get(activation, (-1.0, 1.0))
+    if activation not in _RANGES:  # unbounded: the scale the plane's values reach
+        lo, hi = (-0.1, 2.0) if activation == "leaky_relu" else (0.0, 2.0)
+    sm = mpl.cm.ScalarMappable(norm=mpl.colors.Normalize(lo, hi), cmap="viridis")
+    fig.colorbar(sm, cax=fig.add_axes(_COLORBAR), label=f"output a = {activation}(z)")
+    return fig
+
+
+def _draw_output(w1: float, w2: float, b: float, activation: str) -> Figure:
+    """The shaded output, decision line and weight vector, without axes (transparent)."""
+    fig, ax = _frame()
+    plot_neuron(w1, w2, b, activation, None, ax=ax, lim=_LIM, resolution=81, title="")
+    lo, hi = _RANGES.get(activation, (None, None))
+    if lo is None:
+        ax.collections[0].set_clim(-0.1 if activation == "leaky_relu" else 0.0, 2.0)
+    ax.set_axis_off()
+    return fig
+
+
+def _draw_gate(w1: float, w2: float, b: float, gate: str | None) -> Figure:
+    """The gate's rows and score alone, on a transparent figure that lines up with the plane."""
+    fig, ax = _frame()
+    ax.set_axis_off()
+    if gate is not None:
+        _gate_points(ax, w1, w2, b, gate, _LIM)
+    return fig
+
+
+def _gate_key(w1: float, w2: float, b: float, gate: str | None) -> tuple:
+    """What the gate layer shows depends only on which rows come out 1."""
+    return gate, tuple(GATE_INPUTS @ np.array([w1, w2]) + b > 0)
+
+
+def _equation(w1: float, w2: float, b: float) -> str:
+    return (f"<code>z = {w1:g}·x₁ {'+' if w2 >= 0 else '−'} {abs(w2):g}·x₂ "
+            f"{'+' if b >= 0 else '−'} {abs(b):g}</code>; the dashed line is z = 0")
 
 
 def neuron_explorer(
@@ -228,66 +293,53 @@ def neuron_explorer(
     b: float = -1.5,
     activation: str = "sigmoid",
     gate: str | None = "AND",
+    *,
+    weights: tuple[float, ...] = WEIGHT_GRID,
+    biases: tuple[float, ...] = BIAS_GRID,
+    precompute: bool = True,
 ) -> Any:
     """Sliders for :math:`w_1, w_2, b` and drop-downs for the activation and a logic gate.
 
-    Moving a control redraws the neuron's output over the plane (see
-    :func:`plot_neuron`) and updates the equation and the gate score above it.
+    The figure is :func:`plot_neuron`: the output shaded over the plane, the
+    decision line, the weight vector, and the gate's rows with its score. On
+    the static page every combination of the grid is precomputed (see
+    :func:`dlbasics.widgets.display.explorer`); in a live kernel
+    ``box.show(w1=0.3, b=-0.2)`` draws any other values.
 
     Parameters
     ----------
     w1, w2, b : float
-        Initial weights and bias, each in ``[-3, 3]``.
+        Initial weights and bias, on the grid.
     activation : {"step", "sigmoid", "tanh", "relu", "leaky_relu"}
     gate : {"AND", "OR", "NAND", "XOR"} or None
+    weights, biases : tuple of float
+        The values the sliders offer (default :data:`WEIGHT_GRID`, :data:`BIAS_GRID`:
+        enough for AND, OR and NAND, and for every miss of XOR).
+    precompute : bool, default True
 
     Returns
     -------
     ipywidgets.VBox
-        Children: the controls, an ``HTML`` read-out and an ``Output`` with the plot.
-        The controls are also reachable as ``box.controls`` (a dict by name).
+        See :func:`dlbasics.widgets.display.explorer`.
     """
-    import ipywidgets as widgets
-    from IPython.display import Image
+    from dlbasics.widgets.display import Control, Layer, explorer
 
     _check_activation(activation)
     _check_gate(gate)
-    for name, value in (("w1", w1), ("w2", w2), ("b", b)):
-        if not -3.0 <= float(value) <= 3.0:
-            raise ValueError(f"{name} must be in [-3, 3], got {value!r}")
-
-    style = {"description_width": "30px"}
-    layout = widgets.Layout(width="260px")
-    sliders = {
-        name: widgets.FloatSlider(value=float(v), min=-3.0, max=3.0, step=0.1, description=name,
-                                  continuous_update=False, style=style, layout=layout)
-        for name, v in (("w1", w1), ("w2", w2), ("b", b))
-    }
-    act = widgets.Dropdown(options=list(NEURON_ACTIVATIONS), value=activation, description="f",
-                           style=style, layout=widgets.Layout(width="180px"))
-    gate_dd = widgets.Dropdown(options=[("none", None)] + [(g, g) for g in GATES], value=gate,
-                               description="gate", style={"description_width": "40px"},
-                               layout=widgets.Layout(width="160px"))
-    readout = widgets.HTML()
-    out = widgets.Output()
-
-    def update(_change: Any = None) -> None:
-        v1, v2, vb = (sliders[k].value for k in ("w1", "w2", "b"))
-        text = (f"<code>z = {v1:.1f}·x1 {'+' if v2 >= 0 else '−'} {abs(v2):.1f}·x2 "
-                f"{'+' if vb >= 0 else '−'} {abs(vb):.1f}</code>, "
-                f"<code>a = {act.value}(z)</code>")
-        if gate_dd.value is not None:
-            text += f" &nbsp; {gate_dd.value}: {gate_accuracy((v1, v2), vb, gate_dd.value)} of 4 rows right"
-        readout.value = text
-        fig = Figure(figsize=(4.6, 3.8))
-        plot_neuron(v1, v2, vb, act.value, gate_dd.value, ax=fig.add_subplot(), colorbar=True)
-        out.outputs = ()
-        out.append_display_data(Image(data=_png(fig), format="png"))
-
-    for control in (*sliders.values(), act, gate_dd):
-        control.observe(update, names="value")
-    update()
-    controls = widgets.HBox([widgets.VBox(list(sliders.values())), widgets.VBox([act, gate_dd])])
-    box = widgets.VBox([controls, readout, out])
-    box.controls = {**sliders, "activation": act, "gate": gate_dd}
-    return box
+    controls = [
+        Control("w1", weights, w1, "w₁"),
+        Control("w2", weights, w2, "w₂"),
+        Control("b", biases, b, "b"),
+        Control("activation", NEURON_ACTIVATIONS, activation, "activation f", kind="dropdown",
+                width="260px"),
+        Control("gate", (None, *GATES), gate, "gate", kind="dropdown",
+                labels=("none", *GATES), width="260px"),
+    ]
+    layers = [
+        Layer(_equation, ("w1", "w2", "b")),
+        Layer(_draw_axes, ("activation",), cell=(1, 0)),
+        Layer(_draw_output, ("w1", "w2", "b", "activation"), cell=(1, 0), transparent=True),
+        Layer(_draw_gate, ("w1", "w2", "b", "gate"), key=_gate_key, cell=(1, 0), transparent=True),
+    ]
+    return explorer(controls, layers, precompute=precompute,
+                    rows=[["w1", "activation"], ["w2", "gate"], ["b"]])

@@ -21,13 +21,14 @@ draws its static counterpart (rows: optimizers, columns: learning rates).
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullLocator
 
 from dlbasics.optim import SGD, Adam, Optimizer, RMSprop
 from dlbasics.plots import CLASS_COLORS
@@ -152,7 +153,10 @@ LOSS_SURFACES: dict[str, LossSurface] = {
 OPTIMIZER_NAMES: tuple[str, ...] = ("SGD", "SGD + momentum", "RMSprop", "Adam")
 
 
-def make_optimizer(name: str, learning_rate: float, momentum: float = 0.9) -> Optimizer:
+def make_optimizer(
+    name: str, learning_rate: float, momentum: float = 0.9, rho: float | None = None,
+    beta1: float | None = None,
+) -> Optimizer:
     """A fresh optimizer by its name in :data:`OPTIMIZER_NAMES`.
 
     Parameters
@@ -161,6 +165,12 @@ def make_optimizer(name: str, learning_rate: float, momentum: float = 0.9) -> Op
     learning_rate : float
     momentum : float, default 0.9
         Used by ``"SGD + momentum"`` only.
+    rho : float, optional
+        RMSprop's decay of the squared-gradient average (default: the
+        :class:`~dlbasics.optim.RMSprop` default).
+    beta1 : float, optional
+        Adam's decay of the gradient average (default: the
+        :class:`~dlbasics.optim.Adam` default).
 
     Returns
     -------
@@ -172,9 +182,9 @@ def make_optimizer(name: str, learning_rate: float, momentum: float = 0.9) -> Op
     if name == "SGD + momentum":
         return SGD(learning_rate, momentum=momentum)
     if name == "RMSprop":
-        return RMSprop(learning_rate)
+        return RMSprop(learning_rate) if rho is None else RMSprop(learning_rate, rho=rho)
     if name == "Adam":
-        return Adam(learning_rate)
+        return Adam(learning_rate) if beta1 is None else Adam(learning_rate, beta1=beta1)
     raise ValueError(f"unknown optimizer {name!r}; expected one of {list(OPTIMIZER_NAMES)}")
 
 
@@ -397,101 +407,132 @@ def plot_learning_rate_grid(
     return fig
 
 
-def _png(fig: Figure, dpi: int = 80) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    return buf.getvalue()
+#: The race's grid (every combination is precomputed for the static page). On the valley,
+#: whose steepest curvature is 2, plain SGD is stable below η = 1, oscillates near it and
+#: diverges above it; the Rosenbrock valley needs the small rates.
+LEARNING_RATES = (0.001, 0.01, 0.1, 0.5, 0.9, 1.1)
+STEPS = (20, 150)
+MOMENTA = (0.5, 0.9, 0.99)
+RHOS = (0.9, 0.99)
+BETA1S = (0.0, 0.9)
+
+_RACE_SIZE = (9.6, 3.7)
+_PATH_AXES = (0.07, 0.14, 0.46, 0.74)
+_LOSS_AXES = (0.62, 0.14, 0.36, 0.74)
+_LOSS_FLOOR = 1e-12
+
+
+def _race_axes(surface: LossSurface, steps: int) -> tuple[Figure, Axes, Axes]:
+    fig = Figure(figsize=_RACE_SIZE)
+    ax_path, ax_loss = fig.add_axes(_PATH_AXES), fig.add_axes(_LOSS_AXES)
+    x0, x1, y0, y1 = surface.extent
+    ax_path.set_xlim(x0, x1)
+    ax_path.set_ylim(y0, y1)
+    ax_loss.set_yscale("log")
+    top = 10 * (surface(np.array(surface.start)) - surface.minimum)
+    ax_loss.set_ylim(_LOSS_FLOOR, max(top, 1.0))
+    ax_loss.set_xlim(0, steps)
+    return fig, ax_path, ax_loss
+
+
+def _draw_race_background(surface: str, steps: int) -> Figure:
+    """Contours, start, minima, axes and legend: everything that no optimizer setting changes."""
+    surf = _surface(surface)
+    fig, ax_path, ax_loss = _race_axes(surf, steps)
+    plot_optimizer_paths(surf, {}, ax=ax_path, legend=False)
+    ax_path.set_xlim(*surf.extent[:2])
+    ax_path.set_ylim(*surf.extent[2:])
+    for i, name in enumerate(OPTIMIZER_NAMES):
+        ax_loss.plot([], [], color=_color(name, i), lw=1.8, label=name)
+    ax_loss.set_xlabel("step")
+    ax_loss.set_ylabel(r"$f(x, y) - f^\ast$")
+    ax_loss.yaxis.set_minor_locator(NullLocator())
+    ax_loss.grid(alpha=0.3)
+    ax_loss.legend(fontsize=8, frameon=False, loc="lower left")
+    ax_loss.set_title("loss above the minimum (crossed out: diverged)", fontsize=9)
+    return fig
+
+
+def _draw_race_run(name: str, surface: str, learning_rate: float, steps: int,
+                   **hyper: float) -> Figure:
+    """One optimizer's path and loss curve, transparent, to lie over the background."""
+    surf = _surface(surface)
+    fig, ax_path, ax_loss = _race_axes(surf, steps)
+    path, losses = optimizer_path(surf, make_optimizer(name, learning_rate, **hyper), steps)
+    color = _color(name, 0)
+    shown = _visible_part(path, surf.extent)
+    ax_path.plot(shown[:, 0], shown[:, 1], "-o", color=color, lw=1.6, ms=2.2)
+    ax_path.plot(*shown[-1], "o", color=color, ms=6, mec="black", mew=0.6)
+    gap = np.maximum(losses - surf.minimum, _LOSS_FLOOR)
+    ax_loss.plot(np.arange(len(gap)), gap, color=color, lw=1.8)
+    if len(path) < steps + 1:
+        ax_loss.plot(len(gap) - 1, min(gap[-1], ax_loss.get_ylim()[1]), "x", color=color,
+                     ms=10, mew=2.5)
+    for ax in (ax_path, ax_loss):
+        ax.set_axis_off()
+    return fig
 
 
 def optimizer_race(
     surface: str = "valley",
-    optimizers: Sequence[str] = OPTIMIZER_NAMES,
     learning_rate: float = 0.1,
-    steps: int = 60,
-):
-    """Explorer: race optimizers on a 2-D loss surface at one shared learning rate.
+    steps: int = 150,
+    momentum: float = 0.9,
+    rho: float = 0.9,
+    beta1: float = 0.9,
+    *,
+    learning_rates: Sequence[float] = LEARNING_RATES,
+    step_counts: Sequence[int] = STEPS,
+    momenta: Sequence[float] = MOMENTA,
+    rhos: Sequence[float] = RHOS,
+    beta1s: Sequence[float] = BETA1S,
+    precompute: bool = True,
+) -> Any:
+    """Explorer: race the four optimizers on a 2-D loss surface at one shared learning rate.
 
-    Controls: the surface, which optimizers run (check boxes), the learning rate
-    (a logarithmic slider from 1e-4 to 3) and the number of steps. The figure
-    shows the trajectories on the contour map and :math:`f - f^*` per step.
+    Controls: the surface, the learning rate, the number of steps, SGD's
+    momentum, RMSprop's :math:`\rho` and Adam's :math:`\beta_1`. Left: the
+    trajectories on the contour map; right: :math:`f - f^*` per step. Each
+    optimizer is its own layer, so a control that only one optimizer reads
+    costs only that optimizer's figures.
 
     Parameters
     ----------
     surface : str, default "valley"
         A name in :data:`LOSS_SURFACES`.
-    optimizers : sequence of str, default all of :data:`OPTIMIZER_NAMES`
-        Those checked at the start.
-    learning_rate : float, default 0.1
-    steps : int, default 60
+    learning_rate, steps, momentum, rho, beta1
+        Selected at the start; each one of its grid's values.
+    learning_rates, step_counts, momenta, rhos, beta1s : sequence
+        The values the controls offer (defaults :data:`LEARNING_RATES`,
+        :data:`STEPS`, :data:`MOMENTA`, :data:`RHOS`, :data:`BETA1S`).
+    precompute : bool, default True
+        See :func:`dlbasics.widgets.display.explorer`; in a live kernel
+        ``box.show(learning_rate=0.37)`` races at any other setting.
 
     Returns
     -------
     ipywidgets.VBox
-        Controls above an ``Output`` holding the figure. Its ``controls``
-        attribute maps names (``"surface"``, ``"learning_rate"``, ``"steps"``
-        and each optimizer name) to the widgets, and ``results`` holds the last
-        run's ``{name: (path, losses)}``.
+        See :func:`dlbasics.widgets.display.explorer`.
     """
-    import ipywidgets as widgets
-    from IPython.display import Image
+    from dlbasics.widgets.display import Control, Layer, explorer
 
     _surface(surface)
-    unknown = [o for o in optimizers if o not in OPTIMIZER_NAMES]
-    if unknown:
-        raise ValueError(f"unknown optimizers {unknown}; expected names from {list(OPTIMIZER_NAMES)}")
-    if not (1e-4 <= learning_rate <= 3):
-        raise ValueError(f"learning_rate must be in [1e-4, 3] (the slider's range), got {learning_rate!r}")
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not 5 <= steps <= 500:
-        raise ValueError(f"steps must be an int in [5, 500], got {steps!r}")
-
-    style = {"description_width": "initial"}
-    surface_w = widgets.Dropdown(
-        options=list(LOSS_SURFACES), value=surface, description="surface", style=style
-    )
-    lr_w = widgets.FloatLogSlider(
-        value=learning_rate, base=10, min=-4, max=np.log10(3), step=0.05,
-        description="learning rate η", readout_format=".3g", style=style,
-        layout=widgets.Layout(width="420px"),
-    )
-    steps_w = widgets.IntSlider(value=steps, min=5, max=500, step=5, description="steps", style=style)
-    checks = {
-        name: widgets.Checkbox(value=name in optimizers, description=name, indent=False,
-                               layout=widgets.Layout(width="150px"))
-        for name in OPTIMIZER_NAMES
-    }
-    out = widgets.Output()
-    status = widgets.HTML()
-    box = widgets.VBox([
-        widgets.HBox([surface_w, steps_w]),
-        lr_w,
-        widgets.HBox(list(checks.values())),
-        status,
-        out,
-    ])
-    box.controls = {"surface": surface_w, "learning_rate": lr_w, "steps": steps_w, **checks}
-    box.results = {}
-
-    def redraw(_change: object = None) -> None:
-        surf = LOSS_SURFACES[surface_w.value]
-        chosen = [name for name, cb in checks.items() if cb.value]
-        results = {
-            name: optimizer_path(surf, make_optimizer(name, lr_w.value), steps_w.value) for name in chosen
-        }
-        box.results = results
-        fig = Figure(figsize=(10, 3.8), layout="constrained")
-        ax_path, ax_loss = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.25, 1]})
-        plot_optimizer_paths(surf, {k: v[0] for k, v in results.items()}, ax=ax_path)
-        if results:
-            plot_optimizer_losses(surf, {k: v[1] for k, v in results.items()}, ax=ax_loss,
-                                  title=f"η = {lr_w.value:.3g}")
-        diverged = [k for k, (path, _) in results.items() if len(path) < steps_w.value + 1]
-        status.value = (
-            f"<b>diverged:</b> {', '.join(diverged)}" if diverged else "&nbsp;"
-        )
-        out.outputs = ()
-        out.append_display_data(Image(_png(fig), format="png"))
-
-    for w in (surface_w, lr_w, steps_w, *checks.values()):
-        w.observe(redraw, names="value")
-    redraw()
-    return box
+    controls = [
+        Control("surface", tuple(LOSS_SURFACES), surface, "surface", kind="dropdown", width="240px"),
+        Control("learning_rate", tuple(learning_rates), learning_rate, "learning rate η"),
+        Control("steps", tuple(step_counts), steps, "steps", width="240px"),
+        Control("momentum", tuple(momenta), momentum, "SGD momentum", width="240px"),
+        Control("rho", tuple(rhos), rho, "RMSprop ρ", width="240px"),
+        Control("beta1", tuple(beta1s), beta1, "Adam β₁", width="240px"),
+    ]
+    base = ("surface", "learning_rate", "steps")
+    layers = [
+        Layer(_draw_race_background, ("surface", "steps")),
+        Layer(lambda **v: _draw_race_run("SGD", **v), base, transparent=True),
+        Layer(lambda **v: _draw_race_run("SGD + momentum", **v), (*base, "momentum"),
+              transparent=True),
+        Layer(lambda **v: _draw_race_run("RMSprop", **v), (*base, "rho"), transparent=True),
+        Layer(lambda **v: _draw_race_run("Adam", **v), (*base, "beta1"), transparent=True),
+    ]
+    return explorer(controls, layers, precompute=precompute,
+                    rows=[["surface", "steps"], ["learning_rate"], ["momentum", "rho", "beta1"]])

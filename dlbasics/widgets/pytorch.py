@@ -13,22 +13,19 @@ The functions work with any model that has ``conv1``, ``conv2`` (both
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import ipywidgets as widgets
-import matplotlib.pyplot as plt
 import numpy as np
-import torch
-from IPython.display import Image
 from matplotlib.figure import Figure
-from torch import nn
 
 from dlbasics.validation import format_shape
 
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
 __all__ = [
-    "FeatureMapExplorer",
     "conv_feature_maps",
     "feature_map_explorer",
     "plot_feature_maps",
@@ -38,6 +35,8 @@ LAYERS = ("conv1", "conv2")
 
 
 def _check_model(model: Any) -> nn.Module:
+    from torch import nn
+
     if not isinstance(model, nn.Module):
         raise TypeError(
             f"model must be a torch.nn.Module such as dlbasics.SimpleCNN, got {type(model).__name__}"
@@ -61,6 +60,8 @@ def _check_layer(layer: str) -> str:
 
 def _as_images(model: nn.Module, images: Any) -> torch.Tensor:
     """``(n, c, s, s)`` float tensor in the model's dtype from flat rows, images or a tensor."""
+    import torch
+
     c = model.conv1.in_channels
     p = next(model.parameters())
     x = images.detach() if isinstance(images, torch.Tensor) else torch.from_numpy(np.asarray(images))
@@ -108,6 +109,8 @@ def conv_feature_maps(
     numpy.ndarray, shape (n, filters, h, w)
         ``h = w = s`` for ``conv1`` and ``s // 2`` for ``conv2`` (the convolutions pad by 1).
     """
+    import torch
+
     model = _check_model(model)
     layer = _check_layer(layer)
     x = _as_images(model, images)
@@ -143,12 +146,6 @@ def _kernel_image(model: nn.Module, layer: str, f: int) -> tuple[np.ndarray, str
         r, q = divmod(ch, cols)
         tiled[r * (kh + 1) : r * (kh + 1) + kh, q * (kw + 1) : q * (kw + 1) + kw] = w[ch]
     return tiled, f"{layer} filter {f}: {kh}×{kw} weights on each of {c} channels"
-
-
-def _png(fig: Figure, dpi: int = 80) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
-    return buf.getvalue()
 
 
 def _symmetric_limit(a: np.ndarray) -> float:
@@ -201,7 +198,8 @@ def plot_feature_maps(
     n, k = len(x), len(filters)
     if figsize is None:
         figsize = (1.15 * (k + 1), 1.2 * (n + 1) + 0.5)
-    fig, axes = plt.subplots(n + 1, k + 1, figsize=figsize, squeeze=False)
+    fig = Figure(figsize=figsize)
+    axes = fig.subplots(n + 1, k + 1, squeeze=False)
     axes[0, 0].axis("off")
     axes[0, 0].text(0.5, 0.5, "filter\nweights", ha="center", va="center", fontsize=9)
     for j, f in enumerate(filters, start=1):
@@ -227,109 +225,105 @@ def plot_feature_maps(
     return fig
 
 
-class FeatureMapExplorer(widgets.VBox):
-    """The widget :func:`feature_map_explorer` returns.
+def _image_panel(image: np.ndarray, title: str) -> Figure:
+    fig = Figure(figsize=(2.3, 2.6))
+    ax = fig.add_axes((0.05, 0.03, 0.9, 0.75))
+    ax.imshow(image, cmap="gray_r")
+    ax.set_title(title, fontsize=9)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return fig
 
-    Attributes
-    ----------
-    image_slider, filter_slider : ipywidgets.IntSlider
-    layer_dropdown : ipywidgets.Dropdown
-    output : ipywidgets.Output
-        Holds the current figure.
-    feature_map : numpy.ndarray
-        The map on display, shape ``(h, w)`` (after ReLU).
-    prediction : int
-        The model's class for the image on display.
-    """
 
-    def __init__(self, model: nn.Module, images: torch.Tensor, labels: Sequence[Any] | None) -> None:
-        self._model = model
-        self._images = images
-        self._labels = labels
-        style = {"description_width": "initial"}
-        self.image_slider = widgets.IntSlider(
-            value=0, min=0, max=len(images) - 1, description="image", continuous_update=False,
-            style=style,
-        )
-        self.layer_dropdown = widgets.Dropdown(options=list(LAYERS), value="conv1", description="layer")
-        self.filter_slider = widgets.IntSlider(
-            value=0, min=0, max=model.conv1.out_channels - 1, description="filter",
-            continuous_update=False, style=style,
-        )
-        self.output = widgets.Output(layout=widgets.Layout(min_height="250px"))
-        self.feature_map = np.zeros((0, 0))
-        self.prediction = -1
-        controls = widgets.HBox([self.image_slider, self.layer_dropdown, self.filter_slider])
-        super().__init__([controls, self.output])
-        self.image_slider.observe(self._redraw, names="value")
-        self.filter_slider.observe(self._redraw, names="value")
-        self.layer_dropdown.observe(self._change_layer, names="value")
-        self._redraw()
-
-    def _change_layer(self, change: Any = None) -> None:
-        n_filters = getattr(self._model, self.layer_dropdown.value).out_channels
-        self.filter_slider.max = n_filters - 1  # clamps the value when it is too large
-        self._redraw()
-
-    def _redraw(self, change: Any = None) -> None:
-        i, f, layer = self.image_slider.value, self.filter_slider.value, self.layer_dropdown.value
-        x = self._images[i : i + 1]
-        self.feature_map = conv_feature_maps(self._model, x, layer)[0, f]
-        pre = conv_feature_maps(self._model, x, layer, after_relu=False)[0, f]
-        was_training = self._model.training
-        self._model.eval()
-        with torch.no_grad():
-            self.prediction = int(self._model(x).argmax(dim=1)[0])
-        self._model.train(was_training)
-        kimg, ktitle = _kernel_image(self._model, layer, f)
-
-        fig = Figure(figsize=(11, 2.9))
-        axes = fig.subplots(1, 4)
-        truth = f", label {self._labels[i]}" if self._labels is not None else ""
-        axes[0].imshow(x[0, 0].cpu().numpy(), cmap="gray_r")
-        axes[0].set_title(f"image {i}{truth}\npredicted {self.prediction}", fontsize=9)
-        lim = _symmetric_limit(kimg)
-        im = axes[1].imshow(kimg, cmap="RdBu_r", vmin=-lim, vmax=lim)
-        axes[1].set_title(ktitle.replace(": ", ":\n"), fontsize=9)
-        fig.colorbar(im, ax=axes[1], fraction=0.046)
-        lim = _symmetric_limit(pre)
-        im = axes[2].imshow(pre, cmap="RdBu_r", vmin=-lim, vmax=lim)
-        axes[2].set_title(f"{layer} output, filter {f}\n(before ReLU)", fontsize=9)
-        fig.colorbar(im, ax=axes[2], fraction=0.046)
-        im = axes[3].imshow(self.feature_map, cmap="magma", vmin=0)
-        axes[3].set_title(f"feature map after ReLU\n{pre.shape[0]}×{pre.shape[1]}", fontsize=9)
-        fig.colorbar(im, ax=axes[3], fraction=0.046)
-        for ax in axes:
-            ax.set_xticks([])
-            ax.set_yticks([])
-        fig.tight_layout()
-        self.output.outputs = ()
-        self.output.append_display_data(Image(data=_png(fig), format="png"))
+def _map_panels(kernel: np.ndarray, ktitle: str, pre: np.ndarray, post: np.ndarray,
+                title: str) -> Figure:
+    """Filter weights, the convolution's output before ReLU, and the feature map after it."""
+    fig = Figure(figsize=(7.6, 2.6))
+    panels = [(kernel, "RdBu_r", _symmetric_limit(kernel), ktitle.replace(": ", ":\n")),
+              (pre, "RdBu_r", _symmetric_limit(pre), f"{title}\n(before ReLU)"),
+              (post, "magma", None, f"feature map after ReLU\n{post.shape[0]}×{post.shape[1]}")]
+    for k, (data, cmap, lim, text) in enumerate(panels):
+        ax = fig.add_axes((0.02 + 0.33 * k, 0.03, 0.24, 0.72))
+        if lim is None:
+            im = ax.imshow(data, cmap=cmap, vmin=0)
+        else:
+            im = ax.imshow(data, cmap=cmap, vmin=-lim, vmax=lim)
+        fig.colorbar(im, cax=fig.add_axes((0.27 + 0.33 * k, 0.03, 0.012, 0.72)))
+        ax.set_title(text, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    return fig
 
 
 def feature_map_explorer(
-    model: nn.Module, images: Any, labels: Sequence[Any] | None = None
-) -> FeatureMapExplorer:
+    model: nn.Module,
+    images: Any,
+    labels: Sequence[Any] | None = None,
+    *,
+    filters: int = 8,
+    precompute: bool = True,
+) -> Any:
     """Pick an image, a convolution layer and a filter; see the filter and its feature map.
+
+    The model runs once, on every image, when the explorer is built; the
+    controls only choose among its results.
 
     Parameters
     ----------
     model : torch.nn.Module
         A trained SimpleCNN-like model (``conv1``, ``conv2``, ``pool``).
     images : array_like or Tensor
-        The images to choose from, ``(n, ...)`` as for :func:`conv_feature_maps`.
+        The images to choose from, ``(n, ...)`` as for :func:`conv_feature_maps`
+        (each one is precomputed for the static page: a handful is plenty).
     labels : sequence, optional
         True labels, shown in the image's title.
+    filters : int, default 8
+        How many filters of each layer the filter slider offers (the first ones).
+    precompute : bool, default True
+        See :func:`dlbasics.widgets.display.explorer`.
 
     Returns
     -------
-    FeatureMapExplorer
-        A :class:`ipywidgets.VBox`: sliders for the image and filter, a
-        dropdown for the layer, and the figure (image, filter weights,
-        convolution output, feature map after ReLU).
+    ipywidgets.VBox
+        See :func:`dlbasics.widgets.display.explorer`; ``box.predictions``
+        holds the model's class for each image.
     """
+    import torch
+
+    from dlbasics.widgets.display import Control, Layer, explorer
+
     model = _check_model(model)
     x = _as_images(model, images)
     if labels is not None and len(labels) != len(x):
         raise ValueError(f"got {len(labels)} labels for {len(x)} images")
-    return FeatureMapExplorer(model, x, None if labels is None else list(labels))
+    n_filters = min(int(filters), *(getattr(model, name).out_channels for name in LAYERS))
+    if n_filters < 1:
+        raise ValueError(f"filters must be at least 1, got {filters!r}")
+    # the model, once: every map of every image, before and after ReLU, and the predictions
+    pre = {name: conv_feature_maps(model, x, name, after_relu=False) for name in LAYERS}
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        predictions = model(x).argmax(dim=1).cpu().numpy()
+    model.train(was_training)
+    pictures = x[:, 0].cpu().numpy()
+
+    def image_panel(image: int) -> Figure:
+        truth = f", label {labels[image]}" if labels is not None else ""
+        return _image_panel(pictures[image], f"image {image}{truth}\npredicted {predictions[image]}")
+
+    def map_panels(image: int, layer: str, filter: int) -> Figure:
+        kimg, ktitle = _kernel_image(model, layer, filter)
+        z = pre[layer][image, filter]
+        return _map_panels(kimg, ktitle, z, np.maximum(z, 0), f"{layer} output, filter {filter}")
+
+    controls = [
+        Control("image", tuple(range(len(x))), 0, "image"),
+        Control("layer", LAYERS, "conv1", "layer", kind="toggle"),
+        Control("filter", tuple(range(n_filters)), 0, "filter"),
+    ]
+    layers = [Layer(image_panel, ("image",)),
+              Layer(map_panels, ("image", "layer", "filter"), cell=(0, 1))]
+    box = explorer(controls, layers, precompute=precompute, rows=[["image", "layer", "filter"]])
+    box.predictions = predictions
+    return box

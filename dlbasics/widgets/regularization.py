@@ -10,9 +10,9 @@ slider is instant and the figure saved with the notebook shows real models.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -239,18 +239,43 @@ def plot_regularization_grid(grid: RegularizationGrid, figsize: tuple[float, flo
     return fig
 
 
-def _png(fig: Figure, dpi: int = 80) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    return buf.getvalue()
+def _draw_model(grid: RegularizationGrid, i: int, j: int) -> Figure:
+    """Decision regions of model ``(i, j)`` and the validation-accuracy map with it outlined."""
+    fig = Figure(figsize=(9.5, 3.8))
+    ax_b, ax_h = fig.add_axes((0.07, 0.13, 0.4, 0.74)), fig.add_axes((0.58, 0.13, 0.3, 0.74))
+    _draw_regions(ax_b, grid, i, j, show_val=True)
+    gap = grid.train_accuracy[i, j] - grid.val_accuracy[i, j]
+    ax_b.set_title(_title(grid, i, j) + f" · gap {gap:+.2f}", fontsize=10)
+    ax_b.set_xlabel("$x_1$")
+    ax_b.set_ylabel("$x_2$")
+    ax_b.legend(fontsize=7, loc="lower left", framealpha=0.85)
+    im = ax_h.imshow(grid.val_accuracy, cmap="viridis", aspect="auto", origin="upper")
+    for (r, c), v in np.ndenumerate(grid.val_accuracy):
+        ax_h.text(c, r, f"{v:.2f}", ha="center", va="center", fontsize=7,
+                  color="white" if v < grid.val_accuracy.mean() else "black")
+    ax_h.add_patch(_cell_outline(i, j))
+    ax_h.set_xticks(range(len(grid.l2_values)), [f"{v:g}" for v in grid.l2_values])
+    ax_h.set_yticks(range(len(grid.dropout_values)), [f"{v:g}" for v in grid.dropout_values])
+    ax_h.set_xlabel("L2 strength λ")
+    ax_h.set_ylabel("dropout rate p")
+    ax_h.set_title("validation accuracy of every model")
+    fig.colorbar(im, cax=fig.add_axes((0.9, 0.13, 0.015, 0.74)))
+    return fig
 
 
-def regularization_explorer(grid: RegularizationGrid, l2: float | None = None, dropout: float | None = None):
+def regularization_explorer(
+    grid: RegularizationGrid,
+    l2: float | None = None,
+    dropout: float | None = None,
+    *,
+    precompute: bool = True,
+) -> Any:
     """Explorer: pick an L2 strength and a dropout rate, see that model's decision regions.
 
     Nothing is trained here: the sliders select among the models stored in
-    ``grid``. The right panel maps validation accuracy over the whole grid,
-    with the selected model outlined.
+    ``grid`` (train a finer grid with :func:`train_regularization_grid` for
+    finer steps). The right panel maps validation accuracy over the whole
+    grid, with the selected model outlined.
 
     Parameters
     ----------
@@ -258,16 +283,15 @@ def regularization_explorer(grid: RegularizationGrid, l2: float | None = None, d
         From :func:`train_regularization_grid`.
     l2, dropout : float, optional
         The values selected at the start (defaults: the first of each).
+    precompute : bool, default True
+        See :func:`dlbasics.widgets.display.explorer`.
 
     Returns
     -------
     ipywidgets.VBox
-        Two selection sliders, a readout and an ``Output`` with the figure. Its
-        ``controls`` attribute maps ``"l2"`` and ``"dropout"`` to the sliders and
-        ``selected`` holds the ``(row, column)`` drawn last.
+        See :func:`dlbasics.widgets.display.explorer`.
     """
-    import ipywidgets as widgets
-    from IPython.display import Image
+    from dlbasics.widgets.display import Control, Layer, explorer
 
     if not isinstance(grid, RegularizationGrid):
         raise TypeError(f"grid must be a RegularizationGrid (from train_regularization_grid), got {grid!r}")
@@ -275,52 +299,14 @@ def regularization_explorer(grid: RegularizationGrid, l2: float | None = None, d
     dropout = grid.dropout_values[0] if dropout is None else dropout
     grid.index(l2, dropout)  # raises a helpful error for values not in the grid
 
-    style = {"description_width": "initial"}
-    layout = widgets.Layout(width="420px")
-    l2_w = widgets.SelectionSlider(options=[(f"{v:g}", v) for v in grid.l2_values], value=l2,
-                                   description="L2 strength λ", style=style, layout=layout)
-    p_w = widgets.SelectionSlider(options=[(f"{v:g}", v) for v in grid.dropout_values], value=dropout,
-                                  description="dropout rate p", style=style, layout=layout)
-    readout = widgets.HTML()
-    out = widgets.Output()
-    box = widgets.VBox([l2_w, p_w, readout, out])
-    box.controls = {"l2": l2_w, "dropout": p_w}
-    box.selected = None
+    def draw(l2: float, dropout: float) -> Figure:
+        return _draw_model(grid, *grid.index(l2, dropout))
 
-    def redraw(_change: object = None) -> None:
-        i, j = grid.index(l2_w.value, p_w.value)
-        box.selected = (i, j)
-        gap = grid.train_accuracy[i, j] - grid.val_accuracy[i, j]
-        readout.value = (
-            f"train accuracy <b>{grid.train_accuracy[i, j]:.3f}</b> · validation accuracy "
-            f"<b>{grid.val_accuracy[i, j]:.3f}</b> · gap {gap:+.3f} · validation loss "
-            f"{grid.val_loss[i, j]:.3f}"
-        )
-        fig = Figure(figsize=(9.5, 3.8), layout="constrained")
-        ax_b, ax_h = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.1, 1]})
-        _draw_regions(ax_b, grid, i, j, show_val=True)
-        ax_b.set_title(_title(grid, i, j), fontsize=10)
-        ax_b.set_xlabel("$x_1$")
-        ax_b.set_ylabel("$x_2$")
-        ax_b.legend(fontsize=7, loc="lower left", framealpha=0.85)
-        im = ax_h.imshow(grid.val_accuracy, cmap="viridis", aspect="auto", origin="upper")
-        for (r, c), v in np.ndenumerate(grid.val_accuracy):
-            ax_h.text(c, r, f"{v:.2f}", ha="center", va="center", fontsize=8,
-                      color="white" if v < grid.val_accuracy.mean() else "black")
-        ax_h.add_patch(_cell_outline(i, j))
-        ax_h.set_xticks(range(len(grid.l2_values)), [f"{v:g}" for v in grid.l2_values])
-        ax_h.set_yticks(range(len(grid.dropout_values)), [f"{v:g}" for v in grid.dropout_values])
-        ax_h.set_xlabel("L2 strength λ")
-        ax_h.set_ylabel("dropout rate p")
-        ax_h.set_title("validation accuracy of every model")
-        fig.colorbar(im, ax=ax_h, shrink=0.85)
-        out.outputs = ()
-        out.append_display_data(Image(_png(fig), format="png"))
-
-    l2_w.observe(redraw, names="value")
-    p_w.observe(redraw, names="value")
-    redraw()
-    return box
+    controls = [
+        Control("l2", grid.l2_values, l2, "L2 strength λ", width="420px"),
+        Control("dropout", grid.dropout_values, dropout, "dropout rate p", width="420px"),
+    ]
+    return explorer(controls, [Layer(draw, ("l2", "dropout"))], precompute=precompute)
 
 
 def _cell_outline(row: int, col: int) -> Rectangle:
