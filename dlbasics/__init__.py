@@ -11,8 +11,7 @@ parts work where PyTorch is not installed.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from dlbasics._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -121,14 +120,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS) + ["__version__"]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'dlbasics' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"dlbasics.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, extra=["__version__"])

@@ -327,6 +327,12 @@ SENTIMENT_KINDS: dict[str, str] = {
 }
 _KIND_PROBS = {"plain": 0.15, "negated": 0.15, "but": 0.3, "although_first": 0.2,
                "although_last": 0.2}
+# The two-clause patterns: {0} is the first clause, {1} the second.
+_CONTRAST = {
+    "but": "{0} but {1}",
+    "although_first": "although {0} , {1}",
+    "although_last": "{0} , although {1}",
+}
 
 
 def _clause(polarity: int, rng: np.random.Generator, p_negation: float, p_intensifier: float) -> str:
@@ -411,12 +417,8 @@ def make_sentiment_corpus(
             other = int(rng.integers(2))
             deciding = _clause(y, rng, p_negation, p_intensifier)
             aside = _clause(other, rng, p_negation, p_intensifier)
-            if kind == "but":
-                body = f"{aside} but {deciding}"
-            elif kind == "although_first":
-                body = f"although {aside} , {deciding}"
-            else:
-                body = f"{deciding} , although {aside}"
+            first, second = (deciding, aside) if kind == "although_last" else (aside, deciding)
+            body = _CONTRAST[kind].format(first, second)
         if rng.random() < p_opener:
             body = f"{_OPENERS[rng.integers(len(_OPENERS))]} {body}"
         texts.append(body + " .")
@@ -495,13 +497,7 @@ def swap_clauses(text: str | Sequence[str]) -> str:
     opener, pattern, x, y = _parse(text)
     if pattern == "plain":
         raise ValueError(f"{' '.join(x)!r} has a single clause; nothing to swap")
-    x_text, y_text = " ".join(x), " ".join(y)
-    if pattern == "but":
-        body = f"{y_text} but {x_text}"
-    elif pattern == "although_first":
-        body = f"although {y_text} , {x_text}"
-    else:
-        body = f"{y_text} , although {x_text}"
+    body = _CONTRAST[pattern].format(" ".join(y), " ".join(x))
     return " ".join([*opener, body, "."])
 
 

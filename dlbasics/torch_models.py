@@ -374,12 +374,8 @@ def predict(model: nn.Module, X: Any, batch_size: int = 256, threshold: float = 
 
     Parameters
     ----------
-    model : torch.nn.Module
-        Returns ``(n, n_outputs)`` for inputs ``X``.
-    X : array_like or Tensor, shape (n, ...)
-        Inputs; converted to the model's dtype.
-    batch_size : int, default 256
-        Samples per forward pass.
+    model, X, batch_size
+        As in :func:`evaluate`.
     threshold : float, default 0.5
         For a model with a single output: outputs above it are class 1
         (0.5 for outputs trained with MSE on 0/1 targets, 0.0 for logits).

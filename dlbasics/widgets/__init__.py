@@ -10,8 +10,7 @@ Matplotlib until an explorer is used.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from dlbasics._lazy import lazy_exports
 
 # public name -> module (inside dlbasics.widgets) that defines it
 _EXPORTS: dict[str, str] = {
@@ -41,14 +40,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'dlbasics.widgets' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"dlbasics.widgets.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
