@@ -92,25 +92,19 @@ def gradescope_zip(exercise_name: str, tests_dir: Path, out: Path) -> Path:
     return out
 
 
-def classroom_workflow(exercise_name: str, out_dir: Path, notebook: str | None = None,
-                       needs_torch: bool | None = None) -> Path:
-    """Write ``classroom.yml`` for ``exercise_name`` into ``out_dir``."""
-    if notebook is None or needs_torch is None:
-        notebook = notebook or f"{exercise_name}.ipynb"
-        needs_torch = bool(needs_torch)
-        try:
-            from dlbasics_grader.engine import find_tests_dir
+def classroom_workflow(exercise_name: str, out_dir: Path, tests_dir: Path) -> Path:
+    """Write ``classroom.yml`` for ``exercise_name`` into ``out_dir``.
 
-            tests_dir = find_tests_dir(None)
-            ex = load_exercise(exercise_name, tests_dir)
-            notebook = ex.notebook
-            needs_torch = _needs_torch(exercise_name, tests_dir)
-        except Exception:  # noqa: BLE001 - hidden tests are optional here
-            pass
+    The hidden tests in ``tests_dir`` say which notebook the students submit
+    and whether the grader needs PyTorch; a missing or broken exercise raises
+    :class:`~dlbasics_grader.engine.GraderSetupError`.
+    """
+    ex = load_exercise(exercise_name, tests_dir)
     torch_install = (f" \"torch=={TORCH_VERSION}\" --extra-index-url "
-                     "https://download.pytorch.org/whl/cpu") if needs_torch else ""
-    text = _fill((TEMPLATES / "classroom.yml").read_text(), exercise=exercise_name,
-                 EXERCISE=exercise_name.upper(), notebook=notebook, torch_install=torch_install)
+                     "https://download.pytorch.org/whl/cpu") if _needs_torch(ex.name, tests_dir) \
+        else ""
+    text = _fill((TEMPLATES / "classroom.yml").read_text(), exercise=ex.name,
+                 EXERCISE=ex.name.upper(), notebook=ex.notebook, torch_install=torch_install)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / "classroom.yml"

@@ -1,16 +1,19 @@
-"""Writing grades: results.json (Gradescope's schema), terminal summaries, CSV gradebooks."""
+"""Writing grades: results.json (Gradescope's schema), terminal summaries, Markdown feedback for a
+learner, CSV gradebooks."""
 
 from __future__ import annotations
 
 import csv
 import json
 import os
+import re
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from dlbasics_grader.engine import GradeReport
+from dlbasics_grader.untrusted import csv_safe, terminal_safe
 
 MARKS = {
     "passed": "✓",
@@ -24,15 +27,14 @@ _COLORS = {"passed": "32", "failed": "31", "error": "33", "timeout": "33",
            "out of memory": "33", "crashed": "35"}
 
 
-def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Write ``data`` as JSON to ``path`` via a temporary file and a rename."""
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file and a rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, ensure_ascii=False)
-            fh.write("\n")
+            fh.write(text)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -40,6 +42,11 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
         except OSError:
             pass
         raise
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    """Write ``data`` as JSON to ``path`` via a temporary file and a rename."""
+    write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
 def setup_error_results(message: str) -> dict[str, Any]:
@@ -55,6 +62,10 @@ def setup_error_results(message: str) -> dict[str, Any]:
     }
 
 
+LEARNER_MARK = "│ "
+"""Starts every printed line that holds text from the submission (never a score line)."""
+
+
 def _paint(text: str, status: str, color: bool) -> str:
     if not color:
         return text
@@ -63,7 +74,7 @@ def _paint(text: str, status: str, color: bool) -> str:
 
 def summary(report: GradeReport, color: bool = False, verbose: bool = True) -> str:
     """A readable summary of one graded submission."""
-    lines = [f"{report.title} ({report.exercise}) · {report.submission}"]
+    lines = [f"{report.title} ({report.exercise}) · {terminal_safe(report.submission)}"]
     width = max((len(t.name) for t in report.tests), default=10)
     for t in report.tests:
         mark = MARKS.get(t.status, "?")
@@ -73,40 +84,107 @@ def summary(report: GradeReport, color: bool = False, verbose: bool = True) -> s
         lines.append(_paint(head, t.status, color))
         if verbose and t.status != "passed" and t.output:
             for out_line in t.output.strip().splitlines()[:12]:
-                lines.append(f"        {out_line}")
-    notes = [ln for ln in report.output.splitlines()[1:] if ln.strip()]
+                lines.append(f"        {LEARNER_MARK}{terminal_safe(out_line)}")
+    said = {ln.strip() for t in report.tests for ln in t.output.splitlines()}
+    notes = [ln for ln in report.output.splitlines()[1:]
+             if ln.strip() and ln.strip() not in said]  # each line once
     if notes:
         lines.append("  Notebook:")
-        lines += [f"    {ln}" for ln in notes[:12]]
+        lines += [f"    {LEARNER_MARK}{terminal_safe(ln)}" for ln in notes[:12]]
     total = f"  Score {report.score:g} / {report.max_score:g} · graded in {report.execution_time:.1f} s"
     lines.append(_paint(total, "passed" if report.score == report.max_score else "failed", color))
     if report.grader_error:
-        lines.append(_paint(f"  GRADER ERROR: {report.grader_error.splitlines()[0]}", "error",
-                            color))
+        lines.append(_paint(f"  GRADER ERROR: {terminal_safe(report.grader_error.splitlines()[0])}",
+                            "error", color))
     return "\n".join(lines)
+
+
+_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()#+-.!|~"}
+                            | {"<": "&lt;", ">": "&gt;", "&": "&amp;"})
+
+
+def md_text(text: str) -> str:
+    """``text`` as literal Markdown text on one line: markup and HTML characters escaped."""
+    return " ".join(str(text).split()).translate(_MD_SPECIAL)
+
+
+def md_code(text: str) -> str:
+    """``text`` as a fenced block, literal whatever it holds (the fence is longer than any run
+    of backticks in it)."""
+    fence = "`" * max(3, max((len(r) for r in re.findall(r"`+", text)), default=0) + 1)
+    return f"{fence}text\n{text.rstrip()}\n{fence}"
+
+
+def markdown_report(report: GradeReport, student: str = "", attention: str = "") -> str:
+    """A report a learner or instructor can read: the points, what passed, what failed and why.
+
+    Everything that comes from the submission (messages quoting its code, tracebacks, file
+    names) is escaped or fenced, so it shows as text and never as markup.
+    """
+    who = f" — {md_text(student)}" if student else ""
+    lines = [f"# {md_text(report.title)} ({md_text(report.exercise)}){who}", "",
+             f"**Score: {report.score:g} / {report.max_score:g}** · file "
+             f"{md_text(report.submission.name)} · graded in {report.execution_time:.1f} s", ""]
+    if attention:
+        lines += [f"> **Needs attention:** {md_text(attention)}", ""]
+    if report.grader_error:
+        lines += [f"> **Grader error** (not the learner's fault): "
+                  f"{md_text(report.grader_error.splitlines()[0])}", ""]
+    lines += ["| part | points | status |", "|---|---|---|"]
+    for t in report.tests:
+        lines.append(f"| {md_text(t.name)}: {md_text(t.title)} | {t.score:g} / {t.max_score:g} "
+                     f"| {MARKS.get(t.status, '?')} {md_text(t.status)} |")
+    for t in report.tests:
+        lines += ["", f"## {MARKS.get(t.status, '?')} {md_text(t.name)} — {t.score:g} / "
+                  f"{t.max_score:g}", ""]
+        lines.append(md_code(t.output) if t.output.strip() else "(no message)")
+    notes = report.output.split("\n", 1)[1].strip() if "\n" in report.output else ""
+    if notes:
+        lines += ["", "## The notebook", "", md_code(notes)]
+    return "\n".join(lines) + "\n"
 
 
 def gradebook_header(part_names: Sequence[str]) -> list[str]:
     """Columns of the CSV gradebook."""
     return ["student", "file", "score", "max_score", *part_names, "statuses",
-            "execution_time", "grader_error"]
+            "execution_time", "needs_attention", "grader_error"]
 
 
-def gradebook_row(student: str, report: GradeReport) -> list[Any]:
-    """One CSV row for ``report``."""
+def gradebook_row(student: str, report: GradeReport, attention: str = "") -> list[Any]:
+    """One CSV row for ``report``; ``attention`` says why a person should look at it (an
+    ambiguous or missing notebook), apart from a real score of 0."""
     statuses = ";".join(f"{t.name}={t.status}" for t in report.tests if t.status != "passed")
     return [student, str(report.submission), f"{report.score:g}", f"{report.max_score:g}",
             *[f"{t.score:g}" for t in report.tests], statuses or "all passed",
-            f"{report.execution_time:.2f}", report.grader_error.splitlines()[0]
-            if report.grader_error else ""]
+            f"{report.execution_time:.2f}", attention,
+            report.grader_error.splitlines()[0] if report.grader_error else ""]
 
 
 def write_gradebook(path: Path, part_names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """Write the CSV gradebook (rows sorted by student)."""
+    """Write the CSV gradebook (rows sorted by student; no cell reads as a formula)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(gradebook_header(part_names))
         for row in sorted(rows, key=lambda r: str(r[0])):
-            writer.writerow(row)
+            writer.writerow([csv_safe(v) for v in row])
+
+
+class GradebookAppender:
+    """The CSV gradebook written as each submission finishes (header first, one
+    flushed row at a time), so an interrupted batch keeps what was graded."""
+
+    def __init__(self, path: Path, part_names: Sequence[str]) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.fh = open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115 - closed by close()
+        self.writer = csv.writer(self.fh)
+        self.append(gradebook_header(part_names))
+
+    def append(self, row: Sequence[Any]) -> None:
+        self.writer.writerow([csv_safe(v) for v in row])
+        self.fh.flush()
+
+    def close(self) -> None:
+        self.fh.close()

@@ -6,6 +6,12 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq python3 python3-venv python3-pip >/dev/null
+if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 10))'; then
+    echo "setup.sh: dlbasics needs Python 3.10 or newer; this image has" \
+        "$(python3 --version 2>&1). Choose a newer base image in the assignment's" \
+        "autograder settings (e.g. Ubuntu 22.04)." >&2
+    exit 1
+fi
 python3 -m venv /opt/dlbasics-venv
 /opt/dlbasics-venv/bin/pip install --quiet --upgrade pip
 if [ "{needs_torch}" = "yes" ]; then

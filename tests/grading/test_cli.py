@@ -14,7 +14,7 @@ import pytest
 
 from dlbasics_grader.cli import main
 
-from .conftest import EX1, EXERCISES, HIDDEN, REPO, SOLUTIONS
+from .conftest import EX1, EXERCISES, HIDDEN, REPO, SOLUTIONS, code_cells, write_notebook
 
 TEST_KEYS = {"name", "score", "max_score", "status", "output", "visibility"}
 
@@ -46,23 +46,82 @@ def test_batch_grades_a_folder_into_a_gradebook(tmp_path, capsys):
     (subs / "carol.ipynb").write_text('{"cells": [')
     (subs / "dave").mkdir()
     shutil.copy(SOLUTIONS / EX1, subs / "dave" / EX1)
+    (subs / "dave" / "notes.txt").write_text("my notes")
     (subs / "erin").mkdir()  # nothing submitted
+    (subs / "frank").mkdir()  # two notebooks, neither with the exercise's name
+    shutil.copy(SOLUTIONS / EX1, subs / "frank" / "Untitled.ipynb")
+    shutil.copy(EXERCISES / EX1, subs / "frank" / "Untitled-1.ipynb")
     gradebook, per_student = tmp_path / "gradebook.csv", tmp_path / "results"
     code = main(["ex1", str(subs), "--csv", str(gradebook), "--jobs", "2",
                  "--results-dir", str(per_student), "--tests", str(HIDDEN)])
-    assert code == 0
+    assert code == 4  # graded, but some submissions need a person's attention
     rows = {r["student"]: r for r in csv.DictReader(gradebook.open())}
-    assert set(rows) == {"alice", "bob", "carol", "dave", "erin"}
+    assert set(rows) == {"alice", "bob", "carol", "dave", "erin", "frank"}
     assert {s: float(r["score"]) for s, r in rows.items()} == {
-        "alice": 10, "bob": 0, "carol": 0, "dave": 10, "erin": 0}
+        "alice": 10, "bob": 0, "carol": 0, "dave": 10, "erin": 0, "frank": 0}
     assert rows["alice"]["ex1.forward"] == "3" and rows["alice"]["max_score"] == "10"
     assert "ex1.init=error" in rows["bob"]["statuses"]
+    attention = {s: r["needs_attention"] for s, r in rows.items()}
+    assert attention["alice"] == attention["bob"] == attention["dave"] == ""  # a real 0 for bob
+    assert "2 notebooks, ambiguous (Untitled-1.ipynb, Untitled.ipynb)" in attention["frank"]
+    assert "no notebook" in attention["erin"]
+    assert "not a readable notebook" in attention["carol"]
     for student in rows:
         _check_results_schema(json.loads((per_student / f"{student}.json").read_text()))
+        assert (per_student / f"{student}.md").is_file()
     assert "not valid notebook JSON" in json.loads((per_student / "carol.json").read_text())[
         "output"]
+    frank = json.loads((per_student / "frank.json").read_text())
+    assert "2 notebooks, ambiguous" in frank["output"] and not frank["extra_data"]["grader_error"]
     out = capsys.readouterr()
-    assert "5 submissions" in out.out and "gradebook" in out.out
+    assert "6 submissions" in out.out and "gradebook" in out.out
+    assert "needs attention: frank: 2 notebooks, ambiguous" in out.out
+    assert "not graded in dave/: notes.txt" in out.out
+
+
+def test_the_markdown_report_says_what_passed_and_failed_and_escapes_learner_text(tmp_path):
+    cells = code_cells(SOLUTIONS / EX1, stop_at="def make_spirals")
+    marker = "        # BEGIN SOLUTION\n        for n_in, n_out"
+    assert any(marker in c for c in cells)
+    cells = [c.replace(marker, "        raise ValueError('<script>alert(1)</script> **bold** | ```')"
+                       f"\n{marker}") for c in cells]
+    out = tmp_path / "results.json"
+    assert main(["ex1", str(write_notebook(tmp_path / EX1, cells)), "--results", str(out),
+                 "--tests", str(HIDDEN), "-q"]) == 0
+    md = out.with_suffix(".md").read_text()
+    assert md.startswith(r"# A neural network from scratch \(NumPy\) (ex1)")
+    assert "**Score: 0 / 10**" in md and "| ex1\\.init: " in md
+    assert "<script>" in md  # only inside a fenced block, whose fence is longer than the text's
+    fence_line = next(ln for ln in md.splitlines() if ln.startswith("````"))
+    assert fence_line == "````text"
+    from dlbasics_grader.report import md_text
+
+    assert md_text("a|b <i>x</i> *y*") == "a\\|b &lt;i&gt;x&lt;/i&gt; \\*y\\*"
+
+
+def test_one_learners_folder_grades_the_expected_notebook_else_the_newest(tmp_path, capsys):
+    import os
+
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    shutil.copy(SOLUTIONS / EX1, folder / "Untitled-1.ipynb")
+    shutil.copy(EXERCISES / EX1, folder / "Untitled.ipynb")
+    os.utime(folder / "Untitled.ipynb", (1_000_000, 1_000_000))  # the stub is the older one
+    out = tmp_path / "results.json"
+    argv = ["ex1", str(folder), "--choose", "--results", str(out), "--tests", str(HIDDEN), "-q"]
+    assert main(argv) == 0
+    data = json.loads(out.read_text())
+    first = data["output"].splitlines()[0]
+    assert first.startswith("Graded Untitled-1.ipynb (the newest notebook; name yours "
+                            f"{EX1} to choose it). Warning: 1 other notebook(s) were not "
+                            "graded: Untitled.ipynb.")
+    assert data["score"] == 10
+    shutil.copy(EXERCISES / EX1, folder / EX1)  # the expected name wins, however old
+    os.utime(folder / EX1, (1_000_000, 1_000_000))
+    assert main(argv) == 0
+    data = json.loads(out.read_text())
+    assert data["output"].startswith(f"Graded {EX1} (the exercise's notebook). Warning: 2 ")
+    assert data["score"] == 0
 
 
 @pytest.mark.parametrize(("argv", "message"), [
@@ -81,12 +140,23 @@ def test_bad_input_exits_2_with_a_clear_message(argv, message, capsys):
     assert message in capsys.readouterr().err
 
 
-def test_missing_hidden_tests_are_explained(tmp_path, monkeypatch, capsys):
+def test_missing_hidden_tests_exit_3_as_documented(tmp_path, monkeypatch, capsys):
+    import re
+
+    import dlbasics_grader.cli
+
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("DLBASICS_HIDDEN_TESTS", raising=False)
-    assert main(["ex1", str(SOLUTIONS / EX1)]) == 2
+    assert main(["ex1", str(SOLUTIONS / EX1)]) == 3
     err = capsys.readouterr().err
     assert "hidden tests not found" in err and "--tests" in err and "DLBASICS_HIDDEN_TESTS" in err
+    readme = (REPO / "dlbasics_grader" / "README.md").read_text()
+    for doc in (dlbasics_grader.cli.__doc__, readme):
+        text = " ".join(doc.split())
+        assert re.search(r"\b2 (for )?bad (command-line )?input", text)
+        assert re.search(r"\b3 (when )?the grader (itself )?(cannot|could not) grade \(hidden "
+                         r"tests missing", text)
+        assert re.search(r"\b4 when everything was graded but some submissions need", text)
 
 
 def test_hidden_tests_are_found_through_the_environment(tmp_path, monkeypatch, capsys):

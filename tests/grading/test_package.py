@@ -45,14 +45,18 @@ def test_gradescope_zip_holds_scripts_package_and_only_this_exercises_tests(ex1_
     assert '"no" = "yes"' in scripts["setup.sh"]  # Exercise 1 forbids torch: not installed
 
 
-def _run_autograder(zip_path: Path, root: Path, submission: Path | None) -> dict:
-    """Run run_autograder with /autograder moved under ``root`` and this venv's grader."""
+def _run_autograder(zip_path: Path, root: Path, submission: Path | None,
+                    extra: dict[str, Path] | None = None) -> dict:
+    """Run run_autograder with /autograder moved under ``root`` and this venv's grader;
+    ``extra`` maps more file names in the submission to the notebooks copied there."""
     source = root / "source"
     with zipfile.ZipFile(zip_path) as zf:
         zf.extractall(source)
     (root / "submission").mkdir()
     if submission is not None:
         shutil.copy(submission, root / "submission" / EX1)
+    for name, path in (extra or {}).items():
+        shutil.copy(path, root / "submission" / name)
     script = (source / "run_autograder").read_text()
     script = script.replace("/opt/dlbasics-venv/bin/dlbasics-grade",
                             str(Path(sys.executable).with_name("dlbasics-grade")))
@@ -80,6 +84,35 @@ def test_run_autograder_writes_results_for_stubs_and_for_nothing(ex1_zip, tmp_pa
     assert empty["score"] == 0 and "could not be read" in empty["output"]
 
 
+@pytest.mark.slow
+def test_run_autograder_chooses_and_names_the_graded_notebook(ex1_zip, tmp_path):
+    """Two notebooks: the exercise's own is graded, whatever find would list first."""
+    results = _run_autograder(ex1_zip, tmp_path / "c", SOLUTIONS / EX1,
+                              {"Untitled.ipynb": EXERCISES / EX1, "A.ipynb": EXERCISES / EX1})
+    assert results["score"] == 10
+    assert results["output"].startswith(f"Graded {EX1} (the exercise's notebook). Warning: 2 "
+                                        "other notebook(s) were not graded: A.ipynb, "
+                                        "Untitled.ipynb.")
+
+
+def test_setup_sh_refuses_a_python_older_than_3_10(ex1_zip, tmp_path):
+    with zipfile.ZipFile(ex1_zip) as zf:
+        script = zf.read("setup.sh").decode()
+    stubs = tmp_path / "bin"
+    stubs.mkdir()
+    (stubs / "apt-get").write_text("#!/bin/sh\nexit 0\n")
+    (stubs / "python3").write_text('#!/bin/sh\nif [ "$1" = "--version" ]; then echo "Python 3.8.10";'
+                                   ' exit 0; fi\nif [ "$1" = "-c" ]; then exit 1; fi\n'
+                                   'echo "python3 $*" >> "$(dirname "$0")/ran"\n')
+    for stub in stubs.iterdir():
+        stub.chmod(0o755)
+    proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=30,
+                          env={"PATH": f"{stubs}:/usr/bin:/bin"})
+    assert proc.returncode != 0
+    assert "needs Python 3.10 or newer; this image has Python 3.8.10" in proc.stderr
+    assert not (stubs / "ran").exists()  # stopped before creating the virtual environment
+
+
 def test_classroom_workflow_is_valid_yaml_with_the_reporter(tmp_path):
     import yaml  # installed with jupyter-book
     assert main(["github-classroom", "ex1", str(tmp_path)]) == 0
@@ -104,4 +137,20 @@ def test_classroom_result_matches_the_reporters_format(tmp_path):
     assert [t["status"] for t in out["tests"]] == ["pass", "fail", "error"]
     line = classroom_output_line(results)
     assert json.loads(base64.b64decode(line.split("=", 1)[1])) == out
-    assert classroom_workflow("ex1", tmp_path / "wf").read_text().count("ex1_neural_network") >= 2
+    workflow = classroom_workflow("ex1", tmp_path / "wf", HIDDEN).read_text()
+    assert workflow.count("ex1_neural_network") >= 2 and "torch==" not in workflow
+    assert "torch==" in classroom_workflow("ex2", tmp_path / "wf2", HIDDEN).read_text()
+
+
+def test_classroom_command_fails_clearly_outside_the_repository(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DLBASICS_HIDDEN_TESTS", raising=False)
+    assert main(["github-classroom", "ex1", "wf"]) == 3
+    assert "hidden tests not found" in capsys.readouterr().err
+    assert not (tmp_path / "wf").exists()
+    assert main(["github-classroom", "ex7", "wf", "--tests", str(HIDDEN)]) == 2
+    assert "no hidden tests for 'ex7'" in capsys.readouterr().err
+    assert not (tmp_path / "wf").exists()
+    assert main(["github-classroom", "ex2", "wf", "--tests", str(HIDDEN)]) == 0
+    text = (tmp_path / "wf" / "classroom.yml").read_text()
+    assert "dlbasics-grade ex2 ex2_cnn.ipynb" in text and "torch==" in text
