@@ -205,10 +205,7 @@ def _two_classes(
 
 
 def make_moons(
-    n_samples: int = 200,
-    noise: float = 0.1,
-    seed: int = 0,
-    dtype: DTypeLike = np.float32,
+    n_samples: int = 200, noise: float = 0.1, seed: int = 0, dtype: DTypeLike = np.float32
 ) -> tuple[np.ndarray, np.ndarray]:
     """Two interleaving half circles (the shape of scikit-learn's ``make_moons``).
 
@@ -223,15 +220,16 @@ def make_moons(
     noise : float, default 0.1
         Standard deviation of the Gaussian noise on each coordinate.
     seed : int, default 0
-        Seed for the noise and the shuffle.
+        One generator, seeded with it, draws the noise and then the order.
     dtype : floating dtype, default float32
-        dtype of ``X``.
+        The dtype of ``X`` (the labels are always int64).
 
     Returns
     -------
     X : ndarray, shape (n_samples, 2)
+        The points.
     y : ndarray of int64, shape (n_samples,)
-        0 (upper moon) or 1 (lower moon).
+        0 on the upper moon, 1 on the lower one.
     """
     n_samples = check_int(n_samples, "n_samples", minimum=2)
     noise = check_positive(noise, "noise", allow_zero=True)
@@ -243,10 +241,7 @@ def make_moons(
 
 
 def make_circles(
-    n_samples: int = 200,
-    noise: float = 0.05,
-    factor: float = 0.5,
-    seed: int = 0,
+    n_samples: int = 200, noise: float = 0.05, factor: float = 0.5, seed: int = 0,
     dtype: DTypeLike = np.float32,
 ) -> tuple[np.ndarray, np.ndarray]:
     """A small circle inside a large one (the shape of scikit-learn's ``make_circles``).
@@ -264,22 +259,19 @@ def make_circles(
         Standard deviation of the Gaussian noise on each coordinate.
     factor : float, default 0.5
         Radius of the inner circle relative to the outer one, in ``(0, 1)``.
-    seed : int, default 0
-        Seed for the noise and the shuffle.
-    dtype : floating dtype, default float32
-        dtype of ``X``.
+    seed, dtype
+        As in :func:`make_moons`.
 
     Returns
     -------
-    X : ndarray, shape (n_samples, 2)
-    y : ndarray of int64, shape (n_samples,)
-        0 (outer circle) or 1 (inner circle).
+    X, y
+        As in :func:`make_moons`; ``y`` is 0 on the outer circle and 1 on the inner one.
     """
-    n_samples = check_int(n_samples, "n_samples", minimum=2)
-    noise = check_positive(noise, "noise", allow_zero=True)
     factor = check_positive(factor, "factor")
     if not factor < 1:
         raise ValueError(f"factor must be in (0, 1) (inner radius / outer radius), got {factor!r}")
+    n_samples = check_int(n_samples, "n_samples", minimum=2)
+    noise = check_positive(noise, "noise", allow_zero=True)
     t_outer = np.linspace(0.0, 2 * np.pi, n_samples // 2, endpoint=False)
     t_inner = np.linspace(0.0, 2 * np.pi, n_samples - n_samples // 2, endpoint=False)
     outer = np.column_stack([np.cos(t_outer), np.sin(t_outer)])

@@ -282,16 +282,11 @@ def maxpool2d_forward(
 
 
 def maxpool2d_backward(dout: np.ndarray, cache: MaxPool2dCache) -> np.ndarray:
-    """Gradient of :func:`maxpool2d_forward`: ``dout`` routed to each window's maximum.
+    """Gradient of :func:`maxpool2d_forward`: each window's ``dout`` goes to its maximum.
 
-    Parameters
-    ----------
-    dout : numpy.ndarray, shape (n, c, oh, ow)
-    cache : MaxPool2dCache
-
-    Returns
-    -------
-    dx : numpy.ndarray, shape (n, c, h, w)
+    ``dout`` has the forward output's shape ``(n, c, oh, ow)``; the returned
+    ``dx`` has the input's shape ``(n, c, h, w)`` and is zero wherever no
+    window took its maximum.
     """
     (n, c, h, wd), argmax, k, s = cache
     _check_dout(dout, argmax.shape)

@@ -34,9 +34,11 @@ __all__ = [
 ]
 
 
-def _check_weights(weights: Sequence[np.ndarray]) -> None:
+def _check_penalty(weights: Sequence[np.ndarray], lambda_reg: float) -> float:
+    """Check a penalty's arguments; return ``lambda_reg`` as a float."""
     if isinstance(weights, np.ndarray):
         raise TypeError("weights must be a list of arrays (one per layer), got a single array")
+    return check_positive(lambda_reg, "lambda_reg", allow_zero=True)
 
 
 def l2_regularization(weights: Sequence[np.ndarray], lambda_reg: float = 0.01) -> float:
@@ -52,8 +54,7 @@ def l2_regularization(weights: Sequence[np.ndarray], lambda_reg: float = 0.01) -
     -------
     float
     """
-    _check_weights(weights)
-    lam = check_positive(lambda_reg, "lambda_reg", allow_zero=True)
+    lam = _check_penalty(weights, lambda_reg)
     return lam / 2 * float(sum(np.sum(w * w) for w in weights))
 
 
@@ -67,8 +68,7 @@ def l2_regularization_grad(
     list of numpy.ndarray
         Same shapes and dtypes as ``weights``.
     """
-    _check_weights(weights)
-    lam = check_positive(lambda_reg, "lambda_reg", allow_zero=True)
+    lam = _check_penalty(weights, lambda_reg)
     return [w.dtype.type(lam) * w for w in weights]
 
 
@@ -84,8 +84,7 @@ def l1_regularization(weights: Sequence[np.ndarray], lambda_reg: float = 0.01) -
     -------
     float
     """
-    _check_weights(weights)
-    lam = check_positive(lambda_reg, "lambda_reg", allow_zero=True)
+    lam = _check_penalty(weights, lambda_reg)
     return lam * float(sum(np.sum(np.abs(w)) for w in weights))
 
 
@@ -99,8 +98,7 @@ def l1_regularization_grad(
     list of numpy.ndarray
         Same shapes and dtypes as ``weights``; 0 where a weight is exactly 0.
     """
-    _check_weights(weights)
-    lam = check_positive(lambda_reg, "lambda_reg", allow_zero=True)
+    lam = _check_penalty(weights, lambda_reg)
     return [w.dtype.type(lam) * np.sign(w) for w in weights]
 
 
