@@ -90,37 +90,44 @@ def test_panels_and_sweep_draw_labelled_axes():
         plot_depth_sweep(depths=())
 
 
-def test_explorer_redraws_and_updates_the_readout():
-    box = activation_explorer(activation="sigmoid", alpha=0.1, x_range=(-5, 5), depth=5)
-    readout, out = box.children[1], box.children[2]
-    assert "<b>0.25</b>" in readout.value  # sigmoid's largest slope
-    assert len(out.outputs) == 1 and "image/png" in out.outputs[0]["data"]
-    assert box.controls["alpha"].disabled  # alpha only matters for leaky ReLU
-    before = out.outputs[0]["data"]["image/png"]
-
-    box.controls["activation"].value = "tanh"
-    assert "<b>1</b>" in readout.value
-    assert out.outputs[0]["data"]["image/png"] != before
-    assert len(out.outputs) == 1
+def test_weight_scale_compensates_the_sigmoid_derivative():
+    x = np.array([0.0])
+    # one layer at z = 0, where sigmoid' = 1/4: the weight 4 makes the factor exactly 1
+    assert composed_derivative("sigmoid", x, 1, weight=4.0)[0] == pytest.approx(1.0)
+    # ten layers: w = 2 keeps more of the gradient than w = 1, but w = 4 pushes z into the
+    # flat tails of the sigmoid, where f' is tiny: the product shrinks again
+    g = {w: composed_derivative("sigmoid", x, 10, weight=w)[0] for w in (1.0, 2.0, 4.0)}
+    assert g[1.0] <= 0.25 ** 10
+    assert g[2.0] > 10 * g[1.0]
+    assert g[4.0] < g[1.0]
 
 
-def test_explorer_leaky_slope_and_depth_reach_the_readout():
-    # negative inputs only: the slope is alpha, and a chain of d layers multiplies alpha**d
-    box = activation_explorer(activation="leaky_relu", alpha=0.2, x_range=(-5, -1), depth=3)
-    readout = box.children[1]
-    assert not box.controls["alpha"].disabled
-    assert "<b>0.2</b>" in readout.value
-    assert "product of 3 derivatives: <b>0.008</b>" in readout.value
-    box.controls["depth"].value = 2
-    assert "product of 2 derivatives: <b>0.04</b>" in readout.value
+def test_weighted_chain_matches_autograd():
+    torch = pytest.importorskip("torch")
+    x = np.linspace(-3, 3, 11)
+    xt = torch.tensor(x, requires_grad=True)
+    z = xt
+    for _ in range(4):
+        z = torch.tanh(2.5 * z)
+    z.sum().backward()
+    np.testing.assert_allclose(composed_derivative("tanh", x, 4, weight=2.5), xt.grad.numpy(),
+                               rtol=1e-9)
+
+
+def test_explorer_readout_follows_weight_and_depth():
+    from dlbasics.widgets.display import static_view
+
+    box = activation_explorer(activation="sigmoid", depth=5, depths=(1, 5), weights=(1.0, 4.0))
+    readout = static_view(box)[0].value
+    assert "<b>0.25</b>" in readout
+    assert "<b>1</b>" in static_view(box, weight=1)[0].value
 
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
         ({"activation": "gelu"}, "unknown activation 'gelu'"),
-        ({"alpha": 0.7}, r"alpha must be in \[0, 0.5\]"),
-        ({"depth": 31}, r"depth must be in \[1, 30\]"),
+        ({"depth": 31}, "not on the explorer's grid"),
         ({"x_range": (-20, 5)}, "x_range must be"),
     ],
 )

@@ -58,25 +58,25 @@ def test_plot_neuron_draws_line_and_gate_points():
     assert len(ax0.lines) == 0
 
 
-def test_explorer_redraws_when_a_control_changes():
-    box = neuron_explorer(w1=1.0, w2=1.0, b=-1.5, activation="sigmoid", gate="AND")
-    readout, out = box.children[1], box.children[2]
-    assert "AND: 4 of 4" in readout.value
-    assert len(out.outputs) == 1 and "image/png" in out.outputs[0]["data"]
-    before = out.outputs[0]["data"]["image/png"]
+def test_neuron_output_checks_shapes():
+    with pytest.raises(ValueError, match=r"X must have shape \(n, 2\)"):
+        neuron_output(np.zeros((3, 3)), (1, 1), 0.0)
+    with pytest.raises(ValueError, match="w must hold two weights"):
+        neuron_output(np.zeros((3, 2)), (1, 1, 1), 0.0)
 
-    box.controls["b"].value = -0.5  # now the neuron computes OR
-    assert "AND: 2 of 4" in readout.value
-    assert "− 0.5" in readout.value
-    assert out.outputs[0]["data"]["image/png"] != before
 
-    box.controls["gate"].value = "OR"
-    assert "OR: 4 of 4" in readout.value
-    box.controls["activation"].value = "relu"
-    assert "relu(z)" in readout.value
-    box.controls["gate"].value = None
-    assert "of 4" not in readout.value
-    assert len(out.outputs) == 1
+def test_explorer_offers_the_textbook_gates_and_shows_the_equation():
+    from dlbasics.widgets.display import static_view
+
+    box = neuron_explorer(w1=1.0, w2=1.0, b=-1.5, activation="sigmoid", gate="AND",
+                          weights=(-1.0, 1.0), biases=(-1.5, -0.5, 1.5))
+    equation = static_view(box)[0].value
+    assert "z = 1·x₁ + 1·x₂ − 1.5" in equation
+    # AND, OR and NAND are each reachable on the grid; the gate layer's markers are shared
+    for w, b, gate in (((1, 1), -1.5, "AND"), ((1, 1), -0.5, "OR"), ((-1, -1), 1.5, "NAND")):
+        assert gate_accuracy(w, b, gate) == 4
+        assert all(box.controls[k].options[box.controls[k].index][0] for k in ("w1", "b"))
+    assert box.n_images < 2 * 3 * 2 * 5 + 2 * 3 * 2 * 5  # gate drawings are reused
 
 
 @pytest.mark.parametrize(
@@ -84,16 +84,9 @@ def test_explorer_redraws_when_a_control_changes():
     [
         ({"activation": "softplus"}, "unknown activation 'softplus'"),
         ({"gate": "XNOR"}, "unknown gate 'XNOR'"),
-        ({"w1": 5.0}, r"w1 must be in \[-3, 3\]"),
+        ({"w1": 5.0}, "not on the explorer's grid"),
     ],
 )
 def test_explorer_rejects_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         neuron_explorer(**kwargs)
-
-
-def test_neuron_output_checks_shapes():
-    with pytest.raises(ValueError, match=r"X must have shape \(n, 2\)"):
-        neuron_output(np.zeros((3, 3)), (1, 1), 0.0)
-    with pytest.raises(ValueError, match="w must hold two weights"):
-        neuron_output(np.zeros((3, 2)), (1, 1, 1), 0.0)
