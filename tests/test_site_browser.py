@@ -249,3 +249,105 @@ def test_pdf_of_the_book() -> None:
     chapters = len(list((ROOT / "chapters").glob("*.ipynb")))
     # every chapter starts on a new page, plus the landing page, API and bibliography
     assert pages > chapters + 3, f"the PDF has {pages} pages for {chapters} chapters"
+
+
+# ------------------------------------------------------------------ explorers
+def explorer_pages() -> list[str]:
+    """Pages whose saved widget state holds an explorer (found in the HTML, so new ones count)."""
+    return [name for name in PAGES
+            if "dlbasics-explorer" in (SITE / name).read_text(encoding="utf-8", errors="replace")]
+
+
+EXPLORER_PAGES = explorer_pages()
+
+# What an explorer shows: the pixels of every visible image (read back through a canvas, since
+# the manager serves them as blob URLs that change on every redraw) and its visible text.
+SHOWN = """
+explorer => {
+  const parts = [];
+  for (const img of explorer.querySelectorAll('img')) {
+    if (img.offsetParent === null || !img.complete || !img.naturalWidth) continue;
+    const canvas = document.createElement('canvas');
+    canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
+    canvas.getContext('2d').drawImage(img, 0, 0);
+    parts.push(canvas.toDataURL());
+  }
+  for (const html of explorer.querySelectorAll('.widget-html-content')) {
+    if (html.offsetParent !== null) parts.push(html.textContent);
+  }
+  return parts.join('|');
+}
+"""
+
+
+def _wait_for_change(page, explorer, before: str, timeout_ms: int = 5_000) -> str:
+    waited = 0
+    while waited < timeout_ms:
+        page.wait_for_timeout(100)
+        waited += 100
+        now = explorer.evaluate(SHOWN)
+        if now != before:
+            return now
+    return before
+
+
+def _operate(page, control, kind: str) -> None:
+    if kind == "slider":
+        handle = control.locator(".noUi-handle").first
+        at_end = handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemax")
+        handle.focus()
+        page.keyboard.press("ArrowLeft" if at_end else "ArrowRight")
+    elif kind == "dropdown":
+        select = control.locator("select")
+        n = select.locator("option").count()
+        current = select.evaluate("s => s.selectedIndex")
+        select.select_option(index=(current + 1) % n)
+    elif kind == "toggle":
+        control.locator("button:not(.mod-active)").first.click()
+    elif kind == "checkbox":
+        control.locator("input[type=checkbox]").click()
+    elif kind == "play":
+        control.locator("button").first.click()  # play; it steps the slider it is linked to
+
+
+CONTROL_KINDS = {
+    "slider": ".widget-slider",
+    "dropdown": ".widget-dropdown",
+    "toggle": ".widget-toggle-buttons",
+    "checkbox": ".widget-checkbox",
+    "play": ".widget-play",
+}
+
+
+@pytest.mark.parametrize("name", EXPLORER_PAGES or ["<no explorer pages>"])
+def test_every_explorer_control_changes_the_figure(page, base_url: str, name: str) -> None:
+    """Operate each control of each explorer on the static page; the display must change."""
+    if not EXPLORER_PAGES:
+        skip_or_fail("no built page with an explorer in _build/html (run `make book`)")
+    page.goto(base_url + name, wait_until="load")
+    page.wait_for_selector(".dlbasics-explorer img", timeout=60_000)
+    explorers = page.locator(".dlbasics-explorer")
+    assert explorers.count() >= 1, f"{name}: the saved explorer was not drawn"
+    dead = []
+    operated = 0
+    for e in range(explorers.count()):
+        explorer = explorers.nth(e)
+        explorer.scroll_into_view_if_needed()
+        for kind, selector in CONTROL_KINDS.items():
+            controls = explorer.locator(selector)
+            for c in range(controls.count()):
+                control = controls.nth(c)
+                label = (control.inner_text() or kind).strip().split("\n")[0][:40]
+                before = explorer.evaluate(SHOWN)
+                assert before, f"{name}: explorer {e} shows no figure"
+                _operate(page, control, kind)
+                after = _wait_for_change(page, explorer, before)
+                if kind == "play":
+                    control.locator("button").nth(1).click()  # pause
+                operated += 1
+                if after == before:
+                    dead.append(f"explorer {e}, {kind} {label!r}")
+    assert operated >= 1, f"{name}: no control found in its explorers"
+    assert dead == [], f"{name}: controls that change nothing: {dead}"
+    assert page.log.blocked == [], f"{name} tried to reach the network: {page.log.blocked}"
+    assert page.log.errors == [], f"{name}: console errors: {page.log.errors}"
