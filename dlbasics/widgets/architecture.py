@@ -23,6 +23,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle, Rectangle
 
+from dlbasics.validation import check_layer_sizes
+
 __all__ = [
     "architecture_explorer",
     "count_parameters",
@@ -39,18 +41,6 @@ _MAX_WIDTH = 100_000
 
 def _sup(i: int) -> str:
     return str(i).translate(_SUPERSCRIPTS)
-
-
-def _check_sizes(layer_sizes: Sequence[int]) -> list[int]:
-    if isinstance(layer_sizes, (str, bytes)) or not isinstance(layer_sizes, Sequence):
-        raise TypeError(f"layer_sizes must be a list of ints such as [2, 4, 1], got {layer_sizes!r}")
-    sizes = list(layer_sizes)
-    if len(sizes) < 2:
-        raise ValueError(f"layer_sizes needs at least an input and an output size, got {sizes!r}")
-    for i, s in enumerate(sizes):
-        if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1:
-            raise ValueError(f"layer_sizes[{i}] must be a positive int, got {s!r}")
-    return [int(s) for s in sizes]
 
 
 def parse_layer_sizes(text: str) -> list[int]:
@@ -96,7 +86,7 @@ def count_parameters(layer_sizes: Sequence[int]) -> int:
     -------
     int
     """
-    sizes = _check_sizes(layer_sizes)
+    sizes = check_layer_sizes(layer_sizes)
     return sum(n_in * n_out + n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
 
 
@@ -122,7 +112,7 @@ def layer_shapes(layer_sizes: Sequence[int], n_samples: int = 1) -> list[tuple[s
         ``Z (n, n_l)`` and (hidden layers only) ``A (n, n_l)``; the last ``Z``
         is the network's output.
     """
-    sizes = _check_sizes(layer_sizes)
+    sizes = check_layer_sizes(layer_sizes)
     if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
         raise ValueError(f"n_samples must be a positive int, got {n_samples!r}")
     n = int(n_samples)
@@ -175,7 +165,7 @@ def draw_network(
     -------
     matplotlib.axes.Axes
     """
-    sizes = _check_sizes(layer_sizes)
+    sizes = check_layer_sizes(layer_sizes)
     if max_nodes < 3:
         raise ValueError(f"max_nodes must be at least 3, got {max_nodes!r}")
     if ax is None:
@@ -355,7 +345,7 @@ def _normalise(layer_sizes: str | Sequence[int]) -> str:
     if isinstance(layer_sizes, str):
         sizes = parse_layer_sizes(layer_sizes)
     else:
-        sizes = _check_sizes(layer_sizes)
+        sizes = check_layer_sizes(layer_sizes)
     if len(sizes) > _MAX_LAYERS:
         raise ValueError(f"at most {_MAX_LAYERS} layer sizes, got {len(sizes)}")
     if max(sizes) > _MAX_WIDTH:
