@@ -1,8 +1,11 @@
 """Interactive explorers (ipywidgets) for the chapters, one module per topic.
 
-Each explorer returns a widget to ``display``. Python callbacks cannot run in
-the static book, so every chapter that shows an explorer also draws a static
-figure of the same idea (a small-multiples sweep) next to it.
+Each explorer returns a widget to ``display``. All of them are built by
+:func:`dlbasics.widgets.display.explorer`: their figures are drawn ahead for
+every value their controls offer and switched in the browser, so they work on
+the static pages of the book with no Python kernel; in a live kernel
+``box.show(**values)`` draws any other values. Every chapter that shows an
+explorer also draws a static figure of the same idea for the printed book.
 
 Imports are lazy: ``import dlbasics.widgets`` does not import ipywidgets or
 Matplotlib until an explorer is used.
