@@ -36,16 +36,20 @@ book: install browser
 browser:
 	@$(PYTHON) tools/ensure_chromium.py
 
-# Unit and browser tests, then every chapter notebook re-run by nbval (one
-# notebook per worker: --dist loadfile keeps its cells on one kernel).
-test: install book browser
+# Lint and the unit tests first, so a failing one stops `make test` in
+# seconds; then the book (with its PDF); then what needs the built book: the
+# browser tests and the offline check, and every chapter notebook re-run by
+# nbval (one notebook per worker: --dist loadfile keeps its cells on one kernel).
+test: install browser
 	$(BIN)/ruff check dlbasics dlbasics_grader tests benchmarks tools
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -m "not browser and not book"
+	$(MAKE) book
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -m "browser or book"
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile --nbval-lax --nbval-current-env \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg chapters solutions exercises
 
 test-fast: install
-	$(BIN)/python -m pytest -n $(JOBS) -m "not browser and not slow"
+	$(BIN)/python -m pytest -n $(JOBS) -m "not browser and not book and not slow"
 
 lab: install
 	$(BIN)/jupyter lab chapters

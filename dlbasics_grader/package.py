@@ -15,6 +15,7 @@ The templates are in ``templates/``.
 from __future__ import annotations
 
 import base64
+import importlib.metadata
 import json
 import stat
 import zipfile
@@ -26,7 +27,18 @@ from dlbasics_grader.engine import load_exercise
 TEMPLATES = Path(__file__).with_name("templates")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("dlbasics", "dlbasics_grader")
-TORCH_VERSION = "2.13.0"
+
+
+def _torch_pin() -> str:
+    """The version in the package's ``torch`` extra (``pyproject.toml``), where the pin is written."""
+    for requirement in importlib.metadata.requires("dlbasics") or []:
+        name, _, rest = requirement.partition("==")
+        if name.strip() == "torch" and rest:
+            return rest.split(";")[0].strip()
+    raise RuntimeError("pyproject.toml must pin torch exactly in [project.optional-dependencies] torch")
+
+
+TORCH_VERSION = _torch_pin()
 _SKIP_PARTS = {"__pycache__", ".ipynb_checkpoints"}
 
 

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-import yaml
 
 from tools import build_book
 
@@ -21,12 +20,12 @@ CHAPTERS = ROOT / "chapters"
 CHAPTER_NAME = re.compile(r"^(\d\d)_[a-z0-9_]+\.ipynb$")
 
 
-def load_yaml(name: str) -> dict:
-    return yaml.safe_load((ROOT / name).read_text(encoding="utf-8"))
-
-
-# The one reading of _toc.yml, shared with the build.
+# The build tool's readers of _toc.yml and _config.yml, so the tests check what the build reads.
 toc_entries = build_book.toc_files
+
+
+def load_yaml(name: str) -> dict:
+    return build_book.load_yaml(ROOT / name)
 
 
 def resolve(entry: str) -> Path | None:

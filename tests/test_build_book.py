@@ -57,6 +57,7 @@ def test_toc_notebooks_are_the_chapters_in_order() -> None:
     assert all(p.startswith(f"{i:02d}_") for i, p in enumerate(names, start=1))
 
 
+@pytest.mark.book
 def test_built_site_loads_nothing_from_the_network() -> None:
     site = ROOT / "_build" / "html"
     if not (site / "intro.html").is_file():

@@ -1,5 +1,6 @@
 """The package as a whole: public names, lazy imports, packaging metadata."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -34,13 +35,37 @@ def test_version_matches_pyproject():
     assert meta["project"]["version"] == dlbasics.__version__
 
 
+def _requirement_lines(path: Path) -> list[str]:
+    lines = (line.split("#")[0].strip() for line in path.read_text().splitlines())
+    return [line for line in lines if line]
+
+
+def _torch_pin() -> str:
+    """``torch==X.Y.Z`` from pyproject.toml's ``torch`` extra, where the pin is written."""
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    (pin,) = meta["project"]["optional-dependencies"]["torch"]
+    return pin
+
+
 def test_requirements_pin_torch_and_nothing_else():
-    lines = [
-        line.split("#")[0].strip()
-        for line in (ROOT / "requirements.txt").read_text().splitlines()
-        if line.split("#")[0].strip()
-    ]
+    lines = _requirement_lines(ROOT / "requirements.txt")
     pinned = [line for line in lines if "==" in line]
-    assert pinned == ["torch==2.13.0"]
+    assert pinned == [_torch_pin()]
     assert any(line.startswith("jupyter-book") and "<2" in line for line in lines)
     assert not any(line.startswith("torchvision") for line in lines)
+
+
+def test_every_place_that_names_the_torch_version_agrees_with_pyproject():
+    from dlbasics_grader.package import TORCH_VERSION
+
+    pin = _torch_pin()
+    assert re.fullmatch(r"torch==\d+\.\d+\.\d+", pin), pin
+    torch_lines = [
+        line
+        for path in sorted(ROOT.glob("requirements*.txt"))
+        for line in _requirement_lines(path)
+        if re.match(r"torch\b(?!vision)", line)
+    ]
+    assert torch_lines and set(torch_lines) == {pin}
+    assert f"torch=={TORCH_VERSION}" == pin  # the Gradescope and Classroom set-up installs this
+    assert f"`{pin}`" in (ROOT / "README.md").read_text(encoding="utf-8")
