@@ -3,10 +3,13 @@
 The PyTorch exercises (``tests/hidden/ex2.py``, ``ex3.py``) grade the same
 ``train_model``/``predict`` contract in the same way: one probe trains the
 learner's model on the grader's data and returns ``history_type``,
-``train_loss``, ``val_accuracy`` (or ``<key>_error``), ``pred`` and ``cpu_s``.
-:func:`score_training_run` turns those outputs into two results, the form of
-the history and predictions (``exN.training``) and the held-out accuracy
-within the CPU budget (``exN.accuracy``). What differs between exercises
+``train_loss``, ``val_accuracy`` (or ``<key>_error``), ``pred`` and ``cpu_s``;
+another trains a spy model (:func:`dlbasics.checks._training.training_loop_probe`)
+that sees whether the loop shuffles, validates in evaluation mode and restores
+the best weights. :func:`score_training_run` turns those outputs into two
+results, the form of the history and predictions with the loop's rules
+(``exN.training``) and the held-out accuracy within the CPU budget
+(``exN.accuracy``). What differs between exercises
 (the data, the wording of the setup, thresholds) comes in as arguments.
 
 Like every ``score`` helper, these run in the grader only and treat the
@@ -20,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from dlbasics.checks._training import LOOP_RULES
 from dlbasics_grader.spec import Part, TestResult, as_array
 
 __all__ = ["history_problems", "prediction_accuracy", "score_training_run"]
@@ -109,6 +113,7 @@ def score_training_run(
     acc_full: float,
     acc_tiers: Sequence[tuple[float, float]],
     cpu_budget_s: float,
+    loop: Mapping[str, str],
     note: str = "",
     hint: str = "",
 ) -> tuple[TestResult, TestResult]:
@@ -135,6 +140,10 @@ def score_training_run(
     cpu_budget_s : float
         Most CPU seconds training and prediction may take; over it, the
         accuracy part gets 0 with status ``timeout``.
+    loop : mapping
+        What broke each rule of the training loop
+        (:data:`dlbasics.checks._training.LOOP_RULES`; ``""``: kept), as
+        :func:`dlbasics.checks._training.loop_rule_problems` finds it.
     note : str
         Appended to every accuracy message (e.g. that the grader's own
         preprocessing was used).
@@ -144,13 +153,26 @@ def score_training_run(
     Returns
     -------
     tuple of TestResult
-        ``(training result, accuracy result)``.
+        ``(training result, accuracy result)``. The training result gives
+        half its points to the form of the history and predictions and the
+        other half, in equal shares, to the rules of the loop.
     """
     lines = history_problems(outputs)
     acc, problems = prediction_accuracy(outputs.get("pred"), y_true, name=predict_name, item=item)
     lines += problems
-    train = train_part.passed("The training history and the predictions have the right form.") \
-        if not lines else train_part.failed("\n".join(f"- {x}" for x in lines))
+    half = train_part.max_score / 2
+    share = half / len(LOOP_RULES)
+    form = 0.0 if lines else half
+    rows = [f"History and predictions of the right form: {form:g}/{half:g}"
+            + "".join(f"\n  - {x}" for x in lines)]
+    for rule, what in LOOP_RULES.items():
+        problem = loop.get(rule, "not checked")
+        rows.append(f"{what[:1].upper()}{what[1:]}: {0 if problem else share:g}/{share:g}"
+                    + (f"\n  - {problem}" if problem else ""))
+    earned_loop = share * sum(not loop.get(rule, "not checked") for rule in LOOP_RULES)
+    text = "\n".join(rows)
+    train = train_part.passed(text) if form + earned_loop == train_part.max_score else \
+        train_part.failed(text, score=form + earned_loop)
     cpu = outputs.get("cpu_s")
     if acc is None:
         return train, acc_part.failed(setup + " No usable predictions:\n"

@@ -70,3 +70,159 @@ def check_history_and_predict(
                             f"given: {type(pred).__name__} {getattr(pred, 'shape', '')} "
                             f"{getattr(pred, 'dtype', '')}")
     return CheckOutcome(True, summary(losses, acc))
+
+
+# ----------------------------------------------------------------------------
+# The training loop's rules: shuffling, evaluation mode, best weights restored.
+# ----------------------------------------------------------------------------
+
+LOOP_RULES = {
+    "shuffle": "a new order of the training samples every epoch (from a seeded generator)",
+    "validation": "validation after every epoch in evaluation mode (model.eval()) under "
+                  "torch.no_grad()",
+    "restore": "the weights of the best validation epoch restored at the end",
+    "predict": "predict in evaluation mode under torch.no_grad()",
+}
+"""The rules of ``train_model``/``predict`` that a spy model can see, each worth the same."""
+
+TRAIN_ID, VAL_ID, TEST_ID = 100, 10_000, 20_000  # offsets that number the samples
+
+
+def loop_inputs(kind: str, n_train: int = 96, n_val: int = 20, n_test: int = 10,
+                n_classes: int = 3, epochs: int = 4, best_epoch: int = 2,
+                **train_kwargs: Any) -> dict:
+    """Inputs of :func:`training_loop_probe` for ``kind`` ``"images"`` (constant 8x8 images whose
+    value numbers the sample) or ``"ids"`` (token ids whose first column numbers it)."""
+    rng = np.random.default_rng(epochs + n_train)
+    out: dict[str, Any] = {"kind": kind, "n_classes": n_classes, "best_epoch": best_epoch,
+                           "kwargs": {"epochs": epochs, **train_kwargs}}
+    for split, n, offset in (("train", n_train, TRAIN_ID), ("val", n_val, VAL_ID),
+                             ("test", n_test, TEST_ID)):
+        number = offset + np.arange(n)
+        if kind == "images":
+            x = np.broadcast_to(number[:, None, None, None], (n, 1, 8, 8)).astype(np.float32)
+        else:
+            x = np.c_[number, rng.integers(2, 50, (n, 4))].astype(np.int64)
+        out[f"X_{split}"] = np.ascontiguousarray(x)
+        out[f"y_{split}"] = rng.integers(0, n_classes, n).astype(np.int64)
+    return out
+
+
+def training_loop_probe(ns: dict, inputs: dict) -> dict:
+    """Train a spy model with the learner's ``train_model``, then call ``predict`` on it.
+
+    Self-contained (the grader sends its source into the sandbox). The spy
+    numbers every sample it sees, records the mode it was called in, and
+    scores best on validation after epoch ``best_epoch``; it returns
+    ``(logits, None)`` for token ids (like the LSTM exercise's models).
+    """
+    import torch
+    from torch import nn
+
+    images = inputs["kind"] == "images"
+    n_classes, best = int(inputs["n_classes"]), int(inputs["best_epoch"])
+    y_val = torch.from_numpy(inputs["y_val"])
+
+    class Spy(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.pad_index = 0
+            self.linear = nn.Linear(1, n_classes)
+            self.calls, self.snapshots, self.epoch, self.last = [], {}, 0, ""
+
+        def forward(self, x):
+            number = (x.detach().float().flatten(1).mean(dim=1) if images
+                      else x[:, 0].detach().float()).round().long()
+            kind = "test" if number[0] >= 20_000 else "val" if number[0] >= 10_000 else "train"
+            if kind == "val" and self.last == "train":
+                self.epoch += 1
+                self.snapshots[self.epoch] = [p.detach().clone() for p in self.parameters()]
+            self.last = kind
+            self.calls.append((kind, number.tolist(), self.training, torch.is_grad_enabled(),
+                               self.epoch))
+            logits = self.linear((number % 7).float()[:, None] / 7)
+            if kind == "val":
+                right = y_val[number - 10_000]
+                target = right if self.epoch == best else (right + 1) % n_classes
+                logits = logits * 0 + 10 * nn.functional.one_hot(target, n_classes).float()
+            return logits if images else (logits, None)
+
+    torch.manual_seed(0)
+    model = Spy()
+    ns["train_model"](model, torch.from_numpy(inputs["X_train"]),
+                      torch.from_numpy(inputs["y_train"]), torch.from_numpy(inputs["X_val"]),
+                      torch.from_numpy(inputs["y_val"]), **inputs["kwargs"])
+    final = [p.detach().clone() for p in model.parameters()]
+    model.train()
+    ns["predict"](model, torch.from_numpy(inputs["X_test"]))
+    kept = model.snapshots.get(best)
+    last = model.snapshots.get(max(model.snapshots, default=0))
+    epochs = max(model.epoch, 1 + max((c[4] for c in model.calls if c[0] == "train"), default=-1))
+    return {
+        "train_orders": [[i - 100 for c in model.calls if c[0] == "train" and c[4] == e
+                          for i in c[1]] for e in range(epochs)],
+        "val_modes": [[c[2], c[3]] for c in model.calls if c[0] == "val"],
+        "val_epochs": model.epoch,
+        "predict_modes": [[c[2], c[3]] for c in model.calls if c[0] == "test"],
+        "restored": kept is not None and all(torch.equal(a, b) for a, b in zip(final, kept)),
+        "changed": kept is not None and last is not None and not all(
+            torch.equal(a, b) for a, b in zip(kept, last)),
+    }
+
+
+def loop_rule_problems(outputs: dict, inputs: dict) -> dict[str, str]:
+    """For each of :data:`LOOP_RULES`, what :func:`training_loop_probe` saw break it
+    (``""``: kept). ``outputs`` is untrusted: anything malformed breaks the rule."""
+    n, epochs = len(inputs["y_train"]), inputs["kwargs"]["epochs"]
+    best = inputs["best_epoch"]
+    orders, val, preds = (outputs.get(k) for k in ("train_orders", "val_modes", "predict_modes"))
+    out = dict.fromkeys(LOOP_RULES, "")
+    try:
+        perms = [sorted(o) == list(range(n)) for o in orders]
+        if len(orders) != epochs or not all(perms):
+            out["shuffle"] = (f"with epochs={epochs}, every epoch should visit each of the {n} "
+                              "training samples once")
+        elif orders[0] == list(range(n)) or any(o == orders[0] for o in orders[1:]):
+            out["shuffle"] = ("the training samples came in the same order in two epochs (or in "
+                              "their stored order): shuffle at the start of every epoch")
+    except TypeError:
+        out["shuffle"] = "the order of the training samples could not be read"
+    try:
+        if outputs.get("val_epochs") != epochs:
+            out["validation"] = (f"the model saw the validation data after {outputs.get('val_epochs')}"
+                                 f" of {epochs} epochs; measure it after every epoch")
+        elif not all(t is False and g is False for t, g in val):
+            out["validation"] = ("the validation data reached the model in training mode or with "
+                                 "gradients on: call model.eval() and use torch.no_grad()")
+    except (TypeError, ValueError):
+        out["validation"] = "the validation calls could not be read"
+    if outputs.get("restored") is not True or outputs.get("changed") is not True:
+        out["restore"] = (f"the spy model was best on validation after epoch {best} of {epochs}, "
+                          "but train_model returned it with other weights: keep a copy "
+                          "(copy.deepcopy(model.state_dict())) of the best epoch and load it at "
+                          "the end")
+    try:
+        if not preds or not all(t is False and g is False for t, g in preds):
+            out["predict"] = ("predict ran the model in training mode or with gradients on: "
+                              "call model.eval() and use torch.no_grad() inside predict")
+    except (TypeError, ValueError):
+        out["predict"] = "the calls of predict could not be read"
+    return out
+
+
+def with_loop_rules(outcome: CheckOutcome, train_model: Callable, predict: Callable, kind: str,
+                    **train_kwargs: Any) -> CheckOutcome:
+    """``outcome`` of the history check, failed when the loop breaks one of :data:`LOOP_RULES`
+    (seen by training a spy model with :func:`training_loop_probe`)."""
+    if not outcome.ok:
+        return outcome
+    inputs = loop_inputs(kind, **train_kwargs)
+    outputs = training_loop_probe({"train_model": train_model, "predict": predict}, inputs)
+    broken = [problem for problem in loop_rule_problems(outputs, inputs).values() if problem]
+    if broken:
+        return CheckOutcome(False, f"the training loop breaks {len(broken)} of the "
+                            f"{len(LOOP_RULES)} rules of this part.",
+                            "\n".join(f"- {p}" for p in broken))
+    return CheckOutcome(True, outcome.message + " The loop shuffles every epoch, validates in "
+                        "evaluation mode without gradients and restores the best epoch's "
+                        "weights; predict runs in evaluation mode.")

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from dlbasics.checks import CheckOutcome, declare_rules, register
+from dlbasics.checks._common import fmt
 from dlbasics.checks.static import ImportRules
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
@@ -210,11 +211,6 @@ def shuffle_problems(outputs: dict, inputs: dict) -> list[str]:
     return problems
 
 
-def _fmt(a: Any) -> str:
-    with np.printoptions(precision=4, suppress=True, threshold=24, edgeitems=3):
-        return np.array2string(np.asarray(a), prefix="          ")
-
-
 def _compare(got: Any, expected: np.ndarray, what: str, rtol: float = 1e-5,
              atol: float = 1e-7) -> str | None:
     """None if equal within tolerance, else a message with expected and given."""
@@ -225,14 +221,14 @@ def _compare(got: Any, expected: np.ndarray, what: str, rtol: float = 1e-5,
     if arr.shape != expected.shape:
         return f"{what} has shape {arr.shape}, expected {expected.shape}"
     if not np.all(np.isfinite(arr)):
-        return f"{what} contains NaN or inf:\n  given:    {_fmt(arr)}"
+        return f"{what} contains NaN or inf:\n  given:    {fmt(arr)}"
     if np.allclose(arr, expected, rtol=rtol, atol=atol):
         return None
     err = np.abs(arr - expected)
     idx = np.unravel_index(int(np.argmax(err)), err.shape) if err.ndim else ()
     return (f"{what} differs from the reference (largest error {float(err.max()):.3g}"
             + (f" at index {tuple(int(i) for i in idx)}" if idx else "") + ")\n"
-            f"  expected: {_fmt(expected)}\n  given:    {_fmt(arr)}")
+            f"  expected: {fmt(expected)}\n  given:    {fmt(arr)}")
 
 
 def _reference_mlp(sizes: list[int], act: str, Ws: list[np.ndarray], bs: list[np.ndarray]):
@@ -274,7 +270,7 @@ def check_activations(activation, activation_derivative) -> CheckOutcome:
             problem = _compare(fn(z.copy(), name), ref(z), f"{what}(z, {name!r})")
             if problem:
                 return CheckOutcome(False, f"{what}(z, {name!r}) is not right.",
-                                    f"z = {_fmt(z)}\n{problem}")
+                                    f"z = {fmt(z)}\n{problem}")
     big = np.array([-1000.0, 1000.0])
     with np.errstate(over="raise", invalid="raise", divide="raise"):
         try:
@@ -285,7 +281,7 @@ def check_activations(activation, activation_derivative) -> CheckOutcome:
                                 "[0, 1] without overflow: use exp(-|z|), which is at most 1.")
     if not np.allclose(s, [0.0, 1.0]):
         return CheckOutcome(False, "sigmoid is wrong for large |z|.",
-                            f"expected [0, 1], given {_fmt(s)}")
+                            f"expected [0, 1], given {fmt(s)}")
     return CheckOutcome(True, "relu, sigmoid and tanh and their derivatives match the "
                         "reference (and sigmoid does not overflow).")
 
@@ -365,7 +361,7 @@ def check_loss(softmax_cross_entropy) -> CheckOutcome:
     problem = problem or _compare(grad, ref_grad(logits, y), "dlogits")
     if problem:
         return CheckOutcome(False, "softmax_cross_entropy is not right.",
-                            f"logits = {_fmt(logits)}, y = {y}\n{problem}\nHint: subtract the "
+                            f"logits = {fmt(logits)}, y = {y}\n{problem}\nHint: subtract the "
                             "row maximum before exp, and average over the batch.")
     return CheckOutcome(True, "the mean loss and its gradient match the reference, even for "
                         "logits of ±1000.")
@@ -422,7 +418,7 @@ def check_train(cls: type) -> CheckOutcome:
                             f"expected 30 values, given an array of shape {losses.shape}.")
     if not np.all(np.isfinite(losses)) or not losses[-1] < losses[0]:
         return CheckOutcome(False, "the training loss did not go down.",
-                            f"epoch losses: {_fmt(losses)}")
+                            f"epoch losses: {fmt(losses)}")
     pred = np.asarray(net.predict(X_val))
     if pred.shape != y_val.shape:
         return CheckOutcome(False, "predict should return one label per row.",

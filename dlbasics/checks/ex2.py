@@ -12,18 +12,8 @@ from typing import Any
 import numpy as np
 
 from dlbasics.checks import CheckOutcome, register
-from dlbasics.checks._training import check_history_and_predict
-
-
-def _fmt(a: Any) -> str:
-    with np.printoptions(precision=4, suppress=True, threshold=24, edgeitems=3):
-        return np.array2string(np.asarray(a), prefix="          ")
-
-
-def _numpy(t: Any) -> np.ndarray:
-    import torch
-
-    return t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)
+from dlbasics.checks._common import fmt, seeded_torch, to_numpy
+from dlbasics.checks._training import check_history_and_predict, with_loop_rules
 
 
 def _digit_batch(n: int, size: int = 8, seed: int = 0) -> tuple[Any, Any]:
@@ -58,7 +48,7 @@ def check_preprocess(normalization_stats, preprocess) -> CheckOutcome:
     if not np.allclose(got, want, rtol=1e-5):
         return CheckOutcome(False, "normalization_stats is not right.",
                             f"X = 4 random 8x8 images with values 0..16\n"
-                            f"  expected (mean, std) of X / 16: {_fmt(want)}\n  given: {_fmt(got)}")
+                            f"  expected (mean, std) of X / 16: {fmt(want)}\n  given: {fmt(got)}")
     cases = [(X, 8, 16.0), (X.reshape(4, 64), 8, 16.0),
              (rng.integers(0, 256, size=(2, 28, 28)).astype(np.uint8), 28, 255.0)]
     for data, size, max_value in cases:
@@ -74,11 +64,11 @@ def check_preprocess(normalization_stats, preprocess) -> CheckOutcome:
             return CheckOutcome(False, f"{call} has the wrong shape.",
                                 f"expected {ref.shape} = (n, 1, {size}, {size}), given "
                                 f"{tuple(out.shape)}")
-        if not np.allclose(_numpy(out), ref, rtol=1e-4, atol=1e-5):
+        if not np.allclose(to_numpy(out), ref, rtol=1e-4, atol=1e-5):
             return CheckOutcome(False, f"{call} has the wrong values.",
                                 "expected ((X / max_value) - mean) / std\n"
-                                f"  expected: {_fmt(ref.ravel()[:8])} ...\n"
-                                f"  given:    {_fmt(_numpy(out).ravel()[:8])} ...")
+                                f"  expected: {fmt(ref.ravel()[:8])} ...\n"
+                                f"  given:    {fmt(to_numpy(out).ravel()[:8])} ...")
     return CheckOutcome(True, "statistics, scaling, normalization, shapes (n, 1, s, s) and "
                         "float32 are right for (n, s, s) and (n, s*s) input.")
 
@@ -86,9 +76,7 @@ def check_preprocess(normalization_stats, preprocess) -> CheckOutcome:
 @register("ex2.model")
 def check_model(build_model) -> CheckOutcome:
     """Logits of shape (n, num_classes) for 8x8 and 28x28 input, train and eval mode."""
-    import torch
-
-    torch.manual_seed(0)
+    torch = seeded_torch()
     for size, classes in ((8, 10), (28, 10), (8, 3)):
         model = build_model(size, classes)
         x, _ = _digit_batch(5, size)
@@ -117,10 +105,9 @@ def check_model(build_model) -> CheckOutcome:
 @register("ex2.layers")
 def check_layers(build_model) -> CheckOutcome:
     """Conv2d, pooling, dropout and batch normalization, as modules that behave as such."""
-    import torch
     from torch import nn
 
-    torch.manual_seed(0)
+    torch = seeded_torch()
     model = build_model(8, 10)
     modules = list(model.modules())
     kinds = {
@@ -178,7 +165,7 @@ def check_augment(augment) -> CheckOutcome:
                                 f"{tuple(getattr(xa, 'shape', ()))} {getattr(xa, 'dtype', '')}")
         if not torch.equal(torch.as_tensor(ya), y0):
             return CheckOutcome(False, f"{what}: the labels must not change.",
-                                f"expected {_fmt(y0)}\n  given    {_fmt(_numpy(ya))}")
+                                f"expected {fmt(y0)}\n  given    {fmt(to_numpy(ya))}")
         if not (torch.equal(x, x0) and torch.equal(y, y0)):
             return CheckOutcome(False, f"{what}: the input tensors were modified in place.",
                                 "Return new tensors and leave the input as it was.")
@@ -202,19 +189,20 @@ def check_augment(augment) -> CheckOutcome:
 @register("ex2.training")
 def check_training(train_model, predict) -> CheckOutcome:
     """A few epochs on 300 digits: per-epoch history, falling loss, int64 predictions."""
-    import torch
     from torch import nn
 
-    torch.manual_seed(0)
+    seeded_torch()
     x, y = _digit_batch(400, seed=3)
     model = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                           nn.Flatten(), nn.Linear(8 * 16, 10))
     history = train_model(model, x[:300], y[:300], x[300:], y[300:], epochs=4)
-    return check_history_and_predict(
-        history, lambda: predict(model, x[300:]), epochs=4, n_labels=100, fmt=_fmt,
+    outcome = check_history_and_predict(
+        history, lambda: predict(model, x[300:]), epochs=4, n_labels=100, fmt=fmt,
         summary=lambda losses, acc: (f"4 epochs of a small CNN on 300 digits: loss {losses[0]:.2f} "
                                      f"-> {losses[-1]:.2f}, validation accuracy {acc[-1]:.2f}; "
                                      "predict returns int64 labels."))
+    return with_loop_rules(outcome, train_model, predict, "images", augment_fn=None)
+
 
 
 @register("ex2.confusion")

@@ -7,17 +7,11 @@ comes from other, hidden cases and held-out reviews.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from dlbasics.checks import CheckOutcome, register
-from dlbasics.checks._training import check_history_and_predict
-
-
-def _fmt(a: Any) -> str:
-    with np.printoptions(precision=4, suppress=True, threshold=40, edgeitems=4):
-        return np.array2string(np.asarray(a), prefix="          ")
+from dlbasics.checks._common import fmt, seeded_torch
+from dlbasics.checks._training import check_history_and_predict, with_loop_rules
 
 
 def _padded_ids(vocab_size: int = 30, seed: int = 0):
@@ -66,9 +60,7 @@ def check_encode(encode_texts) -> CheckOutcome:
 @register("ex3.attention")
 def check_attention(AdditiveAttention) -> CheckOutcome:
     """Weights >= 0 summing to 1, exactly 0 on padding; context = weighted sum of h."""
-    import torch
-
-    torch.manual_seed(0)
+    torch = seeded_torch()
     layer = AdditiveAttention(6)
     h = torch.randn(3, 5, 6)
     mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 0, 0, 0], [1, 0, 0, 0, 0]], dtype=torch.bool)
@@ -85,10 +77,10 @@ def check_attention(AdditiveAttention) -> CheckOutcome:
     if not torch.isfinite(w).all() or (w < 0).any() or not torch.allclose(
             w.sum(dim=1), torch.ones(3, dtype=torch.float64), atol=1e-5):
         return CheckOutcome(False, "each row of weights should be >= 0 and sum to 1.",
-                            f"weights:\n{_fmt(w.numpy())}")
+                            f"weights:\n{fmt(w.numpy())}")
     if (w[~mask] != 0).any():
         return CheckOutcome(False, "padded positions must get exactly 0 weight.",
-                            f"mask:\n{mask.int().numpy()}\n  weights:\n{_fmt(w.numpy())}\n"
+                            f"mask:\n{mask.int().numpy()}\n  weights:\n{fmt(w.numpy())}\n"
                             "Set their scores to -inf (masked_fill) before the softmax.")
     if torch.allclose(w[0], torch.full((5,), 0.2, dtype=torch.float64)):
         return CheckOutcome(False, "the weights are uniform.",
@@ -96,8 +88,8 @@ def check_attention(AdditiveAttention) -> CheckOutcome:
     want = torch.einsum("bt,bth->bh", w, h.double())
     if not torch.allclose(context.double(), want, rtol=1e-4, atol=1e-5):
         return CheckOutcome(False, "the context is not the weighted sum of h.",
-                            f"expected:\n{_fmt(want.numpy())}\n  given:\n"
-                            f"{_fmt(context.double().numpy())}")
+                            f"expected:\n{fmt(want.numpy())}\n  given:\n"
+                            f"{fmt(context.double().numpy())}")
     h2 = h.clone()
     h2[~mask] = 100.0
     with torch.no_grad():
@@ -111,9 +103,7 @@ def check_attention(AdditiveAttention) -> CheckOutcome:
 @register("ex3.model")
 def check_model(SentimentClassifier) -> CheckOutcome:
     """Shapes of logits and weights; padding does not change a review's logits."""
-    import torch
-
-    torch.manual_seed(0)
+    torch = seeded_torch()
     ids, lengths = _padded_ids()
     for classes in (2, 3):
         model = SentimentClassifier(30, num_classes=classes)
@@ -136,8 +126,8 @@ def check_model(SentimentClassifier) -> CheckOutcome:
         alone = torch.cat([model(ids[i:i + 1, :n])[0] for i, n in enumerate(lengths)])
     if not torch.allclose(alone, logits, rtol=1e-4, atol=1e-5):
         return CheckOutcome(False, "a review's logits change with the padding after it.",
-                            f"in the batch:\n{_fmt(logits.numpy())}\n  alone, without padding:\n"
-                            f"{_fmt(alone.numpy())}")
+                            f"in the batch:\n{fmt(logits.numpy())}\n  alone, without padding:\n"
+                            f"{fmt(alone.numpy())}")
     return CheckOutcome(True, "logits (batch, num_classes), weights (batch, length), and padding "
                         "does not change the logits.")
 
@@ -145,11 +135,10 @@ def check_model(SentimentClassifier) -> CheckOutcome:
 @register("ex3.gradients")
 def check_gradients(SentimentClassifier) -> CheckOutcome:
     """The cross-entropy's gradient reaches the embedding and the LSTM."""
-    import torch
     import torch.nn.functional as F
     from torch import nn
 
-    torch.manual_seed(0)
+    torch = seeded_torch()
     ids, _ = _padded_ids()
     model = SentimentClassifier(30)
     logits, _ = model(ids)
@@ -196,8 +185,9 @@ def check_training(train_model, predict) -> CheckOutcome:
     y = torch.from_numpy(labels)
     model = MeanEmbedding(len(vocab))
     history = train_model(model, ids[:400], y[:400], ids[400:], y[400:], epochs=3)
-    return check_history_and_predict(
-        history, lambda: predict(model, ids[400:]), epochs=3, n_labels=100, fmt=_fmt,
+    outcome = check_history_and_predict(
+        history, lambda: predict(model, ids[400:]), epochs=3, n_labels=100, fmt=fmt,
         summary=lambda losses, acc: (f"3 epochs of a small bag-of-words model: loss "
                                      f"{losses[0]:.2f} -> {losses[-1]:.2f}; predict returns int64 "
                                      "labels."))
+    return with_loop_rules(outcome, train_model, predict, "ids")

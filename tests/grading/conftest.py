@@ -39,6 +39,18 @@ def write_notebook(path: Path, cells: list[str]) -> Path:
     return path
 
 
+def point_table(path: Path) -> dict[str, float]:
+    """``{part: points}`` from the point table in the notebook's first cell (a row naming
+    several parts, the ungraded checks, is left out)."""
+    source = nbformat.read(path, as_version=4).cells[0].source
+    out = {}
+    for row in source.splitlines():
+        cols = [c.strip() for c in row.strip().strip("|").split("|")]
+        if len(cols) == 3 and cols[0].startswith("`") and "," not in cols[0]:
+            out[cols[0].strip("`")] = float(cols[2])
+    return out
+
+
 @pytest.fixture(scope="session")
 def ex1():
     return load_exercise("ex1", HIDDEN)

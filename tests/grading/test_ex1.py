@@ -12,7 +12,7 @@ import pytest
 
 from dlbasics_grader.engine import grade
 
-from .conftest import EX1, EXERCISES, HIDDEN, SOLUTIONS, code_cells, write_notebook
+from .conftest import EX1, EXERCISES, HIDDEN, SOLUTIONS, code_cells, point_table, write_notebook
 
 
 def _grade(ex1, tmp_path, cells, name="ex1_neural_network.ipynb"):
@@ -268,8 +268,7 @@ def test_the_training_message_states_every_point_rule(ex1):
 
 
 def test_the_point_table_states_every_threshold(ex1):
-    table = _point_table(SOLUTIONS / EX1)
-    assert {p.name: p.max_score for p in ex1.parts} == {k: v for k, v in table.items() if v}
+    assert point_table(SOLUTIONS / EX1) == {p.name: p.max_score for p in ex1.parts}
     text = nbformat.read(SOLUTIONS / EX1, as_version=4).cells[0].source
     for threshold in ("90 %", "70 %", "15 %", "½ point"):
         assert threshold in text
@@ -321,18 +320,6 @@ def test_a_long_forbidden_line_is_cut_at_a_word():
                 ).violations[:1]
     assert v.what.endswith("…") and len(v.what) <= 80
     assert v.what[:-1] == code[:len(v.what) - 1].rstrip() and code[len(v.what) - 1] in " ,"
-
-
-def _point_table(path) -> dict[str, float]:
-    """``{part: points}`` from the first markdown cell's table (rows naming several parts: 0)."""
-    source = nbformat.read(path, as_version=4).cells[0].source
-    out = {}
-    for row in source.splitlines():
-        cols = [c.strip() for c in row.strip().strip("|").split("|")]
-        if len(cols) == 3 and cols[0].startswith("`"):
-            for name in cols[0].replace("`", "").split(","):
-                out[name.strip()] = float(cols[2])
-    return out
 
 
 def _namespace(path):

@@ -9,40 +9,39 @@ scoring tests feed ``score`` untrusted garbage without a sandbox.
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import nbformat
 import numpy as np
 import pytest
 
-from dlbasics_grader.engine import grade, load_exercise
+from dlbasics_grader.engine import grade, load_exercise, load_hidden_module
 from dlbasics_grader.spec import ProbeResult, Submission
 
-REPO = Path(__file__).resolve().parents[2]
-HIDDEN = REPO / "tests" / "hidden"
-SOLUTIONS = REPO / "solutions"
-EXERCISES = REPO / "exercises"
+from .conftest import EXERCISES, HIDDEN, SOLUTIONS, point_table, write_notebook
+
 NOTEBOOKS = {"ex2": "ex2_cnn.ipynb", "ex3": "ex3_lstm_attention.ipynb"}
 
 
-def definition_cells(path: Path, drop: tuple[str, ...] = ()) -> list[str]:
-    """The first code cell (imports) and every cell that defines a function or class.
+def definition_cells(path: Path, drop: tuple[str, ...] = (), change: tuple[tuple[str, str], ...] = ()
+                     ) -> list[str]:
+    """The install and import cells and every cell that defines a function or class.
 
     The notebook's demonstrations (training runs, plots) are left out to keep
     grading fast; the probes only need the definitions. Cells containing any
-    string of ``drop`` are left out too.
+    string of ``drop`` are left out too; ``change`` replaces (old, new) text, each of which
+    must be found.
     """
     nb = nbformat.read(path, as_version=4)
     cells = [c.source for c in nb.cells if c.cell_type == "code"]
-    keep = [cells[0]] + [c for c in cells[1:] if ("def " in c or "class " in c)]
-    return [c for c in keep if not any(d in c for d in drop)]
-
-
-def write_notebook(path: Path, cells: list[str]) -> Path:
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(src) for src in cells]
-    nbformat.write(nb, str(path))
-    return path
+    keep = [c for c in cells if "%pip" in c or c.startswith("import ")
+            or re.search(r"^(def|class) ", c, re.M)]
+    keep = [c for c in keep if not any(d in c for d in drop)]
+    for old, new in change:
+        assert any(old in c for c in keep), old
+        keep = [c.replace(old, new) for c in keep]
+    return keep
 
 
 def scores(report) -> dict[str, float]:
@@ -61,27 +60,51 @@ def exercises():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(NOTEBOOKS))
-def test_solution_scores_full_marks(name, exercises):
+@pytest.mark.parametrize("folder", [SOLUTIONS, EXERCISES], ids=["solution", "stubs"])
+def test_solution_scores_full_marks_and_stubs_zero(name, folder, exercises):
     ex = exercises[name]
-    report = grade(ex, SOLUTIONS / NOTEBOOKS[name], private_paths=[HIDDEN])
+    report = grade(ex, folder / NOTEBOOKS[name], private_paths=[HIDDEN])
     assert not report.grader_error
-    failed = {t.name: t.output for t in report.tests if t.status != "passed"}
-    assert not failed
-    assert report.score == ex.max_score == 12.0
-    accuracy = next(t for t in report.tests if t.name == f"{name}.accuracy")
-    assert "Held-out accuracy" in accuracy.output
+    if folder == SOLUTIONS:
+        failed = {t.name: t.output for t in report.tests if t.status != "passed"}
+        assert not failed
+        assert report.score == ex.max_score == 13.0
+        accuracy = next(t for t in report.tests if t.name == f"{name}.accuracy")
+        assert "Held-out accuracy" in accuracy.output
+    else:
+        assert report.score == 0.0
+        assert all(t.status in ("error", "failed") for t in report.tests)
+        assert all("NotImplementedError" in t.output or "Not implemented" in t.output
+                   for t in report.tests)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(NOTEBOOKS))
-def test_untouched_student_notebook_scores_zero(name, exercises):
+def test_the_point_table_states_every_part_and_threshold(name, exercises):
     ex = exercises[name]
-    report = grade(ex, EXERCISES / NOTEBOOKS[name], private_paths=[HIDDEN])
-    assert not report.grader_error
-    assert report.score == 0.0
-    assert all(t.status in ("error", "failed") for t in report.tests)
-    assert all("NotImplementedError" in t.output or "Not implemented" in t.output
-               for t in report.tests)
+    table = point_table(SOLUTIONS / NOTEBOOKS[name])
+    assert table == {p.name: p.max_score for p in ex.parts}
+    text = nbformat.read(SOLUTIONS / NOTEBOOKS[name], as_version=4).cells[0].source
+    module = load_hidden_module(name, HIDDEN)
+    for threshold, points in module.ACC_TIERS:
+        assert f"{points:g} point{'s' if points != 1 else ''} from {threshold * 100:.0f} %" in text
+    assert f"{module.CPU_BUDGET_S:.0f} s of CPU time" in text
+    for rule in ("new order", "model.eval()", "best validation epoch restored", "`predict` with"):
+        assert rule in text
+
+
+def test_ex2_layer_listing_works_for_any_valid_model(capsys):
+    """The notebook's shape listing needs no model.features or model.classifier."""
+    import torch
+    from torch import nn
+
+    cell = next(c.source for c in nbformat.read(SOLUTIONS / NOTEBOOKS["ex2"], as_version=4).cells
+                if "register_forward_hook" in c.source)
+    ns = {"torch": torch, "nn": nn, "IMAGE_SIZE": 8, "NUM_CLASSES": 10,
+          "X_train": torch.zeros(5, 1, 8, 8)}
+    exec(EX2_PLAIN_CNN, ns)
+    exec(cell, ns)
+    out = capsys.readouterr().out
+    assert "MaxPool2d    -> (5, 16, 4, 4)" in out and "Linear       -> (5, 10)" in out
 
 
 EX2_IDENTITY_AUGMENT = '''
@@ -102,7 +125,8 @@ def build_model(image_size=8, num_classes=10):
 @pytest.mark.slow
 def test_ex2_partly_right_submission_gets_partial_credit(exercises, tmp_path):
     """No batch norm or dropout, an augmentation that changes nothing, no confusion matrix."""
-    cells = definition_cells(SOLUTIONS / NOTEBOOKS["ex2"], drop=("def confusion_matrix",))
+    cells = definition_cells(SOLUTIONS / NOTEBOOKS["ex2"], drop=("def confusion_matrix",),
+                             change=(("    model.load_state_dict(best_state)\n", ""),))
     cells += [EX2_IDENTITY_AUGMENT, EX2_PLAIN_CNN]
     report = grade(exercises["ex2"], write_notebook(tmp_path / "partial.ipynb", cells),
                    private_paths=[HIDDEN])
@@ -112,8 +136,11 @@ def test_ex2_partly_right_submission_gets_partial_credit(exercises, tmp_path):
     assert got["ex2.layers"] == 1.0  # convolution and pooling, no dropout, no batch norm
     assert got["ex2.augment"] == 1.0  # shapes and labels kept, but nothing changes
     assert got["ex2.confusion"] == 0.0
+    assert got["ex2.training"] == 1.75  # the best epoch's weights are not restored
     assert 0 < report.score < report.max_score
     tests = {t.name: t for t in report.tests}
+    assert "The weights of the best validation epoch restored at the end: 0/0.25" in \
+        tests["ex2.training"].output
     assert "no dropout layer" in tests["ex2.layers"].output
     assert "no batch-normalization layer" in tests["ex2.layers"].output
     assert "images changed" in tests["ex2.augment"].output
@@ -153,7 +180,8 @@ class SentimentClassifier(nn.Module):
 @pytest.mark.slow
 def test_ex3_partly_right_submission_gets_partial_credit(exercises, tmp_path):
     """Attention that ignores the mask, and a classifier that detaches the LSTM's output."""
-    cells = definition_cells(SOLUTIONS / NOTEBOOKS["ex3"])
+    cells = definition_cells(SOLUTIONS / NOTEBOOKS["ex3"], change=(
+        ("order = torch.randperm(n, generator=generator)", "order = torch.arange(n)"),))
     cells += [EX3_UNMASKED_ATTENTION, EX3_DETACHED_LSTM]
     report = grade(exercises["ex3"], write_notebook(tmp_path / "partial.ipynb", cells),
                    private_paths=[HIDDEN])
@@ -162,8 +190,10 @@ def test_ex3_partly_right_submission_gets_partial_credit(exercises, tmp_path):
     assert got["ex3.attention"] == 2.0  # sums to 1, weighted sum; but weight on padding
     assert got["ex3.model"] == 1.0  # shapes right; padding changes the logits
     assert got["ex3.gradients"] == 0.0
+    assert got["ex3.training"] == 1.75  # the same order in every epoch
     assert 0 < report.score < report.max_score
     tests = {t.name: t for t in report.tests}
+    assert "came in the same order in two epochs" in tests["ex3.training"].output
     assert "exactly 0 weight" in tests["ex3.attention"].output
     assert "got no gradient" in tests["ex3.gradients"].output
 

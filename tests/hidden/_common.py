@@ -83,3 +83,14 @@ def score_parts(parts: Sequence[Part], results: Mapping[str, ProbeResult], submi
         else:
             out.update((g, from_probe(by_name[g], r, submission, names, what)) for g in group)
     return [out[p.name] for p in parts]
+
+
+def loop_problems(r: ProbeResult, inputs: dict) -> dict[str, str]:
+    """What broke each rule of the training loop, from the spy model's probe
+    (:func:`dlbasics.checks._training.training_loop_probe`) run on ``inputs``."""
+    from dlbasics.checks._training import LOOP_RULES, loop_rule_problems
+
+    if r.ok:
+        return loop_rule_problems(r.outputs, inputs)
+    why = r.describe_failure().splitlines()[0]
+    return dict.fromkeys(LOOP_RULES, f"the training run of the grader's spy model failed: {why}")

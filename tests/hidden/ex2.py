@@ -15,15 +15,24 @@ from __future__ import annotations
 
 import numpy as np
 
+from dlbasics.checks._training import loop_inputs, training_loop_probe
 from dlbasics_grader.scoring import score_training_run
 from dlbasics_grader.spec import (
     Exercise,
-    Limits,
     Part,
     Probe,
     SandboxPolicy,
     as_array,
     compare_arrays,
+)
+
+from ._common import (
+    TORCH_LIMITS,
+    bullets,
+    loop_problems,
+    not_implemented,
+    score_parts,
+    verdict,
 )
 
 SEED = 7_305_118  # hidden: the grader's split, transform and inputs depend on it
@@ -39,7 +48,8 @@ PARTS = (
     Part("ex2.model", 2.0, "CNN output shapes for 8x8 and 28x28 images"),
     Part("ex2.layers", 2.0, "Convolution, pooling, dropout and batch normalization layers"),
     Part("ex2.augment", 2.0, "Augmentation keeps shapes and labels, changes images a little"),
-    Part("ex2.training", 1.0, "Training loop with validation; predict returns labels"),
+    Part("ex2.training", 2.0, "Training loop: history, shuffling, evaluation mode, best "
+         "weights; predict returns labels"),
     Part("ex2.confusion", 1.0, "Confusion matrix"),
     Part("ex2.accuracy", 3.0, f"Held-out accuracy >= {ACC_FULL:.0%} within the CPU budget"),
 )
@@ -51,18 +61,8 @@ POLICY = SandboxPolicy(
     allow_processes=False,
 )
 
-LIMITS = Limits(
-    total_wall_s=300.0,
-    cell_wall_s=120.0,
-    cpu_s=400,
-    memory_mb=4096,
-    memory_kind="data",
-    nproc=256,
-    file_size_mb=64,
-    open_files=256,
-    output_kb=64,
-    result_mb=16,
-)
+LIMITS = TORCH_LIMITS
+LOOP_INPUTS = loop_inputs("images", augment_fn=None)  # the spy model's data (public)
 
 
 # ----------------------------------------------------------------------------
@@ -280,16 +280,14 @@ def probes(seed: int) -> list[Probe]:
         Probe.from_function(confusion_probe, timeout_s=10, inputs=_confusion_case(seed)),
         Probe.from_function(training_probe, timeout_s=120, inputs={
             "X_train": X_tr, "y_train": y_tr, "X_val": X_val, "y_val": y_val, "X_test": X_te}),
+        Probe.from_function(training_loop_probe, name="loop_probe", timeout_s=60,
+                            inputs=LOOP_INPUTS),
     ]
 
 
 # ----------------------------------------------------------------------------
 # Scoring (grader only)
 # ----------------------------------------------------------------------------
-
-
-def _not_implemented(problems: list[str]) -> bool:
-    return bool(problems) and all("NotImplementedError" in p for p in problems)
 
 
 def _score_preprocess(part: Part, o: dict, seed: int):
@@ -324,8 +322,8 @@ def _score_preprocess(part: Part, o: dict, seed: int):
     if not problems:
         return part.passed("normalization_stats and preprocess are right for (n, 8, 8), "
                            "(n, 64) and (n, 28, 28) inputs.")
-    status = "error" if _not_implemented(problems) else "failed"
-    return part.failed("\n".join(f"- {p}" for p in problems[:5]), status=status)
+    status = "error" if not_implemented(problems) else "failed"
+    return part.failed(bullets(problems[:5]), status=status)
 
 
 def _score_model(part: Part, o: dict):
@@ -363,9 +361,9 @@ def _score_model(part: Part, o: dict):
     hint = ("\nHint: compute the size of the flattened features from image_size "
             "(each 2x2 pooling halves it, rounding down).")
     return part.failed(f"{good} of {len(MODEL_CONFIGS)} configurations right:\n"
-                       + "\n".join(f"- {p}" for p in problems) + hint,
+                       + bullets(problems) + hint,
                        score=part.max_score * good / len(MODEL_CONFIGS),
-                       status="error" if _not_implemented(problems) else "failed")
+                       status="error" if not_implemented(problems) else "failed")
 
 
 def _has(classes: list, prefixes: tuple[str, ...]) -> bool:
@@ -418,10 +416,9 @@ def _score_layers(part: Part, o: dict):
                          "model.eval()")
         else:
             score += 0.5
-    if score == part.max_score:
-        return part.passed("Conv2d, pooling, dropout (active only in training mode) and batch "
-                           "normalization (running statistics in evaluation mode) are there.")
-    return part.failed("\n".join(f"- {x}" for x in lines), score=score)
+    return verdict(part, score, lines,
+                   "Conv2d, pooling, dropout (active only in training mode) and batch "
+                   "normalization (running statistics in evaluation mode) are there.")
 
 
 def _correlations(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -500,12 +497,11 @@ def _score_confusion(part: Part, o: dict, seed: int):
     if not problems:
         return part.passed("The confusion matrices are right (including a class that never "
                            "occurs).")
-    return part.failed("\n".join(f"- {p}" for p in problems))
+    return part.failed(bullets(problems))
 
 
-def _score_training(train_part: Part, acc_part: Part, r, seed: int):
+def _score_training(train_part: Part, acc_part: Part, o: dict, loop: dict, seed: int):
     _, _, (_, y_test) = _digits(seed)
-    o = r.outputs
     setup = (f"The grader trained build_model(8, 10) with train_model's defaults on {N_TRAIN} "
              f"digits ({N_VAL} for validation), all turned by the same flip/rotation, and "
              f"predicted {len(y_test)} held-out ones.")
@@ -515,46 +511,24 @@ def _score_training(train_part: Part, acc_part: Part, r, seed: int):
                 "own.)")
     return score_training_run(train_part, acc_part, o, y_test, predict_name="predict(model, X_test)",
                               item="image", setup=setup, acc_full=ACC_FULL, acc_tiers=ACC_TIERS,
-                              cpu_budget_s=CPU_BUDGET_S, note=note)
+                              cpu_budget_s=CPU_BUDGET_S, loop=loop, note=note)
 
 
 NAMES = ("normalization_stats", "preprocess", "build_model", "augment", "train_model", "predict",
          "confusion_matrix", "DigitCNN")
 
 
-def _from_probe(part: Part, r, submission):
-    """Zero marks for a probe that did not return, naming a missing function plainly."""
-    if r.status == "error" and r.error.startswith("KeyError: "):
-        name = r.error[len("KeyError: "):].strip("'\"")
-        if name in NAMES and name not in submission.static.names:
-            return part.failed(f"No function called {name} was defined (keep the names and "
-                               "signatures from the exercise notebook). "
-                               + submission.cell_error_summary(), status="error")
-    return part.from_probe(r)
-
-
 def score(results, submission):
-    parts = {p.name: p for p in PARTS}
     seed = submission.seed
-    out = {}
-    simple = {
+    loop = loop_problems(results["loop_probe"], LOOP_INPUTS)
+    return score_parts(PARTS, results, submission, names=NAMES, what="function", simple={
         "ex2.preprocess": ("preprocess_probe", lambda p, o: _score_preprocess(p, o, seed)),
         "ex2.model": ("model_probe", _score_model),
         "ex2.layers": ("layers_probe", _score_layers),
         "ex2.augment": ("augment_probe", lambda p, o: _score_augment(p, o, seed)),
         "ex2.confusion": ("confusion_probe", lambda p, o: _score_confusion(p, o, seed)),
-    }
-    for name, (probe, fn) in simple.items():
-        r = results[probe]
-        out[name] = fn(parts[name], r.outputs) if r.ok else _from_probe(parts[name], r, submission)
-    r = results["training_probe"]
-    if r.ok:
-        out["ex2.training"], out["ex2.accuracy"] = _score_training(
-            parts["ex2.training"], parts["ex2.accuracy"], r, seed)
-    else:
-        out["ex2.training"] = _from_probe(parts["ex2.training"], r, submission)
-        out["ex2.accuracy"] = _from_probe(parts["ex2.accuracy"], r, submission)
-    return [out[p.name] for p in PARTS]
+    }, joint={("ex2.training", "ex2.accuracy"): (
+        "training_probe", lambda t, a, o: _score_training(t, a, o, loop, seed))})
 
 
 EXERCISE = Exercise(

@@ -15,15 +15,24 @@ from __future__ import annotations
 
 import numpy as np
 
+from dlbasics.checks._training import loop_inputs, training_loop_probe
 from dlbasics_grader.scoring import score_training_run
 from dlbasics_grader.spec import (
     Exercise,
-    Limits,
     Part,
     Probe,
     SandboxPolicy,
     as_array,
     compare_arrays,
+)
+
+from ._common import (
+    TORCH_LIMITS,
+    bullets,
+    loop_problems,
+    not_implemented,
+    score_parts,
+    verdict,
 )
 
 SEED = 4_480_291  # hidden: the grader's corpus, word code and inputs depend on it
@@ -38,7 +47,8 @@ PARTS = (
     Part("ex3.attention", 3.0, "Attention weights sum to 1 and are 0 on padding"),
     Part("ex3.model", 2.0, "Classifier output shapes; predictions ignore padding"),
     Part("ex3.gradients", 2.0, "Gradient flows to the embedding and the LSTM"),
-    Part("ex3.training", 1.0, "Training loop with validation; predict returns labels"),
+    Part("ex3.training", 2.0, "Training loop: history, shuffling, evaluation mode, best "
+         "weights; predict returns labels"),
     Part("ex3.accuracy", 3.0, f"Held-out accuracy >= {ACC_FULL:.0%} within the CPU budget"),
 )
 
@@ -50,18 +60,8 @@ POLICY = SandboxPolicy(
     allow_processes=False,
 )
 
-LIMITS = Limits(
-    total_wall_s=300.0,
-    cell_wall_s=120.0,
-    cpu_s=400,
-    memory_mb=4096,
-    memory_kind="data",
-    nproc=256,
-    file_size_mb=64,
-    open_files=256,
-    output_kb=64,
-    result_mb=16,
-)
+LIMITS = TORCH_LIMITS
+LOOP_INPUTS = loop_inputs("ids")  # the spy model's data (public)
 
 
 # ----------------------------------------------------------------------------
@@ -271,16 +271,14 @@ def probes(seed: int) -> list[Probe]:
         Probe.from_function(training_probe, timeout_s=120, inputs={
             "train_texts": tr, "y_train": y_tr, "val_texts": va, "y_val": y_va,
             "test_texts": te}),
+        Probe.from_function(training_loop_probe, name="loop_probe", timeout_s=60,
+                            inputs=LOOP_INPUTS),
     ]
 
 
 # ----------------------------------------------------------------------------
 # Scoring (grader only)
 # ----------------------------------------------------------------------------
-
-
-def _not_implemented(problems: list[str]) -> bool:
-    return bool(problems) and all("NotImplementedError" in p for p in problems)
 
 
 def _score_encode(part: Part, o: dict, seed: int):
@@ -316,8 +314,8 @@ def _score_encode(part: Part, o: dict, seed: int):
     if not problems:
         return part.passed("Padded ids and masks are right, with unknown words, one-token texts "
                            "and max_len.")
-    status = "error" if _not_implemented(problems) else "failed"
-    return part.failed("\n".join(f"- {p}" for p in problems[:5]), status=status)
+    status = "error" if not_implemented(problems) else "failed"
+    return part.failed(bullets(problems[:5]), status=status)
 
 
 def _score_attention(part: Part, o: dict, seed: int):
@@ -369,10 +367,9 @@ def _score_attention(part: Part, o: dict, seed: int):
                          "sum_t weights[:, t] * h[:, t].")
         else:
             score += 1.0
-    if score == part.max_score:
-        return part.passed("Weights are >= 0, sum to 1, are exactly 0 on padding, ignore what the "
-                           "padding holds, and the context is the weighted sum of h.")
-    return part.failed("\n".join(f"- {x}" for x in lines), score=score)
+    return verdict(part, score, lines,
+                   "Weights are >= 0, sum to 1, are exactly 0 on padding, ignore what the "
+                   "padding holds, and the context is the weighted sum of h.")
 
 
 def _score_model(part: Part, o: dict, seed: int):
@@ -417,10 +414,9 @@ def _score_model(part: Part, o: dict, seed: int):
                      "pack_padded_sequence)")
     else:
         score += 1.0
-    if score == part.max_score:
-        return part.passed("Logits (batch, num_classes) and weights (batch, length); a review gets "
-                           "the same logits alone and padded.")
-    return part.failed("\n".join(f"- {x}" for x in lines), score=score)
+    return verdict(part, score, lines,
+                   "Logits (batch, num_classes) and weights (batch, length); a review gets "
+                   "the same logits alone and padded.")
 
 
 def _score_gradients(part: Part, o: dict):
@@ -445,13 +441,11 @@ def _score_gradients(part: Part, o: dict):
     no_grad = o.get("no_grad")
     if isinstance(no_grad, list) and no_grad and score == part.max_score:
         lines.append(f"note: these parameters got no gradient: {', '.join(map(str, no_grad[:6]))}")
-    if score == part.max_score:
-        return part.passed("The loss's gradient reaches the embedding and the LSTM."
+    return verdict(part, score, lines, "The loss's gradient reaches the embedding and the LSTM."
                            + ("\n" + lines[0] if lines else ""))
-    return part.failed("\n".join(f"- {x}" for x in lines), score=score)
 
 
-def _score_training(train_part: Part, acc_part: Part, o: dict, seed: int):
+def _score_training(train_part: Part, acc_part: Part, o: dict, loop: dict, seed: int):
     _, _, (_, y_test) = _corpus(seed)
     setup = (f"The grader built Vocabulary.from_texts on {N_TRAIN} training reviews, trained "
              f"SentimentClassifier(len(vocab)) with train_model's defaults ({N_VAL} reviews for "
@@ -467,44 +461,22 @@ def _score_training(train_part: Part, acc_part: Part, o: dict, seed: int):
     return score_training_run(train_part, acc_part, o, y_test,
                               predict_name="predict(model, ids_test)", item="review", setup=setup,
                               acc_full=ACC_FULL, acc_tiers=ACC_TIERS, cpu_budget_s=CPU_BUDGET_S,
-                              note=note, hint=hint)
+                              loop=loop, note=note, hint=hint)
 
 
 NAMES = ("encode_texts", "AdditiveAttention", "SentimentClassifier", "train_model", "predict")
 
 
-def _from_probe(part: Part, r, submission):
-    """Zero marks for a probe that did not return, naming a missing definition plainly."""
-    if r.status == "error" and r.error.startswith("KeyError: "):
-        name = r.error[len("KeyError: "):].strip("'\"")
-        if name in NAMES and name not in submission.static.names:
-            return part.failed(f"Nothing called {name} was defined (keep the names and "
-                               "signatures from the exercise notebook). "
-                               + submission.cell_error_summary(), status="error")
-    return part.from_probe(r)
-
-
 def score(results, submission):
-    parts = {p.name: p for p in PARTS}
     seed = submission.seed
-    out = {}
-    simple = {
+    loop = loop_problems(results["loop_probe"], LOOP_INPUTS)
+    return score_parts(PARTS, results, submission, names=NAMES, simple={
         "ex3.encode": ("encode_probe", lambda p, o: _score_encode(p, o, seed)),
         "ex3.attention": ("attention_probe", lambda p, o: _score_attention(p, o, seed)),
         "ex3.model": ("model_probe", lambda p, o: _score_model(p, o, seed)),
         "ex3.gradients": ("gradient_probe", _score_gradients),
-    }
-    for name, (probe, fn) in simple.items():
-        r = results[probe]
-        out[name] = fn(parts[name], r.outputs) if r.ok else _from_probe(parts[name], r, submission)
-    r = results["training_probe"]
-    if r.ok:
-        out["ex3.training"], out["ex3.accuracy"] = _score_training(
-            parts["ex3.training"], parts["ex3.accuracy"], r.outputs, seed)
-    else:
-        out["ex3.training"] = _from_probe(parts["ex3.training"], r, submission)
-        out["ex3.accuracy"] = _from_probe(parts["ex3.accuracy"], r, submission)
-    return [out[p.name] for p in PARTS]
+    }, joint={("ex3.training", "ex3.accuracy"): (
+        "training_probe", lambda t, a, o: _score_training(t, a, o, loop, seed))})
 
 
 EXERCISE = Exercise(
