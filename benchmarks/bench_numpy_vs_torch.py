@@ -7,15 +7,16 @@ Reports ratios ``dlbasics time / torch time`` (lower is better; 1.0 is parity):
 * ``conv2d`` forward + backward on ``(64, 32, 14, 14)`` with 64 3x3 filters,
   padding 1, against ``torch.nn.functional.conv2d``.
 
-Both libraries get the same number of threads. The two contenders alternate
-in rounds, and each reported time is the median over rounds, so a burst of
-load on the machine hits both rather than one.
+Both libraries get the same number of threads (``--threads``, by default one
+and then two). The two contenders alternate in rounds, and each reported time
+is the median over rounds, so a burst of load on the machine hits both rather
+than one. The header names NumPy's BLAS and the CPU kernel it picked: the
+GEMMs that dominate both benchmarks run at that kernel's speed.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 from collections.abc import Callable
@@ -99,29 +100,45 @@ def conv2d_step(rounds: int, repeats: int) -> dict[str, float]:
     return _median_times({"dlbasics": ours, "torch": theirs}, rounds, repeats)
 
 
-def main(argv: list[str] | None = None) -> dict[str, float]:
-    """Run both comparisons, print a table, return the ratios."""
+BENCHMARKS = (
+    ("MLP 784-256-128-10 train step, batch 128", mlp_step, 20),
+    ("conv2d fwd+bwd (64,32,14,14), 64 3x3, pad 1", conv2d_step, 3),
+)
+
+
+def _blas() -> str:
+    """NumPy's BLAS and the CPU kernel it chose, e.g. ``openblas 0.3.31 (Haswell)``."""
+    from threadpoolctl import threadpool_info
+
+    for pool in threadpool_info():
+        if pool.get("user_api") == "blas" and "numpy" in pool.get("filepath", ""):
+            return f"{pool['internal_api']} {pool['version']} ({pool.get('architecture', '?')} kernel)"
+    return "unknown BLAS"
+
+
+def main(argv: list[str] | None = None) -> dict[tuple[str, int], float]:
+    """Run both comparisons at each thread count, print a table, return the ratios."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2],
+                        help="thread counts to compare at, the same for both libraries (default: 1 2)")
     args = parser.parse_args(argv)
 
     import torch
     from threadpoolctl import threadpool_limits
 
-    torch.set_num_threads(args.threads)
+    print(f"dlbasics (NumPy {np.__version__}, {_blas()}) vs torch {torch.__version__}, "
+          f"median of {args.rounds} alternating rounds")
+    print(f"{'benchmark':<46}{'threads':>8}{'dlbasics':>11}{'torch':>11}{'ratio':>8}")
     ratios = {}
-    with threadpool_limits(limits=args.threads):
-        print(f"dlbasics (NumPy {np.__version__}) vs torch {torch.__version__}, {args.threads} threads, "
-              f"median of {args.rounds} alternating rounds")
-        print(f"{'benchmark':<46}{'dlbasics':>11}{'torch':>11}{'ratio':>8}")
-        for name, fn, repeats in (
-            ("MLP 784-256-128-10 train step, batch 128", mlp_step, 20),
-            ("conv2d fwd+bwd (64,32,14,14), 64 3x3, pad 1", conv2d_step, 3),
-        ):
-            t = fn(args.rounds, repeats)
-            ratios[name] = t["dlbasics"] / t["torch"]
-            print(f"{name:<46}{t['dlbasics'] * 1e3:>9.2f}ms{t['torch'] * 1e3:>9.2f}ms{ratios[name]:>7.2f}x")
+    for threads in args.threads:
+        torch.set_num_threads(threads)
+        with threadpool_limits(limits=threads):
+            for name, fn, repeats in BENCHMARKS:
+                t = fn(args.rounds, repeats)
+                ratios[name, threads] = t["dlbasics"] / t["torch"]
+                print(f"{name:<46}{threads:>8}{t['dlbasics'] * 1e3:>9.2f}ms{t['torch'] * 1e3:>9.2f}ms"
+                      f"{ratios[name, threads]:>7.2f}x")
     return ratios
 
 
