@@ -311,7 +311,7 @@ def _has_cap_sys_admin() -> bool:
     return False
 
 
-_HOST: dict = {}
+_HOST: dict[str, dict] = {}
 
 
 def host_support() -> dict:
@@ -324,12 +324,12 @@ def host_support() -> dict:
     ``DLBASICS_SANDBOX_DISABLE`` (comma-separated names) switches mechanisms
     off, to test how the grader behaves on hosts without them.
     """
-    if _HOST:
-        return dict(_HOST)
     disabled = os.environ.get("DLBASICS_SANDBOX_DISABLE", "")
+    if disabled in _HOST:
+        return dict(_HOST[disabled])
     root = os.geteuid() == 0 and "uid" not in disabled
     namespaces = "namespaces" not in disabled
-    _HOST.update(
+    _HOST[disabled] = dict(
         root=root,
         mount_ns=root and namespaces and _has_cap_sys_admin(),
         user_ns=namespaces and _can_unshare(0x10000000 | 0x40000000 | 0x08000000),
@@ -337,7 +337,7 @@ def host_support() -> dict:
         seccomp=seccomp_available(),
         cgroup="cgroup" not in disabled and root and _cgroup_writable(),
     )
-    return dict(_HOST)
+    return dict(_HOST[disabled])
 
 
 CGROUP_ROOT = "/sys/fs/cgroup"

@@ -59,7 +59,7 @@ GRADER_PACKAGE = Path(__file__).resolve().parent
 SANDBOX_UIDS = range(61000, 61500)
 ROOT_BASE = Path("/run/dlbasics-grade")
 GRACE_S = 2.0
-WALL_FACTOR = 3.0
+WALL_FACTOR = 2.0
 """Wall-clock backstop: a limit on CPU time also ends after this many times as
 long in wall time (code that sleeps or waits uses no CPU)."""
 TMP_MB = 32

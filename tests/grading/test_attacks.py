@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from dlbasics_grader.engine import grade
+from dlbasics_grader.report import summary as terminal_summary
 from dlbasics_grader.spec import STATUSES
 
 from .conftest import HIDDEN, REPO, write_notebook
@@ -104,6 +105,8 @@ def test_attack_is_graded_right(name, tmp_path, ex1, ex1_solution_cells, ex1_stu
 
     results = report.to_gradescope()
     json.dumps(results)  # serializable
+    json.dumps(results, ensure_ascii=False).encode("utf-8")  # and valid UTF-8
+    terminal_summary(report, color=True).encode("utf-8")  # printable
     assert not report.grader_error, report.grader_error
     assert [t.name for t in report.tests] == [p.name for p in ex1.parts]
     assert all(t.status in STATUSES for t in report.tests)
@@ -127,6 +130,8 @@ def test_attack_is_graded_right(name, tmp_path, ex1, ex1_solution_cells, ex1_stu
     for canary in getattr(mod, "CANARIES", []):
         assert not os.path.exists(canary), f"{canary} was written"
     assert _snapshot(outside) == before, "files outside the sandbox changed"
+    if hasattr(mod, "after"):
+        mod.after(report)
     uid = report.isolation.get("user", "")
     if uid.startswith("uid "):
         assert _survivors(int(uid.split()[1]), done_ticks) == []

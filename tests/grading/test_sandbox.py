@@ -179,7 +179,7 @@ def test_a_sandbox_that_cannot_start_is_a_grader_error_with_results(tmp_path, mo
 
     if _world_reachable(Path(sys.base_prefix).resolve()) is None:
         pytest.skip("this Python is readable by every user, so the sandbox starts anyway")
-    monkeypatch.setenv("DLBASICS_SANDBOX_NAMESPACES", "0")
+    monkeypatch.setenv("DLBASICS_SANDBOX_DISABLE", "namespaces")
     report = grade(ex1, write_notebook(tmp_path / "nb.ipynb", ["x = 1"]), private_paths=[HIDDEN])
     assert report.score == 0 and {t.status for t in report.tests} == {"error"}
     assert "tell your instructor" in report.tests[0].output
