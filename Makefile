@@ -18,10 +18,10 @@ help:
 	@echo "make bench  - NumPy vs PyTorch and grader benchmarks (ratios)"
 	@echo "make release - student bundle in dist/"
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt -e .
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -e .
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -26,25 +26,51 @@ This folder holds the book's chapters, the graded exercises and the `dlbasics` p
 
 ## Install
 
+You need Python 3.10 or newer (`python3 --version`; on Windows `py --version`). In this folder:
+
 ```bash
+# Linux and macOS
 python3 -m venv .venv
 .venv/bin/pip install -r requirements.txt -e .
 .venv/bin/jupyter lab
 ```
 
+On Windows, in PowerShell or the Command Prompt:
+
+```bat
+py -m venv .venv
+.venv\\Scripts\\pip install -r requirements.txt -e .
+.venv\\Scripts\\jupyter lab
+```
+
+`requirements.txt` holds only what the course needs (NumPy, matplotlib, scikit-learn,
+PyTorch, JupyterLab and widgets). It installs PyTorch's CPU build: on Linux it fetches it from
+PyTorch's CPU-only index instead of the much larger CUDA build on PyPI. Nothing in the course
+needs a GPU. On Colab, the first cell of every notebook installs `dlbasics` when it is missing.
+
 ## Exercises
 
-Open the notebooks in `exercises/`. Write your code where a cell says
-`raise NotImplementedError`, run the cell, then run the one-line check that follows, e.g.
+Open the notebooks in `exercises/`. Each starts with a table of its parts and what earns their
+points. Write your code where a cell says `raise NotImplementedError`, run the cell, then run
+the one-line check that follows, e.g.
 
 ```python
 check("ex1.forward", CompleteNeuralNetwork)
 ```
 
-It prints ✓ or ✗ with what was expected and what your code gave. The checks use small public
-cases; your submission is graded on other, hidden ones, in a separate process that runs your
-notebook from top to bottom: make sure "Restart Kernel and Run All Cells" works before you
-submit the `.ipynb` file.
+It prints ✓ or ✗ with what was expected and what your code gave, and warns you at once when a
+part would score 0 (for instance because Exercise 1's code imports something it may not). The
+checks use small public cases; your submission is graded on other, hidden ones, in a separate
+process that runs your notebook from top to bottom.
+
+## Submitting
+
+1. Run "Kernel → Restart Kernel and Run All Cells" and check that every cell runs.
+2. Save the notebook, keeping its name (`exercises/ex1_neural_network.ipynb` and so on): the
+   grader looks for that name first.
+3. Submit that one `.ipynb` file the way your course asks: upload it to Gradescope, or commit
+   and push it to your GitHub Classroom repository. You get the points of every part and the
+   same kind of messages as the checks.
 
 {exercise_table}
 """

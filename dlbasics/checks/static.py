@@ -9,7 +9,7 @@ then says whether the code a graded part runs reaches a forbidden module.
 
 The rules are public: the public checks run this scan on the cells a learner
 has run and say at once when a part will score 0; the grader
-(``dlbasics_grader``) runs the same scan on the submitted notebook.
+runs the same scan on the submitted notebook.
 """
 
 from __future__ import annotations

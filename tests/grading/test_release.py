@@ -95,3 +95,65 @@ def test_audit_finds_planted_solution_code(bundle, tmp_path):
 def test_make_release_runs_this_module():
     makefile = (REPO / "Makefile").read_text()
     assert "-m dlbasics_grader.release dist/dlbasics-student" in makefile
+
+
+AUTHORING_TOOLS = ("jupyter-book", "sphinx", "nbval", "nbclient", "pytest", "playwright", "ruff")
+
+
+def test_bundle_installs_the_course_and_not_the_authoring_tools(bundle):
+    lines = [ln.split("#")[0].strip() for ln in (bundle / "requirements.txt").read_text()
+             .splitlines()]
+    lines = [ln for ln in lines if ln]
+    names = {re.split(r"[<>=\[ ]", ln)[0].lower() for ln in lines if not ln.startswith("-")}
+    assert {"torch", "numpy", "matplotlib", "scikit-learn", "ipywidgets", "jupyterlab"} <= names
+    assert not any(name.startswith(AUTHORING_TOOLS) for name in names)
+    assert lines[0] == "--extra-index-url https://download.pytorch.org/whl/cpu"
+    assert not (bundle / "requirements-dev.txt").exists()
+    dev = (REPO / "requirements-dev.txt").read_text().splitlines()
+    assert "-r requirements.txt" in dev and any(ln.startswith("jupyter-book") for ln in dev)
+
+
+def test_pip_prefers_the_cpu_build_when_both_builds_are_offered(tmp_path):
+    """What the CPU index changes on Linux: the same pin, the +cpu build wins over PyPI's."""
+    import subprocess
+    import sys
+    import zipfile
+
+    for folder, version in (("pypi", "2.13.0"), ("cpu", "2.13.0+cpu")):
+        (tmp_path / folder).mkdir()
+        wheel = tmp_path / folder / f"torch-{version}-py3-none-any.whl"
+        with zipfile.ZipFile(wheel, "w") as zf:
+            info = f"torch-{version}.dist-info"
+            zf.writestr(f"{info}/METADATA", f"Metadata-Version: 2.1\nName: torch\nVersion: "
+                                            f"{version}\n")
+            zf.writestr(f"{info}/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\n"
+                                         "Tag: py3-none-any\n")
+            zf.writestr(f"{info}/RECORD", "")
+    pin = next(ln for ln in (REPO / "requirements.txt").read_text().splitlines()
+               if ln.startswith("torch=="))
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--no-deps",
+         "--no-index", "--find-links", str(tmp_path / "pypi"), "--find-links",
+         str(tmp_path / "cpu"), pin], capture_output=True, text=True, timeout=120,
+        env={"PATH": "/usr/bin:/bin", "PIP_CONFIG_FILE": "/dev/null"})
+    assert proc.returncode == 0, proc.stderr
+    assert "Would install torch-2.13.0+cpu" in proc.stdout
+
+
+def test_bundle_readme_says_python_windows_and_how_to_submit(bundle):
+    readme = (bundle / "README.md").read_text()
+    for text in ("Python 3.10 or newer", "On Windows", r".venv\Scripts\pip install -r "
+                 "requirements.txt -e .", "## Submitting", "Restart Kernel and Run All Cells",
+                 "Gradescope", "GitHub Classroom", "CPU build"):
+        assert text in readme, text
+
+
+def test_every_notebook_installs_dlbasics_when_it_is_missing(bundle):
+    def first_code(path):
+        return next(c.source for c in nbformat.read(path, as_version=4).cells
+                    if c.cell_type == "code")
+
+    installs = {first_code(p) for p in (bundle / "chapters").glob("*.ipynb")}
+    assert all("%pip install" in src and "import dlbasics" in src for src in installs)
+    for path in (bundle / "exercises").glob("ex*.ipynb"):
+        assert first_code(path) in installs, path.name
