@@ -23,15 +23,7 @@ from dlbasics.checks.ex1 import (
     shuffle_probe,
     shuffle_problems,
 )
-from dlbasics_grader.spec import (
-    Exercise,
-    Limits,
-    Part,
-    Probe,
-    SandboxPolicy,
-    as_array,
-    compare_arrays,
-)
+from dlbasics_grader.spec import Exercise, Limits, Part, Probe, SandboxPolicy, as_array, compare_arrays
 
 from ._common import bullets
 
@@ -416,14 +408,6 @@ def score(results, submission):
     return out
 
 
-EXERCISE = Exercise(
-    name="ex1",
-    title="A neural network from scratch (NumPy)",
-    notebook="ex1_neural_network.ipynb",
-    parts=PARTS,
-    probes=probes,
-    score=score,
-    limits=LIMITS,
-    policy=POLICY,
-    seed=SEED,
-)
+EXERCISE = Exercise(name="ex1", title="A neural network from scratch (NumPy)",
+                    notebook="ex1_neural_network.ipynb", parts=PARTS, probes=probes, score=score,
+                    limits=LIMITS, policy=POLICY, seed=SEED)

@@ -17,23 +17,9 @@ import numpy as np
 
 from dlbasics.checks._training import loop_inputs, training_loop_probe
 from dlbasics_grader.scoring import score_training_run
-from dlbasics_grader.spec import (
-    Exercise,
-    Part,
-    Probe,
-    SandboxPolicy,
-    as_array,
-    compare_arrays,
-)
+from dlbasics_grader.spec import Exercise, Part, Probe, SandboxPolicy, as_array, compare_arrays
 
-from ._common import (
-    TORCH_LIMITS,
-    bullets,
-    loop_problems,
-    not_implemented,
-    score_parts,
-    verdict,
-)
+from ._common import TORCH_LIMITS, bullets, loop_problems, not_implemented, score_parts, verdict
 
 SEED = 7_305_118  # hidden: the grader's split, transform and inputs depend on it
 
@@ -531,14 +517,6 @@ def score(results, submission):
         "training_probe", lambda t, a, o: _score_training(t, a, o, loop, seed))})
 
 
-EXERCISE = Exercise(
-    name="ex2",
-    title="Image classification with a CNN (PyTorch)",
-    notebook="ex2_cnn.ipynb",
-    parts=PARTS,
-    probes=probes,
-    score=score,
-    limits=LIMITS,
-    policy=POLICY,
-    seed=SEED,
-)
+EXERCISE = Exercise(name="ex2", title="Image classification with a CNN (PyTorch)",
+                    notebook="ex2_cnn.ipynb", parts=PARTS, probes=probes, score=score,
+                    limits=LIMITS, policy=POLICY, seed=SEED)

@@ -17,23 +17,9 @@ import numpy as np
 
 from dlbasics.checks._training import loop_inputs, training_loop_probe
 from dlbasics_grader.scoring import score_training_run
-from dlbasics_grader.spec import (
-    Exercise,
-    Part,
-    Probe,
-    SandboxPolicy,
-    as_array,
-    compare_arrays,
-)
+from dlbasics_grader.spec import Exercise, Part, Probe, SandboxPolicy, as_array, compare_arrays
 
-from ._common import (
-    TORCH_LIMITS,
-    bullets,
-    loop_problems,
-    not_implemented,
-    score_parts,
-    verdict,
-)
+from ._common import TORCH_LIMITS, bullets, loop_problems, not_implemented, score_parts, verdict
 
 SEED = 4_480_291  # hidden: the grader's corpus, word code and inputs depend on it
 
@@ -479,14 +465,6 @@ def score(results, submission):
         "training_probe", lambda t, a, o: _score_training(t, a, o, loop, seed))})
 
 
-EXERCISE = Exercise(
-    name="ex3",
-    title="Text classification with an LSTM and attention (PyTorch)",
-    notebook="ex3_lstm_attention.ipynb",
-    parts=PARTS,
-    probes=probes,
-    score=score,
-    limits=LIMITS,
-    policy=POLICY,
-    seed=SEED,
-)
+EXERCISE = Exercise(name="ex3", title="Text classification with an LSTM and attention (PyTorch)",
+                    notebook="ex3_lstm_attention.ipynb", parts=PARTS, probes=probes, score=score,
+                    limits=LIMITS, policy=POLICY, seed=SEED)
