@@ -431,8 +431,9 @@ def _report(exercise: Exercise, submission: Submission, t0: float, tests: list[T
 def _read(exercise: Exercise, path: Path, submission: Submission) -> list | None:
     """The notebook's cells (and its static scan into ``submission``), or None."""
     try:
-        if path.is_symlink():
-            raise NotebookError("it is a symbolic link; submit the notebook file itself")
+        if path.is_symlink() or path.parent.is_symlink():
+            raise NotebookError("it is a symbolic link (or in a linked folder); the grader "
+                                "reads only the notebook file itself")
         cells = read_submission(path)
     except NotebookError as exc:
         submission.load_error = f"{path.name} could not be graded: {exc}."

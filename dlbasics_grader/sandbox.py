@@ -611,6 +611,11 @@ class _Cgroup:
         self.paths = {}
 
 
+def _state_of(pid: int) -> str:
+    with open(f"/proc/{pid}/stat", "rb") as fh:
+        return fh.read().rsplit(b")", 1)[1].split()[0].decode()
+
+
 def _session_of(pid: int) -> int:
     with open(f"/proc/{pid}/stat", "rb") as fh:
         return int(fh.read().rsplit(b")", 1)[1].split()[3])
@@ -630,7 +635,7 @@ def kill_all(pgid: int | None, uid: int | None, token: str, cgroup: _Cgroup | No
     tok = f"DLBASICS_SANDBOX_TOKEN={token}".encode()
 
     def ours(p: int) -> bool:
-        if p == me:
+        if p == me or _state_of(p) in "ZX":  # dead, waiting to be reaped
             return False
         if uid is not None:
             return _uid_of(p) == uid

@@ -68,7 +68,8 @@ def _boot_ticks() -> float:
 
 
 def _survivors(uid: int, before_ticks: float) -> list[int]:
-    """Processes of ``uid`` that started before ``before_ticks`` and are still alive."""
+    """Processes of ``uid`` that started before ``before_ticks`` and still run (a killed
+    process waiting to be reaped, a zombie, runs nothing)."""
     pids = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -77,10 +78,11 @@ def _survivors(uid: int, before_ticks: float) -> list[int]:
             with open(f"/proc/{entry}/status") as fh:
                 uid_line = next(ln for ln in fh if ln.startswith("Uid:"))
             with open(f"/proc/{entry}/stat") as fh:
-                start = float(fh.read().rsplit(")", 1)[1].split()[19])
+                fields = fh.read().rsplit(")", 1)[1].split()
+            state, start = fields[0], float(fields[19])
         except (OSError, StopIteration):
             continue
-        if int(uid_line.split()[1]) == uid and start <= before_ticks:
+        if int(uid_line.split()[1]) == uid and start <= before_ticks and state not in "ZX":
             pids.append(int(entry))
     return pids
 
