@@ -507,6 +507,8 @@ NAMES = ("normalization_stats", "preprocess", "build_model", "augment", "train_m
 def score(results, submission):
     seed = submission.seed
     loop = loop_problems(results["loop_probe"], LOOP_INPUTS)
+    # the training's CPU time is the grader's measurement from outside the sandbox
+    # (ProbeResult.cpu_s), not the probe's own clock, which learner code could patch
     return score_parts(PARTS, results, submission, names=NAMES, what="function", simple={
         "ex2.preprocess": ("preprocess_probe", lambda p, o: _score_preprocess(p, o, seed)),
         "ex2.model": ("model_probe", _score_model),
@@ -514,7 +516,8 @@ def score(results, submission):
         "ex2.augment": ("augment_probe", lambda p, o: _score_augment(p, o, seed)),
         "ex2.confusion": ("confusion_probe", lambda p, o: _score_confusion(p, o, seed)),
     }, joint={("ex2.training", "ex2.accuracy"): (
-        "training_probe", lambda t, a, o: _score_training(t, a, o, loop, seed))})
+        "training_probe", lambda t, a, o: _score_training(
+            t, a, {**o, "cpu_s": results["training_probe"].cpu_s}, loop, seed))})
 
 
 EXERCISE = Exercise(name="ex2", title="Image classification with a CNN (PyTorch)",

@@ -456,13 +456,16 @@ NAMES = ("encode_texts", "AdditiveAttention", "SentimentClassifier", "train_mode
 def score(results, submission):
     seed = submission.seed
     loop = loop_problems(results["loop_probe"], LOOP_INPUTS)
+    # the training's CPU time is the grader's measurement from outside the sandbox
+    # (ProbeResult.cpu_s), not the probe's own clock, which learner code could patch
     return score_parts(PARTS, results, submission, names=NAMES, simple={
         "ex3.encode": ("encode_probe", lambda p, o: _score_encode(p, o, seed)),
         "ex3.attention": ("attention_probe", lambda p, o: _score_attention(p, o, seed)),
         "ex3.model": ("model_probe", lambda p, o: _score_model(p, o, seed)),
         "ex3.gradients": ("gradient_probe", _score_gradients),
     }, joint={("ex3.training", "ex3.accuracy"): (
-        "training_probe", lambda t, a, o: _score_training(t, a, o, loop, seed))})
+        "training_probe", lambda t, a, o: _score_training(
+            t, a, {**o, "cpu_s": results["training_probe"].cpu_s}, loop, seed))})
 
 
 EXERCISE = Exercise(name="ex3", title="Text classification with an LSTM and attention (PyTorch)",
