@@ -20,5 +20,9 @@ if [ "{needs_torch}" = "yes" ]; then
 fi
 /opt/dlbasics-venv/bin/pip install --quiet /autograder/source/package
 chmod -R a+rX /opt/dlbasics-venv
-# The hidden tests stay readable by root only.
-chmod -R go-rwx /autograder/source/tests
+# The hidden tests, the package source and the submissions stay readable by root
+# only: the sandbox runs every notebook as another user (and, where the kernel has
+# it, under Landlock, which allows it the virtual environment and nothing of these).
+chmod -R go-rwx /autograder/source
+mkdir -p /autograder/submission /autograder/results
+chmod go-rwx /autograder/submission /autograder/results
