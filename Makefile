@@ -21,7 +21,7 @@ help:
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -e .
+	$(BIN)/python -m pip install --quiet --retries 1 -r requirements-dev.txt -e .
 	touch $(STAMP)
 
 install: $(STAMP)

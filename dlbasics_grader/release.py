@@ -46,7 +46,9 @@ py -m venv .venv
 `requirements.txt` holds only what the course needs (NumPy, matplotlib, scikit-learn,
 PyTorch, JupyterLab and widgets). It installs PyTorch's CPU build: on Linux it fetches it from
 PyTorch's CPU-only index instead of the much larger CUDA build on PyPI. Nothing in the course
-needs a GPU. On Colab, the first cell of every notebook installs `dlbasics` when it is missing.
+needs a GPU. Without a network connection pip warns that it cannot reach PyTorch's index and
+installs from what it has; add `--retries 1` to keep that short. On Colab, the first cell of
+every notebook installs `dlbasics` when it is missing.
 
 ## Exercises
 
