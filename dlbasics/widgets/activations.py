@@ -31,11 +31,13 @@ from dlbasics.plots import CLASS_COLORS
 from dlbasics.validation import as_float_array, check_positive
 
 __all__ = [
+    "DEPTH_GRID",
     "EXPLORER_ACTIVATIONS",
     "activation_explorer",
     "composed_derivative",
     "plot_activation_panels",
     "plot_depth_sweep",
+    "WEIGHT_GRID",
 ]
 
 #: The activations the explorer offers, in the order chapter 3 introduces them.
@@ -221,6 +223,7 @@ def plot_depth_sweep(
 
 #: Depths and weights the explorer offers (each combination is precomputed for the static page).
 DEPTH_GRID = (1, 2, 3, 5, 10, 20, 30)
+#: The weights (every layer's) the explorer's slider offers.
 WEIGHT_GRID = (0.5, 1.0, 2.0, 4.0)
 
 

@@ -26,6 +26,8 @@ from matplotlib.patches import Circle, Rectangle
 from dlbasics.validation import check_layer_sizes
 
 __all__ = [
+    "BATCH_SIZES",
+    "PRESETS",
     "architecture_explorer",
     "count_parameters",
     "draw_layer_product",

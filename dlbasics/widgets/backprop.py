@@ -332,7 +332,9 @@ def plot_neuron_graph(
 #: rates and the epochs it shows. Scale 0.01 with rate 0.1 is the recipe that stays stuck near
 #: the symmetric start; scale 1 with rate 0.5 learns XOR; rate 1 overshoots and never settles.
 WEIGHT_SCALES = (0.01, 0.1, 1.0, 3.0)
+#: Learning rates the explorer offers.
 LEARNING_RATES = (0.1, 0.5, 1.0)
+#: Epochs the explorer's slider offers.
 EPOCHS = (0, 100, 300, 1000, 2000, 5000)
 
 

@@ -257,8 +257,8 @@ def convolution_explorer(
     Returns
     -------
     ipywidgets.VBox
-        Four drop-downs (image, kernel from :data:`KERNELS`, stride from
-        :data:`STRIDES`, padding from :data:`PADDINGS`), a read-out of the
+        Four drop-downs (image, kernel from ``KERNELS``, stride from
+        ``STRIDES``, padding from ``PADDINGS``), a read-out of the
         output-size formula and the figure of :func:`plot_convolution`; see
         :func:`dlbasics.widgets.display.explorer`.
     """

@@ -22,8 +22,10 @@ from matplotlib.figure import Figure
 from dlbasics.activations import get_activation
 
 __all__ = [
+    "BIAS_GRID",
     "GATES",
     "NEURON_ACTIVATIONS",
+    "WEIGHT_GRID",
     "gate_accuracy",
     "neuron_explorer",
     "neuron_output",
@@ -225,6 +227,7 @@ def plot_neuron(
 
 #: The explorer's grid: every combination gets a precomputed figure on the static page.
 WEIGHT_GRID = (-1.0, 0.0, 1.0, 2.0)
+#: The biases the explorer's slider offers.
 BIAS_GRID = (-1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5)
 
 _FIGSIZE = (4.5, 3.75)

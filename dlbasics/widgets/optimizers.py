@@ -35,7 +35,12 @@ from dlbasics.plots import CLASS_COLORS
 
 __all__ = [
     "LOSS_SURFACES",
+    "BETA1S",
+    "LEARNING_RATES",
+    "MOMENTA",
     "OPTIMIZER_NAMES",
+    "RHOS",
+    "STEPS",
     "LossSurface",
     "make_optimizer",
     "optimizer_path",
@@ -411,9 +416,13 @@ def plot_learning_rate_grid(
 #: whose steepest curvature is 2, plain SGD is stable below η = 1, oscillates near it and
 #: diverges above it; the Rosenbrock valley needs the small rates.
 LEARNING_RATES = (0.001, 0.01, 0.1, 0.5, 0.9, 1.1)
+#: Step counts: the early phase and the late one.
 STEPS = (20, 150)
+#: SGD momentum values the race offers.
 MOMENTA = (0.5, 0.9, 0.99)
+#: RMSprop decay rates ρ the race offers.
 RHOS = (0.9, 0.99)
+#: Adam β₁ values the race offers (0: no average of the gradient).
 BETA1S = (0.0, 0.9)
 
 _RACE_SIZE = (9.6, 3.7)
@@ -491,7 +500,7 @@ def optimizer_race(
     """Explorer: race the four optimizers on a 2-D loss surface at one shared learning rate.
 
     Controls: the surface, the learning rate, the number of steps, SGD's
-    momentum, RMSprop's :math:`\rho` and Adam's :math:`\beta_1`. Left: the
+    momentum, RMSprop's ρ and Adam's β₁. Left: the
     trajectories on the contour map; right: :math:`f - f^*` per step. Each
     optimizer is its own layer, so a control that only one optimizer reads
     costs only that optimizer's figures.
