@@ -69,7 +69,7 @@ def mse_loss_grad(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
     numpy.ndarray, same shape and dtype as ``pred``
     """
     p, t = _check_pair(pred, target, "pred")
-    return 2 * (p - t) / p.size
+    return (2 / p.size) * (p - t)
 
 
 def binary_cross_entropy_with_logits(logits: np.ndarray, target: np.ndarray) -> float:
