@@ -10,6 +10,6 @@ def cells(solution_cells):
     return out
 
 
-EXPECT_SCORE = 2
+EXPECT_SCORE = 2.5  # init (2) and the shuffling half point of train: NaN changes neither
 EXPECT_STATUS = {"ex1.forward": "failed", "ex1.backward": "failed", "ex1.train": "failed"}
 EXPECT_OUTPUT = ["NaN"]
