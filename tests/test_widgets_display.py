@@ -164,3 +164,10 @@ def test_regularization_explorer_static_grid():
     grid = train_regularization_grid(X[:40], y[:40], X[40:], y[40:], l2_values=(0.0, 0.1),
                                      dropout_values=(0.0, 0.5), hidden=(8,), epochs=20, resolution=20)
     assert_every_control_works(regularization_explorer(grid))
+
+
+def test_a_control_with_one_option_is_not_shown():
+    box = explorer([Control("a", (1.0,), 1.0, "a"), Control("kind", ("sin", "cos"), "sin", "kind")],
+                   [Layer(_curve, ("a", "kind"))])
+    shown = [w for row in box.children[0].children for w in row.children]
+    assert shown == [box.controls["kind"]]

@@ -415,7 +415,7 @@ def backprop_explorer(
     slider = box.controls["epoch"]
     play = widgets.Play(value=slider.index, min=0, max=len(epochs) - 1, interval=800,
                         description="play")
-    widgets.jslink((play, "value"), (slider, "index"))
+    widgets.jsdlink((play, "value"), (slider, "index"))
     box.children[0].children[1].children = (play, slider)
     box.controls["play"] = play
     box.runs = runs

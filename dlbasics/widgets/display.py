@@ -328,7 +328,10 @@ def explorer(
         max(c for _, c in cells) + 1), justify_items="flex-start", align_items="flex-start"))
 
     rows = rows or [[c.name] for c in controls]
-    control_box = widgets.VBox([widgets.HBox([control_widgets[n] for n in row]) for row in rows])
+    # a control with one option could change nothing: it is not shown (its value is fixed)
+    movable = {c.name for c in controls if len(c.options) > 1}
+    control_box = widgets.VBox([widgets.HBox([control_widgets[n] for n in row if n in movable])
+                                for row in rows])
     children = [control_box]
     if note:
         children.append(widgets.HTML(f"<small>{note}</small>"))
