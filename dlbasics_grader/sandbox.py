@@ -589,16 +589,7 @@ class _Cgroup:
             return []
 
     def remove(self) -> None:
-        for _ in range(100):
-            pids = self.pids()
-            if not pids:
-                break
-            for p in pids:
-                try:
-                    os.kill(p, signal.SIGKILL)
-                except OSError:
-                    pass
-            time.sleep(0.01)
+        _kill_until_gone(self.pids, rounds=100)
         for path in self.paths.values():
             for _ in range(50):
                 try:
@@ -641,8 +632,13 @@ def kill_all(pgid: int | None, uid: int | None, token: str, cgroup: _Cgroup | No
             return _uid_of(p) == uid
         return (pgid is not None and _session_of(p) == pgid) or _has_token(p, tok)
 
-    for _ in range(50):
-        pids = _pids_where(ours)
+    _kill_until_gone(lambda: _pids_where(ours), rounds=50)
+
+
+def _kill_until_gone(find, rounds: int) -> None:
+    """SIGKILL what ``find()`` lists until it lists nothing (or ``rounds`` pass)."""
+    for _ in range(rounds):
+        pids = find()
         if not pids:
             return
         for p in pids:
@@ -764,12 +760,15 @@ class _Protocol:
         self.state = "done"
         return True
 
-    def _on_cell_start(self, msg: dict) -> bool:
+    def _begin(self, msg: dict, waiting: str, expected: int, kind: str) -> bool:
         i = msg.get("i")
-        if self.state != "cells" or i != self.next_cell or type(i) is not int:
+        if self.state != waiting or type(i) is not int or i != expected:
             return False
-        self._start("cell", i)
+        self._start(kind, i)
         return True
+
+    def _on_cell_start(self, msg: dict) -> bool:
+        return self._begin(msg, "cells", self.next_cell, "cell")
 
     def _on_cell_end(self, msg: dict) -> bool:
         i = msg.get("i")
@@ -792,11 +791,7 @@ class _Protocol:
         return True
 
     def _on_probe_start(self, msg: dict) -> bool:
-        j = msg.get("i")
-        if self.state != "probes" or j != self.next_probe or type(j) is not int:
-            return False
-        self._start("probe", j)
-        return True
+        return self._begin(msg, "probes", self.next_probe, "probe")
 
     def _on_probe_end(self, msg: dict) -> bool:
         j = msg.get("i")

@@ -27,10 +27,7 @@ ATTACKS = sorted(p.stem for p in ATTACK_DIR.glob("a[0-9][0-9]_*.py"))
 
 
 def _load(name: str):
-    spec = importlib.util.spec_from_file_location(f"attack_{name}", ATTACK_DIR / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return importlib.import_module(f".attacks.{name}", __package__)
 
 
 def _build(mod, path: Path, solution: list[str], stubs: list[str]) -> Path:

@@ -13,4 +13,22 @@ Each module describes one submission and what grading it must give:
   anywhere in the results or the kept output (hidden values).
 * ``CANARIES``: paths outside the sandbox that must not exist afterwards.
 * ``TIME_SCALE``: multiplies every time limit (default 0.25 to keep timeouts cheap).
+* ``after(report)``: extra assertions on the report.
+
+Most attacks change the solution a little: ``cells = patched((old, new), ...)``.
 """
+
+
+def patched(*replacements: tuple[str, str], prefix: tuple[str, ...] = ()):
+    """An attack's ``cells(solution_cells)``: ``prefix`` cells, then the solution's cells
+    with every ``(old, new)`` replacement made."""
+
+    def cells(solution_cells: list[str]) -> list[str]:
+        out = list(prefix)
+        for src in solution_cells:
+            for old, new in replacements:
+                src = src.replace(old, new)
+            out.append(src)
+        return out
+
+    return cells

@@ -1,15 +1,10 @@
 """A correct but very slow solution: training runs out of time, the rest is graded."""
 
+from . import patched
 
-def cells(solution_cells):
-    out = ["import time"]
-    for src in solution_cells:
-        src = src.replace("            total += loss * len(idx)",
-                          "            total += loss * len(idx)\n"
-                          "            time.sleep(0.05)")
-        out.append(src)
-    return out
-
+cells = patched(("            total += loss * len(idx)",
+                 "            total += loss * len(idx)\n            time.sleep(0.05)"),
+                prefix=("import time",))
 
 EXPECT_SCORE = 8
 EXPECT_STATUS = {"ex1.train": "timeout"}

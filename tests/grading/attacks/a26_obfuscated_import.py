@@ -1,14 +1,9 @@
 """A forbidden module imported by a computed name inside forward."""
 
+from . import patched
 
-def cells(solution_cells):
-    out = []
-    for src in solution_cells:
-        src = src.replace('    a = np.asarray(X, dtype=float)\n',
-                          '    np_ = __import__("to" + "rch")\n    a = np.asarray(X, dtype=float)\n')
-        out.append(src)
-    return out
-
+cells = patched(('    a = np.asarray(X, dtype=float)\n',
+                 '    np_ = __import__("to" + "rch")\n    a = np.asarray(X, dtype=float)\n'))
 
 EXPECT_SCORE = 2
 EXPECT_STATUS = {"ex1.forward": "failed", "ex1.backward": "failed", "ex1.train": "failed"}

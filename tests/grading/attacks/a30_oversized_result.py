@@ -1,14 +1,8 @@
 """predict returns 200 MB worth of numbers: refused, other parts unaffected."""
 
+from . import patched
 
-def cells(solution_cells):
-    out = []
-    for src in solution_cells:
-        src = src.replace("    return self.forward(X).argmax(axis=1)",
-                          "    return np.zeros((5000, 5000))")
-        out.append(src)
-    return out
-
+cells = patched(("    return self.forward(X).argmax(axis=1)", "    return np.zeros((5000, 5000))"))
 
 EXPECT_SCORE = 8
 EXPECT_STATUS = {"ex1.train": "error"}
