@@ -95,11 +95,14 @@ class Limits:
     Attributes
     ----------
     total_wall_s
-        Wall time for everything (all cells and all probes), seconds.
+        Time for everything (all cells and all probes), seconds: the sandbox's
+        own CPU time (a busy neighbour does not use it up), with a wall-clock
+        backstop at ``sandbox.WALL_FACTOR`` times as long.
     cell_wall_s
-        Wall time for one notebook cell, seconds. A cell that runs longer is
-        interrupted (``TimeoutError`` inside the cell) and grading goes on with
-        the next cell; if it cannot be interrupted, the process is killed.
+        Time for one notebook cell, seconds, measured the same way. A cell that
+        runs longer is interrupted (``GradingTimeout`` inside the cell) and
+        grading goes on with the next cell; if it cannot be interrupted, the
+        process is killed.
     cpu_s
         CPU time for the whole process (``RLIMIT_CPU``), seconds.
     memory_mb
