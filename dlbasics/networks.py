@@ -386,9 +386,10 @@ class MLP:
         """``weights + biases``: the list an optimizer updates in place."""
         return [*self.weights, *self.biases]
 
-    def _check_data(self, X: np.ndarray, y: np.ndarray, names: str = "y") -> tuple[np.ndarray, np.ndarray]:
+    def _check_data(self, X: np.ndarray, y: np.ndarray, y_name: str = "y") -> tuple[np.ndarray, np.ndarray]:
+        """``X`` in the model's dtype and ``y`` as int64 labels, or an error that says what is wrong."""
         X = _check_input(X, self.layer_sizes[0], self.dtype)
-        return X, check_labels(y, X.shape[0], self.n_classes, names)
+        return X, check_labels(y, X.shape[0], self.n_classes, y_name)
 
     # -- the maths, on checked arrays ----------------------------------------------
     def _forward(

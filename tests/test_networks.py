@@ -198,6 +198,17 @@ def test_early_stopping_stops_and_restores_the_best_epoch():
     assert model.loss(Xv, yv) == pytest.approx(min(history.val_loss), rel=1e-5)
 
 
+def test_fit_checks_the_data_once_not_every_epoch(monkeypatch):
+    import dlbasics.networks
+
+    calls = []
+    check = dlbasics.networks._check_input
+    monkeypatch.setattr(dlbasics.networks, "_check_input", lambda *a: calls.append(1) or check(*a))
+    X, y = _blobs(60)
+    MLP([2, 4, 3]).fit(X, y, epochs=4, batch_size=16, validation_data=(X[:20], y[:20]), progress=False)
+    assert len(calls) == 2  # X and X_val, once each
+
+
 def test_callback_can_stop_training():
     X, y = _blobs(50)
     history = MLP([2, 4, 3]).fit(X, y, epochs=50, callback=lambda epoch, m, h: epoch == 4, progress=False)
