@@ -185,3 +185,15 @@ def test_conv_and_pool_bad_input():
     out, cache = conv2d_forward(x, np.zeros((4, 3, 3, 3)), np.zeros(4))
     with pytest.raises(ValueError, match=r"dout has shape .*; expected \(1, 4, 3, 3\)"):
         conv2d_backward(np.zeros((1, 4, 2, 2)), cache)
+
+
+def test_dense_backward_skips_the_input_gradient_on_request():
+    rng = np.random.default_rng(5)
+    x, w, b = rng.standard_normal((4, 3)), rng.standard_normal((2, 3)), rng.standard_normal(2)
+    out, cache = dense_forward(x, w, b)
+    dout = rng.standard_normal(out.shape)
+    dx, dw, db = dense_backward(dout, cache)
+    skipped, dw_only, db_only = dense_backward(dout, cache, input_grad=False)
+    assert dx.shape == x.shape and skipped is None
+    np.testing.assert_array_equal(dw_only, dw)
+    np.testing.assert_array_equal(db_only, db)
