@@ -413,7 +413,7 @@ def backprop_explorer(
     box = explorer(controls, [Layer(draw, ("weight_scale", "learning_rate", "epoch"))],
                    precompute=precompute, rows=[["weight_scale", "learning_rate"], ["epoch"]])
     slider = box.controls["epoch"]
-    play = widgets.Play(value=slider.index, min=0, max=len(epochs) - 1, interval=800,
+    play = widgets.Play(value=slider.index, min=0, max=len(epochs) - 1, interval=800, repeat=True,
                         description="play")
     widgets.jsdlink((play, "value"), (slider, "index"))
     box.children[0].children[1].children = (play, slider)
