@@ -4,21 +4,27 @@ Copies what learners need and nothing an instructor keeps back: the chapters,
 the student exercise notebooks (``exercises/``), the ``dlbasics`` package with
 its public checks, the install files and a README. Solutions, hidden tests and
 the rest of ``tests/`` are never copied; :func:`audit` proves it by reading
-every file of the bundle, and the release fails if it finds anything.
+every file of the bundle, and the release fails if it finds anything. The
+bundle's ``pyproject.toml`` is the repository's made learner-only
+(:func:`learner_pyproject`): it installs ``dlbasics`` and nothing of the grader.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 COPY_DIRS = ("chapters", "exercises", "dlbasics", "assets")
-COPY_FILES = ("pyproject.toml", "requirements.txt", "LICENSE")
+COPY_FILES = ("requirements.txt", "LICENSE")  # pyproject.toml: learner_pyproject
 SKIP_NAMES = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache", ".ruff_cache"}
 FORBIDDEN_MARKERS = ("# BEGIN SOLUTION", "# END SOLUTION", "<!-- BEGIN SOLUTION -->")
+GRADER_PACKAGE = "dlbasics_grader"
+BUNDLE_DESCRIPTION = ("Reference implementations, datasets, plots, widgets and the public exercise "
+                      "checks of the Deep Learning Basics course.")
 
 README = """# Deep Learning Basics — student bundle
 
@@ -102,6 +108,77 @@ def _exercise_table(exercises: Path) -> str:
     return "\n".join(rows) if len(rows) > 2 else ""
 
 
+def _shipped_packages(bundle_dirs: tuple[str, ...] = COPY_DIRS, repo: Path = REPO) -> list[str]:
+    """The top-level Python packages the bundle copies (folders with an ``__init__.py``)."""
+    return [name for name in bundle_dirs if (repo / name / "__init__.py").is_file()]
+
+
+def learner_pyproject(text: str, packages: list[str]) -> str:
+    """The repository's ``pyproject.toml`` made learner-only, for the bundle.
+
+    The repository's file also installs the grader (the ``dlbasics-grade`` script, the
+    ``dlbasics_grader`` package and its data), which the bundle does not ship. Here every
+    script and entry point that names the grader is dropped (and a table left empty with
+    it), the package search includes exactly ``packages`` and their subpackages, package
+    data for the grader is dropped, and the description no longer promises an autograder.
+    Comments and everything else stay as they are.
+    """
+    lines = text.splitlines()
+    out: list[str] = []
+    table = ""
+    header_at = -1  # index in ``out`` of the current table's header
+    keys_in_table = 0
+    skipping = False  # inside a multi-line value being dropped
+
+    def close_table() -> None:
+        # a scripts or entry-points table that lost all its keys goes too
+        if header_at >= 0 and keys_in_table == 0 and (
+                table in ("project.scripts", "project.gui-scripts")
+                or table.startswith("project.entry-points")):
+            del out[header_at:]
+            while out and not out[-1].strip():
+                out.pop()
+            out.append("")
+
+    for line in lines:
+        stripped = line.strip()
+        if skipping:
+            skipping = "]" not in stripped
+            continue
+        header = re.fullmatch(r"\[([^\[\]]+)\]\s*(#.*)?", stripped)
+        if header:
+            close_table()
+            table, header_at, keys_in_table = header.group(1).strip(), len(out), 0
+            out.append(line)
+            continue
+        key = re.match(r"([A-Za-z0-9_.\"'-]+)\s*=\s*(.*)", stripped)
+        if key is None:
+            out.append(line)
+            continue
+        name, value = key.group(1).strip("\"'"), key.group(2)
+        grader_key = (table in ("project.scripts", "project.gui-scripts")
+                      or table.startswith("project.entry-points")) and GRADER_PACKAGE in value
+        grader_data = (table.startswith("tool.setuptools.package-data")
+                       or table.startswith("tool.setuptools.exclude-package-data")) and (
+                           name == GRADER_PACKAGE)
+        if grader_key or grader_data:
+            skipping = value.startswith("[") and "]" not in value
+            continue
+        keys_in_table += 1
+        if table == "tool.setuptools.packages.find" and name == "include":
+            patterns = ", ".join(f'"{p}", "{p}.*"' for p in packages)
+            out.append(f"include = [{patterns}]")
+            skipping = value.startswith("[") and "]" not in value
+        elif table == "project" and name == "description":
+            out.append(f'description = "{BUNDLE_DESCRIPTION}"')
+        else:
+            out.append(line)
+    close_table()
+    while out and not out[-1].strip():
+        out.pop()
+    return "\n".join(out) + "\n"
+
+
 def audit(bundle: Path) -> list[str]:
     """Everything in ``bundle`` that must not be there (empty list: clean)."""
     problems = []
@@ -125,6 +202,8 @@ def audit(bundle: Path) -> list[str]:
             problems.append(f"{rel}: instructor grader code")
         elif "EXERCISE = Exercise(" in text or "dlbasics_grader" in text and path.suffix == ".py":
             problems.append(f"{rel}: hidden-test or grader code")
+        elif path.name == "pyproject.toml" and GRADER_PACKAGE in text:
+            problems.append(f"{rel}: installs the grader ({GRADER_PACKAGE})")
     hidden = REPO / "tests" / "hidden"
     if hidden.is_dir():
         secret = {p.read_bytes() for p in hidden.glob("*.py")}
@@ -148,6 +227,11 @@ def build(out: Path, repo: Path = REPO) -> Path:
         src = repo / name
         if src.is_file():
             shutil.copy2(src, out / name)
+    pyproject = repo / "pyproject.toml"
+    if pyproject.is_file():
+        (out / "pyproject.toml").write_text(
+            learner_pyproject(pyproject.read_text(encoding="utf-8"),
+                              _shipped_packages(COPY_DIRS, repo)), encoding="utf-8")
     readme = README.replace("{exercise_table}", _exercise_table(repo / "exercises"))
     (out / "README.md").write_text(readme, encoding="utf-8")
     problems = audit(out)

@@ -86,8 +86,10 @@ def test_audit_finds_planted_solution_code(bundle, tmp_path):
     (planted / "exercises" / "x.ipynb").write_text('{"source": "# BEGIN SOLUTION"}')
     (planted / "solutions").mkdir()
     (planted / "tests" / "hidden").mkdir(parents=True)
+    (planted / "pyproject.toml").write_text((REPO / "pyproject.toml").read_text())
     problems = audit(planted)
     assert any("# BEGIN SOLUTION" in p for p in problems)
+    assert any(p.startswith("pyproject.toml: installs the grader") for p in problems)
     assert any(p.startswith("solutions/") for p in problems)
     assert any(p.startswith("tests/") for p in problems)
 
@@ -157,3 +159,47 @@ def test_every_notebook_installs_dlbasics_when_it_is_missing(bundle):
     assert all("%pip install" in src and "import dlbasics" in src for src in installs)
     for path in (bundle / "exercises").glob("ex*.ipynb"):
         assert first_code(path) in installs, path.name
+
+
+def _installs(pyproject: dict, bundle) -> tuple[dict, list[str]]:
+    """The console scripts and the packages setuptools would install from ``pyproject``."""
+    from setuptools import find_packages
+
+    find = pyproject["tool"]["setuptools"]["packages"]["find"]
+    return (pyproject["project"].get("scripts", {}),
+            find_packages(where=str(bundle), include=find.get("include", ("*",)),
+                          exclude=find.get("exclude", ())))
+
+
+def test_bundle_pyproject_installs_nothing_of_the_grader(bundle):
+    import tomllib
+
+    theirs = tomllib.loads((bundle / "pyproject.toml").read_text())
+    scripts, packages = _installs(theirs, bundle)
+    assert not any("dlbasics_grader" in target for target in scripts.values()), scripts
+    assert "dlbasics-grade" not in scripts
+    assert "dlbasics" in packages and "dlbasics.checks" in packages and "dlbasics.widgets" in packages
+    assert all(p == "dlbasics" or p.startswith("dlbasics.") for p in packages), packages
+    assert "dlbasics_grader" not in theirs["tool"]["setuptools"].get("package-data", {})
+    assert "autograder" not in theirs["project"]["description"]
+    # what the bundle keeps from the repository's file: name, version, dependencies
+    ours = tomllib.loads((REPO / "pyproject.toml").read_text())
+    for key in ("name", "version", "requires-python", "dependencies", "optional-dependencies"):
+        assert theirs["project"][key] == ours["project"][key], key
+
+
+def test_learner_pyproject_would_leave_out_a_grader_folder_in_the_bundle(tmp_path):
+    """The include patterns, not only the folder's absence, keep the grader out."""
+    import tomllib
+
+    from dlbasics_grader.release import learner_pyproject
+
+    for name in ("dlbasics", "dlbasics_grader"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "__init__.py").write_text("")
+    text = learner_pyproject((REPO / "pyproject.toml").read_text(), ["dlbasics"])
+    scripts, packages = _installs(tomllib.loads(text), tmp_path)
+    assert packages == ["dlbasics"] and not scripts
+    # and the repository's own file does install the grader: the rewrite is what removes it
+    _, ours = _installs(tomllib.loads((REPO / "pyproject.toml").read_text()), tmp_path)
+    assert "dlbasics_grader" in ours
