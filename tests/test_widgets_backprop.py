@@ -88,4 +88,4 @@ def test_explorer_trains_one_run_per_scale_and_rate():
     run = box.runs[(1.0, 0.5, 600)]
     again = train_with_snapshots(weight_scale=1.0, learning_rate=0.5, epochs=600, snapshot_every=300)
     np.testing.assert_array_equal(run.losses, again.losses)
-    assert box.controls["play"].max == 2
+    assert box.controls["epoch"].options[-1] == ("600", 2)

@@ -353,7 +353,7 @@ def backprop_explorer(
 
     One run of :func:`train_with_snapshots` per (scale, rate) pair, from the
     same seed; the figure is :func:`plot_training_snapshot` (loss so far, output
-    surface at that epoch). A play button steps through the epochs.
+    surface at that epoch).
 
     Parameters
     ----------
@@ -375,11 +375,9 @@ def backprop_explorer(
     Returns
     -------
     ipywidgets.VBox
-        See :func:`dlbasics.widgets.display.explorer`; ``box.controls["play"]``
-        is the play button (linked to the epoch slider in the browser).
+        See :func:`dlbasics.widgets.display.explorer`; ``box.runs`` holds the
+        training runs by ``(weight_scale, learning_rate, epochs)``.
     """
-    import ipywidgets as widgets
-
     from dlbasics.widgets.display import Control, Layer, explorer
 
     epochs = sorted({int(e) for e in epochs})
@@ -412,11 +410,5 @@ def backprop_explorer(
     ]
     box = explorer(controls, [Layer(draw, ("weight_scale", "learning_rate", "epoch"))],
                    precompute=precompute, rows=[["weight_scale", "learning_rate"], ["epoch"]])
-    slider = box.controls["epoch"]
-    play = widgets.Play(value=slider.index, min=0, max=len(epochs) - 1, interval=800, repeat=True,
-                        description="play")
-    widgets.jsdlink((play, "value"), (slider, "index"))
-    box.children[0].children[1].children = (play, slider)
-    box.controls["play"] = play
     box.runs = runs
     return box
