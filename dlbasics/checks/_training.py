@@ -1,8 +1,8 @@
 """The public check of a ``train_model``/``predict`` pair, shared by the PyTorch exercises.
 
 Not an exercise module (the leading underscore keeps :func:`available` from
-loading it); ``checks/ex2.py`` and ``checks/ex3.py`` train their own small
-model and hand the result here.
+loading it); ``checks/ex2.py`` and ``checks/ex3.py`` build their own small
+model and data and hand them to :func:`train_and_check`.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from dlbasics.checks import CheckOutcome
+from dlbasics.checks._common import fmt
 
 
 def check_history_and_predict(
@@ -21,7 +22,6 @@ def check_history_and_predict(
     *,
     epochs: int,
     n_labels: int,
-    fmt: Callable[[Any], str],
     summary: Callable[[np.ndarray, np.ndarray], str],
 ) -> CheckOutcome:
     """Check what ``train_model`` returned, then what ``predict`` returns.
@@ -38,8 +38,6 @@ def check_history_and_predict(
         The number of epochs ``train_model`` was asked for.
     n_labels : int
         How many labels ``predict`` should return.
-    fmt : callable
-        Formats an array for the details of a failed check.
     summary : callable
         ``summary(losses, val_accuracy)`` -> the message of a passed check
         (both arrays of shape ``(epochs,)``).
@@ -70,6 +68,32 @@ def check_history_and_predict(
                             f"given: {type(pred).__name__} {getattr(pred, 'shape', '')} "
                             f"{getattr(pred, 'dtype', '')}")
     return CheckOutcome(True, summary(losses, acc))
+
+
+def train_and_check(train_model: Callable, predict: Callable, model: Any, X: Any, y: Any, *,
+                    n_train: int, epochs: int, kind: str,
+                    summary: Callable[[np.ndarray, np.ndarray], str],
+                    **train_kwargs: Any) -> CheckOutcome:
+    """The whole public check of a ``train_model``/``predict`` pair on one small model.
+
+    Trains ``model`` on the first ``n_train`` samples of ``X, y`` (the rest is
+    the validation data ``predict`` is then called on), checks the history and
+    predictions with :func:`check_history_and_predict`, then the loop's rules
+    with :func:`with_loop_rules` (``kind`` and ``train_kwargs`` go there).
+
+    Parameters
+    ----------
+    X, y : torch.Tensor
+        Inputs (n, ...) and int64 labels (n,) of the check's data set.
+    summary : callable
+        ``summary(losses, val_accuracy)`` -> the message of a passed history check.
+    """
+    history = train_model(model, X[:n_train], y[:n_train], X[n_train:], y[n_train:],
+                          epochs=epochs)
+    outcome = check_history_and_predict(
+        history, lambda: predict(model, X[n_train:]), epochs=epochs, n_labels=len(y) - n_train,
+        summary=summary)
+    return with_loop_rules(outcome, train_model, predict, kind, **train_kwargs)
 
 
 # ----------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import numpy as np
 
 from dlbasics.checks import CheckOutcome, register
 from dlbasics.checks._common import fmt, seeded_torch, to_numpy
-from dlbasics.checks._training import check_history_and_predict, with_loop_rules
+from dlbasics.checks._training import train_and_check
 
 
 def _digit_batch(n: int, size: int = 8, seed: int = 0) -> tuple[Any, Any]:
@@ -195,13 +195,11 @@ def check_training(train_model, predict) -> CheckOutcome:
     x, y = _digit_batch(400, seed=3)
     model = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                           nn.Flatten(), nn.Linear(8 * 16, 10))
-    history = train_model(model, x[:300], y[:300], x[300:], y[300:], epochs=4)
-    outcome = check_history_and_predict(
-        history, lambda: predict(model, x[300:]), epochs=4, n_labels=100, fmt=fmt,
+    return train_and_check(
+        train_model, predict, model, x, y, n_train=300, epochs=4, kind="images", augment_fn=None,
         summary=lambda losses, acc: (f"4 epochs of a small CNN on 300 digits: loss {losses[0]:.2f} "
                                      f"-> {losses[-1]:.2f}, validation accuracy {acc[-1]:.2f}; "
                                      "predict returns int64 labels."))
-    return with_loop_rules(outcome, train_model, predict, "images", augment_fn=None)
 
 
 

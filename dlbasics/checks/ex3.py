@@ -11,7 +11,7 @@ import numpy as np
 
 from dlbasics.checks import CheckOutcome, register
 from dlbasics.checks._common import fmt, seeded_torch
-from dlbasics.checks._training import check_history_and_predict, with_loop_rules
+from dlbasics.checks._training import train_and_check
 
 
 def _padded_ids(vocab_size: int = 30, seed: int = 0):
@@ -184,10 +184,8 @@ def check_training(train_model, predict) -> CheckOutcome:
     ids = torch.from_numpy(vocab.encode_batch(texts)[0])
     y = torch.from_numpy(labels)
     model = MeanEmbedding(len(vocab))
-    history = train_model(model, ids[:400], y[:400], ids[400:], y[400:], epochs=3)
-    outcome = check_history_and_predict(
-        history, lambda: predict(model, ids[400:]), epochs=3, n_labels=100, fmt=fmt,
+    return train_and_check(
+        train_model, predict, model, ids, y, n_train=400, epochs=3, kind="ids",
         summary=lambda losses, acc: (f"3 epochs of a small bag-of-words model: loss "
                                      f"{losses[0]:.2f} -> {losses[-1]:.2f}; predict returns int64 "
                                      "labels."))
-    return with_loop_rules(outcome, train_model, predict, "ids")
