@@ -119,6 +119,27 @@ def _check_dh(dh: np.ndarray, h: np.ndarray) -> np.ndarray:
     return dh
 
 
+def _projection_gradients(
+    da: np.ndarray, x: np.ndarray, h0: np.ndarray, h: np.ndarray, Wx: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    r"""Gradients through :math:`a_t = x_t W_x^\top + h_{t-1} W_h^\top + b`, all steps at once.
+
+    Both cells feed the same affine map into their nonlinearities, so once the
+    loop over time has found ``da`` (N, T, G), the gradient of the loss with
+    respect to every pre-activation (G = H for the RNN, 4H for the LSTM), the
+    rest is one matrix product each.
+
+    Returns dx (N, T, D), dWx (G, D), dWh (G, H) and db (G,).
+    """
+    n, steps, width = da.shape
+    h_prev = np.concatenate([h0[:, None], h[:, :-1]], axis=1)  # (N, T, H): h_{t-1}
+    flat = da.reshape(n * steps, width)
+    dx = da @ Wx
+    dWx = flat.T @ x.reshape(n * steps, -1)
+    dWh = flat.T @ h_prev.reshape(n * steps, -1)
+    return dx, dWx, dWh, flat.sum(axis=0)
+
+
 def rnn_forward(
     x: np.ndarray, h0: np.ndarray, Wx: np.ndarray, Wh: np.ndarray, b: np.ndarray
 ) -> tuple[np.ndarray, RNNCache]:
@@ -184,18 +205,14 @@ def rnn_backward(
     """
     x, h0, Wx, Wh, h = cache
     dh = _check_dh(dh, h)
-    n, steps, hidden = h.shape
+    steps = h.shape[1]
     delta = np.empty_like(h)  # dL/da_t, the gradient before the tanh, for every step
     carry = np.zeros_like(h0)  # gradient flowing back into h_t from step t + 1
     for t in reversed(range(steps)):
         delta[:, t] = (dh[:, t] + carry) * (1 - h[:, t] ** 2)
         carry = delta[:, t] @ Wh
-    h_prev = np.concatenate([h0[:, None], h[:, :-1]], axis=1)  # (N, T, H): h_{t-1}
-    flat = delta.reshape(n * steps, hidden)
-    dx = delta @ Wx
-    dWx = flat.T @ x.reshape(n * steps, -1)
-    dWh = flat.T @ h_prev.reshape(n * steps, hidden)
-    return dx, carry, dWx, dWh, flat.sum(axis=0)
+    dx, dWx, dWh, db = _projection_gradients(delta, x, h0, h, Wx)
+    return dx, carry, dWx, dWh, db
 
 
 def lstm_forward(
@@ -279,15 +296,15 @@ def lstm_backward(
     Returns
     -------
     dx : numpy.ndarray, shape (N, T, D)
-    dh0 : numpy.ndarray, shape (N, H)
-    dc0 : numpy.ndarray, shape (N, H)
+    dh0, dc0 : numpy.ndarray, shape (N, H)
+        Gradients for the initial hidden and cell states.
     dWx : numpy.ndarray, shape (4H, D)
     dWh : numpy.ndarray, shape (4H, H)
     db : numpy.ndarray, shape (4H,)
     """
     x, h0, c0, Wx, Wh, gates, c, tanh_c, h = cache
     dh = _check_dh(dh, h)
-    n, steps, hidden = h.shape
+    _, steps, hidden = h.shape
     da = np.empty_like(gates)  # dL/d[a_i, a_f, a_g, a_o] for every step
     dh_carry = np.zeros_like(h0)
     dc_carry = np.zeros_like(c0)
@@ -302,9 +319,5 @@ def lstm_backward(
         da[:, t, 3 * hidden :] = dh_t * tanh_c[:, t] * o * (1 - o)
         dc_carry = dc * f  # the additive cell path: elementwise, no matrix, no tanh'
         dh_carry = da[:, t] @ Wh
-    h_prev = np.concatenate([h0[:, None], h[:, :-1]], axis=1)
-    flat = da.reshape(n * steps, 4 * hidden)
-    dx = da @ Wx
-    dWx = flat.T @ x.reshape(n * steps, -1)
-    dWh = flat.T @ h_prev.reshape(n * steps, hidden)
-    return dx, dh_carry, dc_carry, dWx, dWh, flat.sum(axis=0)
+    dx, dWx, dWh, db = _projection_gradients(da, x, h0, h, Wx)
+    return dx, dh_carry, dc_carry, dWx, dWh, db
