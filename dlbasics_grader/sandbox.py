@@ -474,16 +474,18 @@ def assess(secret_paths: list[Path] = ()) -> Assessment:
         mech["namespaces"] = "own network, IPC and mount namespaces; private /tmp"
     else:
         missing.append("no namespaces: no private network, IPC and /tmp")
-    if host["seccomp"]:
-        mech["seccomp"] = "system-call filter"
-    else:
-        missing.append("no seccomp (libseccomp 2): sockets, ptrace and System V IPC are "
-                       "refused only by the audit hook, or not at all")
-    if host["cgroup"]:
-        mech["cgroup"] = "CPU share, memory (tmpfs included) and tasks per sandbox"
-    else:
-        missing.append("no cgroup: CPU share and memory are bounded per process only "
-                       "(RLIMIT_NPROC, RLIMIT_AS/DATA)")
+    for feature, gives, without in (
+        ("seccomp", "system-call filter",
+         "no seccomp (libseccomp 2): sockets, ptrace and System V IPC are refused only by the "
+         "audit hook, or not at all"),
+        ("cgroup", "CPU share, memory (tmpfs included) and tasks per sandbox",
+         "no cgroup: CPU share and memory are bounded per process only "
+         "(RLIMIT_NPROC, RLIMIT_AS/DATA)"),
+    ):
+        if host[feature]:
+            mech[feature] = gives
+        else:
+            missing.append(without)
     refusal = ""
     if not (host["landlock"] or mech.get("mounts")):
         if not host["root"]:
@@ -767,6 +769,14 @@ class _Protocol:
         self._start(kind, i)
         return True
 
+    def _all_ended(self, waiting: str, next_index: int, total: int, then: str) -> bool:
+        """Accept ``cells_done`` or ``done``: only in state ``waiting`` and once all
+        ``total`` cells or probes have ended; then move on to state ``then``."""
+        if self.state != waiting or next_index != total:
+            return False
+        self.state = then
+        return True
+
     def _on_cell_start(self, msg: dict) -> bool:
         return self._begin(msg, "cells", self.next_cell, "cell")
 
@@ -785,10 +795,7 @@ class _Protocol:
         return True
 
     def _on_cells_done(self, msg: dict) -> bool:
-        if self.state != "cells" or self.next_cell != len(self.job.cells):
-            return False
-        self.state = "probes"
-        return True
+        return self._all_ended("cells", self.next_cell, len(self.job.cells), "probes")
 
     def _on_probe_start(self, msg: dict) -> bool:
         return self._begin(msg, "probes", self.next_probe, "probe")
@@ -803,11 +810,8 @@ class _Protocol:
         return True
 
     def _on_done(self, msg: dict) -> bool:
-        if self.state != "probes" or self.next_probe != len(self.job.probes):
-            return False
-        self.state = "done"
-        self.run.finished = True
-        return True
+        self.run.finished = self._all_ended("probes", self.next_probe, len(self.job.probes), "done")
+        return self.run.finished
 
 
 def _phase_from(msg: dict) -> Phase:
