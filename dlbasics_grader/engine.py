@@ -32,6 +32,7 @@ from dlbasics_grader.sandbox import (
     Assessment,
     Job,
     Phase,
+    RunRecord,
     SandboxUnavailable,
     assess,
     run_job,
@@ -318,14 +319,9 @@ def _overall_output(submission: Submission, tests: list[TestResult], elapsed: fl
 
 
 @dataclass
-class _Runs:
+class _Runs(RunRecord):
     """What the launches of one notebook's sandbox added up to."""
 
-    cells: dict[int, Phase] = field(default_factory=dict)
-    probes: dict[int, Phase] = field(default_factory=dict)
-    isolation: dict[str, str] = field(default_factory=dict)
-    stdout: str = ""
-    stderr: str = ""
     why_not_run: str = ""
     setup_error: str = ""
 

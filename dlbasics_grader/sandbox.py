@@ -143,14 +143,25 @@ class Phase:
 
 
 @dataclass
-class RawRun:
-    """Everything one launch of the sandbox produced (untrusted where noted)."""
+class RunRecord:
+    """What the sandbox saw of a notebook: a :class:`Phase` per cell and per probe
+    (by index), the isolation its runner reported, and its captured output.
+
+    :class:`RawRun` is one launch's record; the grader adds up the launches of
+    one notebook in a record of its own that extends this one.
+    """
 
     cells: dict[int, Phase] = field(default_factory=dict)
     probes: dict[int, Phase] = field(default_factory=dict)
     isolation: dict[str, str] = field(default_factory=dict)
     stdout: str = ""
     stderr: str = ""
+
+
+@dataclass
+class RawRun(RunRecord):
+    """Everything one launch of the sandbox produced (untrusted where noted)."""
+
     finished: bool = False
     stopped_in: tuple[str, int] | None = None  # ("cell"|"probe"|"setup", index)
     stop_status: str = ""
