@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from dlbasics.optim import Optimizer
+from dlbasics.optim import Optimizer, repr_from_attributes
 from dlbasics.validation import check_int, check_positive
 
 __all__ = ["CosineAnnealingLR", "LRScheduler", "LinearLR", "SequentialLR", "StepLR"]
@@ -118,8 +118,7 @@ class LRScheduler:
         raise NotImplementedError
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
-        return f"{type(self).__name__}({args})"
+        return repr_from_attributes(self)
 
 
 class StepLR(LRScheduler):
