@@ -201,6 +201,11 @@ def _surface(surface: LossSurface | str) -> LossSurface:
     raise ValueError(f"unknown loss surface {surface!r}; expected one of {list(LOSS_SURFACES)}")
 
 
+def _axes(ax: Axes | None) -> Axes:
+    """``ax``, or the axes of a new 5 x 4 inch figure (not registered with pyplot)."""
+    return Figure(figsize=(5, 4)).add_subplot() if ax is None else ax
+
+
 def optimizer_path(
     surface: LossSurface | str,
     optimizer: Optimizer,
@@ -287,9 +292,7 @@ def plot_optimizer_paths(
     -------
     matplotlib.axes.Axes
     """
-    surface = _surface(surface)
-    if ax is None:
-        ax = Figure(figsize=(5, 4)).add_subplot()
+    surface, ax = _surface(surface), _axes(ax)
     x0, x1, y0, y1 = surface.extent
     gx, gy = np.meshgrid(np.linspace(x0, x1, 120), np.linspace(y0, y1, 120))
     z = surface.f(gx, gy)
@@ -346,9 +349,7 @@ def plot_optimizer_losses(
     -------
     matplotlib.axes.Axes
     """
-    surface = _surface(surface)
-    if ax is None:
-        ax = Figure(figsize=(5, 4)).add_subplot()
+    surface, ax = _surface(surface), _axes(ax)
     floor = 1e-12
     for i, (label, values) in enumerate(losses.items()):
         gap = np.maximum(np.asarray(values, dtype=float) - surface.minimum, floor)
