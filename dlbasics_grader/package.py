@@ -3,8 +3,9 @@
 * :func:`gradescope_zip` writes a Gradescope autograder zip for one exercise:
   ``setup.sh`` (installs the package into a virtual environment readable by
   the sandbox user), ``run_autograder`` (grades ``/autograder/submission`` and
-  always writes ``/autograder/results/results.json``), the package source and
-  that exercise's hidden tests, nothing else.
+  always writes ``/autograder/results/results.json``), the package source,
+  that exercise's hidden tests and the grading key (made if there is none yet,
+  so that every submission is graded on the same data), nothing else.
 * :func:`classroom_workflow` writes a GitHub Classroom workflow that grades on
   every push and reports the points with GitHub's autograding reporter.
 * :func:`classroom_result` converts results.json to the reporter's format.
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from dlbasics_grader.engine import load_exercise
+from dlbasics_grader.secret import KEY_FILE, grading_key
 
 TEMPLATES = Path(__file__).with_name("templates")
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -101,6 +103,7 @@ def gradescope_zip(exercise_name: str, tests_dir: Path, out: Path) -> Path:
         for path in sorted(tests_dir.glob("*.py")):
             if path.stem == ex.name or not path.stem.startswith("ex"):
                 _add(zf, f"tests/hidden/{path.name}", path.read_bytes())
+        _add(zf, f"tests/hidden/{KEY_FILE}", grading_key(tests_dir).hex().encode() + b"\n")
     return out
 
 

@@ -70,10 +70,12 @@ def test_no_solution_line_reaches_the_bundle(bundle):
 
 
 def test_no_hidden_test_value_reaches_the_bundle(bundle):
-    seeds = set()
-    for module in HIDDEN.glob("ex*.py"):
-        seeds |= set(re.findall(r"^SEED = ([0-9_]+)", module.read_text(), re.M))
-    assert seeds
+    from dlbasics_grader.secret import KEY_FILE, exercise_seed, grading_key
+
+    seeds = {grading_key(HIDDEN).hex()} | {str(exercise_seed(m.stem, HIDDEN))
+                                           for m in HIDDEN.glob("ex*.py")}
+    assert len(seeds) == 4
+    assert not list(bundle.rglob(KEY_FILE))
     for path in bundle.rglob("*"):
         if path.is_file() and path.suffix in (".py", ".ipynb", ".md", ".txt", ".json"):
             text = path.read_text(errors="replace")

@@ -9,6 +9,7 @@ References are plain float64 NumPy, independent of ``dlbasics``.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 
@@ -23,12 +24,13 @@ from dlbasics.checks.ex1 import (
     shuffle_probe,
     shuffle_problems,
 )
+from dlbasics_grader.secret import exercise_seed, public_seed, stream
 from dlbasics_grader.spec import Exercise, Limits, Part, Probe, SandboxPolicy, as_array, compare_arrays
 
 from ._common import bullets
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
-SEED = 2_914_067  # hidden: the grader's data and weights depend on it
+SEED = exercise_seed("ex1", Path(__file__).parent)  # 256 bits from the grading key
 
 # the network and budget of the training test
 TRAIN_SIZES = [2, 32, 32, 3]
@@ -108,8 +110,7 @@ def train_probe(ns, inputs):
 # ----------------------------------------------------------------------------
 
 
-def _spirals(n: int, n_classes: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
+def _spirals(n: int, n_classes: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     per = n // n_classes
     xs, ys = [], []
     for c in range(n_classes):
@@ -172,7 +173,7 @@ VALUE_SIZES = [5, 7, 6, 4]
 
 
 def _value_case(seed: int):
-    rng = np.random.default_rng(seed + 1)
+    rng = stream(seed, "values")
     Ws = [rng.normal(0, 0.6, (o, i)) for i, o in zip(VALUE_SIZES[:-1], VALUE_SIZES[1:])]
     bs = [rng.normal(0, 0.3, o) for o in VALUE_SIZES[1:]]
     X = rng.normal(0, 1.0, (11, VALUE_SIZES[0]))
@@ -181,8 +182,14 @@ def _value_case(seed: int):
 
 
 def _train_data(seed: int):
-    X, y = _spirals(N_TRAIN + N_TEST, 3, seed + 2)
-    return X[:N_TRAIN], y[:N_TRAIN], X[N_TRAIN:], y[N_TRAIN:]
+    """Training and held-out spirals, from independent streams (the sandbox sees the first)."""
+    X, y = _spirals(N_TRAIN, 3, stream(seed, "train"))
+    X_test, y_test = _spirals(N_TEST, 3, stream(seed, "held-out"))
+    return X, y, X_test, y_test
+
+
+def _shuffle_inputs(seed: int) -> dict:
+    return shuffle_inputs(public_seed(seed, "shuffle"))
 
 
 def probes(seed: int) -> list[Probe]:
@@ -193,7 +200,7 @@ def probes(seed: int) -> list[Probe]:
     X_train, y_train, X_test, _ = _train_data(seed)
     return [
         Probe.from_function(init_probe, timeout_s=10, inputs={
-            "sizes": INIT_SIZES, "small": SMALL_SIZES, "seed": seed % 1000,
+            "sizes": INIT_SIZES, "small": SMALL_SIZES, "seed": public_seed(seed, "init"),
             "activations": list(ACTIVATIONS)}),
         Probe.from_function(values_probe, name="forward_probe", timeout_s=10,
                             inputs={**common, "method": "forward"}),
@@ -202,7 +209,7 @@ def probes(seed: int) -> list[Probe]:
         Probe.from_function(train_probe, timeout_s=20, inputs={
             "sizes": TRAIN_SIZES, "kwargs": TRAIN_KW, "X_train": X_train,
             "y_train": y_train, "X_test": X_test}),
-        Probe.from_function(shuffle_probe, timeout_s=10, inputs=shuffle_inputs(seed)),
+        Probe.from_function(shuffle_probe, timeout_s=10, inputs=_shuffle_inputs(seed)),
     ]
 
 
@@ -354,7 +361,7 @@ def _score_train(part: Part, r, shuffle, seed: int):
     rows = [f"Losses and predictions of the right form: {form:g}/0.5 point."
             + ("" if form else "\n" + bullets(lines))]
     if shuffle.ok:
-        order = shuffle_problems(shuffle.outputs, shuffle_inputs(seed))
+        order = shuffle_problems(shuffle.outputs, _shuffle_inputs(seed))
     else:
         order = [shuffle.describe_failure()]
     shuffled = 0.0 if order else 0.5
