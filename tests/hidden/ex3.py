@@ -4,24 +4,28 @@ Not shipped to students. The probes below run inside the sandbox and only
 call the learner's code; reference values, the held-out labels and the
 thresholds stay in this module, in the grader.
 
-The held-out reviews come from ``dlbasics.make_sentiment_corpus`` with the
-grader's seed, and every word is replaced by a made-up one (a bijection the
-seed chooses; punctuation stays): the grammar, and so the task, is the same,
+The reviews come from ``dlbasics.make_sentiment_corpus`` seeded from the
+grading key (``dlbasics_grader.secret``; the held-out ones from a stream of
+their own), and every word is replaced by a made-up one (a bijection the key
+chooses; punctuation stays): the grammar, and so the task, is the same,
 but the public labelling rule (``dlbasics.sentiment_label``) cannot read them
 and a model has to learn the language from the training reviews.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from dlbasics.checks._training import loop_inputs, training_loop_probe
 from dlbasics_grader.scoring import score_training_run
+from dlbasics_grader.secret import exercise_seed, stream
 from dlbasics_grader.spec import Exercise, Part, Probe, SandboxPolicy, as_array, compare_arrays
 
 from ._common import TORCH_LIMITS, bullets, loop_problems, not_implemented, score_parts, verdict
 
-SEED = 4_480_291  # hidden: the grader's corpus, word code and inputs depend on it
+SEED = exercise_seed("ex3", Path(__file__).parent)  # 256 bits from the grading key
 
 N_TRAIN, N_VAL, N_TEST = 2000, 400, 1000
 ACC_FULL = 0.90  # the solution reaches 0.998-1.0; no bag-of-words model can pass ~0.83
@@ -197,37 +201,43 @@ def _made_up_words(n: int, rng: np.random.Generator) -> list[str]:
     return words
 
 
-def _disguise(texts: list[str], seed: int) -> list[str]:
+def _disguise(texts: list[str], rng: np.random.Generator) -> list[str]:
     """Replace every word by a made-up one (the same word always by the same one)."""
     from dlbasics.text import tokenize
 
     lexicon = sorted({t for text in texts for t in tokenize(text) if t.isalnum()})
-    code = dict(zip(lexicon, _made_up_words(len(lexicon), np.random.default_rng(seed)),
-                    strict=True))
+    code = dict(zip(lexicon, _made_up_words(len(lexicon), rng), strict=True))
     return [" ".join(code.get(t, t) for t in tokenize(text)) for text in texts]
 
 
+def _seed_of(rng: np.random.Generator) -> int:
+    """A 128-bit seed for the public corpus generator, drawn from a secret stream."""
+    return int.from_bytes(rng.bytes(16), "big")
+
+
 def _corpus(seed: int):
+    """Training and validation reviews, then held-out ones from an independent stream."""
     from dlbasics.text import make_sentiment_corpus
 
-    texts, labels = make_sentiment_corpus(N_TRAIN + N_VAL + N_TEST, seed=seed % (2**32))
-    texts = _disguise(texts, seed + 1)
+    texts, labels = make_sentiment_corpus(N_TRAIN + N_VAL, seed=_seed_of(stream(seed, "train")))
+    held_out, y_test = make_sentiment_corpus(N_TEST, seed=_seed_of(stream(seed, "held-out")))
+    texts = _disguise(texts + held_out, stream(seed, "word code"))
     a, b = N_TRAIN, N_TRAIN + N_VAL
-    return (texts[:a], labels[:a]), (texts[a:b], labels[a:b]), (texts[b:], labels[b:])
+    return (texts[:a], labels[:a]), (texts[a:b], labels[a:]), (texts[b:], y_test)
 
 
 def _encode_case(seed: int) -> dict:
     from dlbasics.text import Vocabulary, make_sentiment_corpus
 
-    texts, _ = make_sentiment_corpus(40, seed=seed % 997 + 5)
+    texts, _ = make_sentiment_corpus(40, seed=_seed_of(stream(seed, "encode")))
     vocab = Vocabulary.from_texts(texts[:30], min_freq=2)  # some words of texts[30:] are <unk>
-    rng = np.random.default_rng(seed + 2)
+    rng = stream(seed, "encode choice")
     chosen = [texts[i] for i in rng.choice(40, size=7, replace=False)] + ["good .", "zzz"]
     return {"tokens": vocab.itos[2:], "texts": chosen, "max_len": 6}
 
 
 def _attention_case(seed: int) -> dict:
-    rng = np.random.default_rng(seed + 3)
+    rng = stream(seed, "attention")
     lengths = np.array([9, 4, 1, 6, 2])
     mask = np.arange(9)[None, :] < lengths[:, None]
     h = rng.normal(0, 1, (5, 9, 12)).astype(np.float32)
@@ -237,7 +247,7 @@ def _attention_case(seed: int) -> dict:
 
 
 def _model_case(seed: int) -> dict:
-    rng = np.random.default_rng(seed + 4)
+    rng = stream(seed, "model")
     lengths = [10, 7, 3, 1]
     ids = np.zeros((4, 10), dtype=np.int64)
     for i, n in enumerate(lengths):
