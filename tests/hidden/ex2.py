@@ -4,28 +4,39 @@ Not shipped to students. The probes below run inside the sandbox and only
 call the learner's functions; reference values, the held-out labels and the
 thresholds stay in this module, in the grader.
 
-The held-out data are the scikit-learn digits, split with the grader's seed
-and turned by one of the eight flips/rotations by multiples of 90 degrees
-(chosen by the seed) before the learner's code sees them: a CNN learns a
-turned digit as well as an upright one, but the images can no longer be
-looked up in the public data set.
+The grader's digits are new renditions of the scikit-learn digits: each one
+drawn at 32x32, turned, scaled, sheared, shifted, bent by a smooth random
+displacement field, its strokes thickened or thinned, brought back to 8x8 and
+given noise, all from streams seeded by the grading key
+(``dlbasics_grader.secret``). The training, validation and held-out images
+come from disjoint public digits and independent streams, and every one is at
+least ``MIN_DISTANCE`` from every public digit under each of the eight
+flips/rotations of the square, so none can be looked up in the public data.
 """
 
 from __future__ import annotations
+
+import functools
+from pathlib import Path
 
 import numpy as np
 
 from dlbasics.checks._training import loop_inputs, training_loop_probe
 from dlbasics_grader.scoring import score_training_run
+from dlbasics_grader.secret import exercise_seed, public_seed, stream
 from dlbasics_grader.spec import Exercise, Part, Probe, SandboxPolicy, as_array, compare_arrays
 
 from ._common import TORCH_LIMITS, bullets, loop_problems, not_implemented, score_parts, verdict
 
-SEED = 7_305_118  # hidden: the grader's split, transform and inputs depend on it
+SEED = exercise_seed("ex2", Path(__file__).parent)  # 256 bits from the grading key
 
-N_TRAIN, N_VAL = 1100, 200  # the rest of the 1797 digits (497) is held out
-ACC_FULL = 0.93  # the solution reaches 0.975-0.99 (see tests/grading/test_ex2_ex3.py)
-ACC_TIERS = ((0.93, 3.0), (0.85, 2.0), (0.70, 1.0))
+N_TRAIN, N_VAL = 1100, 200  # the rest of the 1797 digits (497) is the held-out sources
+MIN_DISTANCE = 12.0
+"""Every grader image is at least this far (Euclidean, pixel values 0-16) from every public digit
+under each of the 8 symmetries of the square; 95 % of the public digits lie closer than 11 to
+their nearest other public digit."""
+ACC_FULL = 0.90  # the solution reaches 0.93-0.96 over grading keys (tests/grading/test_secret.py)
+ACC_TIERS = ((0.90, 3.0), (0.85, 2.0), (0.70, 1.0))
 CPU_BUDGET_S = 60.0  # CPU seconds (one thread) for preprocessing + training + prediction
 MAX_PARAMS = 2_000_000
 
@@ -198,27 +209,84 @@ def confusion_probe(ns, inputs):
 # ----------------------------------------------------------------------------
 
 
-def _transform(images: np.ndarray, seed: int) -> np.ndarray:
-    """One of the 8 symmetries of the square, chosen by the seed (never the identity)."""
-    k = 1 + seed % 7
-    turned = np.rot90(images, k=k % 4, axes=(1, 2))
-    return np.ascontiguousarray(turned[:, :, ::-1] if k >= 4 else turned)
+def symmetries(images: np.ndarray) -> np.ndarray:
+    """(8 n, s, s): ``images`` (n, s, s) under the 8 symmetries of the square."""
+    turned = [np.rot90(images, k=k, axes=(1, 2)) for k in range(4)]
+    return np.concatenate([t for r in turned for t in (r, r[:, :, ::-1])])
 
 
+@functools.lru_cache(maxsize=1)
+def _public_flat() -> np.ndarray:
+    from sklearn.datasets import load_digits
+
+    return symmetries(load_digits().images.astype(np.float64)).reshape(-1, 64)
+
+
+def distance_to_public(images: np.ndarray) -> np.ndarray:
+    """(n,): each 8x8 image's Euclidean distance to the nearest public digit, any symmetry."""
+    X = images.reshape(len(images), 64).astype(np.float64)
+    P = _public_flat()
+    d2 = (X * X).sum(1)[:, None] + (P * P).sum(1)[None] - 2.0 * X @ P.T
+    return np.sqrt(np.maximum(d2.min(axis=1), 0.0))
+
+
+def _render_one(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A new 8x8 rendition (integers 0-16) of one public digit (8, 8)."""
+    from scipy import ndimage
+
+    n, up = 32, 4
+    big = ndimage.zoom(image / 16.0, up, order=1, mode="constant")
+    angle = np.deg2rad(rng.uniform(-9.0, 9.0))
+    rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    warp = rot @ np.array([[1.0, rng.uniform(-0.15, 0.15)], [0.0, 1.0]]) @ np.diag(
+        1.0 + rng.uniform(-0.09, 0.09, 2))
+    centre = (n - 1) / 2
+    grid = np.mgrid[0:n, 0:n].astype(np.float64) - centre - rng.uniform(-1.2, 1.2, (2, 1, 1))
+    source = np.einsum("ij,jkl->ikl", np.linalg.inv(warp), grid) + centre
+    bend = np.stack([ndimage.gaussian_filter(rng.uniform(-1, 1, (n, n)), 4.0) for _ in "yx"])
+    source += rng.uniform(1.2, 2.4) * bend / max(np.abs(bend).max(), 1e-9)  # elastic
+    out = ndimage.map_coordinates(big, source, order=1, mode="constant")
+    stroke = rng.integers(-1, 2)
+    if stroke > 0:
+        out = ndimage.grey_dilation(out, size=(3, 3))
+    elif stroke < 0:
+        out = ndimage.grey_erosion(out, size=(2, 2))
+    small = out.reshape(8, up, 8, up).mean(axis=(1, 3))
+    small = 16.0 * rng.uniform(0.85, 1.0) * small / max(small.max(), 1e-9)
+    return np.clip(np.rint(small + rng.normal(0.0, 0.8, small.shape)), 0, 16)
+
+
+def render_digits(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """New renditions (n, 8, 8) of public digits (n, 8, 8), each at least ``MIN_DISTANCE``
+    from every public digit under every symmetry (one too close is drawn again)."""
+    out = np.stack([_render_one(img, rng) for img in images])
+    for _ in range(50):
+        close = np.flatnonzero(distance_to_public(out) < MIN_DISTANCE)
+        if not len(close):
+            return out
+        out[close] = np.stack([_render_one(images[i], rng) for i in close])
+    raise RuntimeError("could not render digits far enough from the public ones")
+
+
+@functools.lru_cache(maxsize=2)
 def _digits(seed: int):
+    """Training, validation and held-out digits: renditions of disjoint public digits, each
+    set from its own stream."""
     from sklearn.datasets import load_digits
 
     digits = load_digits()
-    images = _transform(digits.images.astype(np.float64), seed)
-    labels = digits.target.astype(np.int64)
-    order = np.random.default_rng(seed).permutation(len(labels))
-    images, labels = images[order], labels[order]
+    images, labels = digits.images.astype(np.float64), digits.target.astype(np.int64)
+    order = stream(seed, "split").permutation(len(labels))
     a, b = N_TRAIN, N_TRAIN + N_VAL
-    return (images[:a], labels[:a]), (images[a:b], labels[a:b]), (images[b:], labels[b:])
+    sets = []
+    for name, idx in (("train", order[:a]), ("validation", order[a:b]),
+                      ("held-out", order[b:])):
+        sets.append((render_digits(images[idx], stream(seed, name)), labels[idx]))
+    return tuple(sets)
 
 
 def _small_cases(seed: int) -> dict:
-    rng = np.random.default_rng(seed + 1)
+    rng = stream(seed, "preprocess")
     X8 = rng.integers(0, 17, size=(6, 8, 8)).astype(np.float64)
     X28 = rng.integers(0, 256, size=(3, 28, 28)).astype(np.uint8)
     X8flat = rng.integers(0, 17, size=(5, 64)).astype(np.float64)
@@ -231,7 +299,7 @@ def _image_batch(seed: int, size: int, n: int):
     from sklearn.datasets import load_digits
 
     digits = load_digits()
-    rng = np.random.default_rng(seed + size)
+    rng = stream(seed, f"batch {size}")
     idx = rng.choice(len(digits.target), size=n, replace=False)
     x = digits.images[idx] / 16.0
     if size != 8:  # nearest-neighbour upsampling to size x size
@@ -242,7 +310,7 @@ def _image_batch(seed: int, size: int, n: int):
 
 
 def _confusion_case(seed: int) -> dict:
-    rng = np.random.default_rng(seed + 3)
+    rng = stream(seed, "confusion")
     a_true, a_pred = rng.integers(0, 10, 200), rng.integers(0, 10, 200)
     b_true = rng.choice([0, 1, 3], 30)  # class 2 never appears
     b_pred = rng.choice([0, 1, 3], 30)
@@ -262,7 +330,7 @@ def probes(seed: int) -> list[Probe]:
             "configs": MODEL_CONFIGS, "x8": x8[:5], "x28": x28[:5]}),
         Probe.from_function(layers_probe, timeout_s=30, inputs={"x8": x8[:16]}),
         Probe.from_function(augment_probe, timeout_s=30, inputs={
-            "seed": seed % 10_000, "x8": x8, "y_x8": y8, "x28": x28, "y_x28": y28}),
+            "seed": public_seed(seed, "augment"), "x8": x8, "y_x8": y8, "x28": x28, "y_x28": y28}),
         Probe.from_function(confusion_probe, timeout_s=10, inputs=_confusion_case(seed)),
         Probe.from_function(training_probe, timeout_s=120, inputs={
             "X_train": X_tr, "y_train": y_tr, "X_val": X_val, "y_val": y_val, "X_test": X_te}),
@@ -489,8 +557,9 @@ def _score_confusion(part: Part, o: dict, seed: int):
 def _score_training(train_part: Part, acc_part: Part, o: dict, loop: dict, seed: int):
     _, _, (_, y_test) = _digits(seed)
     setup = (f"The grader trained build_model(8, 10) with train_model's defaults on {N_TRAIN} "
-             f"digits ({N_VAL} for validation), all turned by the same flip/rotation, and "
-             f"predicted {len(y_test)} held-out ones.")
+             f"digits ({N_VAL} for validation) and predicted {len(y_test)} held-out ones, all new "
+             "renditions of scikit-learn digits (turned, scaled, sheared, shifted, bent, "
+             "thicker or thinner strokes, noise).")
     note = ""
     if o.get("preprocess_fallback"):
         note = (f"\n(Your preprocessing raised {o['preprocess_fallback']}, so the grader used its "
