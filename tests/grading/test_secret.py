@@ -8,6 +8,7 @@ found in the public digits under any flip or rotation.
 
 from __future__ import annotations
 
+import ast
 import secrets
 import stat
 import zipfile
@@ -187,15 +188,18 @@ def test_ex2_solution_clears_the_threshold_with_other_keys(ex2):
     this process on the digits of two fresh keys, clears the full-marks threshold."""
     ns: dict = {}
     for cell in definition_cells(SOLUTIONS / "ex2_cnn.ipynb"):
-        exec("\n".join(line for line in cell.splitlines()
-                       if not line.startswith(("%", "check(", "from dlbasics.checks"))), ns)
+        if "%pip" in cell:  # the install cell; the package is installed here
+            continue
+        kept = [node for node in ast.parse(cell).body  # imports and definitions, no demo
+                if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef))]
+        exec(compile(ast.Module(kept, []), "solution", "exec"), ns)
     assert callable(ns["train_model"])
     for _ in range(2):
         seed = int.from_bytes(secrets.token_bytes(32), "big")
         (X_tr, y_tr), (X_val, y_val), (X_te, y_te) = ex2._digits(seed)
         out = ex2.training_probe(ns, {"X_train": X_tr, "y_train": y_tr, "X_val": X_val,
                                       "y_val": y_val, "X_test": X_te})
-        assert np.mean(out["pred"] == y_te) >= ex2.ACC_FULL + 0.015
+        assert np.mean(out["pred"] == y_te) >= ex2.ACC_FULL
 
 
 def test_ex2_hidden_module_needs_no_key_folder_of_its_own(tmp_path):

@@ -145,8 +145,6 @@ def gradient_probe(ns, inputs):
 
 
 def training_probe(ns, inputs):
-    import time
-
     import numpy as np
     import torch
 
@@ -155,7 +153,6 @@ def training_probe(ns, inputs):
     torch.manual_seed(0)
     torch.set_num_threads(1)
     out = {}
-    start = time.process_time()
     texts = [list(inputs[k]) for k in ("train_texts", "val_texts", "test_texts")]
     vocab = Vocabulary.from_texts(texts[0])
     try:
@@ -170,7 +167,6 @@ def training_probe(ns, inputs):
     history = ns["train_model"](model, encoded[0], torch.from_numpy(inputs["y_train"]),
                                 encoded[1], torch.from_numpy(inputs["y_val"]))
     pred = ns["predict"](model, encoded[2])
-    out["cpu_s"] = time.process_time() - start
     out["pred"] = pred.detach().numpy() if isinstance(pred, torch.Tensor) else np.asarray(pred)
     out["history_type"] = type(history).__name__
     if isinstance(history, dict):
