@@ -23,6 +23,8 @@ SITE = ROOT / "_build" / "html"
 BUDGET = 8_000_000  # bytes per chapter page
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
+pytestmark = pytest.mark.book
+
 
 class _Refs(html.parser.HTMLParser):
     def __init__(self) -> None:
