@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from dlbasics.checks._training import LOOP_RULES
+from dlbasics.checks._training import LOOP_RULES, MIN_AGREEMENT, agreement
 from dlbasics_grader.spec import Part, TestResult, as_array
 
-__all__ = ["history_problems", "prediction_accuracy", "score_training_run"]
+__all__ = ["history_problems", "model_use_problem", "prediction_accuracy", "score_training_run"]
 
 
 def history_problems(outputs: Mapping[str, Any]) -> list[str]:
@@ -101,6 +101,62 @@ def prediction_accuracy(
     return float(np.mean(arr == y_true)), []
 
 
+def model_use_problem(
+    outputs: Mapping[str, Any], y_true: np.ndarray, *, item: str, untrained: str,
+    chance_max: float,
+) -> str | None:
+    """Why the held-out predictions do not come from the trained model (None: they do).
+
+    The probe, after ``pred = predict(model, X_test)``, returns what
+    :func:`dlbasics.checks._training.model_use_outputs` computes: the labels of
+    the model's own outputs (``forward_pred``), ``predict`` with an untrained
+    model (``untrained_pred``) and that model's own labels
+    (``untrained_forward``), and ``predict`` with the trained model holding the
+    untrained parameters (``reset_pred``). A ``predict`` that uses the model
+    it is given agrees with the model's labels on (almost) every sample and is
+    near chance with untrained parameters; one that ignores the model (a
+    nearest-neighbour search, a rule, labels kept from elsewhere) fails one of
+    the four rules below.
+
+    Parameters
+    ----------
+    outputs : mapping
+        The probe's outputs (untrusted).
+    y_true : np.ndarray, shape (n,)
+        The held-out labels.
+    item : str
+        What one sample is, for messages (``"image"``, ``"review"``).
+    untrained : str
+        How the untrained model was made, for messages.
+    chance_max : float
+        Highest held-out accuracy ``predict`` may reach with untrained
+        parameters (far above chance: 10 % for 10 classes, about 50 % for 2).
+    """
+    for key in ("forward_pred", "untrained_pred", "untrained_forward", "reset_pred"):
+        arr, _ = as_array(outputs.get(key), key)
+        if arr is None or arr.shape != y_true.shape:
+            error = outputs.get(f"{key}_error")
+            return ("the grader could not check that predict uses the model it is given ("
+                    f"{error if isinstance(error, str) else f'{key} is missing or malformed'})")
+    lead = "predict does not use the model it is given:"
+    for key, reference, what in (
+            ("pred", "forward_pred", "the trained model"),
+            ("untrained_pred", "untrained_forward", f"an untrained model ({untrained})")):
+        share = agreement(outputs.get(key), np.asarray(outputs[reference]))
+        if share < MIN_AGREEMENT:
+            return (f"{lead} with {what}, its labels are the class of the model's largest output "
+                    f"for only {share:.0%} of the held-out {item}s (at least {MIN_AGREEMENT:.0%} "
+                    "needed)")
+    for key, what in (("untrained_pred", f"an untrained model ({untrained})"),
+                      ("reset_pred", "the trained model's parameters replaced by untrained ones")):
+        acc = agreement(outputs.get(key), y_true)
+        if acc >= chance_max:
+            return (f"{lead} with {what} it still gets {acc:.0%} of the held-out {item}s right "
+                    f"(at most {chance_max:.0%} allowed; a model that has not learned is near "
+                    "chance)")
+    return None
+
+
 def score_training_run(
     train_part: Part,
     acc_part: Part,
@@ -116,6 +172,8 @@ def score_training_run(
     loop: Mapping[str, str],
     note: str = "",
     hint: str = "",
+    untrained: str = "",
+    chance_max: float | None = None,
 ) -> tuple[TestResult, TestResult]:
     """Score a training probe: the form of its results, then the held-out accuracy.
 
@@ -149,6 +207,10 @@ def score_training_run(
         preprocessing was used).
     hint : str
         Appended to the accuracy message when the accuracy earns partial credit.
+    untrained, chance_max
+        When ``chance_max`` is given, the accuracy part gets 0 unless the
+        predictions come from the trained model (:func:`model_use_problem`,
+        which gets both).
 
     Returns
     -------
@@ -184,6 +246,11 @@ def score_training_run(
             status="timeout")
     earned = next((pts for threshold, pts in acc_tiers if acc >= threshold), 0.0)
     msg = f"{setup}\nHeld-out accuracy {acc:.1%} (target {acc_full:.0%}), CPU time {cpu:.1f} s."
+    problem = None if chance_max is None else model_use_problem(
+        outputs, y_true, item=item, untrained=untrained, chance_max=chance_max)
+    if problem:
+        return train, acc_part.failed(f"{msg}\nNo accuracy points: {problem}. The labels must "
+                                      "be the model's: model(X).argmax(dim=1)." + note)
     if earned == acc_part.max_score:
         return train, acc_part.passed(msg + note)
     tiers = ", ".join(f"{t:.0%}: {p:g}" for t, p in acc_tiers)

@@ -7,6 +7,7 @@ model and data and hand them to :func:`train_and_check`.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -70,6 +71,91 @@ def check_history_and_predict(
     return CheckOutcome(True, summary(losses, acc))
 
 
+MIN_AGREEMENT = 0.9
+"""Least fraction of samples on which ``predict(model, X)`` must give the class of the largest
+output of ``model(X)`` (in evaluation mode), for a trained model and for an untrained one: the
+labels must come from the model ``predict`` is given."""
+
+
+def model_labels(model: Any, X: Any) -> np.ndarray:
+    """The class of each sample's largest output, ``model(X)`` in evaluation mode without
+    gradients (the first element when the model returns a tuple, like ``(logits, weights)``).
+
+    Self-contained, so that it runs in the grader's sandbox too.
+
+    Returns
+    -------
+    np.ndarray, shape (n,)
+        int64 labels.
+    """
+    import numpy as np
+    import torch
+
+    model.eval()
+    with torch.no_grad():
+        out = model(X)
+    if isinstance(out, (tuple, list)):
+        out = out[0]
+    return np.asarray(out.argmax(dim=1).numpy(), dtype=np.int64)
+
+
+def model_use_outputs(predict: Callable, model: Any, fresh: Any, X: Any) -> dict:
+    """What shows whether ``predict``'s labels come from the model it is given.
+
+    Run after ``predict(model, X)`` gave the labels under test (in the grader's
+    sandbox too: self-contained). ``fresh`` is an untrained model of the same
+    architecture (built again under another torch seed). Returns plain arrays,
+    each ``(n,)`` int64, or ``"<key>_error"`` with the exception:
+    ``forward_pred``, the labels of the trained model's own outputs
+    (:func:`model_labels`); ``untrained_pred`` and ``untrained_forward``,
+    ``predict(fresh, X)`` and ``fresh``'s own labels; ``reset_pred``,
+    ``predict(model, X)`` once ``model`` holds ``fresh``'s parameters (so
+    ``model`` is untrained afterwards).
+    """
+    import numpy as np
+
+    def labels(pred):
+        return np.asarray(pred.detach().numpy() if hasattr(pred, "detach") else pred)
+
+    calls = (("forward_pred", lambda: model_labels(model, X)),
+             ("untrained_pred", lambda: labels(predict(fresh, X))),
+             ("untrained_forward", lambda: model_labels(fresh, X)),
+             ("reset_pred", lambda: (model.load_state_dict(fresh.state_dict()),
+                                     labels(predict(model, X)))[1]))
+    out: dict = {}
+    for key, call in calls:
+        try:
+            out[key] = call()
+        except Exception as exc:
+            out[f"{key}_error"] = f"{type(exc).__name__}: {exc}"
+    return out
+
+
+def agreement(pred: Any, reference: np.ndarray) -> float:
+    """Fraction of samples where the labels ``pred`` equal ``reference`` (0 when ``pred`` is not
+    an array of ``reference``'s shape)."""
+    arr = np.asarray(pred) if isinstance(pred, (np.ndarray, list)) else None
+    if arr is None or arr.shape != reference.shape or arr.dtype.kind not in "iuf":
+        return 0.0
+    return float(np.mean(arr == reference))
+
+
+def check_predict_uses_model(predict: Callable, model: Any, untrained: Any, X: Any
+                             ) -> CheckOutcome | None:
+    """``None`` when ``predict`` gives the model's own labels (:func:`model_labels`) on at least
+    :data:`MIN_AGREEMENT` of ``X``, for the trained ``model`` and for ``untrained`` (a copy made
+    before training); else why not."""
+    for what, m in (("the trained model", model), ("an untrained copy of it", untrained)):
+        share = agreement(predict(m, X), model_labels(m, X))
+        if share < MIN_AGREEMENT:
+            return CheckOutcome(
+                False, "predict's labels do not come from the model it is given.",
+                f"with {what}, predict(model, X) gave the class of the model's largest output "
+                f"for {share:.0%} of the samples (at least {MIN_AGREEMENT:.0%} needed): return "
+                "model(X).argmax(dim=1) in evaluation mode")
+    return None
+
+
 def train_and_check(train_model: Callable, predict: Callable, model: Any, X: Any, y: Any, *,
                     n_train: int, epochs: int, kind: str,
                     summary: Callable[[np.ndarray, np.ndarray], str],
@@ -79,7 +165,9 @@ def train_and_check(train_model: Callable, predict: Callable, model: Any, X: Any
     Trains ``model`` on the first ``n_train`` samples of ``X, y`` (the rest is
     the validation data ``predict`` is then called on), checks the history and
     predictions with :func:`check_history_and_predict`, then the loop's rules
-    with :func:`with_loop_rules` (``kind`` and ``train_kwargs`` go there).
+    with :func:`with_loop_rules` (``kind`` and ``train_kwargs`` go there); in between,
+    that ``predict``'s labels come from the model (:func:`check_predict_uses_model`, with a copy
+    of ``model`` made before training as the untrained one).
 
     Parameters
     ----------
@@ -88,11 +176,14 @@ def train_and_check(train_model: Callable, predict: Callable, model: Any, X: Any
     summary : callable
         ``summary(losses, val_accuracy)`` -> the message of a passed history check.
     """
+    untrained = copy.deepcopy(model)
     history = train_model(model, X[:n_train], y[:n_train], X[n_train:], y[n_train:],
                           epochs=epochs)
     outcome = check_history_and_predict(
         history, lambda: predict(model, X[n_train:]), epochs=epochs, n_labels=len(y) - n_train,
         summary=summary)
+    if outcome.ok:
+        outcome = check_predict_uses_model(predict, model, untrained, X[n_train:]) or outcome
     return with_loop_rules(outcome, train_model, predict, kind, **train_kwargs)
 
 

@@ -38,6 +38,10 @@ their nearest other public digit."""
 ACC_FULL = 0.90  # the solution reaches 0.93-0.96 over grading keys (tests/grading/test_secret.py)
 ACC_TIERS = ((0.90, 3.0), (0.85, 2.0), (0.70, 1.0))
 CPU_BUDGET_S = 60.0  # CPU seconds (one thread) for preprocessing + training + prediction
+CHANCE_MAX = 0.5
+"""Highest held-out accuracy predict may reach with an untrained model, or with untrained
+parameters in the trained one (an untrained CNN gets about 10 %; a nearest-neighbour search in
+the public digits that ignores the model, 89-95 %)."""
 MAX_PARAMS = 2_000_000
 
 PARTS = (
@@ -183,6 +187,17 @@ def training_probe(ns, inputs):
                                 prep[1], torch.from_numpy(inputs["y_val"]))
     pred = ns["predict"](model, prep[2])
     out["pred"] = pred.detach().numpy() if isinstance(pred, torch.Tensor) else np.asarray(pred)
+    # the same predict with an untrained model and with untrained parameters in the trained
+    # model, and the model's own labels: the grader sees whether the labels come from the model
+    from dlbasics.checks._training import model_use_outputs
+
+    torch.manual_seed(1)
+    try:
+        fresh = ns["build_model"](8, 10)
+    except Exception as exc:
+        out["untrained_pred_error"] = f"{type(exc).__name__}: {exc}"
+    else:
+        out.update(model_use_outputs(ns["predict"], model, fresh, prep[2]))
     out["history_type"] = type(history).__name__
     if isinstance(history, dict):
         for key in ("train_loss", "val_accuracy"):
@@ -594,7 +609,9 @@ def _score_training(train_part: Part, acc_part: Part, o: dict, loop: dict, seed:
                 "own.)")
     return score_training_run(train_part, acc_part, o, y_test, predict_name="predict(model, X_test)",
                               item="image", setup=setup, acc_full=ACC_FULL, acc_tiers=ACC_TIERS,
-                              cpu_budget_s=CPU_BUDGET_S, loop=loop, note=note)
+                              cpu_budget_s=CPU_BUDGET_S, loop=loop, note=note,
+                              untrained="build_model(8, 10) under another torch seed",
+                              chance_max=CHANCE_MAX)
 
 
 NAMES = ("normalization_stats", "preprocess", "build_model", "augment", "train_model", "predict",

@@ -31,6 +31,10 @@ N_TRAIN, N_VAL, N_TEST = 2000, 400, 1000
 ACC_FULL = 0.90  # the solution reaches 0.998-1.0; no bag-of-words model can pass ~0.83
 ACC_TIERS = ((0.90, 3.0), (0.80, 1.0))
 CPU_BUDGET_S = 60.0  # CPU seconds (one thread) for encoding + training + prediction
+CHANCE_MAX = 0.7
+"""Highest held-out accuracy predict may reach with an untrained model, or with untrained
+parameters in the trained one (an untrained classifier is near 50 %; a bag-of-words model
+that ignores the given model, about 83 %)."""
 
 PARTS = (
     Part("ex3.encode", 1.0, "Padded token ids and mask"),
@@ -168,6 +172,17 @@ def training_probe(ns, inputs):
                                 encoded[1], torch.from_numpy(inputs["y_val"]))
     pred = ns["predict"](model, encoded[2])
     out["pred"] = pred.detach().numpy() if isinstance(pred, torch.Tensor) else np.asarray(pred)
+    # the same predict with an untrained model and with untrained parameters in the trained
+    # model, and the model's own labels: the grader sees whether the labels come from the model
+    from dlbasics.checks._training import model_use_outputs
+
+    torch.manual_seed(1)
+    try:
+        fresh = ns["SentimentClassifier"](len(vocab))
+    except Exception as exc:
+        out["untrained_pred_error"] = f"{type(exc).__name__}: {exc}"
+    else:
+        out.update(model_use_outputs(ns["predict"], model, fresh, encoded[2]))
     out["history_type"] = type(history).__name__
     if isinstance(history, dict):
         for key in ("train_loss", "val_accuracy"):
@@ -453,7 +468,9 @@ def _score_training(train_part: Part, acc_part: Part, o: dict, loop: dict, seed:
     return score_training_run(train_part, acc_part, o, y_test,
                               predict_name="predict(model, ids_test)", item="review", setup=setup,
                               acc_full=ACC_FULL, acc_tiers=ACC_TIERS, cpu_budget_s=CPU_BUDGET_S,
-                              loop=loop, note=note, hint=hint)
+                              loop=loop, note=note, hint=hint,
+                              untrained="SentimentClassifier(len(vocab)) under another torch seed",
+                              chance_max=CHANCE_MAX)
 
 
 NAMES = ("encode_texts", "AdditiveAttention", "SentimentClassifier", "train_model", "predict")
