@@ -161,20 +161,40 @@ def _user_namespaces(libc, ctypes, iso, report):
         fh.write(f"{gid} {gid} 1")
     report["network"] = "none (own network namespace)"
     report["ipc"] = "own IPC namespace"
+    kept = []
     try:
         _mount(libc, ctypes, None, "/", None, MS_REC | MS_PRIVATE)
+        # what the sandbox needs beneath /tmp (a virtual environment there) is held open
+        # before the fresh tmpfs covers it, and bound back in from the held descriptor
+        for path in iso.get("tmp_rebind", []):
+            kept.append((path, os.open(path, os.O_PATH | os.O_CLOEXEC | os.O_DIRECTORY)))
         done = []
         for path in ("/tmp", "/var/tmp", "/dev/shm"):
             if os.path.isdir(path) and not os.path.islink(path):
                 _tmpfs(libc, ctypes, path, "1777", iso["tmp_mb"])
                 done.append(path)
+        for path, fd in kept:
+            os.makedirs(path, mode=0o755, exist_ok=True)
+            _mount(libc, ctypes, f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+            try:
+                _mount(libc, ctypes, None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC)
+            except OSError:
+                pass  # locked flags; Landlock still gives no write access there
         os.makedirs(iso["workdir"], mode=0o700, exist_ok=True)  # it may be under /tmp
         _work_tmpfs(libc, ctypes, iso)
         report["filesystem"] = (f"private {', '.join(done)} and working folder "
-                                f"({int(iso['work_mb'])} MB)")
+                                f"({int(iso['work_mb'])} MB)"
+                                + ("; bound back: " + ", ".join(p for p, _ in kept)
+                                   if kept else ""))
         report["private_tmp"] = "yes"
     except OSError as exc:
         report["filesystem"] = f"shared ({exc.strerror})"
+        if kept:  # /tmp may be covered while the environment beneath it is not back
+            raise SystemExit(f"the sandbox could not bind back {', '.join(p for p, _ in kept)} "
+                             f"into its private /tmp: {exc}") from exc
+    finally:
+        for _, fd in kept:
+            os.close(fd)
     return True
 
 
@@ -390,7 +410,8 @@ def _fs_rules(iso, report):
             allow(loc, read)
     write = [iso["workdir"], *_SYSTEM_WRITE]
     if report.get("private_tmp") == "yes":
-        write += ["/tmp", "/var/tmp", "/dev/shm"]
+        # not a folder with the environment bound back beneath it: the rule would open it all
+        write += iso.get("tmp_write", [])
     if refused:
         report["landlock_refused"] = ", ".join(sorted(set(refused)))
     return read, write, list_only

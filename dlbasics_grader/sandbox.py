@@ -67,6 +67,8 @@ CGROUP_PARENT = "dlbasics-grade"
 MAX_MESSAGES = 10_000
 SMALL_MESSAGE = 256 * 1024
 _WORLD_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
+_PRIVATE_TMP = ("/tmp", "/var/tmp", "/dev/shm")
+"""Folders that get a fresh tmpfs of the sandbox's own in its mount namespace."""
 _NEVER_HIDE = {"/", "/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/etc", "/proc",
                "/sys", "/dev", "/run", "/var", "/opt", "/home"}
 PHASE_STATUSES = ("ok", "error", "timeout", "out of memory", "skipped")
@@ -237,6 +239,32 @@ def _is_under(path: Path, parent: Path) -> bool:
         return True
     except ValueError:
         return False
+
+
+def private_tmp_plan(keep: list[Path], tmp_dirs: tuple[str, ...] = _PRIVATE_TMP,
+                     ) -> dict[str, list[str]]:
+    """What the sandbox's private ``/tmp`` (and ``/var/tmp``, ``/dev/shm``) must allow for.
+
+    ``keep`` are the paths the sandbox must read (see :func:`_needed_paths`).
+    A kept path beneath one of ``tmp_dirs`` (a virtual environment or a clone
+    of the course under ``/tmp``) is covered by the fresh tmpfs mounted there:
+    it must be bound back in (``rebind``). Such a folder must not be writable
+    for Landlock either: a Landlock rule on a folder grants its rights to
+    everything beneath, so write access to ``/tmp`` would make the whole
+    environment bound back into it readable, the forbidden packages (``torch``
+    in Exercise 1) and the grader's own package included. ``writable`` lists
+    only the folders of ``tmp_dirs`` with no kept path beneath them; the
+    learner's code always has its working folder (``TMPDIR`` points there).
+    """
+    rebind: set[str] = set()
+    writable: list[str] = []
+    for d in tmp_dirs:
+        real = Path(d).resolve()
+        inside = [k for k in keep if _is_under(k, real)]
+        rebind.update(str(k) for k in inside)
+        if not inside:
+            writable.append(str(real))
+    return {"rebind": sorted(rebind), "writable": writable}
 
 
 def plan_filesystem(private: list[Path], workdir: Path) -> dict[str, Any]:
@@ -894,6 +922,7 @@ def run_job(job: Job, private_paths: list[Path], deadline: float, cpu_left: floa
             cgroup = _Cgroup(f"job-{token[:16]}", limits, extra_mb=work_mb + 3 * TMP_MB)
         fs = plan_filesystem(private_paths, workdir) if host["root"] else {
             "hide": [], "rebind": [], "need_mounts": False}
+        tmp = private_tmp_plan(_needed_paths())
         nproc = limits.nproc
         if not host["root"]:
             nproc += _count_tasks_of(os.getuid())
@@ -911,6 +940,7 @@ def run_job(job: Job, private_paths: list[Path], deadline: float, cpu_left: floa
             isolation={
                 "uid": uid, "gid": uid, "stage": str(stage), "workdir": str(workdir),
                 "hide": fs["hide"], "rebind": fs["rebind"], "need_mounts": fs["need_mounts"],
+                "tmp_rebind": tmp["rebind"], "tmp_write": tmp["writable"],
                 "font_cache": matplotlib_font_cache(), "work_mb": work_mb, "tmp_mb": TMP_MB,
                 "mount_ns": host["mount_ns"], "user_ns": host["user_ns"],
                 "landlock": host["landlock"] > 0, "seccomp": host["seccomp"],

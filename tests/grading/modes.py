@@ -7,10 +7,11 @@
   (created if missing) owns a copy of the hidden tests and solutions in its
   home, ``~/course``, as a clone of the course repository would be.
 
-When the Python running the tests lives under a folder other users cannot
-enter (``/root/.pyenv``), the ``user`` mode runs in a private mount namespace
-where that folder's parent is an empty, open tmpfs with the Python bound back:
-what the user sees is an ordinary readable installation.
+When the Python running the tests, its virtual environment or the repository
+lives under a folder other users cannot enter (``/root/.pyenv``, a clone in
+``/root``), the ``user`` mode runs in a private mount namespace where that
+folder is an empty, open tmpfs with those bound back: what the user sees is an
+ordinary readable installation.
 """
 
 from __future__ import annotations
@@ -68,16 +69,25 @@ def course_copy() -> tuple[Path, Path]:
 
 
 def _open_python_prefix() -> str:
-    """Shell lines that make a Python under a closed folder reachable (user mode)."""
-    blocked = _world_reachable(Path(sys.base_prefix).resolve())
-    if blocked is None:
-        return ""
-    inner = Path(sys.base_prefix).resolve().relative_to(blocked).parts[0]
-    src = blocked / inner
-    stage = "/tmp/.dlbasics-test-python"
-    return (f"mkdir -p {stage} && mount --bind {shlex.quote(str(src))} {stage} && "
-            f"mount -t tmpfs -o mode=755 tmpfs {shlex.quote(str(blocked))} && "
-            f"mkdir -p {shlex.quote(str(src))} && mount --bind {stage} {shlex.quote(str(src))} && ")
+    """Shell lines that make the Python installation, the virtual environment and the
+    repository reachable to the user when they lie under a closed folder (user mode)."""
+    inner: dict[Path, set[str]] = {}
+    for path in (Path(sys.base_prefix), Path(sys.prefix), REPO):
+        path = path.resolve()
+        blocked = _world_reachable(path)
+        if blocked is not None and path != blocked:
+            inner.setdefault(blocked, set()).add(path.relative_to(blocked).parts[0])
+    lines = []
+    for k, (blocked, names) in enumerate(sorted(inner.items())):
+        srcs = [blocked / n for n in sorted(names)]
+        stages = [f"/tmp/.dlbasics-test-{k}-{i}" for i in range(len(srcs))]
+        q = shlex.quote
+        lines += [f"mkdir -p {st} && mount --bind {q(str(src))} {st}"
+                  for src, st in zip(srcs, stages)]
+        lines.append(f"mount -t tmpfs -o mode=755 tmpfs {q(str(blocked))}")
+        lines += [f"mkdir -p {q(str(src))} && mount --bind {st} {q(str(src))}"
+                  for src, st in zip(srcs, stages)]
+    return "".join(line + " && " for line in lines)
 
 
 def grader_command(mode: str, args: list[str], env: dict[str, str] | None = None) -> list[str]:
