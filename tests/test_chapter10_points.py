@@ -14,18 +14,18 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from dlbasics_grader.engine import load_exercise
+from dlbasics_grader.engine import available_exercises, load_exercise
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER = ROOT / "chapters" / "10_exercises.ipynb"
 HIDDEN = ROOT / "tests" / "hidden"
 SOLUTIONS = ROOT / "solutions"
-EXERCISES = ("ex1", "ex2", "ex3")
+EXERCISES = available_exercises(HIDDEN)  # the exercises: tests/hidden/exN.py
 # a table row: | `ex1.init` | what is graded | 2 |
 ROW = re.compile(r"^\|\s*`(ex\d+\.\w+)`\s*\|.*\|\s*(\d+(?:\.\d+)?)\s*\|\s*$", re.MULTILINE)
 
 
-def _tables(path: Path) -> dict[str, dict[str, float]]:
+def point_tables(path: Path) -> dict[str, dict[str, float]]:
     """{exercise: {part: points}} from every markdown table row of a notebook."""
     nb = nbformat.read(path, as_version=4)
     found: dict[str, dict[str, float]] = {}
@@ -48,7 +48,7 @@ def test_chapter_points_match_the_hidden_tests(exercise):
     if not (HIDDEN / f"{exercise}.py").is_file():
         pytest.skip(f"tests/hidden/{exercise}.py is not in this checkout")
     graded = {part.name: part.max_score for part in load_exercise(exercise, HIDDEN).parts}
-    assert _tables(CHAPTER).get(exercise) == graded
+    assert point_tables(CHAPTER).get(exercise) == graded
 
 
 @pytest.mark.parametrize("exercise", EXERCISES)
@@ -56,4 +56,4 @@ def test_chapter_points_match_the_solution_notebook(exercise):
     notebooks = sorted(SOLUTIONS.glob(f"{exercise}_*.ipynb"))
     if not notebooks:
         pytest.skip(f"no solutions/{exercise}_*.ipynb in this checkout")
-    assert _tables(CHAPTER).get(exercise) == _tables(notebooks[0]).get(exercise)
+    assert point_tables(CHAPTER).get(exercise) == point_tables(notebooks[0]).get(exercise)

@@ -7,13 +7,16 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from dlbasics_grader.engine import load_exercise
+from dlbasics_grader.engine import available_exercises, load_exercise
 
 REPO = Path(__file__).resolve().parents[2]
 HIDDEN = REPO / "tests" / "hidden"
 SOLUTIONS = REPO / "solutions"
 EXERCISES = REPO / "exercises"
 EX1 = "ex1_neural_network.ipynb"
+# The list of exercises: one hidden-test module tests/hidden/exN.py (its ``EXERCISE``) each, as
+# ``dlbasics-grade list`` finds them. test_exercises.py checks every other place against it.
+EXERCISE_NAMES = available_exercises(HIDDEN)
 
 
 def code_cells(path: Path, stop_at: str | None = None) -> list[str]:

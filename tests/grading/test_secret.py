@@ -28,10 +28,11 @@ from dlbasics_grader.secret import (
 )
 
 from .attacks import ex2_public_lookup
-from .conftest import HIDDEN, SOLUTIONS, write_notebook
+from .conftest import EXERCISE_NAMES, HIDDEN, SOLUTIONS, write_notebook
 from .test_ex2_ex3 import definition_cells
 
-EXERCISES = ("ex1", "ex2", "ex3")
+# the exercises whose held-out loaders test_held_out_data_come_from_their_own_stream knows
+HELD_OUT_LOADERS = ("ex1", "ex2", "ex3")
 
 
 def test_the_key_is_made_once_with_256_random_bits(tmp_path):
@@ -50,8 +51,8 @@ def test_the_key_is_made_once_with_256_random_bits(tmp_path):
 
 
 def test_seeds_streams_and_public_seeds_are_separate(tmp_path):
-    seeds = {name: exercise_seed(name, tmp_path) for name in EXERCISES}
-    assert len(set(seeds.values())) == 3
+    seeds = {name: exercise_seed(name, tmp_path) for name in EXERCISE_NAMES}
+    assert len(set(seeds.values())) == len(EXERCISE_NAMES)
     assert all(s.bit_length() > 200 for s in seeds.values())
     assert exercise_seed("ex1", tmp_path) == seeds["ex1"]
     s = seeds["ex1"]
@@ -80,7 +81,7 @@ def _integers(value, out: list[int]) -> list[int]:
     return out
 
 
-@pytest.mark.parametrize("name", EXERCISES)
+@pytest.mark.parametrize("name", EXERCISE_NAMES)
 def test_the_sandbox_gets_no_seed_it_could_search(name):
     """Every integer a probe passes in is small and public, or a hash of the seed
     (``public_seed``), never the seed or a residue of it."""
@@ -94,7 +95,7 @@ def test_the_sandbox_gets_no_seed_it_could_search(name):
         assert key_hex not in text and str(ex.seed) not in text
 
 
-@pytest.mark.parametrize("name", EXERCISES)
+@pytest.mark.parametrize("name", HELD_OUT_LOADERS)
 def test_held_out_data_come_from_their_own_stream(name, monkeypatch):
     """Changing every stream but the held-out one (and which public digits Exercise 2 holds
     out, and Exercise 3's word code) leaves the held-out data and labels as they were, so what
