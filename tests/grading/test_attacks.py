@@ -8,6 +8,7 @@ untouched, and no process of the sandbox survives grading.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib.util
 import json
@@ -20,7 +21,7 @@ from dlbasics_grader.engine import grade
 from dlbasics_grader.report import summary as terminal_summary
 from dlbasics_grader.spec import STATUSES
 
-from .conftest import HIDDEN, REPO, write_notebook
+from .conftest import EXERCISE_NAMES, HIDDEN, REPO, write_notebook
 
 ATTACK_DIR = Path(__file__).with_name("attacks")
 ATTACKS = sorted(p.stem for p in ATTACK_DIR.glob("a[0-9][0-9]_*.py"))
@@ -84,8 +85,77 @@ def _survivors(uid: int, before_ticks: float) -> list[int]:
     return pids
 
 
-def test_corpus_is_large_enough():
-    assert len(ATTACKS) >= 20
+# --------------------------------------------------------------------------
+# the corpus itself: every attack says what it tries and what it expects, and is run
+# --------------------------------------------------------------------------
+
+ALL_ATTACKS = sorted(p.stem for p in ATTACK_DIR.glob("*.py") if p.stem != "__init__")
+# what the harness below reads from an Exercise-1 attack (the module docstring of attacks/)
+SUBMISSION = ("CELLS", "RAW", "build", "cells")
+DECLARATIONS = ("EXPECT_SCORE", "EXPECT_STATUS", "EXPECT_OUTPUT", "FORBIDDEN_OUTPUT",
+                "MAX_KEPT_OUTPUT", "CANARIES", "TIME_SCALE")
+
+
+def _run_attacks() -> set[str]:
+    """Attack modules some test runs: the values of this module's parametrized ``name``
+    arguments that are attacks, and the attacks other test modules import and use."""
+    run = set()
+    for fn in [v for k, v in globals().items() if k.startswith("test_") and callable(v)]:
+        for mark in getattr(fn, "pytestmark", []):
+            if mark.name == "parametrize" and mark.args[0] == "name":
+                run |= set(mark.args[1]) & set(ALL_ATTACKS)
+    for path in sorted(Path(__file__).parent.glob("test_*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imported = {(a.asname or a.name): a.name for node in ast.walk(tree)
+                    if isinstance(node, ast.ImportFrom) and node.level == 1
+                    and node.module == "attacks" for a in node.names}
+        used = {node.id for node in ast.walk(tree)
+                if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
+        run |= {module for alias, module in imported.items() if alias in used}
+    return run
+
+
+def test_every_attack_file_is_run_by_a_test():
+    assert set(ALL_ATTACKS) - _run_attacks() == set(), "attack files no test runs"
+
+
+def test_an_attack_file_nobody_runs_is_found(monkeypatch):
+    monkeypatch.setitem(globals(), "ALL_ATTACKS", [*ALL_ATTACKS, "b01_never_run"])
+    assert "b01_never_run" not in _run_attacks()
+    assert {"a01_infinite_loop", "ex2_public_lookup", "ex3_private_model_predict"} <= _run_attacks()
+
+
+@pytest.mark.parametrize("attack", ALL_ATTACKS)
+def test_every_attack_says_what_it_tries(attack):
+    doc = _load(attack).__doc__ or ""
+    assert len(doc.split()) >= 3, f"{attack}: the docstring must say what the attack tries"
+
+
+@pytest.mark.parametrize("attack", ATTACKS)
+def test_every_exercise_1_attack_declares_its_grade(attack, ex1):
+    mod = _load(attack)
+    names = {k for k in vars(mod) if k.startswith(("EXPECT", "FORBID"))}
+    assert names <= set(DECLARATIONS), f"{attack}: the harness does not read {names - set(DECLARATIONS)}"
+    assert sum(hasattr(mod, k) for k in SUBMISSION) == 1, f"{attack}: one of {SUBMISSION}"
+    assert isinstance(mod.EXPECT_SCORE, (int, float)) and 0 <= mod.EXPECT_SCORE <= ex1.max_score
+    status = getattr(mod, "EXPECT_STATUS", {})
+    assert set(status) <= {p.name for p in ex1.parts} and set(status.values()) <= set(STATUSES)
+    for key in ("EXPECT_OUTPUT", "FORBIDDEN_OUTPUT", "CANARIES"):
+        value = getattr(mod, key, [])
+        assert isinstance(value, list) and all(isinstance(v, str) and v for v in value), key
+    # below full marks the attack says which parts fail or what the learner is told
+    # (at full marks the harness requires every part to pass)
+    assert mod.EXPECT_SCORE == ex1.max_score or status or any(
+        hasattr(mod, k) for k in ("EXPECT_OUTPUT", "FORBIDDEN_OUTPUT", "after")), attack
+
+
+@pytest.mark.parametrize("attack", [a for a in ALL_ATTACKS if a not in ATTACKS])
+def test_every_exercise_attack_names_an_exercise_and_adds_cells_that_parse(attack):
+    """Exercise 2 and 3 attacks are cells appended to the solution's definitions; the tests
+    that import them say what they must score."""
+    assert attack.split("_")[0] in EXERCISE_NAMES, f"{attack}: name it exN_what_it_tries"
+    cells = _load(attack).CELLS
+    assert cells and all(isinstance(c, str) and ast.parse(c) for c in cells)
 
 
 @pytest.mark.slow

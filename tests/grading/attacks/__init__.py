@@ -16,6 +16,11 @@ Each module describes one submission and what grading it must give:
 * ``after(report)``: extra assertions on the report.
 
 Most attacks change the solution a little: ``cells = patched((old, new), ...)``.
+
+Those are the Exercise 1 attacks, ``aNN_*.py``. An attack on another exercise, ``exN_*.py``,
+holds ``CELLS`` appended to that solution's definitions; the tests that import it say what it
+must score. ``test_attacks.py`` checks that every module's docstring says what it tries, that
+each ``aNN`` module declares its grade, and that some test runs every module.
 """
 
 
