@@ -131,6 +131,41 @@ def model_use_outputs(predict: Callable, model: Any, fresh: Any, X: Any) -> dict
     return out
 
 
+def training_run_outputs(build: Callable[[], Any], train_model: Callable, predict: Callable,
+                         data: tuple, y_train: Any, y_val: Any) -> dict:
+    """Train a model built by ``build()`` and report, as plain data, what the grade is read from.
+
+    Runs in the grader's sandbox too (self-contained). ``data`` is ``(X_train, X_val,
+    X_test)`` as the learner's functions take them; ``y_train``, ``y_val`` are label tensors.
+    Returns ``pred`` (``predict(model, X_test)`` as an array), the :func:`model_use_outputs`
+    of the trained model against one built again under ``torch.manual_seed(1)``, the history's
+    type and its ``train_loss`` / ``val_accuracy`` lists (or ``"<key>_error"`` entries).
+    """
+    import numpy as np
+    import torch
+
+    X_train, X_val, X_test = data
+    model = build()
+    history = train_model(model, X_train, y_train, X_val, y_val)
+    pred = predict(model, X_test)
+    out: dict = {"pred": pred.detach().numpy() if isinstance(pred, torch.Tensor) else np.asarray(pred)}
+    torch.manual_seed(1)
+    try:
+        fresh = build()
+    except Exception as exc:
+        out["untrained_pred_error"] = f"{type(exc).__name__}: {exc}"
+    else:
+        out.update(model_use_outputs(predict, model, fresh, X_test))
+    out["history_type"] = type(history).__name__
+    if isinstance(history, dict):
+        for key in ("train_loss", "val_accuracy"):
+            try:
+                out[key] = [float(v) for v in history[key]]
+            except Exception as exc:
+                out[f"{key}_error"] = f"{type(exc).__name__}: {exc}"
+    return out
+
+
 def agreement(pred: Any, reference: np.ndarray) -> float:
     """Fraction of samples where the labels ``pred`` equal ``reference`` (0 when ``pred`` is not
     an array of ``reference``'s shape)."""

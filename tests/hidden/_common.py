@@ -27,6 +27,14 @@ TORCH_LIMITS = Limits(
 hence ``memory_kind="data"``)."""
 
 
+def training_parts(exercise: str, acc_full: float) -> tuple[Part, Part]:
+    """The training-loop part and the held-out accuracy part the PyTorch exercises share."""
+    return (Part(f"{exercise}.training", 2.0, "Training loop: history, shuffling, evaluation mode, "
+                 "best weights; predict returns labels"),
+            Part(f"{exercise}.accuracy", 3.0,
+                 f"Held-out accuracy >= {acc_full:.0%} within the CPU budget"))
+
+
 def bullets(lines: Sequence[str]) -> str:
     """``lines`` as a list, one ``- line`` each."""
     return "\n".join(f"- {x}" for x in lines)
@@ -94,3 +102,18 @@ def loop_problems(r: ProbeResult, inputs: dict) -> dict[str, str]:
         return loop_rule_problems(r.outputs, inputs)
     why = r.describe_failure().splitlines()[0]
     return dict.fromkeys(LOOP_RULES, f"the training run of the grader's spy model failed: {why}")
+
+
+def training_scorer(results: Mapping[str, ProbeResult], loop_inputs: dict, seed: int,
+                    score_training: Callable) -> tuple[str, Callable]:
+    """The ``joint`` entry of :func:`score_parts` for a training part and its accuracy part.
+
+    ``score_training(training_part, accuracy_part, outputs, loop, seed)`` gets the training
+    probe's outputs with ``cpu_s`` set to the grader's own measurement of the sandbox's CPU
+    time (:attr:`ProbeResult.cpu_s`, taken from outside: the probe's own clock is learner
+    code's to patch), and what :func:`loop_problems` found in the spy model's run.
+    """
+    loop = loop_problems(results["loop_probe"], loop_inputs)
+    cpu_s = results["training_probe"].cpu_s
+    return ("training_probe",
+            lambda t, a, o: score_training(t, a, {**o, "cpu_s": cpu_s}, loop, seed))

@@ -26,7 +26,8 @@ from dlbasics_grader.scoring import score_training_run
 from dlbasics_grader.secret import exercise_seed, public_seed, stream
 from dlbasics_grader.spec import Exercise, Part, Probe, SandboxPolicy, as_array, compare_arrays
 
-from ._common import TORCH_LIMITS, bullets, loop_problems, not_implemented, score_parts, verdict
+from . import _common
+from ._common import TORCH_LIMITS, bullets, not_implemented, score_parts, verdict
 
 SEED = exercise_seed("ex2", Path(__file__).parent)  # 256 bits from the grading key
 
@@ -44,15 +45,15 @@ parameters in the trained one (an untrained CNN gets about 10 %; a nearest-neigh
 the public digits that ignores the model, 89-95 %)."""
 MAX_PARAMS = 2_000_000
 
+TRAINING_PART, ACCURACY_PART = _common.training_parts("ex2", ACC_FULL)
 PARTS = (
     Part("ex2.preprocess", 1.0, "Preprocessing: scaling, normalization, (n, 1, s, s) float32"),
     Part("ex2.model", 2.0, "CNN output shapes for 8x8 and 28x28 images"),
     Part("ex2.layers", 2.0, "Convolution, pooling, dropout and batch normalization layers"),
     Part("ex2.augment", 2.0, "Augmentation keeps shapes and labels, changes images a little"),
-    Part("ex2.training", 2.0, "Training loop: history, shuffling, evaluation mode, best "
-         "weights; predict returns labels"),
+    TRAINING_PART,
     Part("ex2.confusion", 1.0, "Confusion matrix"),
-    Part("ex2.accuracy", 3.0, f"Held-out accuracy >= {ACC_FULL:.0%} within the CPU budget"),
+    ACCURACY_PART,
 )
 
 POLICY = SandboxPolicy(
@@ -182,29 +183,12 @@ def training_probe(ns, inputs):
         mean, std = float(scaled.mean()), float(scaled.std())
         prep = [torch.from_numpy(((X / 16.0 - mean) / std).astype(np.float32)).reshape(-1, 1, 8, 8)
                 for X in (X_tr, X_val, X_te)]
-    model = ns["build_model"](8, 10)
-    history = ns["train_model"](model, prep[0], torch.from_numpy(inputs["y_train"]),
-                                prep[1], torch.from_numpy(inputs["y_val"]))
-    pred = ns["predict"](model, prep[2])
-    out["pred"] = pred.detach().numpy() if isinstance(pred, torch.Tensor) else np.asarray(pred)
-    # the same predict with an untrained model and with untrained parameters in the trained
-    # model, and the model's own labels: the grader sees whether the labels come from the model
-    from dlbasics.checks._training import model_use_outputs
+    # train, predict, and what shows whether the labels come from the model (grader decides)
+    from dlbasics.checks._training import training_run_outputs
 
-    torch.manual_seed(1)
-    try:
-        fresh = ns["build_model"](8, 10)
-    except Exception as exc:
-        out["untrained_pred_error"] = f"{type(exc).__name__}: {exc}"
-    else:
-        out.update(model_use_outputs(ns["predict"], model, fresh, prep[2]))
-    out["history_type"] = type(history).__name__
-    if isinstance(history, dict):
-        for key in ("train_loss", "val_accuracy"):
-            try:
-                out[key] = [float(v) for v in history[key]]
-            except Exception as exc:
-                out[f"{key}_error"] = f"{type(exc).__name__}: {exc}"
+    out.update(training_run_outputs(lambda: ns["build_model"](8, 10), ns["train_model"], ns["predict"],
+                                    tuple(prep), torch.from_numpy(inputs["y_train"]),
+                                    torch.from_numpy(inputs["y_val"])))
     return out
 
 
@@ -620,18 +604,14 @@ NAMES = ("normalization_stats", "preprocess", "build_model", "augment", "train_m
 
 def score(results, submission):
     seed = submission.seed
-    loop = loop_problems(results["loop_probe"], LOOP_INPUTS)
-    # the training's CPU time is the grader's measurement from outside the sandbox
-    # (ProbeResult.cpu_s), not the probe's own clock, which learner code could patch
     return score_parts(PARTS, results, submission, names=NAMES, what="function", simple={
         "ex2.preprocess": ("preprocess_probe", lambda p, o: _score_preprocess(p, o, seed)),
         "ex2.model": ("model_probe", _score_model),
         "ex2.layers": ("layers_probe", _score_layers),
         "ex2.augment": ("augment_probe", lambda p, o: _score_augment(p, o, seed)),
         "ex2.confusion": ("confusion_probe", lambda p, o: _score_confusion(p, o, seed)),
-    }, joint={("ex2.training", "ex2.accuracy"): (
-        "training_probe", lambda t, a, o: _score_training(
-            t, a, {**o, "cpu_s": results["training_probe"].cpu_s}, loop, seed))})
+    }, joint={("ex2.training", "ex2.accuracy"): _common.training_scorer(results, LOOP_INPUTS, seed,
+                                                                   _score_training)})
 
 
 EXERCISE = Exercise(name="ex2", title="Image classification with a CNN (PyTorch)",

@@ -23,7 +23,8 @@ from dlbasics_grader.scoring import score_training_run
 from dlbasics_grader.secret import exercise_seed, stream
 from dlbasics_grader.spec import Exercise, Part, Probe, SandboxPolicy, as_array, compare_arrays
 
-from ._common import TORCH_LIMITS, bullets, loop_problems, not_implemented, score_parts, verdict
+from . import _common
+from ._common import TORCH_LIMITS, bullets, not_implemented, score_parts, verdict
 
 SEED = exercise_seed("ex3", Path(__file__).parent)  # 256 bits from the grading key
 
@@ -36,14 +37,14 @@ CHANCE_MAX = 0.7
 parameters in the trained one (an untrained classifier is near 50 %; a bag-of-words model
 that ignores the given model, about 83 %)."""
 
+TRAINING_PART, ACCURACY_PART = _common.training_parts("ex3", ACC_FULL)
 PARTS = (
     Part("ex3.encode", 1.0, "Padded token ids and mask"),
     Part("ex3.attention", 3.0, "Attention weights sum to 1 and are 0 on padding"),
     Part("ex3.model", 2.0, "Classifier output shapes; predictions ignore padding"),
     Part("ex3.gradients", 2.0, "Gradient flows to the embedding and the LSTM"),
-    Part("ex3.training", 2.0, "Training loop: history, shuffling, evaluation mode, best "
-         "weights; predict returns labels"),
-    Part("ex3.accuracy", 3.0, f"Held-out accuracy >= {ACC_FULL:.0%} within the CPU budget"),
+    TRAINING_PART,
+    ACCURACY_PART,
 )
 
 POLICY = SandboxPolicy(
@@ -149,7 +150,6 @@ def gradient_probe(ns, inputs):
 
 
 def training_probe(ns, inputs):
-    import numpy as np
     import torch
 
     from dlbasics.text import Vocabulary
@@ -167,29 +167,13 @@ def training_probe(ns, inputs):
     except Exception as exc:
         out["encode_fallback"] = f"{type(exc).__name__}: {exc}"
         encoded = [torch.from_numpy(vocab.encode_batch(t)[0]) for t in texts]
-    model = ns["SentimentClassifier"](len(vocab))
-    history = ns["train_model"](model, encoded[0], torch.from_numpy(inputs["y_train"]),
-                                encoded[1], torch.from_numpy(inputs["y_val"]))
-    pred = ns["predict"](model, encoded[2])
-    out["pred"] = pred.detach().numpy() if isinstance(pred, torch.Tensor) else np.asarray(pred)
-    # the same predict with an untrained model and with untrained parameters in the trained
-    # model, and the model's own labels: the grader sees whether the labels come from the model
-    from dlbasics.checks._training import model_use_outputs
+    # train, predict, and what shows whether the labels come from the model (grader decides)
+    from dlbasics.checks._training import training_run_outputs
 
-    torch.manual_seed(1)
-    try:
-        fresh = ns["SentimentClassifier"](len(vocab))
-    except Exception as exc:
-        out["untrained_pred_error"] = f"{type(exc).__name__}: {exc}"
-    else:
-        out.update(model_use_outputs(ns["predict"], model, fresh, encoded[2]))
-    out["history_type"] = type(history).__name__
-    if isinstance(history, dict):
-        for key in ("train_loss", "val_accuracy"):
-            try:
-                out[key] = [float(v) for v in history[key]]
-            except Exception as exc:
-                out[f"{key}_error"] = f"{type(exc).__name__}: {exc}"
+    out.update(training_run_outputs(lambda: ns["SentimentClassifier"](len(vocab)),
+                                    ns["train_model"], ns["predict"], tuple(encoded),
+                                    torch.from_numpy(inputs["y_train"]),
+                                    torch.from_numpy(inputs["y_val"])))
     return out
 
 
@@ -478,17 +462,13 @@ NAMES = ("encode_texts", "AdditiveAttention", "SentimentClassifier", "train_mode
 
 def score(results, submission):
     seed = submission.seed
-    loop = loop_problems(results["loop_probe"], LOOP_INPUTS)
-    # the training's CPU time is the grader's measurement from outside the sandbox
-    # (ProbeResult.cpu_s), not the probe's own clock, which learner code could patch
     return score_parts(PARTS, results, submission, names=NAMES, simple={
         "ex3.encode": ("encode_probe", lambda p, o: _score_encode(p, o, seed)),
         "ex3.attention": ("attention_probe", lambda p, o: _score_attention(p, o, seed)),
         "ex3.model": ("model_probe", lambda p, o: _score_model(p, o, seed)),
         "ex3.gradients": ("gradient_probe", _score_gradients),
-    }, joint={("ex3.training", "ex3.accuracy"): (
-        "training_probe", lambda t, a, o: _score_training(
-            t, a, {**o, "cpu_s": results["training_probe"].cpu_s}, loop, seed))})
+    }, joint={("ex3.training", "ex3.accuracy"): _common.training_scorer(results, LOOP_INPUTS, seed,
+                                                                   _score_training)})
 
 
 EXERCISE = Exercise(name="ex3", title="Text classification with an LSTM and attention (PyTorch)",

@@ -24,6 +24,14 @@ each ``aNN`` module declares its grade, and that some test runs every module.
 """
 
 
+EX1_PARTS = ("ex1.init", "ex1.forward", "ex1.backward", "ex1.train")
+
+
+def every_part(status: str) -> dict[str, str]:
+    """``EXPECT_STATUS`` for an attack that must leave every part of Exercise 1 ``status``."""
+    return dict.fromkeys(EX1_PARTS, status)
+
+
 def patched(*replacements: tuple[str, str], prefix: tuple[str, ...] = ()):
     """An attack's ``cells(solution_cells)``: ``prefix`` cells, then the solution's cells
     with every ``(old, new)`` replacement made."""

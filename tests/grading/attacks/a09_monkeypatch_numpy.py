@@ -1,5 +1,7 @@
 """Make every NumPy comparison succeed, then submit the untouched stubs."""
 
+from . import every_part
+
 CELLS = [
     "import numpy as np\n"
     "np.allclose = lambda *a, **k: True\n"
@@ -10,6 +12,5 @@ CELLS = [
     "STUBS",
 ]
 EXPECT_SCORE = 0
-EXPECT_STATUS = {"ex1.init": "error", "ex1.forward": "error", "ex1.backward": "error",
-                 "ex1.train": "error"}
+EXPECT_STATUS = every_part("error")
 EXPECT_OUTPUT = ["NotImplementedError"]

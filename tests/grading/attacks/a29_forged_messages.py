@@ -1,5 +1,7 @@
 """Write fake 'all probes passed' messages into the grader's channel, then exit."""
 
+from . import every_part
+
 CELLS = [
     "STUBS",
     "import os, json\n"
@@ -19,6 +21,5 @@ CELLS = [
 ]
 EXPECT_SCORE = 0
 # the messages without the run's nonce are ignored: the parts fail as the stubs do
-EXPECT_STATUS = {"ex1.init": "error", "ex1.forward": "error", "ex1.backward": "error",
-                 "ex1.train": "error"}
+EXPECT_STATUS = every_part("error")
 EXPECT_OUTPUT = ["NotImplementedError"]
