@@ -1,10 +1,12 @@
 """Every chapter page of the built site stays within its weight budget.
 
-A page's weight is its HTML file (which embeds the saved widget state, so all
-of its explorers' precomputed figures) plus every file of the site the page
-references that is not shared with the other pages: its images and
-downloads. The theme, MathJax, require.js and the widget manager under
-``_static/`` load once for the whole site and are not counted.
+A page's weight is what a browser fetches to show it: its HTML file (which
+embeds the saved widget state, so all of its explorers' precomputed figures)
+plus every file of the site the page loads that is not shared with the other
+pages, i.e. its images. Links a reader may follow (``<a href>``: the source
+notebook's download button, other pages) are not fetched and not counted. The
+theme, MathJax, require.js and the widget manager under ``_static/`` load once
+for the whole site and are not counted.
 
 ``python tests/test_page_weight.py`` prints the table the README reports.
 """
@@ -33,7 +35,8 @@ class _Refs(html.parser.HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         for key, value in attrs:
-            if value and key in {"src", "href", "data", "poster"}:
+            # an <a href> is followed on a click, never fetched with the page
+            if value and (key in {"src", "data", "poster"} or (key == "href" and tag != "a")):
                 self.refs.add(value)
 
 
@@ -85,7 +88,11 @@ def test_page_weight_counts_the_html_and_its_own_images(tmp_path: Path) -> None:
     (tmp_path / "_static" / "theme.css").write_bytes(b"x" * 5000)
     page = tmp_path / "chapters" / "p.html"
     page.write_text('<img src="../_images/a.png"><img src="../_images/a.png">'
-                    '<link href="../_static/theme.css"><a href="https://example.org/x.png">x</a>')
+                    '<link href="../_static/theme.css"><a href="https://example.org/x.png">x</a>'
+                    '<a href="../_images/a.png">the same image, as a link</a>'
+                    '<a href="../_sources/p.ipynb">download</a>')
+    (tmp_path / "_sources").mkdir()
+    (tmp_path / "_sources" / "p.ipynb").write_bytes(b"x" * 9000)
     assert page_weight(page, tmp_path) == (len(page.read_bytes()), 1000)
 
 
