@@ -240,8 +240,9 @@ class SequentialLR:
     """Run schedulers one after another, switching at the given milestones.
 
     ``schedulers[i]`` drives the rate from step ``milestones[i-1]`` (0 for the
-    first) until ``milestones[i]``; each later schedule starts afresh from the
-    base rate at its milestone, as in :class:`torch.optim.lr_scheduler.SequentialLR`.
+    first) until ``milestones[i]``; each later schedule restarts at its own step 0
+    (computed from the base rate) at its milestone, as in
+    :class:`torch.optim.lr_scheduler.SequentialLR`.
 
     Parameters
     ----------
