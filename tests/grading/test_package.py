@@ -125,6 +125,15 @@ def test_classroom_workflow_is_valid_yaml_with_the_reporter(tmp_path):
     assert report["uses"].startswith("classroom-resources/autograding-grading-reporter")
     assert report["with"]["runners"] == "ex1"
     assert "EX1_RESULTS" in report["env"]
+    # the grader comes from the private tests repository, laid out like the Gradescope zip
+    install = next(s for s in steps if "pip install" in s.get("run", "") and "package" in s["run"])
+    assert "./.hidden/package" in install["run"] and "--tests .hidden/tests/hidden" in grade["run"]
+    zip_path = tmp_path / "ex1.zip"
+    assert main(["package-gradescope", "ex1", str(zip_path), "--tests", str(HIDDEN)]) == 0
+    names = set(zipfile.ZipFile(zip_path).namelist())
+    assert {"package/pyproject.toml", "package/dlbasics_grader/cli.py",
+            "tests/hidden/ex1.py", "tests/hidden/grading.key"} <= names
+    assert not any(n.startswith(("solutions/", "package/solutions/")) for n in names)
 
 
 def test_classroom_result_matches_the_reporters_format(tmp_path):
