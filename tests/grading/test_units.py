@@ -9,6 +9,7 @@ import nbformat
 import numpy as np
 import pytest
 
+from dlbasics.checks.static import scan
 from dlbasics_grader import codec
 from dlbasics_grader.notebook import (
     NotebookError,
@@ -25,7 +26,6 @@ from dlbasics_grader.spec import (
     Violation,
     compare_arrays,
 )
-from dlbasics_grader.static import scan
 
 # -- codec ---------------------------------------------------------------------
 
