@@ -94,3 +94,14 @@ def test_explorer_draws_every_frame_and_filler(model, vocab):
     box = attention_explorer(model, vocab, frames=DEFAULT_FRAMES[:2], fillers=DEFAULT_FILLERS[:3])
     views = {static_view(box, frame=i, filler=j)[0].value for i in range(2) for j in range(3)}
     assert len(views) == 6
+
+
+def test_explorer_bar_chart_has_one_bar_per_token(model, vocab):
+    from dlbasics.widgets.attention import _draw_weights
+
+    text = "the acting was good but the plot was bad ."
+    _, weights, tokens = attention_weights(model, vocab, [text])
+    ax = _draw_weights(model, vocab, text).axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == tokens[0]
+    assert len(ax.patches) == len(tokens[0])
+    np.testing.assert_allclose([b.get_height() for b in ax.patches], weights[0])

@@ -167,6 +167,7 @@ def plot_attention(
 def _draw_weights(model: Any, vocab: Vocabulary, text: str) -> Figure:
     """Bar chart of the attention weights over the tokens of ``text``, titled with the prediction."""
     prob, weights, tokens = attention_weights(model, vocab, [text])
+    tokens = tokens[0]
     fig = Figure(figsize=(max(6.0, 0.62 * len(tokens) + 1.5), 2.8), layout="tight")
     ax = fig.subplots()
     x = np.arange(len(tokens))
