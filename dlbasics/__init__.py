@@ -114,7 +114,7 @@ _EXPORTS: dict[str, str] = {
     "lstm_backward": "recurrent",
     "attention_pool_forward": "attention",
     "attention_pool_backward": "attention",
-    "clip_grad_norm": "clipping",
+    "clip_grad_norm": "optim",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
