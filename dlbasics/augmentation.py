@@ -21,7 +21,8 @@ Conventions
 * Pixels that come from outside the image are 0 (the background of the
   digits and of MNIST).
 * Every random choice comes from the ``rng`` argument, a
-  :class:`numpy.random.Generator` (or an int seed for one); pass one generator
+  :class:`numpy.random.Generator` (or an int seed for one, ``None`` for seed 0,
+  as :func:`dlbasics.validation.as_generator` reads it); pass one generator
   created once to get new transformations every epoch.
 """
 
@@ -32,7 +33,13 @@ from typing import Any
 
 import numpy as np
 
-from dlbasics.validation import as_float_array, check_int, check_positive, format_shape
+from dlbasics.validation import (
+    as_float_array,
+    as_generator,
+    check_int,
+    check_positive,
+    format_shape,
+)
 
 __all__ = [
     "augment_images",
@@ -42,16 +49,6 @@ __all__ = [
     "rotate_images",
     "shift_images",
 ]
-
-
-def _as_generator(rng: Any) -> np.random.Generator:
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
-        return np.random.default_rng(int(rng))
-    raise TypeError(
-        f"rng must be a numpy.random.Generator or an int seed, got {type(rng).__name__} {rng!r}"
-    )
 
 
 def _as_images(images: Any) -> tuple[np.ndarray, bool]:
@@ -125,7 +122,7 @@ def random_shift(images: Any, max_shift: int = 2, rng: Any = 0) -> np.ndarray:
     max_shift : int, default 2
         ``dy`` and ``dx`` are drawn independently and uniformly from
         ``{-max_shift, ..., max_shift}`` for every image.
-    rng : numpy.random.Generator or int, default 0
+    rng : numpy.random.Generator, int or None, default 0
         Source of the shifts.
 
     Returns
@@ -133,7 +130,7 @@ def random_shift(images: Any, max_shift: int = 2, rng: Any = 0) -> np.ndarray:
     numpy.ndarray, same shape and dtype as ``images``
     """
     max_shift = check_int(max_shift, "max_shift", minimum=0)
-    gen = _as_generator(rng)
+    gen = as_generator(rng)
     x, _ = _as_images(images)
     dy = gen.integers(-max_shift, max_shift + 1, size=len(x))
     dx = gen.integers(-max_shift, max_shift + 1, size=len(x))
@@ -195,14 +192,14 @@ def random_rotation(images: Any, max_degrees: float = 10.0, rng: Any = 0) -> np.
     max_degrees : float, default 10.0
         Small angles keep digits recognizable; beyond about 30 degrees a 6
         and a 9, or a 1 and a 7, start to meet.
-    rng : numpy.random.Generator or int, default 0
+    rng : numpy.random.Generator, int or None, default 0
 
     Returns
     -------
     numpy.ndarray, same shape and dtype as ``images``
     """
     max_degrees = check_positive(max_degrees, "max_degrees", allow_zero=True)
-    gen = _as_generator(rng)
+    gen = as_generator(rng)
     x, _ = _as_images(images)
     return rotate_images(images, gen.uniform(-max_degrees, max_degrees, size=len(x)))
 
@@ -219,7 +216,7 @@ def random_flip(images: Any, p: float = 0.5, rng: Any = 0) -> np.ndarray:
     images : array_like, shape (N, H, W) or (N, C, H, W)
     p : float, default 0.5
         Probability of flipping each image, in ``[0, 1]``.
-    rng : numpy.random.Generator or int, default 0
+    rng : numpy.random.Generator, int or None, default 0
 
     Returns
     -------
@@ -227,7 +224,7 @@ def random_flip(images: Any, p: float = 0.5, rng: Any = 0) -> np.ndarray:
     """
     if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p <= 1:
         raise ValueError(f"p must be a probability in [0, 1], got {p!r}")
-    gen = _as_generator(rng)
+    gen = as_generator(rng)
     x, squeeze = _as_images(images)
     flip = gen.random(len(x)) < p
     out = x.copy()
@@ -246,7 +243,7 @@ def augment_images(
     Parameters
     ----------
     images : array_like, shape (N, H, W) or (N, C, H, W)
-    rng : numpy.random.Generator or int, default 0
+    rng : numpy.random.Generator, int or None, default 0
     max_shift : int, default 2
         See :func:`random_shift`; 0 disables shifting.
     max_degrees : float, default 10.0
@@ -267,7 +264,7 @@ def augment_images(
     """
     max_shift = check_int(max_shift, "max_shift", minimum=0)
     max_degrees = check_positive(max_degrees, "max_degrees", allow_zero=True)
-    gen = _as_generator(rng)
+    gen = as_generator(rng)
     x, squeeze = _as_images(images)
     x = x[:, 0] if squeeze else x
     out = random_rotation(x, max_degrees, gen) if max_degrees > 0 else x.copy()

@@ -89,6 +89,8 @@ def test_augment_is_seeded_and_new_for_every_call_of_one_generator(digits28):
     a = augment_images(digits28, rng=5)
     b = augment_images(digits28, rng=5)
     np.testing.assert_array_equal(a, b)
+    # None is seed 0, the package's one meaning of rng
+    np.testing.assert_array_equal(augment_images(digits28, rng=None), augment_images(digits28, 0))
     gen = np.random.default_rng(5)
     first, second = augment_images(digits28, gen), augment_images(digits28, gen)
     np.testing.assert_array_equal(first, a)
@@ -127,8 +129,8 @@ def test_bad_arguments_give_clear_errors():
         shift_images(x, [1, 2, 3], 0)
     with pytest.raises(TypeError, match="whole pixels"):
         shift_images(x, 0.5, 0)
-    with pytest.raises(TypeError, match="Generator or an int seed"):
-        random_shift(x, 1, rng=None)
+    with pytest.raises(TypeError, match="rng must be a numpy.random.Generator, an int seed"):
+        random_shift(x, 1, rng="3")
     with pytest.raises(ValueError, match="max_shift"):
         random_shift(x, -1, 0)
     with pytest.raises(ValueError, match="max_degrees"):
