@@ -15,13 +15,6 @@ from dlbasics.widgets.optimizers import (
 )
 
 
-def _image(box):
-    """The PNG the explorer's Output currently shows."""
-    outputs = box.children[-1].outputs
-    assert len(outputs) == 1
-    return outputs[0]["data"]["image/png"]
-
-
 @pytest.mark.parametrize("name", sorted(LOSS_SURFACES))
 def test_surface_gradients_match_central_differences(name):
     surface = LOSS_SURFACES[name]

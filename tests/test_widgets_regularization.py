@@ -26,12 +26,6 @@ def grid(data):
     return train_regularization_grid(*data, **SETTINGS)
 
 
-def _image(box):
-    outputs = box.children[-1].outputs
-    assert len(outputs) == 1
-    return outputs[0]["data"]["image/png"]
-
-
 def test_grid_holds_one_result_per_pair(grid, data):
     assert isinstance(grid, RegularizationGrid)
     assert grid.predictions.shape == (2, 2, 12, 12)
