@@ -89,3 +89,11 @@ def test_explorer_trains_one_run_per_scale_and_rate():
     again = train_with_snapshots(weight_scale=1.0, learning_rate=0.5, epochs=600, snapshot_every=300)
     np.testing.assert_array_equal(run.losses, again.losses)
     assert box.controls["epoch"].options[-1] == ("600", 2)
+
+
+def test_a_diverging_run_stays_on_the_loss_axis():
+    run = train_with_snapshots(weight_scale=1.0, learning_rate=1.0, epochs=5000, snapshot_every=5000)
+    finite = run.losses[np.isfinite(run.losses)]
+    assert finite.max() > 2.0  # this run leaves the usual [1e-8, 2] window
+    ax = plot_training_snapshot(run, 5000, axes=Figure().subplots(1, 2))[0]
+    assert ax.get_ylim()[1] >= finite.max()

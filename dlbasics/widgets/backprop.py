@@ -252,7 +252,9 @@ def plot_training_snapshot(
     ax.scatter([epoch], [max(loss_now, _LOSS_FLOOR)], color=CLASS_COLORS[5], zorder=3,
                label=f"epoch {epoch}: loss {loss_now:.3g}")
     ax.axhline(0.25, color="0.5", ls=":", lw=1, label="0.25: always predict 0.5")
-    ax.set_ylim(_LOSS_FLOOR, 2.0)
+    # a run that diverges stays in view: the axis grows past 2 to hold its largest loss
+    finite = run.losses[np.isfinite(run.losses)]
+    ax.set_ylim(_LOSS_FLOOR, max(2.0, 2.0 * float(finite.max())) if finite.size else 2.0)
     ax.yaxis.set_minor_locator(NullLocator())  # dozens of minor ticks: slow to draw, no help
     ax.set_xlabel("epoch")
     ax.set_ylabel(f"mean squared error (axis cut at {_LOSS_FLOOR:g})")
