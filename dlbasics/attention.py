@@ -26,6 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from dlbasics.activations import softmax
 from dlbasics.validation import as_float_array, check_same_dtype, format_shape
 
 __all__ = ["AttentionPoolCache", "attention_pool_backward", "attention_pool_forward"]
@@ -105,9 +106,7 @@ def attention_pool_forward(
     if mask is not None:
         mask = _check_mask(mask, n, steps)
         scores = np.where(mask, scores, -np.inf)
-    scores = scores - scores.max(axis=1, keepdims=True)  # the largest real score becomes 0
-    e = np.exp(scores)  # exp(-inf) = 0 exactly on padding
-    weights = e / e.sum(axis=1, keepdims=True)
+    weights = softmax(scores, axis=1)  # exp(-inf) = 0 exactly on padding
     context = np.einsum("nt,nth->nh", weights, h)
     return context, weights, AttentionPoolCache(h, q, weights)
 
