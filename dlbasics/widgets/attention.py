@@ -23,6 +23,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from dlbasics.activations import softmax
 from dlbasics.text import Vocabulary, sentiment_label, tokenize
 
 __all__ = [
@@ -104,8 +105,7 @@ def attention_weights(
             f"model returned logits {logits.shape} and weights {weights.shape}; expected "
             f"({len(texts)}, 2) and {ids.shape} for a batch of ids of shape {ids.shape}"
         )
-    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-    prob = shifted[:, 1] / shifted.sum(axis=1)
+    prob = softmax(logits, axis=1)[:, 1]
     tokens = [tokenize(t) for t in texts]
     return prob, [w[:n] for w, n in zip(weights, lengths.tolist(), strict=True)], tokens
 
