@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 
 REPO = Path(__file__).resolve().parents[1]
-HIDDEN = REPO / "tests" / "hidden"
+HIDDEN = REPO / "hidden_exercises"
 SOLUTIONS = REPO / "solutions"
 EXERCISES = REPO / "exercises"
 EX1 = "ex1_neural_network.ipynb"

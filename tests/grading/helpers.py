@@ -9,7 +9,7 @@ from dlbasics_grader.engine import available_exercises
 
 from ..helpers import HIDDEN
 
-# The list of exercises: one hidden-test module tests/hidden/exN.py (its ``EXERCISE``) each, as
+# The list of exercises: one hidden-test module hidden_exercises/exN.py (its ``EXERCISE``) each, as
 # ``dlbasics-grade list`` finds them. test_exercises.py checks every other place against it.
 EXERCISE_NAMES = available_exercises(HIDDEN)
 

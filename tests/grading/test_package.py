@@ -31,11 +31,11 @@ def test_gradescope_zip_holds_scripts_package_and_only_this_exercises_tests(ex1_
         names = set(zf.namelist())
         modes = {i.filename: i.external_attr >> 16 for i in zf.infolist()}
         scripts = {n: zf.read(n).decode() for n in ("setup.sh", "run_autograder")}
-    assert {"setup.sh", "run_autograder", "tests/hidden/ex1.py",
+    assert {"setup.sh", "run_autograder", "hidden_exercises/ex1.py",
             "package/pyproject.toml", "package/dlbasics/__init__.py",
             "package/dlbasics_grader/runner.py",
             "package/dlbasics/checks/ex1.py"} <= names
-    assert not any(n.startswith("tests/hidden/ex") and n != "tests/hidden/ex1.py" for n in names)
+    assert not any(n.startswith("hidden_exercises/ex") and n != "hidden_exercises/ex1.py" for n in names)
     assert not any("solutions/" in n or n.endswith(".ipynb") or "__pycache__" in n for n in names)
     for script in ("setup.sh", "run_autograder"):
         assert modes[script] & stat.S_IXUSR
@@ -127,12 +127,12 @@ def test_classroom_workflow_is_valid_yaml_with_the_reporter(tmp_path):
     assert "EX1_RESULTS" in report["env"]
     # the grader comes from the private tests repository, laid out like the Gradescope zip
     install = next(s for s in steps if "pip install" in s.get("run", "") and "package" in s["run"])
-    assert "./.hidden/package" in install["run"] and "--tests .hidden/tests/hidden" in grade["run"]
+    assert "./.hidden/package" in install["run"] and "--tests .hidden/hidden_exercises" in grade["run"]
     zip_path = tmp_path / "ex1.zip"
     assert main(["package-gradescope", "ex1", str(zip_path), "--tests", str(HIDDEN)]) == 0
     names = set(zipfile.ZipFile(zip_path).namelist())
     assert {"package/pyproject.toml", "package/dlbasics_grader/cli.py",
-            "tests/hidden/ex1.py", "tests/hidden/grading.key"} <= names
+            "hidden_exercises/ex1.py", "hidden_exercises/grading.key"} <= names
     assert not any(n.startswith(("solutions/", "package/solutions/")) for n in names)
 
 
