@@ -118,7 +118,7 @@ def place_problems(name: str, repo: Path, bundle: Path, tmp: Path) -> dict[str, 
         problems["public checks"] = (f"dlbasics/checks/{name}.py must register a check for "
                                      f"every graded part; missing: {unchecked}")
 
-    chapter = repo / "chapters" / "10_exercises.ipynb"
+    chapter = repo / "chapters" / "11_exercises.ipynb"
     graded = {p.name: p.max_score for p in ex.parts}
     table = point_tables(chapter).get(name) if chapter.is_file() else None
     if table != graded:
