@@ -10,8 +10,9 @@ only (``ctypes`` for the system calls).
   sockets outside the sandbox (Landlock ABI 6 and later). Landlock works as a
   normal user (kernel 5.13 and later); the calling thread and everything it
   starts afterwards are restricted, for good.
-* :func:`apply_seccomp` -- a system-call filter (libseccomp): no sockets but
-  UNIX ones, no ptrace or access to other processes' memory, no System V IPC,
+* :func:`apply_seccomp` -- a system-call filter (libseccomp): no sockets (no
+  network, no UNIX socket, no ``connect``; a connected ``socketpair`` only),
+  no ptrace or access to other processes' memory, no System V IPC,
   no new namespaces or mounts, no keyrings, BPF or perf events, no new
   sessions or process groups (so the grader can find and kill every process
   of the sandbox), and, when Landlock cannot scope signals, no signals except
@@ -59,8 +60,11 @@ O_PATH = getattr(os, "O_PATH", 0o10000000)
 SCMP_ACT_ALLOW = 0x7FFF0000
 SCMP_FLTATR_CTL_TSYNC = 4
 SCMP_CMP_NE = 1
+SCMP_CMP_EQ = 4
 SCMP_CMP_MASKED_EQ = 7
 AF_UNIX = 1
+SOCK_DGRAM = 2
+SOCK_TYPE_MASK = 0xF
 _NAMESPACE_FLAGS = (0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000,
                     0x20000000, 0x40000000)  # NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET
 _DENIED_SYSCALLS = (
@@ -259,8 +263,17 @@ def apply_seccomp(signals_to_self_only: bool) -> list[str]:
 
     try:
         lib.seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1)
+        # no socket can reach anything: no network family, no UNIX socket (pathname or
+        # abstract: D-Bus, ssh and gpg agents, docker.sock, syslog), no connect or bind;
+        # only a connected stream pair (socketpair) between the sandbox's own processes
         add("socket", _errno_action(errno.EAFNOSUPPORT), (0, SCMP_CMP_NE, AF_UNIX, 0))
-        rules.append("sockets: UNIX only")
+        add("socket", eperm, (0, SCMP_CMP_EQ, AF_UNIX, 0))
+        add("socketpair", _errno_action(errno.EAFNOSUPPORT), (0, SCMP_CMP_NE, AF_UNIX, 0))
+        add("socketpair", eperm, (1, SCMP_CMP_MASKED_EQ, SOCK_TYPE_MASK, SOCK_DGRAM))
+        for name in ("connect", "bind"):
+            add(name, eperm)
+        add("sendto", eperm, (4, SCMP_CMP_NE, 0, 0))  # a destination address
+        rules.append("sockets: none (no network, no UNIX socket, no connect)")
         for name in _DENIED_SYSCALLS:
             add(name, eperm)
         rules.append("no ptrace, SysV IPC, namespaces, mounts, keyrings, BPF, new sessions")
