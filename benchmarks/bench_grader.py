@@ -27,7 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 SOLUTION = REPO / "solutions" / "ex1_neural_network.ipynb"
 STUB = REPO / "exercises" / "ex1_neural_network.ipynb"
-HIDDEN = REPO / "tests" / "hidden"
+HIDDEN = REPO / "hidden_exercises"
 
 
 def _grader() -> list[str]:

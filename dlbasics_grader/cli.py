@@ -63,7 +63,7 @@ def _grade_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", "-j", type=int, default=max(1, min(4, os.cpu_count() or 1)),
                    help="batch: submissions graded at the same time (default: CPU count, max 4)")
     p.add_argument("--tests", type=Path,
-                   help="folder of hidden tests (default: $DLBASICS_HIDDEN_TESTS or tests/hidden)")
+                   help="folder of hidden tests (default: $DLBASICS_HIDDEN_TESTS or hidden_exercises)")
     p.add_argument("--gradescope", action="store_true",
                    help="limit test statuses to Gradescope's passed/failed (detail kept in output)")
     p.add_argument("--github", action="store_true",
@@ -420,7 +420,7 @@ def _cmd_classroom(argv: list[str]) -> int:
     p.add_argument("exercise")
     p.add_argument("out_dir", type=Path, nargs="?", default=Path(".github/workflows"))
     p.add_argument("--tests", type=Path,
-                   help="folder of hidden tests (default: $DLBASICS_HIDDEN_TESTS or tests/hidden)")
+                   help="folder of hidden tests (default: $DLBASICS_HIDDEN_TESTS or hidden_exercises)")
     args = p.parse_args(argv)
     if not args.exercise.isidentifier():
         p.error(f"exercise name {args.exercise!r} is not valid (e.g. ex1)")

@@ -132,7 +132,7 @@ class GradeReport:
 
 def find_tests_dir(explicit: str | os.PathLike | None = None) -> Path:
     """Where the hidden tests are: ``explicit``, ``$DLBASICS_HIDDEN_TESTS``,
-    or ``tests/hidden`` in the current directory or one of its parents."""
+    or ``hidden_exercises`` in the current directory or one of its parents."""
     if explicit:
         p = Path(explicit)
         if not p.is_dir():
@@ -146,12 +146,12 @@ def find_tests_dir(explicit: str | os.PathLike | None = None) -> Path:
         return p.resolve()
     here = Path.cwd().resolve()
     for d in (here, *here.parents):
-        cand = d / "tests" / "hidden"
+        cand = d / "hidden_exercises"
         if cand.is_dir():
             return cand
     raise GraderSetupError(
         "hidden tests not found: pass --tests DIR, set $DLBASICS_HIDDEN_TESTS, or run from "
-        "the course repository (which has tests/hidden/)", usage=False
+        "the course repository (which has hidden_exercises/)", usage=False
     )
 
 
@@ -219,8 +219,8 @@ def secret_paths(tests_dir: Path) -> list[Path]:
     course repository, the solutions."""
     tests_dir = Path(tests_dir).resolve()
     out = [tests_dir]
-    solutions = tests_dir.parent.parent / "solutions"
-    if tests_dir.name == "hidden" and solutions.is_dir():
+    solutions = tests_dir.parent / "solutions"
+    if tests_dir.name == "hidden_exercises" and solutions.is_dir():
         out.append(solutions)
     return out
 

@@ -101,8 +101,8 @@ def gradescope_zip(exercise_name: str, tests_dir: Path, out: Path) -> Path:
         # this exercise's hidden tests, plus shared helpers (files not named ex*.py)
         for path in sorted(tests_dir.glob("*.py")):
             if path.stem == ex.name or not path.stem.startswith("ex"):
-                _add(zf, f"tests/hidden/{path.name}", path.read_bytes())
-        _add(zf, f"tests/hidden/{KEY_FILE}", grading_key(tests_dir).hex().encode() + b"\n")
+                _add(zf, f"hidden_exercises/{path.name}", path.read_bytes())
+        _add(zf, f"hidden_exercises/{KEY_FILE}", grading_key(tests_dir).hex().encode() + b"\n")
     return out
 
 

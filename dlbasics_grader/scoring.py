@@ -1,6 +1,6 @@
 """Scoring a training run in the grader: its history, predictions and accuracy.
 
-The PyTorch exercises (``tests/hidden/ex2.py``, ``ex3.py``) grade the same
+The PyTorch exercises (``hidden_exercises/ex2.py``, ``ex3.py``) grade the same
 ``train_model``/``predict`` contract in the same way: one probe trains the
 learner's model on the grader's data and returns ``history_type``,
 ``train_loss``, ``val_accuracy`` (or ``<key>_error``), ``pred`` and ``cpu_s``;

@@ -1,6 +1,6 @@
 """The contract between the grading engine and one exercise's hidden tests.
 
-A hidden-test module (``tests/hidden/exN.py``, never shipped to students)
+A hidden-test module (``hidden_exercises/exN.py``, never shipped to students)
 defines one module-level name, ``EXERCISE``, an :class:`Exercise`. The engine
 (:mod:`dlbasics_grader.engine`) uses it in three steps:
 
@@ -286,7 +286,7 @@ class Exercise:
     ----------
     name
         Short id used on the command line (``"ex1"``); the module file is
-        ``tests/hidden/<name>.py``.
+        ``hidden_exercises/<name>.py``.
     title
         Human-readable title.
     notebook

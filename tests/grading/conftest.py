@@ -10,11 +10,11 @@ import pytest
 from dlbasics_grader.engine import available_exercises, load_exercise
 
 REPO = Path(__file__).resolve().parents[2]
-HIDDEN = REPO / "tests" / "hidden"
+HIDDEN = REPO / "hidden_exercises"
 SOLUTIONS = REPO / "solutions"
 EXERCISES = REPO / "exercises"
 EX1 = "ex1_neural_network.ipynb"
-# The list of exercises: one hidden-test module tests/hidden/exN.py (its ``EXERCISE``) each, as
+# The list of exercises: one hidden-test module hidden_exercises/exN.py (its ``EXERCISE``) each, as
 # ``dlbasics-grade list`` finds them. test_exercises.py checks every other place against it.
 EXERCISE_NAMES = available_exercises(HIDDEN)
 

@@ -50,14 +50,14 @@ def _user() -> pwd.struct_passwd:
 
 
 def course_copy() -> tuple[Path, Path]:
-    """(home, course) of the test user: ``~/course/tests/hidden`` and ``~/course/solutions``."""
+    """(home, course) of the test user: ``~/course/hidden_exercises`` and ``~/course/solutions``."""
     pw = _user()
     home = Path(pw.pw_dir)
     course = home / "course"
     if course.exists():
         shutil.rmtree(course)
     (course / "tests").mkdir(parents=True)
-    shutil.copytree(HIDDEN, course / "tests" / "hidden")
+    shutil.copytree(HIDDEN, course / "hidden_exercises")
     shutil.copytree(SOLUTIONS, course / "solutions")
     bashrc = home / ".bashrc"
     if not bashrc.exists():

@@ -55,7 +55,7 @@ def test_a_bundle_repository_is_graded_from_exercises(setup, tmp_path):
 def test_broken_hidden_tests_fail_the_run_and_report_zero_with_the_reason(setup, tmp_path):
     repo, hidden = setup
     broken = shutil.copytree(hidden, tmp_path / "hidden")
-    (broken / "tests/hidden/ex1.py").unlink()
+    (broken / "hidden_exercises/ex1.py").unlink()
     job = run_actions_job(repo / ".github/workflows/grade.yml", repo, broken, tmp_path / "run")
     grade = job.step("Grade")
     assert grade.outcome == "failure" and grade.returncode == 2

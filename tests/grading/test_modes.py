@@ -32,9 +32,9 @@ READER = r'''
 import os
 hits, tried = [], []
 targets = [{hidden!r} + "/ex1.py", {solutions!r} + "/ex1_neural_network.ipynb",
-           os.path.expanduser("~{user}/course/tests/hidden/ex1.py"),
+           os.path.expanduser("~{user}/course/hidden_exercises/ex1.py"),
            "/root/.bashrc", "/proc/%d/environ" % os.getppid(),
-           "/proc/%d/cwd/tests/hidden/ex1.py" % os.getppid(),
+           "/proc/%d/cwd/hidden_exercises/ex1.py" % os.getppid(),
            "/proc/%d/root{hidden}/ex1.py" % os.getppid()]
 for top in ("/home", "/work", "/root", "/tmp", "/run", "/opt", "/srv", "/autograder"):
     for root, dirs, files in os.walk(top):
@@ -56,7 +56,7 @@ raise RuntimeError("LEAK " + " ".join(hits)[:3500] + " tried " + ",".join(sorted
 
 WRITER = r'''
 import os
-for path in [{hidden!r} + "/ex1.py", os.path.expanduser("~{user}/course/tests/hidden/ex1.py"),
+for path in [{hidden!r} + "/ex1.py", os.path.expanduser("~{user}/course/hidden_exercises/ex1.py"),
              {package!r} + "/__init__.py", "/root/.bashrc",
              os.path.expanduser("~{user}/.bashrc"), {repo!r} + "/dlbasics-canary"]:
     try:
@@ -108,7 +108,7 @@ def test_batch_of_attacks_in_each_mode(mode, tmp_path, ex1_solution_cells, ex1_s
     if why:
         pytest.fail(f"mode {mode} cannot run here: {why}")
     home, course = course_copy()
-    hidden = course / "tests" / "hidden" if mode == "user" else HIDDEN
+    hidden = course / "hidden_exercises" if mode == "user" else HIDDEN
     solutions = course / "solutions" if mode == "user" else SOLUTIONS
     out = (home if mode == "user" else tmp_path) / f"batch-{mode}"
     if out.exists():
@@ -177,7 +177,7 @@ def test_grading_is_refused_where_nothing_hides_the_tests(mode, tmp_path):
     if unavailable(mode):
         pytest.fail(unavailable(mode))
     home, course = course_copy()
-    hidden = course / "tests" / "hidden" if mode == "user" else HIDDEN
+    hidden = course / "hidden_exercises" if mode == "user" else HIDDEN
     nb = (home if mode == "user" else tmp_path) / "refused.ipynb"
     write_notebook(nb, ["x = 1"])
     os.chown(nb, os.stat(home).st_uid, os.stat(home).st_gid)

@@ -30,11 +30,11 @@ def test_gradescope_zip_holds_scripts_package_and_only_this_exercises_tests(ex1_
         names = set(zf.namelist())
         modes = {i.filename: i.external_attr >> 16 for i in zf.infolist()}
         scripts = {n: zf.read(n).decode() for n in ("setup.sh", "run_autograder")}
-    assert {"setup.sh", "run_autograder", "tests/hidden/ex1.py",
+    assert {"setup.sh", "run_autograder", "hidden_exercises/ex1.py",
             "package/pyproject.toml", "package/dlbasics/__init__.py",
             "package/dlbasics_grader/runner.py",
             "package/dlbasics/checks/ex1.py"} <= names
-    assert not any(n.startswith("tests/hidden/ex") and n != "tests/hidden/ex1.py" for n in names)
+    assert not any(n.startswith("hidden_exercises/ex") and n != "hidden_exercises/ex1.py" for n in names)
     assert not any("solutions/" in n or n.endswith(".ipynb") or "__pycache__" in n for n in names)
     for script in ("setup.sh", "run_autograder"):
         assert modes[script] & stat.S_IXUSR
@@ -64,7 +64,7 @@ def _run_autograder(zip_path: Path, root: Path, submission: Path | None,
     runner.write_text(script)
     proc = subprocess.run(["bash", str(runner)], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    assert stat.S_IMODE((source / "tests").stat().st_mode) & 0o077 == 0
+    assert stat.S_IMODE((source / "hidden_exercises").stat().st_mode) & 0o077 == 0
     return json.loads((root / "results" / "results.json").read_text())
 
 

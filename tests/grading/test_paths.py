@@ -50,10 +50,10 @@ def test_as_root_tmp_is_masked_and_the_environment_under_it_rebound(monkeypatch,
     clone = Path("/tmp/some-clone")
     keep = [Path("/usr/lib/python3.11"), clone / ".venv", clone / "dlbasics"]
     monkeypatch.setattr("dlbasics_grader.sandbox._needed_paths", lambda: keep)
-    fs = plan_filesystem([clone / "tests" / "hidden", clone / "solutions"], tmp_path / "work")
+    fs = plan_filesystem([clone / "hidden_exercises", clone / "solutions"], tmp_path / "work")
     hidden = {h for h, _ in fs["hide"]}
     assert "/tmp" in hidden
-    assert str(clone / "tests" / "hidden") not in hidden  # inside the /tmp mask already
+    assert str(clone / "hidden_exercises") not in hidden  # inside the /tmp mask already
     assert fs["rebind"] == [str(clone / ".venv"), str(clone / "dlbasics")]
     assert "/tmp" not in private_tmp_plan(keep)["writable"]
 
@@ -110,7 +110,7 @@ def test_forbidden_module_stays_unreachable_with_the_environment_under_tmp(
         results = folder / "a38.json"
         if mode == "user":
             os.chown(notebook, os.stat(home).st_uid, os.stat(home).st_gid)
-        hidden = course / "tests" / "hidden" if mode == "user" else place / "repo" / "tests" / "hidden"
+        hidden = course / "hidden_exercises" if mode == "user" else place / "repo" / "hidden_exercises"
         proc = _moved_run(mode, place, notebook, hidden, results, home)
         log = f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
         assert proc.returncode == 0, log

@@ -87,12 +87,13 @@ def test_audit_finds_planted_solution_code(bundle, tmp_path):
     (planted / "exercises").mkdir(parents=True)
     (planted / "exercises" / "x.ipynb").write_text('{"source": "# BEGIN SOLUTION"}')
     (planted / "solutions").mkdir()
-    (planted / "tests" / "hidden").mkdir(parents=True)
+    (planted / "hidden_exercises").mkdir(parents=True)
     (planted / "pyproject.toml").write_text((REPO / "pyproject.toml").read_text())
     problems = audit(planted)
     assert any("# BEGIN SOLUTION" in p for p in problems)
     assert any(p.startswith("pyproject.toml: installs the grader") for p in problems)
     assert any(p.startswith("solutions/") for p in problems)
+    assert any(p.startswith("hidden_exercises/") for p in problems)
     assert any(p.startswith("tests/") for p in problems)
 
 

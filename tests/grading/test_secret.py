@@ -66,7 +66,7 @@ def test_seeds_streams_and_public_seeds_are_separate(tmp_path):
 def test_the_gradescope_zip_carries_the_key(tmp_path):
     out = gradescope_zip("ex1", HIDDEN, tmp_path / "ex1.zip")
     with zipfile.ZipFile(out) as zf:
-        assert zf.read(f"tests/hidden/{KEY_FILE}").decode().strip() == grading_key(HIDDEN).hex()
+        assert zf.read(f"hidden_exercises/{KEY_FILE}").decode().strip() == grading_key(HIDDEN).hex()
 
 
 def _integers(value, out: list[int]) -> list[int]:

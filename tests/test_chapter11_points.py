@@ -1,7 +1,7 @@
-"""Chapter 10's tables of graded parts agree with the grader and the solution notebooks.
+"""Chapter 11's tables of graded parts agree with the grader and the solution notebooks.
 
 The chapter states, for each exercise, the graded parts and their points. The
-hidden tests (``tests/hidden/exN.py``) decide the grade, and each solution
+hidden tests (``hidden_exercises/exN.py``) decide the grade, and each solution
 notebook states the same table for learners; if one of them changes, the
 chapter must change with it.
 """
@@ -17,10 +17,10 @@ import pytest
 from dlbasics_grader.engine import available_exercises, load_exercise
 
 ROOT = Path(__file__).resolve().parents[1]
-CHAPTER = ROOT / "chapters" / "10_exercises.ipynb"
-HIDDEN = ROOT / "tests" / "hidden"
+CHAPTER = ROOT / "chapters" / "11_exercises.ipynb"
+HIDDEN = ROOT / "hidden_exercises"
 SOLUTIONS = ROOT / "solutions"
-EXERCISES = available_exercises(HIDDEN)  # the exercises: tests/hidden/exN.py
+EXERCISES = available_exercises(HIDDEN)  # the exercises: hidden_exercises/exN.py
 # a table row: | `ex1.init` | what is graded | 2 |
 ROW = re.compile(r"^\|\s*`(ex\d+\.\w+)`\s*\|.*\|\s*(\d+(?:\.\d+)?)\s*\|\s*$", re.MULTILINE)
 
@@ -46,7 +46,7 @@ def test_row_pattern_reads_a_table_row():
 @pytest.mark.parametrize("exercise", EXERCISES)
 def test_chapter_points_match_the_hidden_tests(exercise):
     if not (HIDDEN / f"{exercise}.py").is_file():
-        pytest.skip(f"tests/hidden/{exercise}.py is not in this checkout")
+        pytest.skip(f"hidden_exercises/{exercise}.py is not in this checkout")
     graded = {part.name: part.max_score for part in load_exercise(exercise, HIDDEN).parts}
     assert point_tables(CHAPTER).get(exercise) == graded
 
