@@ -26,7 +26,7 @@ from pathlib import Path
 
 from dlbasics_grader.sandbox import _world_reachable
 
-from .conftest import HIDDEN, REPO, SOLUTIONS
+from ..helpers import HIDDEN, REPO, SOLUTIONS
 
 MODES = ("root", "nocap", "user")
 USER = "dlbtest"

@@ -21,7 +21,8 @@ from dlbasics_grader.engine import grade
 from dlbasics_grader.report import summary as terminal_summary
 from dlbasics_grader.spec import STATUSES
 
-from .conftest import EXERCISE_NAMES, HIDDEN, REPO, write_notebook
+from ..helpers import HIDDEN, REPO, write_notebook
+from .helpers import EXERCISE_NAMES, boot_ticks, survivors
 
 ATTACK_DIR = Path(__file__).with_name("attacks")
 ATTACKS = sorted(p.stem for p in ATTACK_DIR.glob("a[0-9][0-9]_*.py"))
@@ -58,31 +59,6 @@ def _snapshot(outside: Path) -> dict[str, str]:
     snap["repo files"] = ",".join(sorted(p.name for p in REPO.iterdir()
                                          if "attack" in p.name))
     return snap
-
-
-def _boot_ticks() -> float:
-    with open("/proc/uptime") as fh:
-        return float(fh.read().split()[0]) * os.sysconf("SC_CLK_TCK")
-
-
-def _survivors(uid: int, before_ticks: float) -> list[int]:
-    """Processes of ``uid`` that started before ``before_ticks`` and still run (a killed
-    process waiting to be reaped, a zombie, runs nothing)."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/status") as fh:
-                uid_line = next(ln for ln in fh if ln.startswith("Uid:"))
-            with open(f"/proc/{entry}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-            state, start = fields[0], float(fields[19])
-        except (OSError, StopIteration):
-            continue
-        if int(uid_line.split()[1]) == uid and start <= before_ticks and state not in "ZX":
-            pids.append(int(entry))
-    return pids
 
 
 # --------------------------------------------------------------------------
@@ -170,7 +146,7 @@ def test_attack_is_graded_right(name, tmp_path, ex1, ex1_solution_cells, ex1_stu
     (outside / "canary.txt").write_text("untouched")
     before = _snapshot(outside)
     report = grade(ex1, path, private_paths=[HIDDEN], time_scale=getattr(mod, "TIME_SCALE", 0.25))
-    done_ticks = _boot_ticks()
+    done_ticks = boot_ticks()
 
     results = report.to_gradescope()
     json.dumps(results)  # serializable
@@ -203,7 +179,7 @@ def test_attack_is_graded_right(name, tmp_path, ex1, ex1_solution_cells, ex1_stu
         mod.after(report)
     uid = report.isolation.get("user", "")
     if uid.startswith("uid "):
-        assert _survivors(int(uid.split()[1]), done_ticks) == []
+        assert survivors(int(uid.split()[1]), done_ticks) == []
 
 
 def test_real_limits_stay_generous_for_slow_but_fair_notebooks(ex1):

@@ -13,7 +13,7 @@ import pytest
 
 from dlbasics_grader.cli import main
 
-from .conftest import EX1, EXERCISES, HIDDEN, REPO, SOLUTIONS, code_cells, write_notebook
+from ..helpers import EX1, EXERCISES, HIDDEN, REPO, SOLUTIONS, code_cells, write_notebook
 
 TEST_KEYS = {"name", "score", "max_score", "status", "output", "visibility"}
 

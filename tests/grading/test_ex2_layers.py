@@ -14,7 +14,7 @@ from torch import nn
 
 from dlbasics_grader.engine import load_hidden_module
 
-from .conftest import HIDDEN
+from ..helpers import HIDDEN
 
 
 class ForgedDropout(nn.Module):

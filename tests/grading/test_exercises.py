@@ -35,7 +35,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from test_chapter11_points import point_tables  # tests/ is on sys.path (no __init__.py there)
 
 from dlbasics import checks
 from dlbasics_grader import engine, package, release
@@ -44,7 +43,8 @@ from dlbasics_grader.engine import HIDDEN_PACKAGE, available_exercises, load_exe
 from dlbasics_grader.generate import student_sources
 from dlbasics_grader.package import actions_workflow, gradescope_zip
 
-from .conftest import EXERCISE_NAMES, HIDDEN, REPO
+from ..helpers import HIDDEN, REPO, point_tables
+from .helpers import EXERCISE_NAMES
 
 PLACES = ("solution notebook", "student notebook", "public checks", "hidden tests",
           "chapter 11 points", "chapter 11 skills", "student bundle", "dlbasics-grade list",
@@ -118,7 +118,7 @@ def place_problems(name: str, repo: Path, bundle: Path, tmp: Path) -> dict[str, 
         problems["public checks"] = (f"dlbasics/checks/{name}.py must register a check for "
                                      f"every graded part; missing: {unchecked}")
 
-    chapter = repo / "chapters" / "10_exercises.ipynb"
+    chapter = repo / "chapters" / "11_exercises.ipynb"
     graded = {p.name: p.max_score for p in ex.parts}
     table = point_tables(chapter).get(name) if chapter.is_file() else None
     if table != graded:

@@ -23,7 +23,7 @@ import pytest
 from dlbasics_grader.engine import secret_paths
 from dlbasics_grader.sandbox import _readable_by_others
 
-from .conftest import HIDDEN, REPO, SOLUTIONS, write_notebook
+from ..helpers import HIDDEN, REPO, SOLUTIONS, write_notebook
 from .modes import MODES, course_copy, run_grader, unavailable
 
 SECRETS = ("Hidden tests of Exercise 1", "2_914_067", "BEGIN SOLUTION", "He initialization")

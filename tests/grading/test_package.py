@@ -15,7 +15,7 @@ import pytest
 from dlbasics_grader.cli import main
 from dlbasics_grader.package import actions_workflow
 
-from .conftest import EX1, EXERCISES, HIDDEN, SOLUTIONS
+from ..helpers import EX1, EXERCISES, HIDDEN, SOLUTIONS
 
 
 @pytest.fixture(scope="module")

@@ -22,8 +22,8 @@ import pytest
 
 from dlbasics_grader.sandbox import _needed_paths, plan_filesystem, private_tmp_plan
 
+from ..helpers import REPO, write_notebook
 from .attacks import a38_forbidden_module_runtime as a38
-from .conftest import REPO, write_notebook
 from .modes import USER, _open_python_prefix, course_copy, unavailable
 
 

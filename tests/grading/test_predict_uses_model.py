@@ -20,9 +20,8 @@ from dlbasics.checks import run
 from dlbasics_grader.engine import grade, load_exercise, load_hidden_module
 from dlbasics_grader.scoring import model_use_problem
 
+from ..helpers import HIDDEN, SOLUTIONS, definition_cells, write_notebook
 from .attacks import ex2_knn_predict, ex3_private_model_predict
-from .conftest import HIDDEN, SOLUTIONS, write_notebook
-from .test_ex2_ex3 import definition_cells
 
 NOTEBOOKS = {"ex2": "ex2_cnn.ipynb", "ex3": "ex3_lstm_attention.ipynb"}
 ATTACKS = {"ex2": ex2_knn_predict, "ex3": ex3_private_model_predict}

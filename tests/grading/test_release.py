@@ -9,7 +9,7 @@ import pytest
 
 from dlbasics_grader.release import audit, build
 
-from .conftest import HIDDEN, REPO, SOLUTIONS
+from ..helpers import HIDDEN, REPO, SOLUTIONS
 
 BEGIN = re.compile(r"^\s*# BEGIN SOLUTION")
 END = re.compile(r"^\s*# END SOLUTION")

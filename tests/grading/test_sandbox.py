@@ -16,7 +16,7 @@ import pytest
 from dlbasics_grader.engine import grade
 from dlbasics_grader.spec import Exercise, Limits, Part, Probe, SandboxPolicy
 
-from .conftest import HIDDEN, REPO, write_notebook
+from ..helpers import HIDDEN, REPO, write_notebook
 
 ROOT = os.geteuid() == 0
 
