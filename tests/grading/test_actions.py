@@ -10,7 +10,7 @@ import yaml
 
 from dlbasics_grader.cli import main
 
-from .conftest import EX1, HIDDEN, SOLUTIONS
+from ..helpers import EX1, HIDDEN, SOLUTIONS
 from .platforms import VENV_BIN, run_actions_job, student_repository, unzip
 
 
