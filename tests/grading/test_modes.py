@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from dlbasics_grader.engine import secret_paths
-from dlbasics_grader.sandbox import _readable_by_others
+from dlbasics_grader.sandbox.assess import readable_by_others
 
 from ..helpers import HIDDEN, REPO, SOLUTIONS, write_notebook
 from .modes import MODES, course_copy, run_grader, unavailable
@@ -183,7 +183,7 @@ def test_grading_is_refused_where_nothing_hides_the_tests(mode, tmp_path):
     os.chown(nb, os.stat(home).st_uid, os.stat(home).st_gid)
     env = {"DLBASICS_SANDBOX_DISABLE": "landlock,namespaces"}
     proc = run_grader(mode, ["ex1", str(nb), "--tests", str(hidden), "-q"], env=env)
-    if mode == "root" and not any(_readable_by_others(p) for p in secret_paths(hidden)):
+    if mode == "root" and not any(readable_by_others(p) for p in secret_paths(hidden)):
         # a checkout other users cannot enter (e.g. under /root): permissions already keep
         # the hidden tests and solutions from the sandbox user, so grading goes ahead
         assert "refusing" not in proc.stderr and "permissions" in proc.stderr, proc.stderr

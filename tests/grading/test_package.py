@@ -32,7 +32,7 @@ def test_gradescope_zip_holds_scripts_package_and_only_this_exercises_tests(ex1_
         scripts = {n: zf.read(n).decode() for n in ("setup.sh", "run_autograder")}
     assert {"setup.sh", "run_autograder", "hidden_exercises/ex1.py",
             "package/pyproject.toml", "package/dlbasics/__init__.py",
-            "package/dlbasics_grader/runner.py",
+            "package/dlbasics_grader/sandbox/child/runner.py",
             "package/dlbasics/checks/ex1.py"} <= names
     assert not any(n.startswith("hidden_exercises/ex") and n != "hidden_exercises/ex1.py" for n in names)
     assert not any("solutions/" in n or n.endswith(".ipynb") or "__pycache__" in n for n in names)

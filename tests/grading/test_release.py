@@ -47,7 +47,7 @@ def test_bundle_has_what_learners_need(bundle):
     assert (bundle / "README.md").is_file() and (bundle / "pyproject.toml").is_file()
     assert (bundle / "dlbasics" / "checks" / "ex1.py").is_file()
     assert not (bundle / "dlbasics_grader").exists()
-    assert not list(bundle.rglob("sandbox.py")) and not list(bundle.rglob("runner.py"))
+    assert not list(bundle.rglob("sandbox")) and not list(bundle.rglob("runner.py"))
     assert sorted(p.name for p in (bundle / "exercises").glob("*.ipynb")) == sorted(
         p.name for p in SOLUTIONS.glob("ex*.ipynb"))
     assert any((bundle / "chapters").glob("*.ipynb"))
