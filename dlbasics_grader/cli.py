@@ -66,8 +66,10 @@ def _grade_parser() -> argparse.ArgumentParser:
                    help="folder of hidden tests (default: $DLBASICS_HIDDEN_TESTS or hidden_exercises)")
     p.add_argument("--gradescope", action="store_true",
                    help="limit test statuses to Gradescope's passed/failed (detail kept in output)")
-    p.add_argument("--classroom", action="store_true",
-                   help="also write GitHub Classroom's 'result=<base64>' line to $GITHUB_OUTPUT")
+    p.add_argument("--github", action="store_true",
+                   help="in GitHub Actions: show the feedback as the run's summary "
+                        "($GITHUB_STEP_SUMMARY), the score as an annotation and as the step "
+                        "outputs score and max_score (needs --results)")
     p.add_argument("--choose", action="store_true",
                    help="SUBMISSION is one learner's folder: grade the exercise's notebook in it, "
                         "else the newest .ipynb, and name the graded file first in the output")
@@ -212,11 +214,22 @@ def _write_results(path: Path, rep, strict: bool, student: str = "", attention: 
 
 
 def _cmd_grade(argv: list[str]) -> int:
-    from dlbasics_grader import engine, report
-
     args = _grade_parser().parse_args(argv)
     if args.jobs < 1:
         _grade_parser().error("--jobs must be at least 1")
+    if args.github and not args.results:
+        _grade_parser().error("--github needs --results FILE")
+    status = _grade(args)
+    if args.github:
+        from dlbasics_grader.package import publish_to_github
+
+        publish_to_github(args.results, status)
+    return status
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from dlbasics_grader import engine, report
+
     setup = _setup(args.tests, args.exercise, args.results)
     if isinstance(setup, int):
         return setup
@@ -259,16 +272,6 @@ def _cmd_grade(argv: list[str]) -> int:
         rep.output = f"{note}\n{rep.output}"
     if args.results:
         _write_results(args.results, rep, args.gradescope)
-    if args.classroom:
-        from dlbasics_grader.package import classroom_output_line
-
-        line = classroom_output_line(rep.to_gradescope(strict=True))
-        target = os.environ.get("GITHUB_OUTPUT")
-        if target:
-            with open(target, "a", encoding="utf-8") as fh:
-                fh.write(line + "\n")
-        else:
-            print(line)
     if args.quiet:
         print(f"{rep.score:g}/{rep.max_score:g} {terminal_safe(sub)}")
     else:
@@ -424,7 +427,7 @@ def _cmd_classroom(argv: list[str]) -> int:
     setup = _setup(args.tests, args.exercise)
     if isinstance(setup, int):
         return setup
-    out = package.classroom_workflow(args.exercise, args.out_dir, setup[0])
+    out = package.actions_workflow(args.exercise, args.out_dir, setup[0])
     print(f"wrote {out}")
     return 0
 
