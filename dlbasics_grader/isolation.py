@@ -199,12 +199,13 @@ def drop_capabilities() -> None:
 # ----------------------------------------------------------------------------
 
 
-class _ArgCmp(ctypes.Structure):
+class ArgCmp(ctypes.Structure):
     _fields_ = [("arg", ctypes.c_uint), ("op", ctypes.c_int), ("datum_a", ctypes.c_uint64),
                 ("datum_b", ctypes.c_uint64)]
 
 
-def _libseccomp():
+def libseccomp():
+    """libseccomp 2 through ctypes (argument types set), or None."""
     if "seccomp" in os.environ.get("DLBASICS_SANDBOX_DISABLE", ""):
         return None
     for name in ("libseccomp.so.2", ctypes.util.find_library("seccomp")):
@@ -217,7 +218,7 @@ def _libseccomp():
         lib.seccomp_init.restype = ctypes.c_void_p
         lib.seccomp_init.argtypes = [ctypes.c_uint32]
         lib.seccomp_rule_add_array.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int,
-                                               ctypes.c_uint, ctypes.POINTER(_ArgCmp)]
+                                               ctypes.c_uint, ctypes.POINTER(ArgCmp)]
         lib.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]
         lib.seccomp_load.argtypes = [ctypes.c_void_p]
         lib.seccomp_release.argtypes = [ctypes.c_void_p]
@@ -228,7 +229,7 @@ def _libseccomp():
 
 def seccomp_available() -> bool:
     """True when libseccomp can be loaded."""
-    return _libseccomp() is not None
+    return libseccomp() is not None
 
 
 def _errno_action(err: int) -> int:
@@ -242,7 +243,7 @@ def apply_seccomp(signals_to_self_only: bool) -> list[str]:
     signalling the grader), ``kill``/``tkill``/``tgkill`` work only on the
     calling process itself. Returns the names of the rules in force.
     """
-    lib = _libseccomp()
+    lib = libseccomp()
     if lib is None:
         raise IsolationError(errno.ENOSYS, "libseccomp is not available")
     ctx = lib.seccomp_init(SCMP_ACT_ALLOW)
@@ -255,7 +256,7 @@ def apply_seccomp(signals_to_self_only: bool) -> list[str]:
         nr = lib.seccomp_syscall_resolve_name(name.encode())
         if nr < 0:
             return False
-        arr = (_ArgCmp * max(len(cmps), 1))(*[_ArgCmp(*c) for c in cmps])
+        arr = (ArgCmp * max(len(cmps), 1))(*[ArgCmp(*c) for c in cmps])
         rc = lib.seccomp_rule_add_array(ctx, action, nr, len(cmps), arr)
         if rc != 0:
             raise IsolationError(-rc, f"seccomp rule for {name} failed")

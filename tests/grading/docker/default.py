@@ -12,18 +12,19 @@ that ``includes`` capabilities the container lacks, or architectures other
 than this one, are left out; rules that ``excludes`` a capability it lacks
 are kept. Then it drops to Docker's capability set with ``setpriv`` and runs
 the command. The filter is installed while CAP_SYS_ADMIN is still held, so,
-as in Docker, ``no_new_privs`` is not set. Standard library only.
+as in Docker, ``no_new_privs`` is not set. Run it with the repository on
+``PYTHONPATH`` (it uses the grader's ctypes binding of libseccomp).
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import json
 import os
 import platform
 import sys
 from pathlib import Path
+
+from dlbasics_grader.isolation import ArgCmp, libseccomp
 
 PROFILE = Path(__file__).with_name("seccomp_default.json")
 CAPABILITIES = ("CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
@@ -34,24 +35,6 @@ ARCHES = {"x86_64": "amd64", "aarch64": "arm64"}
 SCMP_ACT_ALLOW = 0x7FFF0000
 OPS = {"SCMP_CMP_NE": 1, "SCMP_CMP_LT": 2, "SCMP_CMP_LE": 3, "SCMP_CMP_EQ": 4,
        "SCMP_CMP_GE": 5, "SCMP_CMP_GT": 6, "SCMP_CMP_MASKED_EQ": 7}
-
-
-class _ArgCmp(ctypes.Structure):
-    _fields_ = [("arg", ctypes.c_uint), ("op", ctypes.c_int), ("datum_a", ctypes.c_uint64),
-                ("datum_b", ctypes.c_uint64)]
-
-
-def _libseccomp():
-    name = ctypes.util.find_library("seccomp") or "libseccomp.so.2"
-    lib = ctypes.CDLL(name, use_errno=True)
-    lib.seccomp_init.restype = ctypes.c_void_p
-    lib.seccomp_init.argtypes = [ctypes.c_uint32]
-    lib.seccomp_rule_add_array.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int,
-                                           ctypes.c_uint, ctypes.POINTER(_ArgCmp)]
-    lib.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]
-    lib.seccomp_load.argtypes = [ctypes.c_void_p]
-    lib.seccomp_release.argtypes = [ctypes.c_void_p]
-    return lib
 
 
 def _kernel() -> tuple[int, ...]:
@@ -77,7 +60,7 @@ def _action(rule: dict, profile: dict) -> int:
 
 def load_profile(profile: dict, caps: set[str]) -> int:
     """Install ``profile`` (Docker's JSON format) on this process; returns the rules added."""
-    lib = _libseccomp()
+    lib = libseccomp()
     arch = ARCHES.get(platform.machine(), platform.machine())
     if profile["defaultAction"] != "SCMP_ACT_ERRNO":
         raise ValueError("Docker's default profile denies by default")
@@ -89,8 +72,8 @@ def load_profile(profile: dict, caps: set[str]) -> int:
                 continue
             action = _action(rule, profile)
             args = rule.get("args") or []
-            cmps = (_ArgCmp * max(len(args), 1))(*[
-                _ArgCmp(a["index"], OPS[a["op"]], a["value"], a.get("valueTwo", 0))
+            cmps = (ArgCmp * max(len(args), 1))(*[
+                ArgCmp(a["index"], OPS[a["op"]], a["value"], a.get("valueTwo", 0))
                 for a in args])
             for name in rule["names"]:
                 nr = lib.seccomp_syscall_resolve_name(name.encode())
