@@ -139,12 +139,9 @@ def block_probe(ns, inputs):
 def model_probe(ns, inputs):
     import torch
 
-    from dlbasics.checks._transformer import ForbiddenOps, load_weights, torch_attention
+    from dlbasics.checks._transformer import ForbiddenOps, model_from_inputs, torch_attention
 
-    config = {k: int(inputs[k]) for k in ("d_model", "n_heads", "n_layers", "block_size")}
-    model = ns["CharTransformer"](int(inputs["vocab_size"]), **config)
-    load_weights(model, {k[len("w."):]: torch.from_numpy(v) for k, v in inputs.items()
-                         if k.startswith("w.")})
+    model = model_from_inputs(ns["CharTransformer"], inputs)
     model.eval()
     ids = torch.from_numpy(inputs["ids"])
     out = {}
@@ -190,16 +187,13 @@ def sampling_probe(ns, inputs):
 def generate_probe(ns, inputs):
     import torch
 
-    from dlbasics.checks._transformer import load_weights
+    from dlbasics.checks._transformer import model_from_inputs
 
-    config = {k: int(inputs[k]) for k in ("d_model", "n_heads", "n_layers", "block_size")}
-    model = ns["CharTransformer"](int(inputs["vocab_size"]), **config)
-    load_weights(model, {k[len("w."):]: torch.from_numpy(v) for k, v in inputs.items()
-                         if k.startswith("w.")})
+    model = model_from_inputs(ns["CharTransformer"], inputs)
     prompt = torch.from_numpy(inputs["prompt"])
     ids = ns["generate"](model, prompt.clone(), int(inputs["n_new"]), temperature=0.0)
     out = {"ids": ids.detach().numpy() if isinstance(ids, torch.Tensor) else ids}
-    size = config["block_size"]
+    size = int(inputs["block_size"])
     if isinstance(ids, torch.Tensor) and ids.ndim == 2:
         model.eval()
         with torch.no_grad():  # the model's own next-id logits at every generated position

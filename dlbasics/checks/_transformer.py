@@ -172,6 +172,18 @@ def load_weights(module: Any, state: Mapping[str, Any]) -> None:
             own[name].copy_(value)
 
 
+def model_from_inputs(CharTransformer: Any, inputs: Mapping[str, Any]) -> Any:
+    """``CharTransformer(vocab_size, d_model=, n_heads=, n_layers=, block_size=)`` with the
+    sizes in ``inputs`` and the weights ``inputs["w.<parameter name>"]`` (a probe's inputs)."""
+    import torch
+
+    sizes = {k: int(inputs[k]) for k in ("d_model", "n_heads", "n_layers", "block_size")}
+    model = CharTransformer(int(inputs["vocab_size"]), **sizes)
+    load_weights(model, {k[len("w."):]: torch.from_numpy(v) for k, v in inputs.items()
+                         if k.startswith("w.")})
+    return model
+
+
 def torch_attention(layer: Any) -> Any:
     """PyTorch's ``nn.MultiheadAttention`` holding the weights of the learner's ``layer``.
 
