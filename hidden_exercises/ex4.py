@@ -55,6 +55,9 @@ RESET_MIN_PPL = 8.0
 model whose predictions come from what it learned is far worse then (near 20 or more; a
 bigram model, the weakest that has learned anything, is near 6)."""
 TOL = {"rtol": 1e-4, "atol": 1e-4}
+MAX_EVAL_PARAMETERS, MAX_EVAL_WIDTH = 2_000_000, 2048
+"""Largest trained model the grader evaluates in its own process (the default has 107,000
+parameters; a bound keeps a submission from spending the grader's memory and time)."""
 
 PARTS = (
     Part("ex4.attention", 3.0, "Causal multi-head self-attention equals PyTorch's"),
@@ -653,6 +656,12 @@ def _last_logits(o: dict, windows: np.ndarray):
                 return None, f"the trained weight {key[2:]} is not a finite float array"
             state[key[2:]] = torch.from_numpy(arr.astype(np.float32))
     n_heads, block_size = o.get("n_heads"), o.get("block_size")
+    size = sum(v.numel() for v in state.values())
+    width = max((v.shape[-1] for v in state.values() if v.ndim), default=0)
+    if size > MAX_EVAL_PARAMETERS or width > MAX_EVAL_WIDTH:
+        return None, (f"the trained model has {size:,} parameters and layers {width} wide; the "
+                      f"grader evaluates models of at most {MAX_EVAL_PARAMETERS:,} parameters "
+                      f"and {MAX_EVAL_WIDTH} features")
     try:
         if not (isinstance(n_heads, int) and isinstance(block_size, int) and n_heads > 0
                 and tuple(state["pos_emb.weight"].shape)[0] == block_size == windows.shape[1]):

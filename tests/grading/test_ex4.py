@@ -236,3 +236,12 @@ def test_sampling_points_follow_what_the_sampler_gets_right(hidden, ex4, tempera
     assert result.score == expected, result.output
     if not temperature_used:
         assert "the temperature is ignored" in result.output
+
+
+def test_an_oversized_trained_model_is_refused_before_it_is_evaluated(ex4, hidden):
+    part = ex4.part("ex4.perplexity")
+    outputs = {"history_type": "dict", "block_size": 32, "n_heads": 1,
+               "w.tok_emb.weight": np.zeros((42, 4096), dtype=np.float32),
+               "w.pos_emb.weight": np.zeros((32, 4096), dtype=np.float32)}
+    result = hidden._score_perplexity(part, outputs, 1.0, ex4.seed, [])
+    assert result.score == 0.0 and "at most" in result.output and "4096" in result.output
