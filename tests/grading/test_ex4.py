@@ -208,7 +208,7 @@ def test_failed_probes_give_zero_with_their_status(ex4):
 def _sampling_outputs(hidden, seed, *, temperature_used: bool, top_k_used: bool) -> dict:
     """What sample_next returns for the grader's logits, drawn here with NumPy."""
     case = hidden._sampling_case(seed)
-    logits, n, k = case["logits"].astype(np.float64), case["n"], case["k"]
+    logits, n, k = case["logits"].astype(np.float64), hidden.N_DRAWS, case["k"]
     rng = np.random.default_rng(0)
 
     def draws(row, temperature, top):
