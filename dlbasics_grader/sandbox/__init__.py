@@ -24,7 +24,7 @@ The isolation comes from what the host offers (:func:`dlbasics_grader.isolation.
   solutions, the submissions and the grader's working directory;
 * for everyone: Landlock (reads only the Python installation, the allowed
   packages and system folders, writes only its working folder, no TCP, no
-  signals out of the sandbox), seccomp (no sockets but UNIX ones, no ptrace,
+  signals out of the sandbox), seccomp (no sockets, UNIX ones included, no ptrace,
   System V IPC, namespaces, mounts or new sessions), unprivileged user,
   network and IPC namespaces, and resource limits.
 """

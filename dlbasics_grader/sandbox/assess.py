@@ -61,12 +61,19 @@ def assess(secret_paths: list[Path] = ()) -> Assessment:
     else:
         missing.append("no Landlock (kernel 5.13 or later): files are protected only by "
                        + ("mounts and permissions" if host["root"] else "nothing"))
+    pid_ns = host["mount_ns"] or host["user_ns"]
     if host["mount_ns"] or (host["root"] and host["user_ns"]):
-        mech["mounts"] = "hidden tests and solutions masked; private /tmp"
+        mech["mounts"] = ("hidden tests and solutions masked; private /tmp; /run and "
+                          "$XDG_RUNTIME_DIR masked")
     elif host["user_ns"]:
-        mech["namespaces"] = "own network, IPC and mount namespaces; private /tmp"
+        mech["namespaces"] = ("own network, IPC and mount namespaces; private /tmp; /run and "
+                              "$XDG_RUNTIME_DIR masked")
     else:
         missing.append("no namespaces: no private network, IPC and /tmp")
+    if pid_ns:
+        mech["processes"] = "own PID namespace and /proc"
+    elif host["landlock"]:
+        mech["processes"] = "only its own entry in /proc (Landlock)"
     for feature, gives, without in (
         ("seccomp", "system-call filter",
          "no seccomp (libseccomp 2): sockets, ptrace and System V IPC are refused only by the "
@@ -94,4 +101,12 @@ def assess(secret_paths: list[Path] = ()) -> Assessment:
                            + " (chmod go-rwx them)")
             else:
                 mech["filesystem"] = "permissions only (secrets closed to other users)"
+    if not refusal and "processes" not in mech:
+        refusal = ("nothing on this machine keeps other processes' command lines in /proc "
+                   "(which often hold passwords) from the submissions: no PID namespace and "
+                   "no Landlock")
+    if not refusal and not (host["seccomp"] or mech.get("mounts") or mech.get("namespaces")):
+        refusal = ("nothing on this machine keeps the submissions from connecting to the "
+                   "host's UNIX sockets (D-Bus, docker.sock, agents): no seccomp (libseccomp 2) "
+                   "and no namespaces")
     return Assessment(mechanisms=mech, missing=tuple(missing), refusal=refusal)

@@ -25,6 +25,9 @@ GRADER_PACKAGE = Path(__file__).resolve().parents[1]
 WORLD_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
 PRIVATE_TMP = ("/tmp", "/var/tmp", "/dev/shm")
 """Folders that get a fresh tmpfs of the sandbox's own in its mount namespace."""
+RUNTIME = ("/run", "/var/run")
+"""Where the host's services keep their sockets (D-Bus, docker.sock, ssh and gpg
+agents in ``$XDG_RUNTIME_DIR``): an empty, read-only tmpfs in the mount namespace."""
 NEVER_HIDE = {"/", "/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/etc", "/proc",
               "/sys", "/dev", "/run", "/var", "/opt", "/home"}
 
@@ -62,14 +65,23 @@ def is_under(path: Path, parent: Path) -> bool:
         return False
 
 
+def runtime_folders() -> list[str]:
+    """The host's runtime folders (:data:`RUNTIME` and ``$XDG_RUNTIME_DIR``), resolved,
+    without those inside another."""
+    found = {Path(p).resolve() for p in (*RUNTIME, os.environ.get("XDG_RUNTIME_DIR", ""))
+             if p and os.path.isdir(p)}
+    return sorted(str(p) for p in found if not any(p != q and is_under(p, q) for q in found))
+
+
 def private_tmp_plan(keep: list[Path], tmp_dirs: tuple[str, ...] = PRIVATE_TMP,
-                     ) -> dict[str, list[str]]:
-    """What the sandbox's private ``/tmp`` (and ``/var/tmp``, ``/dev/shm``) must allow for.
+                     runtime: tuple[str, ...] = ()) -> dict[str, list[str]]:
+    """What the sandbox's private ``/tmp`` (and ``/var/tmp``, ``/dev/shm``) and its
+    masked ``runtime`` folders must allow for.
 
     ``keep`` are the paths the sandbox must read (see :func:`needed_paths`).
-    A kept path beneath one of ``tmp_dirs`` (a virtual environment or a clone
-    of the course under ``/tmp``) is covered by the fresh tmpfs mounted there:
-    it must be bound back in (``rebind``). Such a folder must not be writable
+    A kept path beneath one of ``tmp_dirs`` or ``runtime`` (a virtual
+    environment or a clone of the course under ``/tmp``) is covered by the
+    fresh tmpfs mounted there: it must be bound back in (``rebind``). Such a folder must not be writable
     for Landlock either: a Landlock rule on a folder grants its rights to
     everything beneath, so write access to ``/tmp`` would make the whole
     environment bound back into it readable, the forbidden packages (``torch``
@@ -79,11 +91,11 @@ def private_tmp_plan(keep: list[Path], tmp_dirs: tuple[str, ...] = PRIVATE_TMP,
     """
     rebind: set[str] = set()
     writable: list[str] = []
-    for d in tmp_dirs:
+    for d in (*tmp_dirs, *runtime):
         real = Path(d).resolve()
         inside = [k for k in keep if is_under(k, real)]
         rebind.update(str(k) for k in inside)
-        if not inside:
+        if not inside and d in tmp_dirs:
             writable.append(str(real))
     return {"rebind": sorted(rebind), "writable": writable}
 
@@ -92,13 +104,17 @@ def plan_filesystem(private: list[Path], workdir: Path) -> dict[str, Any]:
     """Which paths to mask with empty tmpfs mounts and which to re-expose.
 
     ``private`` are directories the learner's code must not see (hidden tests,
-    solutions, submissions, the grader's working directory).
+    solutions, submissions, the grader's working directory); the world-writable
+    folders get a fresh tmpfs, the runtime folders (:func:`runtime_folders`)
+    an empty one. The working folder gets its own tmpfs wherever it lies.
     """
     keep = needed_paths()
     hide: dict[str, str] = {}
     for p in WORLD_WRITABLE:
         if os.path.isdir(p) and not os.path.islink(p):
             hide[str(Path(p).resolve())] = "1777"
+    for p in runtime_folders():
+        hide[p] = "755"
     for p in private:
         p = p.resolve()
         if str(p) in NEVER_HIDE or is_under(workdir, p) or p in keep:

@@ -33,6 +33,7 @@ from dlbasics_grader.sandbox.fsplan import (
     never_readable,
     plan_filesystem,
     private_tmp_plan,
+    runtime_folders,
 )
 from dlbasics_grader.sandbox.job import Job, RawRun, SandboxUnavailable
 from dlbasics_grader.sandbox.processes import CpuMeter, count_tasks_of, kill_all
@@ -160,14 +161,14 @@ def run_job(job: Job, private_paths: list[Path], deadline: float, cpu_left: floa
     lease = _UidLease() if host["root"] else None
     token, nonce = secrets.token_hex(16), secrets.token_hex(16)
     jobdir = _job_folder(as_root)
-    workdir, stage = jobdir / "work", jobdir / "stage"
+    workdir = jobdir / "work"
     run = RawRun()
     proc = cgroup = None
     read_fd = write_fd = -1
     t_start = time.monotonic()
     try:
         uid = lease.uid if lease else None
-        for p in (workdir, workdir / "tmp", stage):
+        for p in (workdir, workdir / "tmp"):
             p.mkdir(mode=0o700)
             if uid is not None:
                 os.chown(p, uid, uid)
@@ -176,7 +177,8 @@ def run_job(job: Job, private_paths: list[Path], deadline: float, cpu_left: floa
             cgroup = Cgroup(f"job-{token[:16]}", limits, extra_mb=work_mb + 3 * TMP_MB)
         fs = plan_filesystem(private_paths, workdir) if host["root"] else {
             "hide": [], "rebind": [], "need_mounts": False}
-        tmp = private_tmp_plan(needed_paths())
+        runtime = runtime_folders()
+        tmp = private_tmp_plan(needed_paths(), runtime=tuple(runtime))
         nproc = limits.nproc
         if not host["root"]:
             nproc += count_tasks_of(os.getuid())
@@ -197,9 +199,9 @@ def run_job(job: Job, private_paths: list[Path], deadline: float, cpu_left: floa
                 file_size_mb=limits.file_size_mb, open_files=limits.open_files,
                 nproc_total=nproc),
             isolation=protocol.IsolationPlan(
-                uid=uid, gid=uid, stage=str(stage), workdir=str(workdir),
+                uid=uid, gid=uid, workdir=str(workdir),
                 hide=[protocol.Mask(path=h, mode=m) for h, m in fs["hide"]],
-                rebind=fs["rebind"], need_mounts=fs["need_mounts"],
+                rebind=fs["rebind"], need_mounts=fs["need_mounts"], runtime=runtime,
                 tmp_rebind=tmp["rebind"], tmp_write=tmp["writable"],
                 font_cache=matplotlib_font_cache(), work_mb=work_mb, tmp_mb=TMP_MB,
                 mount_ns=host["mount_ns"], user_ns=host["user_ns"],

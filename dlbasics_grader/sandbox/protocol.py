@@ -115,11 +115,12 @@ class Mask:
 class IsolationPlan:
     """Everything the runner applies to itself before learner code runs.
 
-    ``uid``/``gid``: the sandbox user (root only, else None); ``stage``: a
-    folder for bind mounts in flight; ``hide``/``rebind``: masked folders and
-    the kept paths beneath them; ``need_mounts``: the sandbox user cannot read
-    the Python installation without them; ``tmp_rebind``/``tmp_write``: kept
-    paths beneath ``/tmp`` and the private tmp folders that may be writable;
+    ``uid``/``gid``: the sandbox user (root only, else None); ``hide``/``rebind``:
+    masked folders and the kept paths beneath them (root); ``need_mounts``: the
+    sandbox user cannot read the Python installation without them; ``runtime``:
+    the host's runtime folders, masked empty (without root); ``tmp_rebind``/
+    ``tmp_write``: kept paths beneath the private ``/tmp`` or a runtime folder,
+    and the private tmp folders that may be writable;
     ``work_mb``/``tmp_mb``: tmpfs sizes; ``mount_ns``/``user_ns``/``landlock``/
     ``seccomp``: the mechanisms to apply (the host probed them); ``cgroup``:
     the cgroup folders to join; ``never``: folders Landlock must never open;
@@ -129,11 +130,11 @@ class IsolationPlan:
 
     uid: int | None
     gid: int | None
-    stage: str
     workdir: str
     hide: list[Mask]
     rebind: list[str]
     need_mounts: bool
+    runtime: list[str]
     tmp_rebind: list[str]
     tmp_write: list[str]
     font_cache: str | None

@@ -33,8 +33,9 @@ def _job() -> ChildJob:
                                        memory_kind=protocol.MemoryKind.AS, file_size_mb=8,
                                        open_files=64, nproc_total=16),
         isolation=protocol.IsolationPlan(
-            uid=None, gid=None, stage="/tmp/s", workdir="/tmp/w",
+            uid=None, gid=None, workdir="/tmp/w",
             hide=[protocol.Mask(path="/srv/hidden", mode="755")], rebind=[], need_mounts=False,
+            runtime=["/run"],
             tmp_rebind=[], tmp_write=["/tmp"], font_cache=None, work_mb=32, tmp_mb=32,
             mount_ns=False, user_ns=True, landlock=True, seccomp=True, cgroup=[],
             cgroup_summary="", never=["/srv/hidden"], exclude_entries=["torch"],

@@ -16,20 +16,26 @@ import sys
 CLONE_NEWNS = 0x00020000
 CLONE_NEWIPC = 0x08000000
 CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 MS_RDONLY = 1
 MS_NOSUID = 2
 MS_NODEV = 4
+MS_NOEXEC = 8
 MS_REMOUNT = 32
 MS_BIND = 4096
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
 MNT_DETACH = 2
-_SYSTEM_READ = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/proc", "/sys",
+_SYSTEM_READ = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/sys",
                 "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime",
                 "/etc/passwd", "/etc/group", "/etc/nsswitch.conf", "/dev/urandom",
                 "/dev/random", "/dev/zero")
 _SYSTEM_WRITE = ("/dev/null",)
+_PROC_READ = ("/proc/self", "/proc/cpuinfo", "/proc/meminfo", "/proc/stat", "/proc/sys",
+              "/proc/filesystems", "/proc/loadavg", "/proc/uptime", "/proc/version")
+"""All of /proc that Landlock lets the learner's code read: its own process (``/proc/self``
+resolves to it) and the machine's description, never another process's entries."""
 
 
 # ----------------------------------------------------------------------------
@@ -62,31 +68,50 @@ def _tmpfs(libc, ctypes, path, mode, size_mb, owner=""):
            f"mode={mode},size={int(size_mb)}m{owner}")
 
 
+def _hold(paths):
+    """``(path, O_PATH descriptor)`` for each path, opened before a mask covers it."""
+    held = []
+    try:
+        for path in paths:
+            held.append((path, os.open(path, os.O_PATH | os.O_CLOEXEC)))
+    except OSError:
+        _release(held)
+        raise
+    return held
+
+
+def _release(held):
+    for _, fd in held:
+        os.close(fd)
+
+
+def _bind_back(libc, ctypes, held):
+    """Bind each held path back where it was, read-only (beneath a mask)."""
+    for path, fd in held:
+        if os.path.isdir(f"/proc/self/fd/{fd}"):
+            os.makedirs(path, mode=0o755, exist_ok=True)
+        _mount(libc, ctypes, f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+        try:
+            _mount(libc, ctypes, None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC)
+        except OSError:
+            pass  # locked flags; Landlock still gives no write access there
+
+
 def _private_filesystem(libc, ctypes, iso, report):
     """Mask paths with empty tmpfs mounts, re-exposing the ones the sandbox needs."""
     _mount(libc, ctypes, None, "/", None, MS_REC | MS_PRIVATE)
-    stage = iso.stage
-    staged = []
-    for i, keep in enumerate(iso.rebind):
-        dst = os.path.join(stage, str(i))
-        os.makedirs(dst, exist_ok=True)
-        _mount(libc, ctypes, keep, dst, None, MS_BIND | MS_REC)
-        staged.append((dst, keep))
-    hidden = []
-    for mask in iso.hide:
-        path, mode = mask.path, mask.mode
-        if not os.path.isdir(path) or os.path.islink(path):
-            continue
-        _tmpfs(libc, ctypes, path, mode, iso.tmp_mb if mode == "1777" else 1)
-        hidden.append(path)
-    for dst, keep in staged:
-        os.makedirs(keep, mode=0o755, exist_ok=True)
-        _mount(libc, ctypes, dst, keep, None, MS_BIND | MS_REC)
-        try:
-            _mount(libc, ctypes, None, keep, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC)
-        except OSError:
-            pass
-        libc.umount2(os.fsencode(dst), MNT_DETACH)
+    held = _hold(iso.rebind)
+    try:
+        hidden = []
+        for mask in iso.hide:
+            if not os.path.isdir(mask.path) or os.path.islink(mask.path):
+                continue
+            _tmpfs(libc, ctypes, mask.path, mask.mode,
+                   iso.tmp_mb if mask.mode == "1777" else 1)
+            hidden.append(mask.path)
+        _bind_back(libc, ctypes, held)
+    finally:
+        _release(held)
     _work_tmpfs(libc, ctypes, iso)
     report["filesystem"] = (f"private /tmp and working folder ({iso.work_mb} MB); "
                             "masked: " + ", ".join(hidden))
@@ -97,6 +122,7 @@ def _work_tmpfs(libc, ctypes, iso):
     uid = iso.uid
     work = iso.workdir
     owner = f",uid={uid},gid={iso.gid}" if uid is not None else ""
+    os.makedirs(work, mode=0o700, exist_ok=True)  # beneath a mask, it is made again
     _tmpfs(libc, ctypes, work, "0700", iso.work_mb, owner)
     os.makedirs(os.path.join(work, "tmp"), exist_ok=True)
     if uid is not None and os.geteuid() == 0:
@@ -116,40 +142,35 @@ def _user_namespaces(libc, ctypes, iso, report):
         fh.write(f"{gid} {gid} 1")
     report["network"] = "none (own network namespace)"
     report["ipc"] = "own IPC namespace"
-    kept = []
+    held = []
     try:
         _mount(libc, ctypes, None, "/", None, MS_REC | MS_PRIVATE)
         # what the sandbox needs beneath /tmp (a virtual environment there) is held open
         # before the fresh tmpfs covers it, and bound back in from the held descriptor
-        for path in iso.tmp_rebind:
-            kept.append((path, os.open(path, os.O_PATH | os.O_CLOEXEC | os.O_DIRECTORY)))
+        held = _hold(iso.tmp_rebind)
         done = []
         for path in ("/tmp", "/var/tmp", "/dev/shm"):
             if os.path.isdir(path) and not os.path.islink(path):
                 _tmpfs(libc, ctypes, path, "1777", iso.tmp_mb)
                 done.append(path)
-        for path, fd in kept:
-            os.makedirs(path, mode=0o755, exist_ok=True)
-            _mount(libc, ctypes, f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
-            try:
-                _mount(libc, ctypes, None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC)
-            except OSError:
-                pass  # locked flags; Landlock still gives no write access there
-        os.makedirs(iso.workdir, mode=0o700, exist_ok=True)  # it may be under /tmp
+        for path in iso.runtime:
+            if os.path.isdir(path) and not os.path.islink(path):
+                _tmpfs(libc, ctypes, path, "755", 1)
+                done.append(path)
+        _bind_back(libc, ctypes, held)
         _work_tmpfs(libc, ctypes, iso)
         report["filesystem"] = (f"private {', '.join(done)} and working folder "
                                 f"({iso.work_mb} MB)"
-                                + ("; bound back: " + ", ".join(p for p, _ in kept)
-                                   if kept else ""))
+                                + ("; bound back: " + ", ".join(p for p, _ in held)
+                                   if held else ""))
         report["private_tmp"] = "yes"
     except OSError as exc:
         report["filesystem"] = f"shared ({exc.strerror})"
-        if kept:  # /tmp may be covered while the environment beneath it is not back
-            raise SystemExit(f"the sandbox could not bind back {', '.join(p for p, _ in kept)} "
+        if held:  # /tmp may be covered while the environment beneath it is not back
+            raise SystemExit(f"the sandbox could not bind back {', '.join(p for p, _ in held)} "
                              f"into its private /tmp: {exc}") from exc
     finally:
-        for _, fd in kept:
-            os.close(fd)
+        _release(held)
     return True
 
 
@@ -190,6 +211,69 @@ def _root_namespaces(libc, iso, uid):
     if unshared and not mapped:
         raise OSError("could not map the sandbox user into its user namespace")
     return unshared
+
+
+def _own_pid_namespace(libc, ctypes, report):
+    """A PID namespace with its own ``/proc``: no other process is visible at all.
+
+    The runner the grader started forks the namespace's first process (its
+    init, pid 1), which mounts the new ``/proc`` and forks the process that
+    goes on to run the notebook (pid 2); only that one returns from here. The
+    two above it run no learner code: each waits for its child and then ends
+    the way the notebook's process ended, so the grader sees its exit status
+    and CPU time as before. When the init ends, the kernel kills whatever is
+    left in the namespace.
+    """
+    if libc.unshare(CLONE_NEWPID) != 0:
+        return
+    status_r, status_w = os.pipe()
+    init = os.fork()
+    if init:  # the runner the grader watches
+        os.close(status_w)
+        _end_like(_wait_for(init, status_r))
+    os.close(status_r)
+    try:
+        _mount(libc, ctypes, "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        report["processes"] = "own PID namespace and /proc"
+    except OSError:
+        pass  # the host's /proc stays; Landlock keeps other processes' entries closed
+    try:
+        child = os.fork()
+    except BaseException:  # noqa: BLE001
+        os._exit(3)
+    if child:  # pid 1: reap every orphan, pass on how the notebook's process ended
+        while True:
+            try:
+                pid, status = os.wait()
+            except ChildProcessError:
+                os._exit(0)
+            if pid == child:
+                os.write(status_w, status.to_bytes(4, "little"))
+                os._exit(0)
+    os.close(status_w)
+
+
+def _wait_for(pid, status_r):
+    """The wait status of the notebook's process (reported by ``pid``), else of ``pid``."""
+    _, own = os.waitpid(pid, 0)
+    data = os.read(status_r, 4)
+    return int.from_bytes(data, "little") if len(data) == 4 else own
+
+
+def _end_like(status):
+    """End this process as the one with wait status ``status`` ended."""
+    import resource
+    import signal
+
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if sig not in (signal.SIGKILL, signal.SIGSTOP):
+            signal.signal(sig, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, [sig])
+        os.kill(os.getpid(), sig)
+        os._exit(128 + sig)
+    os._exit(os.waitstatus_to_exitcode(status))
 
 
 def _set_limits(limits, report):
@@ -286,6 +370,8 @@ def isolate(job, kernel):
                 f"available ({report['filesystem']}); install Python where every user can "
                 "read it, or let the grader create namespaces"
             )
+        if not report["filesystem"].startswith("shared"):
+            _own_pid_namespace(libc, ctypes, report)
         _set_limits(job.limits, report)
         os.setgroups([])
         os.setgid(iso.gid)
@@ -293,8 +379,9 @@ def isolate(job, kernel):
         report["user"] = f"uid {uid}"
     else:
         _set_limits(job.limits, report)
-        if iso.user_ns:
-            _user_namespaces(libc, ctypes, iso, report)
+        if iso.user_ns and _user_namespaces(libc, ctypes, iso, report) \
+                and report.get("private_tmp") == "yes":
+            _own_pid_namespace(libc, ctypes, report)
     os.chdir(job.workdir)  # the working folder may be a new mount now
     _copy_font_cache(font, iso, None)
     kernel.drop_capabilities()
@@ -322,7 +409,7 @@ def _fs_rules(iso, report):
             return
         into.append(real)
 
-    for p in _SYSTEM_READ:
+    for p in (*_SYSTEM_READ, *_PROC_READ):
         allow(p, read)
     paths = sysconfig.get_paths()
     stdlib = {os.path.realpath(paths[k]) for k in ("stdlib", "platstdlib") if paths.get(k)}
@@ -387,13 +474,16 @@ def restrict(job, report, kernel):
             report["filesystem"] = "Landlock allow-list"
     else:
         report["landlock"] = "none"
+    if "processes" not in report:
+        report["processes"] = ("only its own entry in /proc (Landlock)" if landlock
+                               else "other processes visible in /proc")
     if iso.seccomp:
         separate_user = report["user"].startswith("uid ")
         rules = kernel.apply_seccomp(signals_to_self_only=not separate_user
                                    and not landlock.get("scoped"))
         report["seccomp"] = "; ".join(rules)
         if report["network"].startswith("audit"):
-            report["network"] = "no sockets but UNIX ones (seccomp)"
+            report["network"] = "no sockets (seccomp)"
         if report["ipc"] == "shared":
             report["ipc"] = "System V IPC denied (seccomp)"
     else:

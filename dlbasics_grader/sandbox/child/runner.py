@@ -322,12 +322,14 @@ def main(argv=None):
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
     try:
         report = _confine.isolate(job, _kernel)
+        # the notebook may run in a child of the process that started (its own PID namespace)
+        chan = Channel(fd, job.nonce)
         _confine.restrict(job, report, _kernel)
     except SystemExit as exc:
-        chan.send(Event.FATAL, protocol.Fatal(error=str(exc)))
+        Channel(fd, job.nonce).send(Event.FATAL, protocol.Fatal(error=str(exc)))
         os._exit(3)
     except Exception as exc:  # noqa: BLE001
-        chan.send(Event.FATAL, protocol.Fatal(
+        Channel(fd, job.nonce).send(Event.FATAL, protocol.Fatal(
             error=f"sandbox setup failed: {type(exc).__name__}: {exc}"))
         os._exit(3)
     policy = job.policy
