@@ -21,7 +21,7 @@ from ..helpers import EX1, EXERCISES, HIDDEN, SOLUTIONS
 @pytest.fixture(scope="module")
 def ex1_zip(tmp_path_factory):
     out = tmp_path_factory.mktemp("gs") / "ex1-autograder.zip"
-    assert main(["package-gradescope", "ex1", str(out), "--tests", str(HIDDEN)]) == 0
+    assert main(["gradescope", "ex1", str(out), "--tests", str(HIDDEN)]) == 0
     return out
 
 
@@ -120,12 +120,12 @@ def test_actions_workflow_installs_torch_only_where_the_exercise_needs_it(tmp_pa
 def test_actions_command_fails_clearly_outside_the_repository(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("DLBASICS_HIDDEN_TESTS", raising=False)
-    assert main(["github-classroom", "ex1", "wf"]) == 3
+    assert main(["actions", "ex1", "wf"]) == 3
     assert "hidden tests not found" in capsys.readouterr().err
     assert not (tmp_path / "wf").exists()
-    assert main(["github-classroom", "ex7", "wf", "--tests", str(HIDDEN)]) == 2
+    assert main(["actions", "ex7", "wf", "--tests", str(HIDDEN)]) == 2
     assert "no hidden tests for 'ex7'" in capsys.readouterr().err
     assert not (tmp_path / "wf").exists()
-    assert main(["github-classroom", "ex2", "wf", "--tests", str(HIDDEN)]) == 0
+    assert main(["actions", "ex2", "wf", "--tests", str(HIDDEN)]) == 0
     text = (tmp_path / "wf" / "grade.yml").read_text()
-    assert "Grade ex2_cnn.ipynb" in text and "dlbasics-grade ex2 " in text and "torch==" in text
+    assert "Grade ex2_cnn.ipynb" in text and "dlbasics-grade grade ex2 " in text and "torch==" in text
