@@ -111,6 +111,11 @@ _EXPORTS: dict[str, str] = {
     "sentiment_label": "text",
     "swap_clauses": "text",
     "SENTIMENT_KINDS": "text",
+    # a made-up language for character-level language models (Exercise 4)
+    "make_toy_text": "toy_language",
+    "encode_chars": "toy_language",
+    "decode_chars": "toy_language",
+    "TOY_ALPHABET": "toy_language",
     # sequence models: embeddings, recurrent layers, attention pooling, gradient clipping
     "embedding_forward": "embedding",
     "embedding_backward": "embedding",

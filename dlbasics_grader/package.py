@@ -6,22 +6,21 @@
   always writes ``/autograder/results/results.json``), the package source,
   that exercise's hidden tests and the grading key (made if there is none yet,
   so that every submission is graded on the same data), nothing else.
-* :func:`classroom_workflow` writes a GitHub Classroom workflow that grades on
-  every push and reports the points with GitHub's autograding reporter.
-* :func:`classroom_result` converts results.json to the reporter's format.
+* :func:`actions_workflow` writes a GitHub Actions workflow that grades the
+  learner's notebook on every push; :func:`publish_to_github` is what it calls
+  to show the feedback and the score in the run.
 
 The templates are in ``templates/``.
 """
 
 from __future__ import annotations
 
-import base64
 import importlib.metadata
 import json
+import os
 import stat
 import zipfile
 from pathlib import Path
-from typing import Any
 
 from dlbasics_grader.engine import load_exercise
 from dlbasics_grader.secret import KEY_FILE, grading_key
@@ -107,8 +106,8 @@ def gradescope_zip(exercise_name: str, tests_dir: Path, out: Path) -> Path:
     return out
 
 
-def classroom_workflow(exercise_name: str, out_dir: Path, tests_dir: Path) -> Path:
-    """Write ``classroom.yml`` for ``exercise_name`` into ``out_dir``.
+def actions_workflow(exercise_name: str, out_dir: Path, tests_dir: Path) -> Path:
+    """Write the GitHub Actions workflow ``grade.yml`` for ``exercise_name`` into ``out_dir``.
 
     The hidden tests in ``tests_dir`` say which notebook the students submit
     and whether the grader needs PyTorch; a missing or broken exercise raises
@@ -118,41 +117,52 @@ def classroom_workflow(exercise_name: str, out_dir: Path, tests_dir: Path) -> Pa
     torch_install = (f" \"torch=={TORCH_VERSION}\" --extra-index-url "
                      "https://download.pytorch.org/whl/cpu") if _needs_torch(ex.name, tests_dir) \
         else ""
-    text = _fill((TEMPLATES / "classroom.yml").read_text(), exercise=ex.name,
-                 EXERCISE=ex.name.upper(), notebook=ex.notebook, torch_install=torch_install)
+    text = _fill((TEMPLATES / "actions.yml").read_text(), exercise=ex.name,
+                 notebook=ex.notebook, torch_install=torch_install)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    out = out_dir / "classroom.yml"
+    out = out_dir / "grade.yml"
     out.write_text(text, encoding="utf-8")
     return out
 
 
-def classroom_result(results: dict[str, Any]) -> dict[str, Any]:
-    """results.json -> the JSON the GitHub Classroom reporter reads (before base64)."""
-    tests = []
-    for t in results.get("tests", []):
-        passed = t.get("status") == "passed"
-        tests.append({
-            "name": t.get("name", ""),
-            "status": "pass" if passed else ("fail" if t.get("status") == "failed" else "error"),
-            "score": t.get("score", 0),
-            "message": t.get("output", ""),
-            "test_code": "",
-            "filename": "",
-            "line_no": 0,
-            "execution_time": "",
-        })
-    max_score = sum(float(t.get("max_score", 0)) for t in results.get("tests", []))
-    if not tests:
-        status = "error"
-    elif all(t["status"] == "pass" for t in tests):
-        status = "pass"
+def _workflow_command_text(text: str) -> str:
+    """``text`` as the message of a GitHub workflow command (one line, nothing it can start)."""
+    return str(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def publish_to_github(results: Path, status: int) -> None:
+    """Report a grading run in GitHub Actions from its ``results.json`` (and ``.md``).
+
+    The Markdown feedback is appended to ``$GITHUB_STEP_SUMMARY``, ``score`` and
+    ``max_score`` to ``$GITHUB_OUTPUT``, and one annotation is printed: the score, or why
+    the submission was not graded (``status`` 2 or 3, or a grader error). Without a
+    results file nothing is written (the workflow reports that case itself).
+    """
+    results = Path(results)
+    try:
+        data = json.loads(results.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    tests = data.get("tests") or []
+    score = float(data.get("score") or 0)
+    max_score = float((data.get("extra_data") or {}).get("max_score")
+                      or sum(float(t.get("max_score", 0)) for t in tests))
+    grader_error = (data.get("extra_data") or {}).get("grader_error", "")
+    markdown = results.with_suffix(".md")
+    if markdown.is_file():
+        summary = markdown.read_text(encoding="utf-8")
     else:
-        status = "fail"
-    return {"version": 1, "status": status, "max_score": max_score, "tests": tests}
-
-
-def classroom_output_line(results: dict[str, Any]) -> str:
-    """The ``result=<base64>`` line for ``$GITHUB_OUTPUT``."""
-    payload = json.dumps(classroom_result(results)).encode("utf-8")
-    return "result=" + base64.b64encode(payload).decode("ascii")
+        summary = f"# Not graded\n\n**Score: {score:g}**\n\n{data.get('output', '')}\n"
+    env = os.environ
+    if env.get("GITHUB_STEP_SUMMARY"):
+        with open(env["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as fh:
+            fh.write(summary)
+    if env.get("GITHUB_OUTPUT"):
+        with open(env["GITHUB_OUTPUT"], "a", encoding="utf-8") as fh:
+            fh.write(f"score={score:g}\nmax_score={max_score:g}\n")
+    if grader_error or status in (2, 3):
+        reason = grader_error or data.get("output", "") or f"the grader exited with status {status}"
+        print(f"::error title=Not graded::{_workflow_command_text(reason)}")
+    else:
+        print(f"::notice title=Score::{_workflow_command_text(f'{score:g} / {max_score:g}')}")

@@ -165,6 +165,12 @@ class SandboxPolicy:
         If false, ``os.fork``, ``subprocess``, ``os.system`` and friends raise
         ``PermissionError`` in the sandbox (a NumPy exercise needs none; a
         PyTorch ``DataLoader`` with workers does).
+    forbidden_names
+        Dotted names inside an allowed module (``"torch.nn.MultiheadAttention"``,
+        ``"torch.nn.functional.scaled_dot_product_attention"``): the static scan
+        records every use as a :class:`Violation`, however the module was
+        imported. The sandbox does not block them (the module stays importable);
+        an exercise that forbids them also checks what its probes ran.
     """
 
     forbidden_modules: tuple[str, ...] = ()
@@ -173,6 +179,7 @@ class SandboxPolicy:
     reason: str = ""
     preload: tuple[str, ...] = ("numpy",)
     allow_processes: bool = True
+    forbidden_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -93,3 +93,47 @@ def test_a_long_forbidden_line_is_cut_at_a_word():
 def test_violation_description_counts_cells_from_one():
     v = Violation(cell=0, line=2, what="import torch", reason="no")
     assert v.describe() == "cell 1, line 2: import torch (no)"
+
+
+# --------------------------------------------------------------------------
+# forbidden names inside an allowed module (Exercise 4: PyTorch's own attention)
+# --------------------------------------------------------------------------
+
+NAMES = ImportRules(forbidden_names=("torch.nn.MultiheadAttention",
+                                     "torch.nn.functional.scaled_dot_product_attention"),
+                    reason="attention is written by hand")
+
+NAMES_SOURCE = [
+    (0, "import torch\nfrom torch import nn\nimport torch.nn.functional as F\n"
+        "from torch.nn import MultiheadAttention as MHA"),
+    (1, "class Attn(nn.Module):\n"
+        "    def forward(self, x):\n"
+        "        return F.scaled_dot_product_attention(x, x, x)\n"
+        "    def local(self, F):\n"
+        "        return F.scaled_dot_product_attention\n"
+        "    def linear(self, x):\n"
+        "        return nn.Linear(2, 2)(x)\n"),
+    (2, "def full_path():\n    return torch.nn.MultiheadAttention.forward\n"),
+]
+
+
+@pytest.fixture(scope="module")
+def names_report() -> StaticReport:
+    return scan(NAMES_SOURCE, NAMES)
+
+
+@pytest.mark.parametrize("qualname, expected", [
+    ("Attn.forward", ["return F.scaled_dot_product_attention(x, x, x)"]),
+    ("Attn.local", []),  # F is the method's argument there, not the module
+    ("Attn.linear", []),  # an allowed name of the same module
+    ("full_path", ["return torch.nn.MultiheadAttention.forward"]),  # once, not per attribute
+    ("MHA", ["from torch.nn import MultiheadAttention as MHA"]),
+])
+def test_forbidden_names_are_found_however_the_module_was_imported(names_report, qualname,
+                                                                   expected):
+    assert [v.what for v in names_report.reached_violations(qualname)] == expected
+
+
+def test_a_forbidden_name_violation_gives_the_reason(names_report):
+    assert {v.reason for v in names_report.violations} == {"attention is written by hand"}
+    assert len(names_report.violations) == 3

@@ -41,7 +41,7 @@ from dlbasics_grader import engine, package, release
 from dlbasics_grader.cli import main
 from dlbasics_grader.engine import HIDDEN_PACKAGE, available_exercises, load_exercise
 from dlbasics_grader.generate import student_sources
-from dlbasics_grader.package import classroom_workflow, gradescope_zip
+from dlbasics_grader.package import actions_workflow, gradescope_zip
 
 from ..helpers import HIDDEN, REPO, point_tables
 from .helpers import EXERCISE_NAMES
@@ -144,9 +144,10 @@ def place_problems(name: str, repo: Path, bundle: Path, tmp: Path) -> dict[str, 
     with zipfile.ZipFile(gradescope_zip(name, hidden, tmp / f"{name}.zip")) as zf:
         names = set(zf.namelist())
         runner = zf.read("run_autograder").decode()
-    workflow = classroom_workflow(name, tmp / "classroom", hidden).read_text(encoding="utf-8")
+    workflow = actions_workflow(name, tmp / "actions", hidden).read_text(encoding="utf-8")
     if not ({f"hidden_exercises/{name}.py", f"package/dlbasics/checks/{name}.py"} <= names
-            and ex.notebook in runner and f"dlbasics-grade {name} {ex.notebook}" in workflow):
+            and ex.notebook in runner and ex.notebook in workflow
+            and f"dlbasics-grade grade {name} " in workflow):
         problems["Gradescope and Classroom"] = (f"the zip must hold hidden_exercises/{name}.py and "
                                                 f"package/dlbasics/checks/{name}.py, and both "
                                                 f"must grade {ex.notebook}")
