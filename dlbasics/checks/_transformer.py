@@ -38,15 +38,22 @@ FORBIDDEN_NAMES = (
     "torch._native_multi_head_attention",
     "torch._transformer_encoder_layer_fwd",
     "torch.ops.aten.scaled_dot_product_attention",
+    "dlbasics.self_attention",
+    "dlbasics.scaled_dot_product_attention_forward",
+    "dlbasics.scaled_dot_product_attention_backward",
+    "dlbasics.multi_head_attention_forward",
+    "dlbasics.multi_head_attention_backward",
 )
-"""What Exercise 4 may not use: PyTorch's own attention and Transformer layers."""
+"""What Exercise 4 may not use: PyTorch's own attention and Transformer layers, and the course
+package's reference attention (the book's, which the exercise asks you to write yourself)."""
 
 FORBIDDEN_OPS = ("scaled_dot_product", "multi_head_attention", "transformer_encoder_layer",
                  "transformer_decoder", "flash_attention", "efficient_attention")
 """Pieces of the names of PyTorch functions and operators that compute attention for you."""
 
 REASON = ("Exercise 4 builds attention from matrix products and a softmax: nn.MultiheadAttention, "
-          "F.scaled_dot_product_attention and nn.Transformer* are not allowed")
+          "F.scaled_dot_product_attention, nn.Transformer* and dlbasics' attention functions are "
+          "not allowed")
 
 
 class ForbiddenOps:

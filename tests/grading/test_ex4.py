@@ -245,3 +245,17 @@ def test_an_oversized_trained_model_is_refused_before_it_is_evaluated(ex4, hidde
                "w.pos_emb.weight": np.zeros((32, 4096), dtype=np.float32)}
     result = hidden._score_perplexity(part, outputs, 1.0, ex4.seed, [])
     assert result.score == 0.0 and "at most" in result.output and "4096" in result.output
+
+
+@pytest.mark.parametrize("code", [
+    "from dlbasics import multi_head_attention_forward\n"
+    "def attend(x):\n    return multi_head_attention_forward(x, 0, 0, 0, 0, 1)\n",
+    "import dlbasics\ndef attend(x):\n    return dlbasics.scaled_dot_product_attention_forward(x, x, x)\n",
+    "from torch import nn\ndef attend(x):\n    return nn.MultiheadAttention(4, 1)(x, x, x)\n",
+    "import torch.nn.functional as F\ndef attend(x):\n"
+    "    return F.scaled_dot_product_attention(x, x, x)\n",
+])
+def test_the_scan_finds_every_ready_made_attention(ex4, code):
+    from dlbasics.checks.static import scan
+
+    assert scan([(0, code)], ex4.policy).reached_violations("attend")
