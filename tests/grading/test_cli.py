@@ -201,14 +201,14 @@ def test_commands_and_the_forms_from_before_them(capsys):
     from dlbasics_grader.cli import _modern, parser
 
     assert set(parser()._subparsers._group_actions[0].choices) == {  # noqa: SLF001
-        "grade", "batch", "list", "gradescope", "actions"}
+        "grade", "batch", "list", "gradescope", "classroom50", "actions"}
     nb, folder = str(SOLUTIONS / EX1), str(EXERCISES)
     assert _modern(["ex1", nb, "-q"]) == ["grade", "ex1", nb, "-q"]
     assert _modern(["ex1", folder, "--csv", "g.csv"]) == ["batch", "ex1", folder, "--csv", "g.csv"]
     assert _modern(["ex1", folder, "--choose"]) == ["grade", "ex1", folder, "--choose"]
     assert _modern(["package-gradescope", "ex1", "x.zip"]) == ["gradescope", "ex1", "x.zip"]
     assert _modern(["github-classroom", "ex1"]) == ["actions", "ex1"]
-    for command in ("grade", "batch", "list", "gradescope", "actions"):
+    for command in ("grade", "batch", "list", "gradescope", "classroom50", "actions"):
         assert main([command, "--help"]) == 0
         assert f"usage: dlbasics-grade {command}" in capsys.readouterr().out
 
