@@ -27,6 +27,8 @@ _EXPORTS: dict[str, str] = {
     "leaky_relu": "activations",
     "leaky_relu_derivative": "activations",
     "softmax": "activations",
+    "gelu": "activations",
+    "gelu_derivative": "activations",
     "get_activation": "activations",
     "ACTIVATIONS": "activations",
     # losses
@@ -47,6 +49,10 @@ _EXPORTS: dict[str, str] = {
     "batchnorm_forward": "normalization",
     "batchnorm_backward": "normalization",
     "BatchNorm": "normalization",
+    # layer normalization
+    "layernorm_forward": "normalization",
+    "layernorm_backward": "normalization",
+    "LayerNorm": "normalization",
     # data augmentation for images
     "shift_images": "augmentation",
     "rotate_images": "augmentation",
@@ -105,6 +111,11 @@ _EXPORTS: dict[str, str] = {
     "sentiment_label": "text",
     "swap_clauses": "text",
     "SENTIMENT_KINDS": "text",
+    # a made-up language for character-level language models (Exercise 4)
+    "make_toy_text": "toy_language",
+    "encode_chars": "toy_language",
+    "decode_chars": "toy_language",
+    "TOY_ALPHABET": "toy_language",
     # sequence models: embeddings, recurrent layers, attention pooling, gradient clipping
     "embedding_forward": "embedding",
     "embedding_backward": "embedding",
@@ -115,6 +126,14 @@ _EXPORTS: dict[str, str] = {
     "attention_pool_forward": "attention",
     "attention_pool_backward": "attention",
     "clip_grad_norm": "optim",
+    # attention and Transformers: scaled dot-product and multi-head self-attention, positions
+    "scaled_dot_product_attention_forward": "self_attention",
+    "scaled_dot_product_attention_backward": "self_attention",
+    "multi_head_attention_forward": "self_attention",
+    "multi_head_attention_backward": "self_attention",
+    "sinusoidal_positional_encoding": "positional",
+    # public-domain books for character-level language models
+    "load_pride_and_prejudice": "books",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

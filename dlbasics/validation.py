@@ -26,6 +26,7 @@ __all__ = [
     "as_float_array",
     "as_generator",
     "check_finite",
+    "check_gradient_shape",
     "check_int",
     "check_labels",
     "check_layer_sizes",
@@ -136,6 +137,17 @@ def check_finite(arr: np.ndarray, name: str) -> None:
             f"{name} contains {len(bad)} non-finite value{'s' if len(bad) != 1 else ''} "
             f"(first: {value} at index {first}); expected finite numbers"
         )
+
+
+def check_gradient_shape(dout: Any, shape: Sequence[int], name: str = "dout") -> np.ndarray:
+    """Check an upstream gradient: a float array of the forward output's ``shape``; return it."""
+    arr = as_float_array(dout, name)
+    if arr.shape != tuple(shape):
+        raise ValueError(
+            f"{name} has shape {format_shape(arr.shape)}; expected {format_shape(shape)}, "
+            "the shape of the forward output"
+        )
+    return arr
 
 
 def check_same_dtype(**arrays: np.ndarray) -> None:

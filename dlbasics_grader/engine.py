@@ -34,11 +34,13 @@ from dlbasics_grader.sandbox import (
     Assessment,
     Job,
     Phase,
+    PhaseStatus,
     RunRecord,
     SandboxUnavailable,
     assess,
     run_job,
 )
+from dlbasics_grader.sandbox.protocol import Cell
 from dlbasics_grader.spec import (
     PROBE_STATUSES,
     STATUSES,
@@ -361,11 +363,11 @@ def run_with_restarts(job: Job, private: list[Path]) -> _Runs:
             job.start_probe = idx + 1
             # A cell that ran out of memory may still hold it, and may be why this
             # call died: run again without such cells, starting with this call.
-            hogs = [k for k, ph in raw.cells.items() if ph.status == "out of memory"
-                    and 0 <= k < len(job.cells) and not job.cells[k].get("skipped")]
+            hogs = [k for k, ph in raw.cells.items() if ph.status == PhaseStatus.OUT_OF_MEMORY
+                    and 0 <= k < len(job.cells) and not job.cells[k].skipped]
             for k in hogs:
                 job.skip_cell(k, "ran out of memory earlier")
-                runs.cells[k] = Phase(status="out of memory", error=f"{raw.cells[k].error}; "
+                runs.cells[k] = Phase(status=PhaseStatus.OUT_OF_MEMORY, error=f"{raw.cells[k].error}; "
                                       "the grader ran the notebook again without this cell")
             if hogs:
                 runs.probes.pop(idx, None)
@@ -605,11 +607,11 @@ def _grade(exercise: Exercise, path: Path, submission: Submission, t0: float,
     return _report(exercise, submission, t0, tests, iso=iso)
 
 
-def _cell_run(cell: dict[str, Any], ph: Phase | None, why_not_run: str,
+def _cell_run(cell: Cell, ph: Phase | None, why_not_run: str,
               labels: dict[int, str]) -> CellRun:
     if ph is None:
-        ph = (Phase(status="skipped", error=cell["skipped"]) if cell.get("skipped")
-              else Phase(status="not run", error=why_not_run))
-    return CellRun(index=cell["index"], status=ph.status, error=ph.error,
+        ph = (Phase(status=PhaseStatus.SKIPPED, error=cell.skipped) if cell.skipped
+              else Phase(status=PhaseStatus.NOT_RUN, error=why_not_run))
+    return CellRun(index=cell.index, status=ph.status, error=ph.error,
                    traceback=_relabel(ph.traceback, labels), duration_s=ph.duration_s,
-                   label=labels.get(cell["index"], ""), cpu_s=ph.cpu_s)
+                   label=labels.get(cell.index, ""), cpu_s=ph.cpu_s)

@@ -2,7 +2,7 @@
 
 An exercise that grades a trained model on held-out data declares an
 :class:`~dlbasics_grader.spec.Evaluation`: a probe in the learner's sandbox
-returns the model as a TorchScript graph (:func:`dlbasics.checks.export.export_graph`),
+returns the model as a TorchScript graph (:func:`dlbasics.checks._export.export_graph`),
 and :func:`graph_outputs` runs that graph on the held-out inputs in a fresh
 sandbox that runs no learner code (the engine starts it). The held-out inputs
 never enter the learner's process. ``score`` then computes the metric from the

@@ -138,7 +138,8 @@ def markdown_report(report: GradeReport, student: str = "", attention: str = "")
         lines += ["", f"## {MARKS.get(t.status, '?')} {md_text(t.name)} — {t.score:g} / "
                   f"{t.max_score:g}", ""]
         lines.append(md_code(t.output) if t.output.strip() else "(no message)")
-    notes = report.output.split("\n", 1)[1].strip() if "\n" in report.output else ""
+    notes = "\n".join(ln for ln in report.output.splitlines()
+                      if not ln.startswith("Score: ")).strip()  # the score is said above
     if notes:
         lines += ["", "## The notebook", "", md_code(notes)]
     return "\n".join(lines) + "\n"

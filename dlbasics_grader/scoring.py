@@ -4,7 +4,7 @@ The PyTorch exercises (``hidden_exercises/ex2.py``, ``ex3.py``) grade the same
 ``train_model``/``predict`` contract in the same way. In the learner's sandbox,
 one probe trains the learner's model on the grader's (already preprocessed)
 training data and returns the history, ``predict``'s labels for the validation
-data and the trained model as a graph (:mod:`dlbasics.checks.export`); another
+data and the trained model as a graph (:mod:`dlbasics.checks._export`); another
 trains the grader's own small model with ``train_model`` and returns its weights
 (:func:`dlbasics.checks._training.training_loop_probe`), from which the rules of
 the loop are judged here. The graph is evaluated on the held-out data in a sandbox

@@ -165,6 +165,12 @@ class SandboxPolicy:
         If false, ``os.fork``, ``subprocess``, ``os.system`` and friends raise
         ``PermissionError`` in the sandbox (a NumPy exercise needs none; a
         PyTorch ``DataLoader`` with workers does).
+    forbidden_names
+        Dotted names inside an allowed module (``"torch.nn.MultiheadAttention"``,
+        ``"torch.nn.functional.scaled_dot_product_attention"``): the static scan
+        records every use as a :class:`Violation`, however the module was
+        imported. The sandbox does not block them (the module stays importable);
+        an exercise that forbids them also checks what its probes ran.
     """
 
     forbidden_modules: tuple[str, ...] = ()
@@ -173,6 +179,7 @@ class SandboxPolicy:
     reason: str = ""
     preload: tuple[str, ...] = ("numpy",)
     allow_processes: bool = True
+    forbidden_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -284,7 +291,7 @@ class Evaluation:
 
     The held-out inputs never enter the learner's process. A probe there
     (``source``) exports the learner's model as a graph of tensor operations
-    with its weights (a TorchScript file, :func:`dlbasics.checks.export.export_graph`)
+    with its weights (a TorchScript file, :func:`dlbasics.checks._export.export_graph`)
     and returns the file's bytes as a ``uint8`` array under each key of
     ``models``. The engine then starts a fresh sandbox that imports no learner
     code and runs ``probe(seed)`` there: a driver that loads each graph and

@@ -133,7 +133,7 @@ def model_probe(ns, inputs):
 def layers_probe(ns, inputs):
     import torch
 
-    from dlbasics.checks.export import export_graph
+    from dlbasics.checks._export import export_graph
 
     torch.manual_seed(0)
     model = ns["build_model"](8, 10)
@@ -227,7 +227,7 @@ def training_probe(ns, inputs):
     import numpy as np
     import torch
 
-    from dlbasics.checks.export import export_graph
+    from dlbasics.checks._export import export_graph
 
     torch.manual_seed(0)
     torch.set_num_threads(1)

@@ -165,7 +165,7 @@ def training_probe(ns, inputs):
     import numpy as np
     import torch
 
-    from dlbasics.checks.export import export_graph
+    from dlbasics.checks._export import export_graph
 
     torch.manual_seed(0)
     torch.set_num_threads(1)

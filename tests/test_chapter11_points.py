@@ -8,39 +8,18 @@ chapter must change with it.
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
-import nbformat
 import pytest
 
 from dlbasics_grader.engine import available_exercises, load_exercise
 
-ROOT = Path(__file__).resolve().parents[1]
-CHAPTER = ROOT / "chapters" / "11_exercises.ipynb"
-HIDDEN = ROOT / "hidden_exercises"
-SOLUTIONS = ROOT / "solutions"
+from .helpers import HIDDEN, POINT_ROW, REPO, SOLUTIONS, point_tables
+
+CHAPTER = REPO / "chapters" / "11_exercises.ipynb"
 EXERCISES = available_exercises(HIDDEN)  # the exercises: hidden_exercises/exN.py
-# a table row: | `ex1.init` | what is graded | 2 |
-ROW = re.compile(r"^\|\s*`(ex\d+\.\w+)`\s*\|.*\|\s*(\d+(?:\.\d+)?)\s*\|\s*$", re.MULTILINE)
-
-
-def point_tables(path: Path) -> dict[str, dict[str, float]]:
-    """{exercise: {part: points}} from every markdown table row of a notebook."""
-    nb = nbformat.read(path, as_version=4)
-    found: dict[str, dict[str, float]] = {}
-    for cell in nb.cells:
-        if cell.cell_type != "markdown":
-            continue
-        for part, points in ROW.findall(cell.source):
-            exercise = part.split(".")[0]
-            assert part not in found.get(exercise, {}), f"{path.name}: {part} is listed twice"
-            found.setdefault(exercise, {})[part] = float(points)
-    return found
 
 
 def test_row_pattern_reads_a_table_row():
-    assert ROW.findall("| `ex2.model` | logits `(n, 10)` | 2 |\n| not a row |") == [("ex2.model", "2")]
+    assert POINT_ROW.findall("| `ex2.model` | logits `(n, 10)` | 2 |\n| not a row |") == [("ex2.model", "2")]
 
 
 @pytest.mark.parametrize("exercise", EXERCISES)

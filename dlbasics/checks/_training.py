@@ -159,9 +159,9 @@ def train_and_check(train_model: Callable, predict: Callable, model: Any, X: Any
 
 
 def check_exportable(model: Any, X: Any) -> CheckOutcome | None:
-    """``None`` when the trained ``model`` can leave as a graph (:mod:`dlbasics.checks.export`),
+    """``None`` when the trained ``model`` can leave as a graph (:mod:`dlbasics.checks._export`),
     the form in which the grader measures its held-out accuracy; else why not."""
-    from dlbasics.checks.export import export_problem
+    from dlbasics.checks._export import export_problem
 
     problem = export_problem(model, X)
     if problem is None:

@@ -24,9 +24,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dlbasics_grader.sandbox import _world_reachable
+from dlbasics_grader.sandbox.fsplan import world_reachable
 
-from .conftest import HIDDEN, REPO, SOLUTIONS
+from ..helpers import HIDDEN, REPO, SOLUTIONS
 
 MODES = ("root", "nocap", "user")
 USER = "dlbtest"
@@ -74,7 +74,7 @@ def _open_python_prefix() -> str:
     inner: dict[Path, set[str]] = {}
     for path in (Path(sys.base_prefix), Path(sys.prefix), REPO):
         path = path.resolve()
-        blocked = _world_reachable(path)
+        blocked = world_reachable(path)
         if blocked is not None and path != blocked:
             inner.setdefault(blocked, set()).add(path.relative_to(blocked).parts[0])
     lines = []

@@ -9,7 +9,6 @@ scoring tests feed ``score`` untrusted garbage without a sandbox.
 from __future__ import annotations
 
 import math
-import re
 from pathlib import Path
 
 import nbformat
@@ -19,29 +18,9 @@ import pytest
 from dlbasics_grader.engine import grade, load_exercise, load_hidden_module
 from dlbasics_grader.spec import ProbeResult, Submission
 
-from .conftest import EXERCISES, HIDDEN, SOLUTIONS, point_table, write_notebook
+from ..helpers import EXERCISES, HIDDEN, SOLUTIONS, definition_cells, point_table, write_notebook
 
 NOTEBOOKS = {"ex2": "ex2_cnn.ipynb", "ex3": "ex3_lstm_attention.ipynb"}
-
-
-def definition_cells(path: Path, drop: tuple[str, ...] = (), change: tuple[tuple[str, str], ...] = ()
-                     ) -> list[str]:
-    """The install and import cells and every cell that defines a function or class.
-
-    The notebook's demonstrations (training runs, plots) are left out to keep
-    grading fast; the probes only need the definitions. Cells containing any
-    string of ``drop`` are left out too; ``change`` replaces (old, new) text, each of which
-    must be found.
-    """
-    nb = nbformat.read(path, as_version=4)
-    cells = [c.source for c in nb.cells if c.cell_type == "code"]
-    keep = [c for c in cells if "%pip" in c or c.startswith("import ")
-            or re.search(r"^(def|class) ", c, re.M)]
-    keep = [c for c in keep if not any(d in c for d in drop)]
-    for old, new in change:
-        assert any(old in c for c in keep), old
-        keep = [c.replace(old, new) for c in keep]
-    return keep
 
 
 def scores(report) -> dict[str, float]:

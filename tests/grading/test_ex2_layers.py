@@ -17,7 +17,7 @@ from torch import nn
 from dlbasics_grader.engine import load_hidden_module
 from dlbasics_grader.spec import ProbeResult
 
-from .conftest import HIDDEN
+from ..helpers import HIDDEN
 
 
 class ForgedDropout(nn.Module):

@@ -35,16 +35,16 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from test_chapter11_points import point_tables  # tests/ is on sys.path (no __init__.py there)
 
 from dlbasics import checks
 from dlbasics_grader import engine, package, release
 from dlbasics_grader.cli import main
 from dlbasics_grader.engine import HIDDEN_PACKAGE, available_exercises, load_exercise
 from dlbasics_grader.generate import student_sources
-from dlbasics_grader.package import classroom_workflow, gradescope_zip
+from dlbasics_grader.package import actions_workflow, gradescope_zip
 
-from .conftest import EXERCISE_NAMES, HIDDEN, REPO
+from ..helpers import HIDDEN, REPO, point_tables
+from .helpers import EXERCISE_NAMES
 
 PLACES = ("solution notebook", "student notebook", "public checks", "hidden tests",
           "chapter 11 points", "chapter 11 skills", "student bundle", "dlbasics-grade list",
@@ -118,7 +118,7 @@ def place_problems(name: str, repo: Path, bundle: Path, tmp: Path) -> dict[str, 
         problems["public checks"] = (f"dlbasics/checks/{name}.py must register a check for "
                                      f"every graded part; missing: {unchecked}")
 
-    chapter = repo / "chapters" / "10_exercises.ipynb"
+    chapter = repo / "chapters" / "11_exercises.ipynb"
     graded = {p.name: p.max_score for p in ex.parts}
     table = point_tables(chapter).get(name) if chapter.is_file() else None
     if table != graded:
@@ -144,9 +144,10 @@ def place_problems(name: str, repo: Path, bundle: Path, tmp: Path) -> dict[str, 
     with zipfile.ZipFile(gradescope_zip(name, hidden, tmp / f"{name}.zip")) as zf:
         names = set(zf.namelist())
         runner = zf.read("run_autograder").decode()
-    workflow = classroom_workflow(name, tmp / "classroom", hidden).read_text(encoding="utf-8")
+    workflow = actions_workflow(name, tmp / "actions", hidden).read_text(encoding="utf-8")
     if not ({f"hidden_exercises/{name}.py", f"package/dlbasics/checks/{name}.py"} <= names
-            and ex.notebook in runner and f"dlbasics-grade {name} {ex.notebook}" in workflow):
+            and ex.notebook in runner and ex.notebook in workflow
+            and f"dlbasics-grade grade {name} " in workflow):
         problems["Gradescope and Classroom"] = (f"the zip must hold hidden_exercises/{name}.py and "
                                                 f"package/dlbasics/checks/{name}.py, and both "
                                                 f"must grade {ex.notebook}")

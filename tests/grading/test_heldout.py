@@ -1,7 +1,7 @@
 """Held-out accuracy from the exported graph, evaluated where no learner code runs.
 
 The trained model leaves the learner's process as a TorchScript graph
-(:func:`dlbasics.checks.export.export_graph`); :func:`dlbasics_grader.heldout.graph_outputs`
+(:func:`dlbasics.checks._export.export_graph`); :func:`dlbasics_grader.heldout.graph_outputs`
 runs it on the held-out data in a sandbox of its own. Whatever ``predict`` does (a
 nearest-neighbour search in the public digits, a private model trained in ``train_model``)
 changes nothing there: the accuracy is the given model's. A table of answers baked into the
@@ -20,14 +20,19 @@ import torch
 from torch import nn
 
 from dlbasics.checks import run
-from dlbasics.checks.export import export_graph, export_problem
+from dlbasics.checks._export import export_graph, export_problem
 from dlbasics_grader.engine import grade, load_exercise
 from dlbasics_grader.heldout import MAX_CONSTANT_ELEMENTS, graph_outputs, graph_problem, tier
 from dlbasics_grader.spec import ProbeResult
 
-from .attacks import ex2_knn_predict, ex3_private_model_predict
-from .conftest import HIDDEN, SOLUTIONS, write_notebook
-from .test_ex2_ex3 import definition_cells
+from ..helpers import HIDDEN, SOLUTIONS, definition_cells, write_notebook
+from .attacks import (
+    ex2_knn_predict,
+    ex2_replaced_export,
+    ex2_self_recognising_forward,
+    ex2_unused_layers,
+    ex3_private_model_predict,
+)
 
 NOTEBOOKS = {"ex2": "ex2_cnn.ipynb", "ex3": "ex3_lstm_attention.ipynb"}
 ATTACKS = {"ex2": ex2_knn_predict, "ex3": ex3_private_model_predict}
@@ -182,3 +187,26 @@ def test_a_predict_that_ignores_the_model_gains_nothing(name, tmp_path):
         tests[f"{name}.training"].output
     if name == "ex3":  # the given model was never trained: its graph is near chance
         assert tests["ex3.accuracy"].score == 0.0, tests["ex3.accuracy"].output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["ex2_self_recognising_forward", "ex2_replaced_export",
+                                  "ex2_unused_layers"])
+def test_verdict_attacks_score_below_full_marks(name, tmp_path):
+    """Each attack on a verdict once made in the learner's process now loses what it aimed at."""
+    attack = {"ex2_self_recognising_forward": ex2_self_recognising_forward,
+              "ex2_replaced_export": ex2_replaced_export,
+              "ex2_unused_layers": ex2_unused_layers}[name]
+    ex = load_exercise("ex2", HIDDEN)
+    cells = definition_cells(SOLUTIONS / NOTEBOOKS["ex2"]) + attack.CELLS
+    report = grade(ex, write_notebook(tmp_path / "attack.ipynb", cells), private_paths=[HIDDEN])
+    assert not report.grader_error
+    tests = {t.name: t for t in report.tests}
+    assert report.score < ex.max_score
+    if name == "ex2_unused_layers":
+        assert tests["ex2.layers"].score == 1.0, tests["ex2.layers"].output
+        assert "no batch normalization in what forward computes" in tests["ex2.layers"].output
+    else:
+        assert tests["ex2.accuracy"].score == 0.0, tests["ex2.accuracy"].output
+    if name == "ex2_self_recognising_forward":
+        assert "as constants" in tests["ex2.accuracy"].output

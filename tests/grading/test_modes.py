@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 
 from dlbasics_grader.engine import secret_paths
-from dlbasics_grader.sandbox import _readable_by_others
+from dlbasics_grader.sandbox.assess import readable_by_others
 
-from .conftest import HIDDEN, REPO, SOLUTIONS, write_notebook
+from ..helpers import HIDDEN, REPO, SOLUTIONS, write_notebook
 from .modes import MODES, course_copy, run_grader, unavailable
 
 SECRETS = ("Hidden tests of Exercise 1", "2_914_067", "BEGIN SOLUTION", "He initialization")
@@ -160,6 +160,8 @@ def test_batch_of_attacks_in_each_mode(mode, tmp_path, ex1_solution_cells, ex1_s
     assert sandbox["seccomp"].startswith("sockets"), sandbox
     assert sandbox["network"].startswith("none"), sandbox
     assert sandbox["signals"] == "cannot signal the grader", sandbox
+    assert sandbox["processes"] == "own PID namespace and /proc", sandbox
+    assert "/run" in sandbox["filesystem"], sandbox
     if mode == "user":
         assert sandbox["user"] == "same as grader" and sandbox["level"] == "reduced"
         assert "weaker than its full isolation" in proc.stderr
@@ -183,13 +185,12 @@ def test_grading_is_refused_where_nothing_hides_the_tests(mode, tmp_path):
     os.chown(nb, os.stat(home).st_uid, os.stat(home).st_gid)
     env = {"DLBASICS_SANDBOX_DISABLE": "landlock,namespaces"}
     proc = run_grader(mode, ["ex1", str(nb), "--tests", str(hidden), "-q"], env=env)
-    if mode == "root" and not any(_readable_by_others(p) for p in secret_paths(hidden)):
-        # a checkout other users cannot enter (e.g. under /root): permissions already keep
-        # the hidden tests and solutions from the sandbox user, so grading goes ahead
-        assert "refusing" not in proc.stderr and "permissions" in proc.stderr, proc.stderr
-        return
     assert proc.returncode == 3, proc.stderr
     assert "refusing to grade" in proc.stderr and "--allow-unisolated" in proc.stderr
+    if mode == "root" and not any(readable_by_others(p) for p in secret_paths(hidden)):
+        # a checkout other users cannot enter (e.g. under /root): permissions keep the hidden
+        # tests and solutions from the sandbox user, but nothing keeps /proc from it
+        assert "/proc" in proc.stderr, proc.stderr
     proc = run_grader(mode, ["ex1", str(nb), "--tests", str(hidden), "-q",
                              "--allow-unisolated"], env=env)
     assert "refusing" not in proc.stderr and "weaker than its full isolation" in proc.stderr

@@ -1,8 +1,7 @@
-"""Packaging for Gradescope and GitHub Classroom."""
+"""Packaging for Gradescope and GitHub Actions."""
 
 from __future__ import annotations
 
-import base64
 import json
 import shutil
 import stat
@@ -14,15 +13,15 @@ from pathlib import Path
 import pytest
 
 from dlbasics_grader.cli import main
-from dlbasics_grader.package import classroom_output_line, classroom_result, classroom_workflow
+from dlbasics_grader.package import actions_workflow
 
-from .conftest import EX1, EXERCISES, HIDDEN, SOLUTIONS
+from ..helpers import EX1, EXERCISES, HIDDEN, SOLUTIONS
 
 
 @pytest.fixture(scope="module")
 def ex1_zip(tmp_path_factory):
     out = tmp_path_factory.mktemp("gs") / "ex1-autograder.zip"
-    assert main(["package-gradescope", "ex1", str(out), "--tests", str(HIDDEN)]) == 0
+    assert main(["gradescope", "ex1", str(out), "--tests", str(HIDDEN)]) == 0
     return out
 
 
@@ -33,7 +32,7 @@ def test_gradescope_zip_holds_scripts_package_and_only_this_exercises_tests(ex1_
         scripts = {n: zf.read(n).decode() for n in ("setup.sh", "run_autograder")}
     assert {"setup.sh", "run_autograder", "hidden_exercises/ex1.py",
             "package/pyproject.toml", "package/dlbasics/__init__.py",
-            "package/dlbasics_grader/runner.py",
+            "package/dlbasics_grader/sandbox/child/runner.py",
             "package/dlbasics/checks/ex1.py"} <= names
     assert not any(n.startswith("hidden_exercises/ex") and n != "hidden_exercises/ex1.py" for n in names)
     assert not any("solutions/" in n or n.endswith(".ipynb") or "__pycache__" in n for n in names)
@@ -65,7 +64,7 @@ def _run_autograder(zip_path: Path, root: Path, submission: Path | None,
     runner.write_text(script)
     proc = subprocess.run(["bash", str(runner)], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    assert stat.S_IMODE((source / "tests").stat().st_mode) & 0o077 == 0
+    assert stat.S_IMODE((source / "hidden_exercises").stat().st_mode) & 0o077 == 0
     return json.loads((root / "results" / "results.json").read_text())
 
 
@@ -113,53 +112,20 @@ def test_setup_sh_refuses_a_python_older_than_3_10(ex1_zip, tmp_path):
     assert not (stubs / "ran").exists()  # stopped before creating the virtual environment
 
 
-def test_classroom_workflow_is_valid_yaml_with_the_reporter(tmp_path):
-    import yaml  # installed with jupyter-book
-    assert main(["github-classroom", "ex1", str(tmp_path)]) == 0
-    wf = yaml.safe_load((tmp_path / "classroom.yml").read_text())
-    steps = wf["jobs"]["run-autograding-tests"]["steps"]
-    grade = next(s for s in steps if s.get("id") == "ex1")
-    assert "dlbasics-grade ex1 ex1_neural_network.ipynb" in grade["run"]
-    assert "--classroom" in grade["run"]
-    report = steps[-1]
-    assert report["uses"].startswith("classroom-resources/autograding-grading-reporter")
-    assert report["with"]["runners"] == "ex1"
-    assert "EX1_RESULTS" in report["env"]
-    # the grader comes from the private tests repository, laid out like the Gradescope zip
-    install = next(s for s in steps if "pip install" in s.get("run", "") and "package" in s["run"])
-    assert "./.hidden/package" in install["run"] and "--tests .hidden/hidden_exercises" in grade["run"]
-    zip_path = tmp_path / "ex1.zip"
-    assert main(["package-gradescope", "ex1", str(zip_path), "--tests", str(HIDDEN)]) == 0
-    names = set(zipfile.ZipFile(zip_path).namelist())
-    assert {"package/pyproject.toml", "package/dlbasics_grader/cli.py",
-            "hidden_exercises/ex1.py", "hidden_exercises/grading.key"} <= names
-    assert not any(n.startswith(("solutions/", "package/solutions/")) for n in names)
+def test_actions_workflow_installs_torch_only_where_the_exercise_needs_it(tmp_path):
+    assert "torch==" not in actions_workflow("ex1", tmp_path / "wf", HIDDEN).read_text()
+    assert "torch==" in actions_workflow("ex2", tmp_path / "wf2", HIDDEN).read_text()
 
 
-def test_classroom_result_matches_the_reporters_format(tmp_path):
-    results = {"tests": [
-        {"name": "a", "score": 2.0, "max_score": 2.0, "status": "passed", "output": ""},
-        {"name": "b", "score": 0.5, "max_score": 3.0, "status": "failed", "output": "x"},
-        {"name": "c", "score": 0.0, "max_score": 1.0, "status": "timeout", "output": "y"}]}
-    out = classroom_result(results)
-    assert out["version"] == 1 and out["status"] == "fail" and out["max_score"] == 6.0
-    assert [t["status"] for t in out["tests"]] == ["pass", "fail", "error"]
-    line = classroom_output_line(results)
-    assert json.loads(base64.b64decode(line.split("=", 1)[1])) == out
-    workflow = classroom_workflow("ex1", tmp_path / "wf", HIDDEN).read_text()
-    assert workflow.count("ex1_neural_network") >= 2 and "torch==" not in workflow
-    assert "torch==" in classroom_workflow("ex2", tmp_path / "wf2", HIDDEN).read_text()
-
-
-def test_classroom_command_fails_clearly_outside_the_repository(tmp_path, monkeypatch, capsys):
+def test_actions_command_fails_clearly_outside_the_repository(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("DLBASICS_HIDDEN_TESTS", raising=False)
-    assert main(["github-classroom", "ex1", "wf"]) == 3
+    assert main(["actions", "ex1", "wf"]) == 3
     assert "hidden tests not found" in capsys.readouterr().err
     assert not (tmp_path / "wf").exists()
-    assert main(["github-classroom", "ex7", "wf", "--tests", str(HIDDEN)]) == 2
+    assert main(["actions", "ex7", "wf", "--tests", str(HIDDEN)]) == 2
     assert "no hidden tests for 'ex7'" in capsys.readouterr().err
     assert not (tmp_path / "wf").exists()
-    assert main(["github-classroom", "ex2", "wf", "--tests", str(HIDDEN)]) == 0
-    text = (tmp_path / "wf" / "classroom.yml").read_text()
-    assert "dlbasics-grade ex2 ex2_cnn.ipynb" in text and "torch==" in text
+    assert main(["actions", "ex2", "wf", "--tests", str(HIDDEN)]) == 0
+    text = (tmp_path / "wf" / "grade.yml").read_text()
+    assert "Grade ex2_cnn.ipynb" in text and "dlbasics-grade grade ex2 " in text and "torch==" in text

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from dlbasics_grader.sandbox import _needed_paths, plan_filesystem, private_tmp_plan
+from dlbasics_grader.sandbox.fsplan import needed_paths, plan_filesystem, private_tmp_plan
 
+from ..helpers import REPO, write_notebook
 from .attacks import a38_forbidden_module_runtime as a38
-from .conftest import REPO, write_notebook
 from .modes import USER, _open_python_prefix, course_copy, unavailable
 
 
@@ -49,7 +49,7 @@ def test_an_environment_elsewhere_leaves_the_private_tmp_writable(tmp_path):
 def test_as_root_tmp_is_masked_and_the_environment_under_it_rebound(monkeypatch, tmp_path):
     clone = Path("/tmp/some-clone")
     keep = [Path("/usr/lib/python3.11"), clone / ".venv", clone / "dlbasics"]
-    monkeypatch.setattr("dlbasics_grader.sandbox._needed_paths", lambda: keep)
+    monkeypatch.setattr("dlbasics_grader.sandbox.fsplan.needed_paths", lambda: keep)
     fs = plan_filesystem([clone / "hidden_exercises", clone / "solutions"], tmp_path / "work")
     hidden = {h for h, _ in fs["hide"]}
     assert "/tmp" in hidden
@@ -59,7 +59,7 @@ def test_as_root_tmp_is_masked_and_the_environment_under_it_rebound(monkeypatch,
 
 
 def test_the_running_environment_is_planned_for():
-    keep = _needed_paths()
+    keep = needed_paths()
     plan = private_tmp_plan(keep)
     assert set(plan["rebind"]) <= {str(k) for k in keep}
     for d in plan["writable"]:

@@ -28,9 +28,9 @@ from dlbasics_grader.secret import (
     stream,
 )
 
+from ..helpers import HIDDEN, SOLUTIONS, definition_cells, write_notebook
 from .attacks import ex2_public_lookup
-from .conftest import EXERCISE_NAMES, HIDDEN, SOLUTIONS, write_notebook
-from .test_ex2_ex3 import definition_cells
+from .helpers import EXERCISE_NAMES
 
 # the exercises whose held-out loaders test_held_out_data_come_from_their_own_stream knows
 HELD_OUT_LOADERS = ("ex1", "ex2", "ex3")
