@@ -88,14 +88,16 @@ def test_the_markdown_report_says_what_passed_and_failed_and_escapes_learner_tex
     assert main(["grade", "ex1", str(write_notebook(tmp_path / EX1, cells)), "--results", str(out),
                  "--tests", str(HIDDEN), "-q"]) == 0
     md = out.with_suffix(".md").read_text()
-    assert md.startswith(r"# A neural network from scratch \(NumPy\) (ex1)")
-    assert "**Score: 0 / 10**" in md and "| ex1\\.init: " in md
+    assert md.startswith("# A neural network from scratch (NumPy) (ex1)")  # plain, no escapes
+    assert f"file `{EX1}`" in md and "\\_" not in md.split("```", 1)[0]
+    assert "**Score: 0 / 10**" in md and "| ex1.init: " in md
     assert "<script>" in md  # only inside a fenced block, whose fence is longer than the text's
     fence_line = next(ln for ln in md.splitlines() if ln.startswith("````"))
     assert fence_line == "````text"
-    from dlbasics_grader.report import md_text
+    from dlbasics_grader.report import md_inline
 
-    assert md_text("a|b <i>x</i> *y*") == "a\\|b &lt;i&gt;x&lt;/i&gt; \\*y\\*"
+    assert md_inline("a|b <i>x</i> *y*") == "`a|b <i>x</i> *y*`"
+    assert md_inline("``x`` `") == "``` ``x`` ` ```"
 
 
 def test_one_learners_folder_grades_the_expected_notebook_else_the_newest(tmp_path, capsys):
@@ -110,7 +112,7 @@ def test_one_learners_folder_grades_the_expected_notebook_else_the_newest(tmp_pa
     argv = ["grade", "ex1", str(folder), "--choose", "--results", str(out), "--tests", str(HIDDEN), "-q"]
     assert main(argv) == 0
     data = json.loads(out.read_text())
-    first = data["output"].splitlines()[0]
+    first = data["output"].splitlines()[1]  # inside the fenced block
     assert first.startswith("Graded Untitled-1.ipynb (the newest notebook; name yours "
                             f"{EX1} to choose it). Warning: 1 other notebook(s) were not "
                             "graded: Untitled.ipynb.")
@@ -119,7 +121,7 @@ def test_one_learners_folder_grades_the_expected_notebook_else_the_newest(tmp_pa
     os.utime(folder / EX1, (1_000_000, 1_000_000))
     assert main(argv) == 0
     data = json.loads(out.read_text())
-    assert data["output"].startswith(f"Graded {EX1} (the exercise's notebook). Warning: 2 ")
+    assert data["output"].startswith(f"```text\nGraded {EX1} (the exercise's notebook). Warning: 2 ")
     assert data["score"] == 0
 
 
@@ -186,7 +188,7 @@ def test_gradescope_mode_uses_only_passed_and_failed(tmp_path):
                  "--tests", str(HIDDEN), "-q"]) == 0
     tests = json.loads(out.read_text())["tests"]
     assert {t["status"] for t in tests} == {"failed"}
-    assert all(t["output"].startswith("[error] ") for t in tests)
+    assert all(t["output"].startswith("```text\n[error] ") for t in tests)
 
 
 def test_the_console_script_is_installed():
