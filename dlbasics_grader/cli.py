@@ -145,15 +145,15 @@ def _grade(args: argparse.Namespace) -> None:
             sub = pick
     rep = engine.grade(exercise, sub, private_paths=[tests_dir],
                        allow_unisolated=args.allow_unisolated)
+    if args.quiet:
+        print(f"{rep.score:g}/{rep.max_score:g} {terminal_safe(sub)}")
+    else:  # the note is the grader's own line: printed without the learner-output mark
+        print((f"{terminal_safe(note)}\n" if note else "") + report.summary(rep, color=_color()))
     if note:
         rep.output = f"{note}\n{rep.output}"
     if args.results:
         write_results(args.results, rep, args.gradescope)
-    if args.quiet:
-        print(f"{rep.score:g}/{rep.max_score:g} {terminal_safe(sub)}")
-    else:
-        print((f"{note}\n" if note else "") + report.summary(rep, color=_color()))
-        if args.results:
+        if not args.quiet:
             print(f"  results: {args.results} (and {Path(args.results).with_suffix('.md')})")
     if rep.grader_error:
         raise GradeExit(ExitStatus.SETUP_ERROR)

@@ -88,14 +88,16 @@ def test_the_markdown_report_says_what_passed_and_failed_and_escapes_learner_tex
     assert main(["grade", "ex1", str(write_notebook(tmp_path / EX1, cells)), "--results", str(out),
                  "--tests", str(HIDDEN), "-q"]) == 0
     md = out.with_suffix(".md").read_text()
-    assert md.startswith(r"# A neural network from scratch \(NumPy\) (ex1)")
-    assert "**Score: 0 / 10**" in md and "| ex1\\.init: " in md
+    assert md.startswith("# A neural network from scratch (NumPy) (ex1)")  # plain, no escapes
+    assert f"file `{EX1}`" in md and "\\_" not in md.split("```", 1)[0]
+    assert "**Score: 0 / 10**" in md and "| ex1.init: " in md
     assert "<script>" in md  # only inside a fenced block, whose fence is longer than the text's
     fence_line = next(ln for ln in md.splitlines() if ln.startswith("````"))
     assert fence_line == "````text"
-    from dlbasics_grader.report import md_text
+    from dlbasics_grader.report import md_inline
 
-    assert md_text("a|b <i>x</i> *y*") == "a\\|b &lt;i&gt;x&lt;/i&gt; \\*y\\*"
+    assert md_inline("a|b <i>x</i> *y*") == "`a|b <i>x</i> *y*`"
+    assert md_inline("``x`` `") == "``` ``x`` ` ```"
 
 
 def test_one_learners_folder_grades_the_expected_notebook_else_the_newest(tmp_path, capsys):
