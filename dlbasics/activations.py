@@ -11,7 +11,12 @@ relu           :math:`\max(0, z)`              :math:`1` if :math:`z>0` else :ma
 tanh           :math:`\tanh z`                 :math:`1-\tanh^2 z`
 leaky_relu     :math:`z` if :math:`z>0` else   :math:`1` if :math:`z>0` else :math:`\alpha`
                :math:`\alpha z`
+gelu           :math:`z\,\Phi(z)`             :math:`\Phi(z) + z\,\varphi(z)`
 =============  ==============================  ==========================================
+
+with :math:`\Phi` and :math:`\varphi` the standard normal distribution
+function and density. GELU is the exact (erf) form, PyTorch's
+``approximate='none'``.
 
 At the kink ``z = 0`` the ReLU derivative is 0 and the leaky ReLU derivative is
 ``alpha``, the same choice PyTorch's autograd makes.
@@ -30,6 +35,8 @@ import numpy as np
 
 __all__ = [
     "ACTIVATIONS",
+    "gelu",
+    "gelu_derivative",
     "get_activation",
     "leaky_relu",
     "leaky_relu_derivative",
@@ -43,6 +50,9 @@ __all__ = [
 ]
 
 Activation = Callable[[np.ndarray], np.ndarray]
+
+_SQRT_HALF = 0.7071067811865476  # 1 / sqrt(2)
+_INV_SQRT_2PI = 0.3989422804014327  # 1 / sqrt(2 pi)
 
 
 def _floats(x: np.ndarray) -> np.ndarray:
@@ -115,6 +125,45 @@ def leaky_relu_derivative(x: np.ndarray, alpha: float = 0.01) -> np.ndarray:
     return np.where(x > 0, x.dtype.type(1), x.dtype.type(alpha))
 
 
+def gelu(x: np.ndarray) -> np.ndarray:
+    r"""Gaussian error linear unit :math:`x\,\Phi(x) = \tfrac{x}{2}(1 + \operatorname{erf}(x/\sqrt2))`.
+
+    The exact form of Hendrycks and Gimpel (2016), equal to
+    ``torch.nn.functional.gelu(x)`` (``approximate='none'``), not the tanh
+    approximation. It weighs its input by the probability that a standard
+    normal variable lies below it: close to ReLU for large ``|x|``, smooth at
+    0, and slightly negative (minimum about -0.17 at ``x`` about -0.75).
+
+    Parameters
+    ----------
+    x : array_like, any shape
+        Pre-activations. Floating dtypes are kept; integers become float64.
+
+    Returns
+    -------
+    numpy.ndarray, same shape and dtype as ``x``
+    """
+    from scipy.special import erf  # scipy comes with scikit-learn; imported on first use
+
+    x = _floats(x)
+    return x * ((1 + erf(x * x.dtype.type(_SQRT_HALF))) / 2)
+
+
+def gelu_derivative(x: np.ndarray) -> np.ndarray:
+    r"""Derivative of the exact GELU: :math:`\Phi(x) + x\,\varphi(x)`.
+
+    :math:`\varphi(x) = e^{-x^2/2}/\sqrt{2\pi}` is the standard normal density.
+    Equals what ``torch.autograd`` computes for ``torch.nn.functional.gelu``.
+    ``x`` is the pre-activation.
+    """
+    from scipy.special import erf
+
+    x = _floats(x)
+    cdf = (1 + erf(x * x.dtype.type(_SQRT_HALF))) / 2
+    pdf = np.exp(-x * x / 2) * x.dtype.type(_INV_SQRT_2PI)
+    return cdf + x * pdf
+
+
 def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     r"""Softmax along ``axis``: :math:`e^{x_i - \max x} / \sum_j e^{x_j - \max x}`.
 
@@ -138,7 +187,8 @@ def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     return e / e.sum(axis=axis, keepdims=True)
 
 
-#: name -> (activation, derivative); what :func:`get_activation` looks up.
+#: name -> (activation, derivative); what :func:`get_activation` looks up (the hidden-layer
+#: activations of :class:`~dlbasics.networks.MLP`; GELU, used in Transformer blocks, is not one).
 ACTIVATIONS: dict[str, tuple[Activation, Activation]] = {
     "sigmoid": (sigmoid, sigmoid_derivative),
     "relu": (relu, relu_derivative),

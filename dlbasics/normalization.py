@@ -1,37 +1,42 @@
-r"""Batch normalization: the forward/backward pair and a layer with running statistics.
+r"""Normalization layers: batch normalization and layer normalization.
 
-Batch normalization (Ioffe and Szegedy, 2015) standardizes every feature (or,
-for images, every channel) with the mean and variance of the current
-mini-batch, then applies a learned scale and shift:
+Both standardize values with a mean and a (biased) variance, then apply a
+learned per-feature scale and shift:
 
 .. math::
 
     \mu = \frac1m \sum_i x_i, \qquad
     \sigma^2 = \frac1m \sum_i (x_i - \mu)^2, \qquad
     \hat x_i = \frac{x_i - \mu}{\sqrt{\sigma^2 + \epsilon}}, \qquad
-    y_i = \gamma \hat x_i + \beta ,
+    y_i = \gamma \hat x_i + \beta .
 
-where the sums run over the ``m`` values that share one statistic: the ``N``
-samples of a feature for ``x`` of shape ``(N, D)``, or the ``N * H * W``
-positions of a channel for ``x`` of shape ``(N, C, H, W)``. The variance is
-the *biased* one (divided by ``m``), as in
-``torch.nn.functional.batch_norm(training=True)``.
+They differ in *which* ``m`` values share one statistic.
 
-:func:`batchnorm_backward` uses the compact form of the gradient,
+**Batch normalization** (Ioffe and Szegedy, 2015) takes the statistics down
+the batch: the ``N`` samples of a feature for ``x`` of shape ``(N, D)``, or
+the ``N * H * W`` positions of a channel for ``x`` of shape ``(N, C, H, W)``,
+as ``torch.nn.functional.batch_norm(training=True)`` does. A sample's output
+therefore depends on the other samples of its batch, and evaluation needs
+running estimates: :class:`BatchNorm` keeps them, updated like
+:class:`torch.nn.BatchNorm1d`/``2d`` (``momentum=0.1``, running variance from
+the *unbiased* batch variance, ``m / (m - 1)`` times the biased one).
+
+**Layer normalization** (Ba, Kiros and Hinton, 2016) takes them across the
+``d`` features of one vector, the last axis of ``x`` of shape ``(..., d)``, as
+``torch.nn.functional.layer_norm(x, (d,))`` does. Every vector (a sample, a
+token) is normalized on its own: no batch statistics, the same computation in
+training and evaluation, any batch size including one.
+
+Both backward passes use the compact form of the gradient,
 
 .. math::
 
-    \frac{\partial L}{\partial x_i} = \frac{\gamma}{m\sqrt{\sigma^2 + \epsilon}}
+    \frac{\partial L}{\partial x_i} = \frac{1}{m\sqrt{\sigma^2 + \epsilon}}
     \Big( m\, g_i - \sum_j g_j - \hat x_i \sum_j g_j \hat x_j \Big),
-    \qquad g = \frac{\partial L}{\partial y},
+    \qquad g = \gamma \odot \frac{\partial L}{\partial y},
 
-which needs only ``x_hat`` and ``1 / sqrt(var + eps)`` from the forward pass.
-
-:class:`BatchNorm` adds what a layer must remember between calls: ``gamma``
-and ``beta``, and running estimates of the mean and variance for evaluation
-mode, updated like :class:`torch.nn.BatchNorm1d`/``2d`` (``momentum=0.1``,
-running variance from the *unbiased* batch variance, ``m / (m - 1)`` times the
-biased one).
+with the sums over the ``m`` values of one statistic, which needs only
+``x_hat`` and ``1 / sqrt(var + eps)`` from the forward pass.
 """
 
 from __future__ import annotations
@@ -43,14 +48,26 @@ from numpy.typing import DTypeLike
 
 from dlbasics.validation import (
     as_float_array,
+    check_dtype,
+    check_gradient_shape,
     check_int,
     check_positive,
     check_probability,
     check_same_dtype,
+    check_shapes,
     format_shape,
 )
 
-__all__ = ["BatchNorm", "BatchNormCache", "batchnorm_backward", "batchnorm_forward"]
+__all__ = [
+    "BatchNorm",
+    "BatchNormCache",
+    "LayerNorm",
+    "LayerNormCache",
+    "batchnorm_backward",
+    "batchnorm_forward",
+    "layernorm_backward",
+    "layernorm_forward",
+]
 
 
 class BatchNormCache(NamedTuple):
@@ -74,29 +91,14 @@ def _per_feature(v: np.ndarray, ndim: int) -> np.ndarray:
     return v if ndim == 2 else v[:, None, None]
 
 
-def _check_input(x: object, name: str = "x") -> np.ndarray:
-    arr = as_float_array(x, name)
-    if arr.ndim not in (2, 4):
-        raise ValueError(
-            f"{name} must be (N, D) features or (N, C, H, W) images, got shape "
-            f"{format_shape(arr.shape)} ({arr.ndim} dimensions)"
-        )
-    return arr
-
-
-def _check_affine(x: np.ndarray, gamma: object, beta: object) -> tuple[np.ndarray, np.ndarray]:
-    n_features = x.shape[1]
-    kind = "features" if x.ndim == 2 else "channels"
-    out = []
-    for name, v in (("gamma", gamma), ("beta", beta)):
-        arr = as_float_array(v, name, ndim=1)
-        if arr.shape[0] != n_features:
-            raise ValueError(
-                f"{name} has shape {format_shape(arr.shape)} but x (shape "
-                f"{format_shape(x.shape)}) has {n_features} {kind}; expected ({n_features},)"
-            )
-        out.append(arr)
-    return out[0], out[1]
+def _check_input(x: object, **affine: np.ndarray) -> list[np.ndarray]:
+    """``x`` (N, D) or (N, C, H, W) and its per-feature ``affine`` vectors, checked together."""
+    ndim = np.ndim(x)
+    if ndim not in (2, 4):
+        raise ValueError(f"x must be (N, D) features or (N, C, H, W) images, got shape "
+                         f"{format_shape(np.shape(x))} ({ndim} dimensions)")
+    dims = "N features" if ndim == 2 else "N channels H W"
+    return check_shapes(x=(x, dims), **{k: (v, dims.split()[1]) for k, v in affine.items()})
 
 
 def _values_per_statistic(x: np.ndarray) -> int:
@@ -140,9 +142,7 @@ def batchnorm_forward(
         For :func:`batchnorm_backward`; ``cache.mean`` and ``cache.var``
         hold the batch mean and *biased* variance, shape (D,) or (C,).
     """
-    x = _check_input(x)
-    gamma, beta = _check_affine(x, gamma, beta)
-    check_same_dtype(x=x, gamma=gamma, beta=beta)
+    x, gamma, beta = _check_input(x, gamma=gamma, beta=beta)
     eps = check_positive(eps, "eps")
     _values_per_statistic(x)
     axes = _reduce_axes(x)
@@ -183,12 +183,7 @@ def batchnorm_backward(
     dbeta : numpy.ndarray, shape (D,) or (C,)
     """
     x_hat, gamma, inv_std, _, _, batch_statistics = cache
-    dout = as_float_array(dout, "dout")
-    if dout.shape != x_hat.shape:
-        raise ValueError(
-            f"dout has shape {format_shape(dout.shape)}; expected {format_shape(x_hat.shape)}, "
-            "the shape of the forward output"
-        )
+    dout = check_gradient_shape(dout, x_hat.shape)
     axes = _reduce_axes(dout)
     dbeta = dout.sum(axis=axes)
     dgamma = (dout * x_hat).sum(axis=axes)
@@ -257,10 +252,7 @@ class BatchNorm:
         self.num_features = check_int(num_features, "num_features", minimum=1)
         self.eps = check_positive(eps, "eps")
         self.momentum = check_probability(momentum, "momentum")
-        dt = np.dtype(dtype)
-        if dt not in (np.float32, np.float64):
-            raise TypeError(f"dtype must be float32 or float64, got {dt}")
-        self.dtype = dt
+        self.dtype = dt = check_dtype(dtype)
         self.gamma = np.ones(self.num_features, dtype=dt)
         self.beta = np.zeros(self.num_features, dtype=dt)
         self.running_mean = np.zeros(self.num_features, dtype=dt)
@@ -303,13 +295,10 @@ class BatchNorm:
 
         In training mode this also updates the running statistics.
         """
-        x = _check_input(x)
+        (x,) = _check_input(x)
         if x.shape[1] != self.num_features:
-            kind = "features" if x.ndim == 2 else "channels"
-            raise ValueError(
-                f"x has {x.shape[1]} {kind} (shape {format_shape(x.shape)}) but this BatchNorm "
-                f"was built for {self.num_features}"
-            )
+            raise ValueError(f"x has {x.shape[1]} {'features' if x.ndim == 2 else 'channels'} (shape "
+                             f"{format_shape(x.shape)}) but this BatchNorm was built for {self.num_features}")
         if x.dtype != self.dtype:
             raise TypeError(
                 f"x is {x.dtype} but this BatchNorm holds {self.dtype} parameters; cast x or "
@@ -346,3 +335,188 @@ class BatchNorm:
             raise RuntimeError("backward(dout) needs a forward(x) first")
         dx, self.dgamma, self.dbeta = batchnorm_backward(dout, self._cache)
         return dx
+
+
+# ---------------------------------------------------------------------------
+# layer normalization
+# ---------------------------------------------------------------------------
+
+
+class LayerNormCache(NamedTuple):
+    """What :func:`layernorm_backward` needs from the forward pass."""
+
+    x_hat: np.ndarray  # normalized input, (..., d)
+    gamma: np.ndarray  # (d,)
+    inv_std: np.ndarray  # 1 / sqrt(var + eps), (..., 1)
+
+
+def layernorm_forward(
+    x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float = 1e-5
+) -> tuple[np.ndarray, LayerNormCache]:
+    """Layer normalization over the last axis: each vector with its own mean and variance.
+
+    ``gamma * (x - mean) / sqrt(var + eps) + beta``, with the mean and the
+    *biased* variance of each vector ``x[..., :]``; the same computation as
+    ``torch.nn.functional.layer_norm(x, (d,), gamma, beta, eps)``.
+
+    Parameters
+    ----------
+    x : numpy.ndarray, shape (..., d)
+        Any number of leading axes, e.g. ``(N, d)`` samples or
+        ``(batch, T, d)`` tokens; each length-``d`` vector is normalized.
+    gamma : numpy.ndarray, shape (d,)
+        Scale applied after normalizing.
+    beta : numpy.ndarray, shape (d,)
+        Shift applied after scaling.
+    eps : float, default 1e-5
+        Added to the variance before the square root.
+
+    Returns
+    -------
+    out : numpy.ndarray, same shape and dtype as ``x``
+    cache : LayerNormCache
+        For :func:`layernorm_backward`.
+    """
+    x, gamma, beta, eps = _check_layernorm(x, gamma, beta, eps)
+    mean = x.mean(axis=-1, keepdims=True)
+    centered = x - mean
+    var = np.mean(centered * centered, axis=-1, keepdims=True)
+    inv_std = 1 / np.sqrt(var + x.dtype.type(eps))
+    x_hat = centered * inv_std
+    return gamma * x_hat + beta, LayerNormCache(x_hat, gamma, inv_std)
+
+
+def layernorm_backward(
+    dout: np.ndarray, cache: LayerNormCache
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients of layer normalization.
+
+    Every output of a vector depends on every input of the same vector
+    through its mean and variance:
+
+    ``dx = inv_std / d * (d * g - sum(g) - x_hat * sum(g * x_hat))``,
+    ``g = gamma * dout``, sums over the last axis. ``dgamma`` and ``dbeta``
+    sum over every leading axis.
+
+    Parameters
+    ----------
+    dout : numpy.ndarray, shape (..., d)
+        Gradient of the loss with respect to the output.
+    cache : LayerNormCache
+        From :func:`layernorm_forward`.
+
+    Returns
+    -------
+    dx : numpy.ndarray, shape (..., d)
+    dgamma : numpy.ndarray, shape (d,)
+    dbeta : numpy.ndarray, shape (d,)
+    """
+    x_hat, gamma, inv_std = cache
+    dout = check_gradient_shape(dout, x_hat.shape)
+    leading = tuple(range(dout.ndim - 1))
+    dbeta = dout.sum(axis=leading)
+    dgamma = (dout * x_hat).sum(axis=leading)
+    g = dout * gamma
+    d = x_hat.shape[-1]
+    dx = (inv_std / d) * (
+        d * g - g.sum(axis=-1, keepdims=True) - x_hat * (g * x_hat).sum(axis=-1, keepdims=True)
+    )
+    return dx, dgamma, dbeta
+
+
+class LayerNorm:
+    """A layer-normalization layer: :func:`layernorm_forward` with learned ``gamma``, ``beta``.
+
+    Behaves like :class:`torch.nn.LayerNorm` ``(d, eps)``. There are no
+    running statistics and no training/evaluation modes: each vector is
+    normalized with its own mean and variance, always.
+
+    Parameters
+    ----------
+    d : int
+        Size of the last axis of the inputs (``normalized_shape``).
+    eps : float, default 1e-5
+    dtype : float32 or float64, default float32
+        dtype of the parameters; inputs must have the same.
+
+    Attributes
+    ----------
+    gamma, beta : numpy.ndarray, shape (d,)
+        Learned scale (initially 1) and shift (initially 0).
+    dgamma, dbeta : numpy.ndarray or None
+        Gradients from the last :meth:`backward`.
+
+    Examples
+    --------
+    >>> ln = LayerNorm(4, dtype=np.float64)
+    >>> y = ln.forward(np.array([[1.0, 2.0, 3.0, 4.0]]))
+    >>> bool(np.allclose(y.mean(axis=-1), 0) and np.allclose(y.var(axis=-1), 1, atol=1e-4))
+    True
+    """
+
+    def __init__(self, d: int, eps: float = 1e-5, dtype: DTypeLike = np.float32) -> None:
+        self.d = check_int(d, "d", minimum=1)
+        self.eps = check_positive(eps, "eps")
+        dt = np.dtype(dtype)
+        if dt not in (np.float32, np.float64):
+            raise TypeError(f"dtype must be float32 or float64, got {dt}")
+        self.dtype = dt
+        self.gamma = np.ones(self.d, dtype=dt)
+        self.beta = np.zeros(self.d, dtype=dt)
+        self.dgamma: np.ndarray | None = None
+        self.dbeta: np.ndarray | None = None
+        self._cache: LayerNormCache | None = None
+
+    def __repr__(self) -> str:
+        return f"LayerNorm({self.d}, eps={self.eps}, dtype={self.dtype})"
+
+    def parameters(self) -> list[np.ndarray]:
+        """``[gamma, beta]``, the arrays an optimizer updates in place."""
+        return [self.gamma, self.beta]
+
+    def gradients(self) -> list[np.ndarray]:
+        """``[dgamma, dbeta]`` from the last :meth:`backward`, in the order of :meth:`parameters`."""
+        if self.dgamma is None or self.dbeta is None:
+            raise RuntimeError("no gradients yet: call backward(dout) after forward(x)")
+        return [self.dgamma, self.dbeta]
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """Normalize ``x`` of shape (..., d); the output has the same shape."""
+        x = as_float_array(x, "x")
+        if x.dtype != self.dtype:
+            raise TypeError(
+                f"x is {x.dtype} but this LayerNorm holds {self.dtype} parameters; cast x or "
+                f"build the layer with dtype=np.{x.dtype}"
+            )
+        out, self._cache = layernorm_forward(x, self.gamma, self.beta, self.eps)
+        return out
+
+    __call__ = forward
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        """Gradient with respect to the last :meth:`forward`'s input; stores ``dgamma``, ``dbeta``."""
+        if self._cache is None:
+            raise RuntimeError("backward(dout) needs a forward(x) first")
+        dx, self.dgamma, self.dbeta = layernorm_backward(dout, self._cache)
+        return dx
+
+
+def _check_layernorm(
+    x: object, gamma: object, beta: object, eps: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    x = as_float_array(x, "x")
+    if x.ndim == 0:
+        raise ValueError("x must have at least one axis, shape (..., d); got a scalar")
+    d = x.shape[-1]
+    params = []
+    for name, v in (("gamma", gamma), ("beta", beta)):
+        arr = as_float_array(v, name, ndim=1)
+        if arr.shape[0] != d:
+            raise ValueError(
+                f"{name} has shape {format_shape(arr.shape)} but x (shape {format_shape(x.shape)}) "
+                f"has d = {d} features on its last axis; expected ({d},)"
+            )
+        params.append(arr)
+    check_same_dtype(x=x, gamma=params[0], beta=params[1])
+    return x, params[0], params[1], check_positive(eps, "eps")
+

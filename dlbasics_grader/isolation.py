@@ -10,8 +10,9 @@ only (``ctypes`` for the system calls).
   sockets outside the sandbox (Landlock ABI 6 and later). Landlock works as a
   normal user (kernel 5.13 and later); the calling thread and everything it
   starts afterwards are restricted, for good.
-* :func:`apply_seccomp` -- a system-call filter (libseccomp): no sockets but
-  UNIX ones, no ptrace or access to other processes' memory, no System V IPC,
+* :func:`apply_seccomp` -- a system-call filter (libseccomp): no sockets (no
+  network, no UNIX socket, no ``connect``; a connected ``socketpair`` only),
+  no ptrace or access to other processes' memory, no System V IPC,
   no new namespaces or mounts, no keyrings, BPF or perf events, no new
   sessions or process groups (so the grader can find and kill every process
   of the sandbox), and, when Landlock cannot scope signals, no signals except
@@ -59,8 +60,11 @@ O_PATH = getattr(os, "O_PATH", 0o10000000)
 SCMP_ACT_ALLOW = 0x7FFF0000
 SCMP_FLTATR_CTL_TSYNC = 4
 SCMP_CMP_NE = 1
+SCMP_CMP_EQ = 4
 SCMP_CMP_MASKED_EQ = 7
 AF_UNIX = 1
+SOCK_DGRAM = 2
+SOCK_TYPE_MASK = 0xF
 _NAMESPACE_FLAGS = (0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000,
                     0x20000000, 0x40000000)  # NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET
 _DENIED_SYSCALLS = (
@@ -195,12 +199,13 @@ def drop_capabilities() -> None:
 # ----------------------------------------------------------------------------
 
 
-class _ArgCmp(ctypes.Structure):
+class ArgCmp(ctypes.Structure):
     _fields_ = [("arg", ctypes.c_uint), ("op", ctypes.c_int), ("datum_a", ctypes.c_uint64),
                 ("datum_b", ctypes.c_uint64)]
 
 
-def _libseccomp():
+def libseccomp():
+    """libseccomp 2 through ctypes (argument types set), or None."""
     if "seccomp" in os.environ.get("DLBASICS_SANDBOX_DISABLE", ""):
         return None
     for name in ("libseccomp.so.2", ctypes.util.find_library("seccomp")):
@@ -213,7 +218,7 @@ def _libseccomp():
         lib.seccomp_init.restype = ctypes.c_void_p
         lib.seccomp_init.argtypes = [ctypes.c_uint32]
         lib.seccomp_rule_add_array.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int,
-                                               ctypes.c_uint, ctypes.POINTER(_ArgCmp)]
+                                               ctypes.c_uint, ctypes.POINTER(ArgCmp)]
         lib.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]
         lib.seccomp_load.argtypes = [ctypes.c_void_p]
         lib.seccomp_release.argtypes = [ctypes.c_void_p]
@@ -224,7 +229,7 @@ def _libseccomp():
 
 def seccomp_available() -> bool:
     """True when libseccomp can be loaded."""
-    return _libseccomp() is not None
+    return libseccomp() is not None
 
 
 def _errno_action(err: int) -> int:
@@ -238,7 +243,7 @@ def apply_seccomp(signals_to_self_only: bool) -> list[str]:
     signalling the grader), ``kill``/``tkill``/``tgkill`` work only on the
     calling process itself. Returns the names of the rules in force.
     """
-    lib = _libseccomp()
+    lib = libseccomp()
     if lib is None:
         raise IsolationError(errno.ENOSYS, "libseccomp is not available")
     ctx = lib.seccomp_init(SCMP_ACT_ALLOW)
@@ -251,7 +256,7 @@ def apply_seccomp(signals_to_self_only: bool) -> list[str]:
         nr = lib.seccomp_syscall_resolve_name(name.encode())
         if nr < 0:
             return False
-        arr = (_ArgCmp * max(len(cmps), 1))(*[_ArgCmp(*c) for c in cmps])
+        arr = (ArgCmp * max(len(cmps), 1))(*[ArgCmp(*c) for c in cmps])
         rc = lib.seccomp_rule_add_array(ctx, action, nr, len(cmps), arr)
         if rc != 0:
             raise IsolationError(-rc, f"seccomp rule for {name} failed")
@@ -259,8 +264,17 @@ def apply_seccomp(signals_to_self_only: bool) -> list[str]:
 
     try:
         lib.seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1)
+        # no socket can reach anything: no network family, no UNIX socket (pathname or
+        # abstract: D-Bus, ssh and gpg agents, docker.sock, syslog), no connect or bind;
+        # only a connected stream pair (socketpair) between the sandbox's own processes
         add("socket", _errno_action(errno.EAFNOSUPPORT), (0, SCMP_CMP_NE, AF_UNIX, 0))
-        rules.append("sockets: UNIX only")
+        add("socket", eperm, (0, SCMP_CMP_EQ, AF_UNIX, 0))
+        add("socketpair", _errno_action(errno.EAFNOSUPPORT), (0, SCMP_CMP_NE, AF_UNIX, 0))
+        add("socketpair", eperm, (1, SCMP_CMP_MASKED_EQ, SOCK_TYPE_MASK, SOCK_DGRAM))
+        for name in ("connect", "bind"):
+            add(name, eperm)
+        add("sendto", eperm, (4, SCMP_CMP_NE, 0, 0))  # a destination address
+        rules.append("sockets: none (no network, no UNIX socket, no connect)")
         for name in _DENIED_SYSCALLS:
             add(name, eperm)
         rules.append("no ptrace, SysV IPC, namespaces, mounts, keyrings, BPF, new sessions")

@@ -6,22 +6,21 @@
   always writes ``/autograder/results/results.json``), the package source,
   that exercise's hidden tests and the grading key (made if there is none yet,
   so that every submission is graded on the same data), nothing else.
-* :func:`classroom_workflow` writes a GitHub Classroom workflow that grades on
-  every push and reports the points with GitHub's autograding reporter.
-* :func:`classroom_result` converts results.json to the reporter's format.
+* :func:`actions_workflow` writes a GitHub Actions workflow that grades the
+  learner's notebook on every push; :func:`publish_to_github` is what it calls
+  to show the feedback and the score in the run.
 
 The templates are in ``templates/``.
 """
 
 from __future__ import annotations
 
-import base64
 import importlib.metadata
 import json
+import os
 import stat
 import zipfile
 from pathlib import Path
-from typing import Any
 
 from dlbasics_grader.engine import load_exercise
 from dlbasics_grader.secret import KEY_FILE, grading_key
@@ -81,6 +80,18 @@ def _package_files(repo_root: Path) -> list[tuple[Path, str]]:
     return files
 
 
+def _grader_files(exercise_name: str, tests_dir: Path) -> list[tuple[str, bytes]]:
+    """(relative path, content) of what grades ``exercise_name`` anywhere: the package source
+    under ``package/``, the exercise's hidden tests, their shared helpers (files not named
+    ``ex*.py``) and the grading key under ``hidden_exercises/``."""
+    files = [(arcname, path.read_bytes()) for path, arcname in _package_files(REPO_ROOT)]
+    for path in sorted(Path(tests_dir).glob("*.py")):
+        if path.stem == exercise_name or not path.stem.startswith("ex"):
+            files.append((f"hidden_exercises/{path.name}", path.read_bytes()))
+    files.append((f"hidden_exercises/{KEY_FILE}", grading_key(tests_dir).hex().encode() + b"\n"))
+    return files
+
+
 def gradescope_zip(exercise_name: str, tests_dir: Path, out: Path) -> Path:
     """Write the Gradescope autograder zip for ``exercise_name`` to ``out``."""
     tests_dir = Path(tests_dir)
@@ -90,25 +101,19 @@ def gradescope_zip(exercise_name: str, tests_dir: Path, out: Path) -> Path:
               "needs_torch": "yes" if needs_torch else "no", "torch_version": TORCH_VERSION}
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    repo_root = REPO_ROOT
     with zipfile.ZipFile(out, "w") as zf:
         _add(zf, "setup.sh", _fill((TEMPLATES / "setup.sh").read_text(), **values).encode(),
              executable=True)
         _add(zf, "run_autograder",
              _fill((TEMPLATES / "run_autograder").read_text(), **values).encode(),
              executable=True)
-        for path, arcname in _package_files(repo_root):
-            _add(zf, arcname, path.read_bytes())
-        # this exercise's hidden tests, plus shared helpers (files not named ex*.py)
-        for path in sorted(tests_dir.glob("*.py")):
-            if path.stem == ex.name or not path.stem.startswith("ex"):
-                _add(zf, f"tests/hidden/{path.name}", path.read_bytes())
-        _add(zf, f"tests/hidden/{KEY_FILE}", grading_key(tests_dir).hex().encode() + b"\n")
+        for arcname, data in _grader_files(ex.name, tests_dir):
+            _add(zf, arcname, data)
     return out
 
 
-def classroom_workflow(exercise_name: str, out_dir: Path, tests_dir: Path) -> Path:
-    """Write ``classroom.yml`` for ``exercise_name`` into ``out_dir``.
+def actions_workflow(exercise_name: str, out_dir: Path, tests_dir: Path) -> Path:
+    """Write the GitHub Actions workflow ``grade.yml`` for ``exercise_name`` into ``out_dir``.
 
     The hidden tests in ``tests_dir`` say which notebook the students submit
     and whether the grader needs PyTorch; a missing or broken exercise raises
@@ -118,41 +123,80 @@ def classroom_workflow(exercise_name: str, out_dir: Path, tests_dir: Path) -> Pa
     torch_install = (f" \"torch=={TORCH_VERSION}\" --extra-index-url "
                      "https://download.pytorch.org/whl/cpu") if _needs_torch(ex.name, tests_dir) \
         else ""
-    text = _fill((TEMPLATES / "classroom.yml").read_text(), exercise=ex.name,
-                 EXERCISE=ex.name.upper(), notebook=ex.notebook, torch_install=torch_install)
+    text = _fill((TEMPLATES / "actions.yml").read_text(), exercise=ex.name,
+                 notebook=ex.notebook, torch_install=torch_install)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    out = out_dir / "classroom.yml"
+    out = out_dir / "grade.yml"
     out.write_text(text, encoding="utf-8")
     return out
 
 
-def classroom_result(results: dict[str, Any]) -> dict[str, Any]:
-    """results.json -> the JSON the GitHub Classroom reporter reads (before base64)."""
-    tests = []
-    for t in results.get("tests", []):
-        passed = t.get("status") == "passed"
-        tests.append({
-            "name": t.get("name", ""),
-            "status": "pass" if passed else ("fail" if t.get("status") == "failed" else "error"),
-            "score": t.get("score", 0),
-            "message": t.get("output", ""),
-            "test_code": "",
-            "filename": "",
-            "line_no": 0,
-            "execution_time": "",
-        })
-    max_score = sum(float(t.get("max_score", 0)) for t in results.get("tests", []))
-    if not tests:
-        status = "error"
-    elif all(t["status"] == "pass" for t in tests):
-        status = "pass"
+def classroom50_autograder(exercise_name: str, tests_dir: Path, out_dir: Path) -> Path:
+    """Write the Classroom 50 autograder folder of ``exercise_name`` into ``out_dir``.
+
+    ``out_dir`` becomes ``CLASSROOM/autograders/ASSIGNMENT/`` of the instructor's
+    ``classroom50`` repository: ``autograder.py`` (the entry point Classroom 50's runner
+    calls once per submission, in the student's checkout; it writes ``result.json``,
+    ``release-body.md`` and ``status``/``summary`` in ``$GITHUB_OUTPUT``), beside it the
+    package and the exercise's hidden tests (as in the Gradescope zip), and
+    ``runtime.json``, the assignment's ``runtime`` block (Python 3.11; Classroom 50's
+    default is newer than the course supports).
+    """
+    tests_dir = Path(tests_dir)
+    ex = load_exercise(exercise_name, tests_dir)
+    extra = (f"torch=={TORCH_VERSION}",) if _needs_torch(ex.name, tests_dir) else ()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for rel, data in _grader_files(ex.name, tests_dir):
+        target = out_dir / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    text = _fill((TEMPLATES / "classroom50_autograder.py").read_text(), exercise=ex.name,
+                 notebook=ex.notebook, extra_requirements=json.dumps(list(extra)))
+    (out_dir / "autograder.py").write_text(text, encoding="utf-8")
+    (out_dir / "runtime.json").write_text(
+        json.dumps({"runs-on": "ubuntu-latest", "python": "3.11"}, indent=2) + "\n")
+    return out_dir / "autograder.py"
+
+
+def _workflow_command_text(text: str) -> str:
+    """``text`` as the message of a GitHub workflow command (one line, nothing it can start)."""
+    return str(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def publish_to_github(results: Path, status: int) -> None:
+    """Report a grading run in GitHub Actions from its ``results.json`` (and ``.md``).
+
+    The Markdown feedback is appended to ``$GITHUB_STEP_SUMMARY``, ``score`` and
+    ``max_score`` to ``$GITHUB_OUTPUT``, and one annotation is printed: the score, or why
+    the submission was not graded (``status`` 2 or 3, or a grader error). Without a
+    results file nothing is written (the workflow reports that case itself).
+    """
+    results = Path(results)
+    try:
+        data = json.loads(results.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    tests = data.get("tests") or []
+    score = float(data.get("score") or 0)
+    max_score = float((data.get("extra_data") or {}).get("max_score")
+                      or sum(float(t.get("max_score", 0)) for t in tests))
+    grader_error = (data.get("extra_data") or {}).get("grader_error", "")
+    markdown = results.with_suffix(".md")
+    if markdown.is_file():
+        summary = markdown.read_text(encoding="utf-8")
     else:
-        status = "fail"
-    return {"version": 1, "status": status, "max_score": max_score, "tests": tests}
-
-
-def classroom_output_line(results: dict[str, Any]) -> str:
-    """The ``result=<base64>`` line for ``$GITHUB_OUTPUT``."""
-    payload = json.dumps(classroom_result(results)).encode("utf-8")
-    return "result=" + base64.b64encode(payload).decode("ascii")
+        summary = f"# Not graded\n\n**Score: {score:g}**\n\n{data.get('output', '')}\n"
+    env = os.environ
+    if env.get("GITHUB_STEP_SUMMARY"):
+        with open(env["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as fh:
+            fh.write(summary)
+    if env.get("GITHUB_OUTPUT"):
+        with open(env["GITHUB_OUTPUT"], "a", encoding="utf-8") as fh:
+            fh.write(f"score={score:g}\nmax_score={max_score:g}\n")
+    if grader_error or status in (2, 3):
+        reason = grader_error or data.get("output", "") or f"the grader exited with status {status}"
+        print(f"::error title=Not graded::{_workflow_command_text(reason)}")
+    else:
+        print(f"::notice title=Score::{_workflow_command_text(f'{score:g} / {max_score:g}')}")

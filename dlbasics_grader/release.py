@@ -185,10 +185,10 @@ def audit(bundle: Path) -> list[str]:
     for path in sorted(bundle.rglob("*")):
         rel = path.relative_to(bundle)
         if path.is_dir():
-            if path.name in ("solutions", "hidden") or rel.parts[:1] == ("tests",):
+            if path.name in ("solutions", "hidden", "hidden_exercises") or rel.parts[:1] == ("tests",):
                 problems.append(f"{rel}/: folder that must not ship")
             continue
-        if rel.parts[0] in ("tests", "solutions"):
+        if rel.parts[0] in ("tests", "solutions", "hidden_exercises"):
             problems.append(f"{rel}: file that must not ship")
             continue
         try:
@@ -204,7 +204,7 @@ def audit(bundle: Path) -> list[str]:
             problems.append(f"{rel}: hidden-test or grader code")
         elif path.name == "pyproject.toml" and GRADER_PACKAGE in text:
             problems.append(f"{rel}: installs the grader ({GRADER_PACKAGE})")
-    hidden = REPO / "tests" / "hidden"
+    hidden = REPO / "hidden_exercises"
     if hidden.is_dir():
         secret = {p.read_bytes() for p in hidden.glob("*.py")}
         for path in bundle.rglob("*.py"):

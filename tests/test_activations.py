@@ -14,6 +14,7 @@ TORCH_FUNCS = {
     "relu": torch.relu,
     "tanh": torch.tanh,
     "leaky_relu": lambda t: torch.nn.functional.leaky_relu(t, 0.01),
+    "gelu": torch.nn.functional.gelu,
 }
 
 
@@ -42,7 +43,7 @@ def test_derivative_matches_centred_differences(name):
     x = _away_from_kink(rng.standard_normal(20) * 2)
     f = getattr(dlbasics, name)
     df = getattr(dlbasics, f"{name}_derivative")
-    tol = 1e-7 if name in ("sigmoid", "tanh") else 1e-5
+    tol = 1e-7 if name in ("sigmoid", "tanh", "gelu") else 1e-5
     assert gradcheck(lambda v: f(v).sum(), x, df(x)) < tol
 
 
@@ -91,7 +92,7 @@ def test_softmax_matches_torch_and_survives_huge_logits():
     assert np.all(np.isfinite(p)) and p[0, 0] == 1.0
 
 
-@pytest.mark.parametrize("name", ["sigmoid", "relu", "tanh", "leaky_relu", "softmax"])
+@pytest.mark.parametrize("name", ["sigmoid", "relu", "tanh", "leaky_relu", "gelu", "softmax"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_activations_keep_the_callers_dtype(name, dtype):
     x = np.linspace(-2, 2, 10, dtype=dtype).reshape(2, 5)
@@ -132,3 +133,15 @@ def test_activations_are_bare_maths_so_nan_passes_through():
 
 def test_integer_input_becomes_float64():
     assert dlbasics.sigmoid(np.array([0, 1])).dtype == np.float64
+
+
+def test_gelu_is_the_exact_erf_form_not_the_tanh_approximation():
+    x = np.linspace(-6, 6, 241)
+    xt = torch.tensor(x)
+    exact = torch.nn.functional.gelu(xt, approximate="none").numpy()
+    approx = torch.nn.functional.gelu(xt, approximate="tanh").numpy()
+    np.testing.assert_allclose(dlbasics.gelu(x), exact, rtol=1e-12, atol=1e-15)
+    assert np.abs(dlbasics.gelu(x) - approx).max() > 1e-4
+    # x * Phi(x): -0.17 at its minimum near x = -0.75, ReLU far from zero
+    assert dlbasics.gelu(np.array([-0.7518])) == pytest.approx(-0.16997, abs=1e-5)
+    np.testing.assert_allclose(dlbasics.gelu(np.array([-40.0, 40.0])), [0.0, 40.0], atol=1e-300)

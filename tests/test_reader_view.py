@@ -80,7 +80,7 @@ def test_every_figure_and_explorer_of_a_chapter_has_alt_text(path: Path) -> None
                 missing.append(f"cell {index} (id {cell.get('id')})")
     assert not missing, (
         f"{path.name}: images without alt text in {missing}: give the figure a caption "
-        "(mystnb.figure.caption), or add the explorer's cell id to EXPLORER_ALT in "
+        "(mystnb.figure.caption), or add the cell id and a description to IMAGE_ALT in "
         "tools/chapter_markup.py and run `python tools/chapter_markup.py`")
 
 

@@ -17,10 +17,11 @@ opened (``tools/build_book.py``)::
 The blank lines let Markdown inside the block (lists, maths, roles) be parsed
 as Markdown, by MyST and by JupyterLab alike.
 
-It also gives every explorer a description: the cell that displays an explorer
-gets ``mystnb.image.alt`` metadata from :data:`EXPLORER_ALT` (keyed by cell
-id), which the book turns into the alt text of every image the explorer draws
-(``tools/sphinx_reader_view.py``). Figures take theirs from their caption.
+It also describes the images: a cell listed in :data:`IMAGE_ALT` (by cell id)
+gets ``mystnb.image.alt`` metadata, which the book uses as the alt text of the
+figures it outputs, or of every image an explorer draws
+(``tools/sphinx_reader_view.py``). A figure with a caption and no entry takes
+the caption's first sentence.
 
 The rewrite is idempotent and touches markdown cells only (no code, so no
 notebook needs to run again). Run it after editing or adding a chapter;
@@ -41,9 +42,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = ROOT / "chapters"
 
-#: What each explorer draws, by the id of the cell that displays it. The page
-#: adds the explorer's current settings ("w₁ = 1, b = -1.5, ...") to this text.
-EXPLORER_ALT = {
+#: What a cell's images show, by cell id: each explorer (the page adds its
+#: current settings, "w₁ = 1, b = -1.5, ...") and each figure without a caption.
+IMAGE_ALT = {
     # 01 introduction: neuron_explorer
     "8f0fe544": "Output of one neuron over the input square for the chosen weights, bias and "
                 "activation, with its decision line and the truth table of the chosen logic gate",
@@ -71,6 +72,27 @@ EXPLORER_ALT = {
     # 09 sequence models: attention_explorer
     "121d7228": "Attention weight of every token of the chosen sentence, with the model's "
                 "probability that the review is positive",
+    # 03 activations: figures without a caption
+    "a3c1e7d1": "Gradient reaching the logit against the logit of a sample labelled 1, log scale: "
+                "cross-entropy's stays large when confidently wrong, squared error's vanishes",
+    "a3c1e7d3": "Validation accuracy per gradient-descent step of a softmax classifier on the "
+                "digits trained with cross-entropy and with squared error, for two weight scales",
+    # 10 transformers
+    "f781bf02": "Variance of attention scores against the dimension d of queries and keys, "
+                "growing like d unless scaled by the square root of d, and the resulting weights",
+    "a6b2e1d4": "Three attention masks as grids of query position against key position: "
+                "padding, causal, and both (green: may attend)",
+    "84302f96": "Sinusoidal position encoding for d = 64 as a heat map over position and feature, "
+                "and dot products between encodings depending only on the offset",
+    "a8b99cf4": "ReLU and GELU and their derivatives: GELU is smooth at 0 with a small negative dip",
+    "89e91ddd": "Gradient norm of each block's first MLP weight matrix at initialization in a "
+                "stack of 12 blocks, for each placement of the layer normalization",
+    "54f16273": "Training and validation cross-entropy per character of the Transformer and the "
+                "LSTM against the training step, with the bigram baseline",
+    "59246a44": "Attention map of the chosen head and layer of the trained character model on the "
+                "chosen passage: how much each character attends to each earlier one",
+    "e5e3c664": "Attention maps of every head of one layer of the trained model on a held-out "
+                "passage",
 }
 
 # An opening fence: three or more colons or backticks, then {dropdown} and its title.
@@ -147,10 +169,10 @@ def apply(path: Path, write: bool = True) -> list[str]:
     nb = nbformat.read(path, as_version=4)
     changes = []
     for index, cell in enumerate(nb.cells):
-        alt = EXPLORER_ALT.get(cell.get("id", ""))
+        alt = IMAGE_ALT.get(cell.get("id", ""))
         if alt and cell.metadata.get("mystnb", {}).get("image", {}).get("alt") != alt:
             cell.metadata.setdefault("mystnb", {}).setdefault("image", {})["alt"] = alt
-            changes.append(f"{path.relative_to(ROOT)}: cell {index}: explorer alt text")
+            changes.append(f"{path.relative_to(ROOT)}: cell {index}: alt text")
         if cell.cell_type != "markdown":
             continue
         before = _source(cell)

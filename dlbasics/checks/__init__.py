@@ -20,7 +20,7 @@ module.
 
 Checks use small public cases only and compare with the ``dlbasics``
 reference implementations. Hidden tests, which decide the grade, live
-elsewhere (``tests/hidden/``) and run in a sandbox.
+elsewhere (``hidden_exercises/``) and run in a sandbox.
 
 Each exercise's checks live in ``checks/<exercise>.py`` (``ex1.py``, ``ex2.py``,
 ...) and register themselves with :func:`register`; ``check("ex2.model", ...)``

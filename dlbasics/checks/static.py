@@ -32,6 +32,7 @@ class ImportPolicy(Protocol):
     allowed_modules: tuple[str, ...] | None
     dynamic_code_is_violation: bool
     reason: str
+    forbidden_names: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -53,12 +54,22 @@ class ImportRules:
     reason
         One sentence shown to the learner ("Exercise 1 is written from scratch
         with NumPy only").
+    forbidden_names
+        Dotted names of things inside an allowed module
+        (``"torch.nn.MultiheadAttention"``); every use is a violation, however
+        the module was imported (``from torch import nn`` then
+        ``nn.MultiheadAttention``, ``import torch.nn.functional as F`` then
+        ``F.scaled_dot_product_attention``, ``from torch.nn import
+        MultiheadAttention``). A name reached without naming it
+        (``getattr(nn, "Multi" + "headAttention")``) escapes the scan: the
+        exercise checks what ran as well.
     """
 
     forbidden_modules: tuple[str, ...] = ()
     allowed_modules: tuple[str, ...] | None = None
     dynamic_code_is_violation: bool = False
     reason: str = ""
+    forbidden_names: tuple[str, ...] = ()
 
 
 def shorten(text: str, width: int) -> str:
@@ -235,6 +246,8 @@ class _Scanner:
         self.classes: dict[str, list[str]] = {}
         self.cell = 0
         self.lines: list[str] = []
+        self.modules: dict[str, str] = {}  # name bound by an import -> the dotted name it binds
+        self.forbidden_names = tuple(getattr(policy, "forbidden_names", ()))
 
     # -- helpers -------------------------------------------------------------
     def _what(self, node: ast.AST) -> str:
@@ -271,12 +284,18 @@ class _Scanner:
             mods = [a.name for a in node.names]
             full = mods
             bound = [a.asname or a.name.split(".")[0] for a in node.names]
+        targets = full if isinstance(node, ast.ImportFrom) else [
+            a.name if a.asname else a.name.split(".")[0] for a in node.names]
+        self.modules.update((b, t) for b, t in zip(bound, targets, strict=True)
+                            if not t.startswith("."))
         bad = None
         for mod, fullname in zip(mods * len(full) if len(mods) == 1 else mods, full):
             if mod.startswith("."):
                 bad = "relative imports are not allowed in a notebook"
             elif _matches(mod, p.forbidden_modules) or _matches(fullname, p.forbidden_modules):
                 bad = p.reason or f"{mod.split('.')[0]} is not allowed in this exercise"
+            elif _matches(fullname, self.forbidden_names):
+                bad = p.reason or f"{fullname} is not allowed in this exercise"
             elif p.dynamic_code_is_violation and _matches(mod, _DYNAMIC_MODULES):
                 if mod == "sys" and isinstance(node, ast.Import):
                     continue  # ``sys.modules`` etc. are caught as attributes
@@ -296,6 +315,27 @@ class _Scanner:
             else:
                 self._violate(node, bad, scope)
         return bound
+
+    def _dotted(self, node: ast.AST, local: set[str]) -> str | None:
+        """``F.scaled_dot_product_attention`` as ``torch.nn.functional.scaled_dot_product_attention``
+        when ``F`` was bound by an import (and is not a local name); else None."""
+        attrs: list[str] = []
+        while isinstance(node, ast.Attribute):
+            attrs.append(node.attr)
+            node = node.value
+        if not isinstance(node, ast.Name) or node.id in local or node.id not in self.modules:
+            return None
+        return ".".join([self.modules[node.id], *reversed(attrs)])
+
+    def _check_name(self, node: ast.Attribute, scope: str, local: set[str]) -> None:
+        """A violation for the shortest attribute chain that names a forbidden name."""
+        full = self._dotted(node, local)
+        if full is None or not _matches(full, self.forbidden_names):
+            return
+        inner = self._dotted(node.value, local)
+        if inner is not None and _matches(inner, self.forbidden_names):
+            return  # ``nn.MultiheadAttention.forward``: reported once, at ``nn.MultiheadAttention``
+        self._violate(node, self.policy.reason or f"{full} is not allowed in this exercise", scope)
 
     # -- walking -------------------------------------------------------------
     def _scan_body(self, nodes: Iterable[ast.AST], scope: str, self_class: str | None,
@@ -317,6 +357,8 @@ class _Scanner:
                         self._violate(sub, f"{sub.id} {_DYNAMIC_NAMES[sub.id]}", scope)
                 elif isinstance(sub, ast.Attribute):
                     base = sub.value
+                    if self.forbidden_names:
+                        self._check_name(sub, scope, local)
                     if (
                         self_class
                         and isinstance(base, ast.Name)

@@ -38,6 +38,9 @@ _EXPORTS: dict[str, str] = {
     "attention_explorer": "attention",
     "attention_weights": "attention",
     "plot_attention": "attention",
+    "attention_head_explorer": "attention_heads",
+    "plot_attention_head": "attention_heads",
+    "plot_attention_heads": "attention_heads",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -24,9 +24,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dlbasics_grader.sandbox import _world_reachable
+from dlbasics_grader.sandbox.fsplan import world_reachable
 
-from .conftest import HIDDEN, REPO, SOLUTIONS
+from ..helpers import HIDDEN, REPO, SOLUTIONS
 
 MODES = ("root", "nocap", "user")
 USER = "dlbtest"
@@ -50,14 +50,14 @@ def _user() -> pwd.struct_passwd:
 
 
 def course_copy() -> tuple[Path, Path]:
-    """(home, course) of the test user: ``~/course/tests/hidden`` and ``~/course/solutions``."""
+    """(home, course) of the test user: ``~/course/hidden_exercises`` and ``~/course/solutions``."""
     pw = _user()
     home = Path(pw.pw_dir)
     course = home / "course"
     if course.exists():
         shutil.rmtree(course)
     (course / "tests").mkdir(parents=True)
-    shutil.copytree(HIDDEN, course / "tests" / "hidden")
+    shutil.copytree(HIDDEN, course / "hidden_exercises")
     shutil.copytree(SOLUTIONS, course / "solutions")
     bashrc = home / ".bashrc"
     if not bashrc.exists():
@@ -74,7 +74,7 @@ def _open_python_prefix() -> str:
     inner: dict[Path, set[str]] = {}
     for path in (Path(sys.base_prefix), Path(sys.prefix), REPO):
         path = path.resolve()
-        blocked = _world_reachable(path)
+        blocked = world_reachable(path)
         if blocked is not None and path != blocked:
             inner.setdefault(blocked, set()).add(path.relative_to(blocked).parts[0])
     lines = []

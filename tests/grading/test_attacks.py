@@ -21,7 +21,8 @@ from dlbasics_grader.engine import grade
 from dlbasics_grader.report import summary as terminal_summary
 from dlbasics_grader.spec import STATUSES
 
-from .conftest import EXERCISE_NAMES, HIDDEN, REPO, write_notebook
+from ..helpers import HIDDEN, REPO, write_notebook
+from .helpers import EXERCISE_NAMES, boot_ticks, survivors
 
 ATTACK_DIR = Path(__file__).with_name("attacks")
 ATTACKS = sorted(p.stem for p in ATTACK_DIR.glob("a[0-9][0-9]_*.py"))
@@ -31,7 +32,8 @@ def _load(name: str):
     return importlib.import_module(f".attacks.{name}", __package__)
 
 
-def _build(mod, path: Path, solution: list[str], stubs: list[str]) -> Path:
+def _build(mod, path: Path, solution: list[str], stubs: list[str],
+           fill: dict[str, str] | None = None) -> Path:
     if hasattr(mod, "RAW"):
         path.write_bytes(mod.RAW)
     elif hasattr(mod, "build"):
@@ -41,10 +43,16 @@ def _build(mod, path: Path, solution: list[str], stubs: list[str]) -> Path:
         if hasattr(mod, "CELLS"):
             for c in mod.CELLS:
                 cells += solution if c == "SOLUTION" else stubs if c == "STUBS" else [
-                    c.replace("{REPO}", str(REPO))
+                    _fill(c, {"{REPO}": str(REPO), **(fill or {})})
                 ]
         write_notebook(path, cells)
     return path
+
+
+def _fill(cell: str, fill: dict[str, str]) -> str:
+    for key, value in fill.items():
+        cell = cell.replace(key, value)
+    return cell
 
 
 def _snapshot(outside: Path) -> dict[str, str]:
@@ -54,35 +62,10 @@ def _snapshot(outside: Path) -> dict[str, str]:
     run, so only these are compared.)
     """
     snap = {str(p): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in [HIDDEN / "ex1.py", *sorted(outside.iterdir())]}
+            for p in [HIDDEN / "ex1.py", *sorted(outside.iterdir())] if p.is_file()}
     snap["repo files"] = ",".join(sorted(p.name for p in REPO.iterdir()
                                          if "attack" in p.name))
     return snap
-
-
-def _boot_ticks() -> float:
-    with open("/proc/uptime") as fh:
-        return float(fh.read().split()[0]) * os.sysconf("SC_CLK_TCK")
-
-
-def _survivors(uid: int, before_ticks: float) -> list[int]:
-    """Processes of ``uid`` that started before ``before_ticks`` and still run (a killed
-    process waiting to be reaped, a zombie, runs nothing)."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/status") as fh:
-                uid_line = next(ln for ln in fh if ln.startswith("Uid:"))
-            with open(f"/proc/{entry}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-            state, start = fields[0], float(fields[19])
-        except (OSError, StopIteration):
-            continue
-        if int(uid_line.split()[1]) == uid and start <= before_ticks and state not in "ZX":
-            pids.append(int(entry))
-    return pids
 
 
 # --------------------------------------------------------------------------
@@ -92,6 +75,8 @@ def _survivors(uid: int, before_ticks: float) -> list[int]:
 ALL_ATTACKS = sorted(p.stem for p in ATTACK_DIR.glob("*.py") if p.stem != "__init__")
 # what the harness below reads from an Exercise-1 attack (the module docstring of attacks/)
 SUBMISSION = ("CELLS", "RAW", "build", "cells")
+# an attack may also ``arrange(outside, uid)`` what it attacks outside the sandbox: an object
+# with ``fill`` (replacements in its cells), ``check(report)`` and ``close()``
 DECLARATIONS = ("EXPECT_SCORE", "EXPECT_STATUS", "EXPECT_OUTPUT", "FORBIDDEN_OUTPUT",
                 "MAX_KEPT_OUTPUT", "CANARIES", "TIME_SCALE")
 
@@ -164,13 +149,22 @@ def test_attack_is_graded_right(name, tmp_path, ex1, ex1_solution_cells, ex1_stu
     mod = _load(name)
     sub_dir = tmp_path / "submission"
     sub_dir.mkdir()
-    path = _build(mod, sub_dir / "ex1_neural_network.ipynb", ex1_solution_cells, ex1_stub_cells)
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "canary.txt").write_text("untouched")
-    before = _snapshot(outside)
-    report = grade(ex1, path, private_paths=[HIDDEN], time_scale=getattr(mod, "TIME_SCALE", 0.25))
-    done_ticks = _boot_ticks()
+    arranged = mod.arrange(outside, os.getuid()) if hasattr(mod, "arrange") else None
+    try:
+        path = _build(mod, sub_dir / "ex1_neural_network.ipynb", ex1_solution_cells,
+                      ex1_stub_cells, arranged.fill if arranged else None)
+        before = _snapshot(outside)
+        report = grade(ex1, path, private_paths=[HIDDEN],
+                       time_scale=getattr(mod, "TIME_SCALE", 0.25))
+        done_ticks = boot_ticks()
+        if arranged:
+            arranged.check(report)
+    finally:
+        if arranged:
+            arranged.close()
 
     results = report.to_gradescope()
     json.dumps(results)  # serializable
@@ -203,7 +197,7 @@ def test_attack_is_graded_right(name, tmp_path, ex1, ex1_solution_cells, ex1_stu
         mod.after(report)
     uid = report.isolation.get("user", "")
     if uid.startswith("uid "):
-        assert _survivors(int(uid.split()[1]), done_ticks) == []
+        assert survivors(int(uid.split()[1]), done_ticks) == []
 
 
 def test_real_limits_stay_generous_for_slow_but_fair_notebooks(ex1):

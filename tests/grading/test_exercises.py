@@ -1,6 +1,6 @@
 """Every exercise appears in every place it must, and those places agree.
 
-The list of exercises is the hidden tests: one ``tests/hidden/exN.py`` defining
+The list of exercises is the hidden tests: one ``hidden_exercises/exN.py`` defining
 ``EXERCISE`` each (``available_exercises``, as ``dlbasics-grade list`` finds them).
 Its ``name``, ``notebook`` and ``parts`` are checked against the places below,
 the steps of "Adding an exercise" in ``dlbasics_grader/README.md``:
@@ -9,9 +9,9 @@ the steps of "Adding an exercise" in ``dlbasics_grader/README.md``:
 2. ``exercises/<notebook>``, generated from the solution and up to date;
 3. ``dlbasics/checks/exN.py``, registering a public check for every graded part
    (held-out ``exN.accuracy`` parts excepted);
-4. ``tests/hidden/exN.py``, whose ``EXERCISE`` loads and names itself, its notebook and its parts;
-5. chapter 10's point table, a row per graded part with its points;
-6. chapter 10's table of graded skills, at least one row for the exercise;
+4. ``hidden_exercises/exN.py``, whose ``EXERCISE`` loads and names itself, its notebook and its parts;
+5. chapter 11's point table, a row per graded part with its points;
+6. chapter 11's table of graded skills, at least one row for the exercise;
 7. the student bundle (``release.build``): the notebook, its public checks, a README row;
 8. ``dlbasics-grade list`` shows it;
 9. the Gradescope zip (its hidden tests, its public checks, its notebook) and the Classroom
@@ -35,19 +35,19 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from test_chapter10_points import point_tables  # tests/ is on sys.path (no __init__.py there)
 
 from dlbasics import checks
 from dlbasics_grader import engine, package, release
 from dlbasics_grader.cli import main
 from dlbasics_grader.engine import HIDDEN_PACKAGE, available_exercises, load_exercise
 from dlbasics_grader.generate import student_sources
-from dlbasics_grader.package import classroom_workflow, gradescope_zip
+from dlbasics_grader.package import actions_workflow, gradescope_zip
 
-from .conftest import EXERCISE_NAMES, HIDDEN, REPO
+from ..helpers import HIDDEN, REPO, point_tables
+from .helpers import EXERCISE_NAMES
 
 PLACES = ("solution notebook", "student notebook", "public checks", "hidden tests",
-          "chapter 10 points", "chapter 10 skills", "student bundle", "dlbasics-grade list",
+          "chapter 11 points", "chapter 11 skills", "student bundle", "dlbasics-grade list",
           "Gradescope and Classroom", "end-to-end test")
 HELD_OUT_PART = "accuracy"  # exN.accuracy: graded on the grader's data only, no public check
 CHECK_CALL = re.compile(r"""check\(\s*["'](ex\d+\.\w+)["']""")
@@ -59,7 +59,7 @@ def _notebook_text(path: Path) -> str:
 
 
 def _skill_rows(chapter: Path) -> set[int]:
-    """Exercise numbers of the rows of chapter 10's "graded skill" table."""
+    """Exercise numbers of the rows of chapter 11's "graded skill" table."""
     for cell in nbformat.read(chapter, as_version=4).cells:
         if cell.cell_type == "markdown" and "| graded skill |" in cell.source:
             return {int(n) for row in SKILL_ROW.findall(cell.source) for n in row.split(",")}
@@ -83,7 +83,7 @@ def place_problems(name: str, repo: Path, bundle: Path, tmp: Path) -> dict[str, 
     ``bundle`` is the student bundle built from ``repo``; ``tmp`` an empty folder for the
     packaging outputs.
     """
-    hidden = repo / "tests" / "hidden"
+    hidden = repo / "hidden_exercises"
     problems: dict[str, str] = {}
     try:
         ex = load_exercise(name, hidden)
@@ -118,13 +118,13 @@ def place_problems(name: str, repo: Path, bundle: Path, tmp: Path) -> dict[str, 
         problems["public checks"] = (f"dlbasics/checks/{name}.py must register a check for "
                                      f"every graded part; missing: {unchecked}")
 
-    chapter = repo / "chapters" / "10_exercises.ipynb"
+    chapter = repo / "chapters" / "11_exercises.ipynb"
     graded = {p.name: p.max_score for p in ex.parts}
     table = point_tables(chapter).get(name) if chapter.is_file() else None
     if table != graded:
-        problems["chapter 10 points"] = f"chapter 10's table says {table}, the grader {graded}"
+        problems["chapter 11 points"] = f"chapter 11's table says {table}, the grader {graded}"
     if not chapter.is_file() or int(name[2:]) not in _skill_rows(chapter):
-        problems["chapter 10 skills"] = f"no row for exercise {name[2:]} in the graded-skill table"
+        problems["chapter 11 skills"] = f"no row for exercise {name[2:]} in the graded-skill table"
 
     shipped = bundle / "exercises" / ex.notebook
     if not (shipped.is_file() and student.is_file()
@@ -144,10 +144,11 @@ def place_problems(name: str, repo: Path, bundle: Path, tmp: Path) -> dict[str, 
     with zipfile.ZipFile(gradescope_zip(name, hidden, tmp / f"{name}.zip")) as zf:
         names = set(zf.namelist())
         runner = zf.read("run_autograder").decode()
-    workflow = classroom_workflow(name, tmp / "classroom", hidden).read_text(encoding="utf-8")
-    if not ({f"tests/hidden/{name}.py", f"package/dlbasics/checks/{name}.py"} <= names
-            and ex.notebook in runner and f"dlbasics-grade {name} {ex.notebook}" in workflow):
-        problems["Gradescope and Classroom"] = (f"the zip must hold tests/hidden/{name}.py and "
+    workflow = actions_workflow(name, tmp / "actions", hidden).read_text(encoding="utf-8")
+    if not ({f"hidden_exercises/{name}.py", f"package/dlbasics/checks/{name}.py"} <= names
+            and ex.notebook in runner and ex.notebook in workflow
+            and f"dlbasics-grade grade {name} " in workflow):
+        problems["Gradescope and Classroom"] = (f"the zip must hold hidden_exercises/{name}.py and "
                                                 f"package/dlbasics/checks/{name}.py, and both "
                                                 f"must grade {ex.notebook}")
 
@@ -176,7 +177,7 @@ def orphans(repo: Path, names: list[str]) -> list[str]:
     """Exercise files that belong to no exercise of ``names`` (hidden tests missing)."""
     notebooks = set()
     for name in names:
-        notebooks.add(load_exercise(name, repo / "tests" / "hidden").notebook)
+        notebooks.add(load_exercise(name, repo / "hidden_exercises").notebook)
     found = [f"solutions/{p.name}" for p in (repo / "solutions").glob("ex*.ipynb")
              if p.name not in notebooks]
     found += [f"exercises/{p.name}" for p in (repo / "exercises").glob("ex*.ipynb")
@@ -214,9 +215,9 @@ def fresh_hidden_modules(monkeypatch):
 def _copy_ex1(repo: Path) -> Path:
     """A repository holding Exercise 1 in every place (the grader's code stays the real one)."""
     for rel in ("solutions/ex1_neural_network.ipynb", "exercises/ex1_neural_network.ipynb",
-                "dlbasics/checks/ex1.py", "chapters/10_exercises.ipynb",
-                "tests/grading/test_ex1.py", "tests/hidden/_common.py", "tests/hidden/ex1.py",
-                "tests/hidden/grading.key"):
+                "dlbasics/checks/ex1.py", "chapters/11_exercises.ipynb",
+                "tests/grading/test_ex1.py", "hidden_exercises/_common.py", "hidden_exercises/ex1.py",
+                "hidden_exercises/grading.key"):
         (repo / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / rel, repo / rel)
     return repo
@@ -241,9 +242,9 @@ REMOVALS = {
     "solution notebook": lambda repo, mp: (repo / "solutions/ex1_neural_network.ipynb").unlink(),
     "student notebook": lambda repo, mp: _drop_last_cell(repo / "exercises/ex1_neural_network.ipynb"),
     "public checks": lambda repo, mp: (repo / "dlbasics/checks/ex1.py").unlink(),
-    "chapter 10 points": lambda repo, mp: _drop_rows(repo / "chapters/10_exercises.ipynb",
+    "chapter 11 points": lambda repo, mp: _drop_rows(repo / "chapters/11_exercises.ipynb",
                                                      r"\|\s*`ex1\.init`"),
-    "chapter 10 skills": lambda repo, mp: _drop_rows(repo / "chapters/10_exercises.ipynb",
+    "chapter 11 skills": lambda repo, mp: _drop_rows(repo / "chapters/11_exercises.ipynb",
                                                      r"\|\s*1\s*\|"),
     "student bundle": lambda repo, mp: mp.setattr(
         release, "COPY_DIRS", tuple(d for d in release.COPY_DIRS if d != "exercises")),
@@ -279,8 +280,8 @@ def test_a_missing_place_is_reported_by_name(place, tmp_path, monkeypatch, fresh
 def test_a_new_exercise_with_only_hidden_tests_misses_every_other_place(
         tmp_path, fresh_hidden_modules):
     repo = _copy_ex1(tmp_path / "repo")
-    (repo / "tests/hidden/ex9.py").write_text(FAKE_EX9, encoding="utf-8")
-    assert available_exercises(repo / "tests" / "hidden") == ["ex1", "ex9"]
+    (repo / "hidden_exercises/ex9.py").write_text(FAKE_EX9, encoding="utf-8")
+    assert available_exercises(repo / "hidden_exercises") == ["ex1", "ex9"]
     (tmp_path / "out").mkdir()
     problems = place_problems("ex9", repo, release.build(tmp_path / "bundle", repo),
                               tmp_path / "out")

@@ -12,7 +12,7 @@ from dlbasics_grader.generate import (
     student_sources,
 )
 
-from .conftest import EXERCISES, SOLUTIONS
+from ..helpers import EXERCISES, SOLUTIONS
 
 SOLUTION_NOTEBOOKS = sorted(SOLUTIONS.glob("ex*.ipynb"))
 

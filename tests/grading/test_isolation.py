@@ -17,8 +17,8 @@ import pytest
 from dlbasics_grader import cli
 from dlbasics_grader.engine import grade
 
-from .conftest import HIDDEN, REPO, write_notebook
-from .test_attacks import _boot_ticks, _survivors
+from ..helpers import HIDDEN, REPO, write_notebook
+from .helpers import boot_ticks, survivors
 
 ROOT = os.geteuid() == 0
 
@@ -89,12 +89,12 @@ def test_a_cpu_hog_cannot_starve_a_notebook_graded_beside_it(tmp_path, ex1,
         time.sleep(0.5)
         fut_good = pool.submit(grade, ex1, good, private_paths=[HIDDEN])
         rep_good, rep_hog = fut_good.result(), fut_hog.result()
-    done = _boot_ticks()
+    done = boot_ticks()
     assert rep_good.score == 10, rep_good.output
     assert rep_hog.score == 0
     uid = rep_hog.isolation.get("user", "")
     if uid.startswith("uid "):
-        assert _survivors(int(uid.split()[1]), done) == []
+        assert survivors(int(uid.split()[1]), done) == []
 
 
 def test_a_linked_submission_is_refused(tmp_path, ex1):

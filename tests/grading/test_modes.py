@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 
 from dlbasics_grader.engine import secret_paths
-from dlbasics_grader.sandbox import _readable_by_others
+from dlbasics_grader.sandbox.assess import readable_by_others
 
-from .conftest import HIDDEN, REPO, SOLUTIONS, write_notebook
+from ..helpers import HIDDEN, REPO, SOLUTIONS, write_notebook
 from .modes import MODES, course_copy, run_grader, unavailable
 
 SECRETS = ("Hidden tests of Exercise 1", "2_914_067", "BEGIN SOLUTION", "He initialization")
@@ -32,9 +32,9 @@ READER = r'''
 import os
 hits, tried = [], []
 targets = [{hidden!r} + "/ex1.py", {solutions!r} + "/ex1_neural_network.ipynb",
-           os.path.expanduser("~{user}/course/tests/hidden/ex1.py"),
+           os.path.expanduser("~{user}/course/hidden_exercises/ex1.py"),
            "/root/.bashrc", "/proc/%d/environ" % os.getppid(),
-           "/proc/%d/cwd/tests/hidden/ex1.py" % os.getppid(),
+           "/proc/%d/cwd/hidden_exercises/ex1.py" % os.getppid(),
            "/proc/%d/root{hidden}/ex1.py" % os.getppid()]
 for top in ("/home", "/work", "/root", "/tmp", "/run", "/opt", "/srv", "/autograder"):
     for root, dirs, files in os.walk(top):
@@ -56,7 +56,7 @@ raise RuntimeError("LEAK " + " ".join(hits)[:3500] + " tried " + ",".join(sorted
 
 WRITER = r'''
 import os
-for path in [{hidden!r} + "/ex1.py", os.path.expanduser("~{user}/course/tests/hidden/ex1.py"),
+for path in [{hidden!r} + "/ex1.py", os.path.expanduser("~{user}/course/hidden_exercises/ex1.py"),
              {package!r} + "/__init__.py", "/root/.bashrc",
              os.path.expanduser("~{user}/.bashrc"), {repo!r} + "/dlbasics-canary"]:
     try:
@@ -108,7 +108,7 @@ def test_batch_of_attacks_in_each_mode(mode, tmp_path, ex1_solution_cells, ex1_s
     if why:
         pytest.fail(f"mode {mode} cannot run here: {why}")
     home, course = course_copy()
-    hidden = course / "tests" / "hidden" if mode == "user" else HIDDEN
+    hidden = course / "hidden_exercises" if mode == "user" else HIDDEN
     solutions = course / "solutions" if mode == "user" else SOLUTIONS
     out = (home if mode == "user" else tmp_path) / f"batch-{mode}"
     if out.exists():
@@ -160,6 +160,8 @@ def test_batch_of_attacks_in_each_mode(mode, tmp_path, ex1_solution_cells, ex1_s
     assert sandbox["seccomp"].startswith("sockets"), sandbox
     assert sandbox["network"].startswith("none"), sandbox
     assert sandbox["signals"] == "cannot signal the grader", sandbox
+    assert sandbox["processes"] == "own PID namespace and /proc", sandbox
+    assert "/run" in sandbox["filesystem"], sandbox
     if mode == "user":
         assert sandbox["user"] == "same as grader" and sandbox["level"] == "reduced"
         assert "weaker than its full isolation" in proc.stderr
@@ -177,19 +179,18 @@ def test_grading_is_refused_where_nothing_hides_the_tests(mode, tmp_path):
     if unavailable(mode):
         pytest.fail(unavailable(mode))
     home, course = course_copy()
-    hidden = course / "tests" / "hidden" if mode == "user" else HIDDEN
+    hidden = course / "hidden_exercises" if mode == "user" else HIDDEN
     nb = (home if mode == "user" else tmp_path) / "refused.ipynb"
     write_notebook(nb, ["x = 1"])
     os.chown(nb, os.stat(home).st_uid, os.stat(home).st_gid)
     env = {"DLBASICS_SANDBOX_DISABLE": "landlock,namespaces"}
     proc = run_grader(mode, ["ex1", str(nb), "--tests", str(hidden), "-q"], env=env)
-    if mode == "root" and not any(_readable_by_others(p) for p in secret_paths(hidden)):
-        # a checkout other users cannot enter (e.g. under /root): permissions already keep
-        # the hidden tests and solutions from the sandbox user, so grading goes ahead
-        assert "refusing" not in proc.stderr and "permissions" in proc.stderr, proc.stderr
-        return
     assert proc.returncode == 3, proc.stderr
     assert "refusing to grade" in proc.stderr and "--allow-unisolated" in proc.stderr
+    if mode == "root" and not any(readable_by_others(p) for p in secret_paths(hidden)):
+        # a checkout other users cannot enter (e.g. under /root): permissions keep the hidden
+        # tests and solutions from the sandbox user, but nothing keeps /proc from it
+        assert "/proc" in proc.stderr, proc.stderr
     proc = run_grader(mode, ["ex1", str(nb), "--tests", str(hidden), "-q",
                              "--allow-unisolated"], env=env)
     assert "refusing" not in proc.stderr and "weaker than its full isolation" in proc.stderr

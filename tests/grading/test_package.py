@@ -1,8 +1,7 @@
-"""Packaging for Gradescope and GitHub Classroom."""
+"""Packaging for Gradescope and GitHub Actions."""
 
 from __future__ import annotations
 
-import base64
 import json
 import shutil
 import stat
@@ -11,18 +10,20 @@ import sys
 import zipfile
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from dlbasics_grader.cli import main
-from dlbasics_grader.package import classroom_output_line, classroom_result, classroom_workflow
+from dlbasics_grader.package import actions_workflow
 
-from .conftest import EX1, EXERCISES, HIDDEN, SOLUTIONS
+from ..helpers import EX1, EXERCISES, HIDDEN, SOLUTIONS
+from .platforms import unzip
 
 
 @pytest.fixture(scope="module")
 def ex1_zip(tmp_path_factory):
     out = tmp_path_factory.mktemp("gs") / "ex1-autograder.zip"
-    assert main(["package-gradescope", "ex1", str(out), "--tests", str(HIDDEN)]) == 0
+    assert main(["gradescope", "ex1", str(out), "--tests", str(HIDDEN)]) == 0
     return out
 
 
@@ -31,11 +32,11 @@ def test_gradescope_zip_holds_scripts_package_and_only_this_exercises_tests(ex1_
         names = set(zf.namelist())
         modes = {i.filename: i.external_attr >> 16 for i in zf.infolist()}
         scripts = {n: zf.read(n).decode() for n in ("setup.sh", "run_autograder")}
-    assert {"setup.sh", "run_autograder", "tests/hidden/ex1.py",
+    assert {"setup.sh", "run_autograder", "hidden_exercises/ex1.py",
             "package/pyproject.toml", "package/dlbasics/__init__.py",
-            "package/dlbasics_grader/runner.py",
+            "package/dlbasics_grader/sandbox/child/runner.py",
             "package/dlbasics/checks/ex1.py"} <= names
-    assert not any(n.startswith("tests/hidden/ex") and n != "tests/hidden/ex1.py" for n in names)
+    assert not any(n.startswith("hidden_exercises/ex") and n != "hidden_exercises/ex1.py" for n in names)
     assert not any("solutions/" in n or n.endswith(".ipynb") or "__pycache__" in n for n in names)
     for script in ("setup.sh", "run_autograder"):
         assert modes[script] & stat.S_IXUSR
@@ -45,28 +46,33 @@ def test_gradescope_zip_holds_scripts_package_and_only_this_exercises_tests(ex1_
     assert '"no" = "yes"' in scripts["setup.sh"]  # Exercise 1 forbids torch: not installed
 
 
+GRADESCOPE_SCHEMA = json.loads((Path(__file__).parent / "schemas" / "gradescope_results.json")
+                               .read_text())
+
+
 def _run_autograder(zip_path: Path, root: Path, submission: Path | None,
                     extra: dict[str, Path] | None = None) -> dict:
-    """Run run_autograder with /autograder moved under ``root`` and this venv's grader;
-    ``extra`` maps more file names in the submission to the notebooks copied there."""
+    """Run the zip's own run_autograder, unchanged, in a simulated ``/autograder`` tree under
+    ``root`` (``$DLBASICS_AUTOGRADER``) with this virtual environment as the one setup.sh
+    makes (``$DLBASICS_VENV``); ``extra`` maps more file names in the submission to the
+    notebooks copied there. The results.json is checked against Gradescope's schema."""
     source = root / "source"
-    with zipfile.ZipFile(zip_path) as zf:
-        zf.extractall(source)
+    unzip(zip_path, source)
+    shutil.copy(source / "run_autograder", root / "run_autograder")  # as Gradescope does
     (root / "submission").mkdir()
     if submission is not None:
         shutil.copy(submission, root / "submission" / EX1)
     for name, path in (extra or {}).items():
         shutil.copy(path, root / "submission" / name)
-    script = (source / "run_autograder").read_text()
-    script = script.replace("/opt/dlbasics-venv/bin/dlbasics-grade",
-                            str(Path(sys.executable).with_name("dlbasics-grade")))
-    script = script.replace("/autograder", str(root))
-    runner = root / "run_autograder"
-    runner.write_text(script)
-    proc = subprocess.run(["bash", str(runner)], capture_output=True, text=True, timeout=300)
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(root), "LANG": "C.UTF-8",
+           "DLBASICS_AUTOGRADER": str(root), "DLBASICS_VENV": sys.prefix}
+    proc = subprocess.run([str(root / "run_autograder")], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    assert stat.S_IMODE((source / "tests").stat().st_mode) & 0o077 == 0
-    return json.loads((root / "results" / "results.json").read_text())
+    assert stat.S_IMODE((source / "hidden_exercises").stat().st_mode) & 0o077 == 0
+    results = json.loads((root / "results" / "results.json").read_text())
+    jsonschema.validate(results, GRADESCOPE_SCHEMA)
+    return results
 
 
 @pytest.mark.slow
@@ -74,6 +80,8 @@ def test_run_autograder_grades_a_submission(ex1_zip, tmp_path):
     results = _run_autograder(ex1_zip, tmp_path / "autograder", SOLUTIONS / EX1)
     assert results["score"] == 10
     assert {t["status"] for t in results["tests"]} == {"passed"}
+    assert results["output_format"] == "md"
+    assert {t["output_format"] for t in results["tests"]} == {"md"}
 
 
 @pytest.mark.slow
@@ -90,9 +98,9 @@ def test_run_autograder_chooses_and_names_the_graded_notebook(ex1_zip, tmp_path)
     results = _run_autograder(ex1_zip, tmp_path / "c", SOLUTIONS / EX1,
                               {"Untitled.ipynb": EXERCISES / EX1, "A.ipynb": EXERCISES / EX1})
     assert results["score"] == 10
-    assert results["output"].startswith(f"Graded {EX1} (the exercise's notebook). Warning: 2 "
-                                        "other notebook(s) were not graded: A.ipynb, "
-                                        "Untitled.ipynb.")
+    assert results["output"].startswith(f"```text\nGraded {EX1} (the exercise's notebook). "
+                                        "Warning: 2 other notebook(s) were not graded: "
+                                        "A.ipynb, Untitled.ipynb.")
 
 
 def test_setup_sh_refuses_a_python_older_than_3_10(ex1_zip, tmp_path):
@@ -113,53 +121,20 @@ def test_setup_sh_refuses_a_python_older_than_3_10(ex1_zip, tmp_path):
     assert not (stubs / "ran").exists()  # stopped before creating the virtual environment
 
 
-def test_classroom_workflow_is_valid_yaml_with_the_reporter(tmp_path):
-    import yaml  # installed with jupyter-book
-    assert main(["github-classroom", "ex1", str(tmp_path)]) == 0
-    wf = yaml.safe_load((tmp_path / "classroom.yml").read_text())
-    steps = wf["jobs"]["run-autograding-tests"]["steps"]
-    grade = next(s for s in steps if s.get("id") == "ex1")
-    assert "dlbasics-grade ex1 ex1_neural_network.ipynb" in grade["run"]
-    assert "--classroom" in grade["run"]
-    report = steps[-1]
-    assert report["uses"].startswith("classroom-resources/autograding-grading-reporter")
-    assert report["with"]["runners"] == "ex1"
-    assert "EX1_RESULTS" in report["env"]
-    # the grader comes from the private tests repository, laid out like the Gradescope zip
-    install = next(s for s in steps if "pip install" in s.get("run", "") and "package" in s["run"])
-    assert "./.hidden/package" in install["run"] and "--tests .hidden/tests/hidden" in grade["run"]
-    zip_path = tmp_path / "ex1.zip"
-    assert main(["package-gradescope", "ex1", str(zip_path), "--tests", str(HIDDEN)]) == 0
-    names = set(zipfile.ZipFile(zip_path).namelist())
-    assert {"package/pyproject.toml", "package/dlbasics_grader/cli.py",
-            "tests/hidden/ex1.py", "tests/hidden/grading.key"} <= names
-    assert not any(n.startswith(("solutions/", "package/solutions/")) for n in names)
+def test_actions_workflow_installs_torch_only_where_the_exercise_needs_it(tmp_path):
+    assert "torch==" not in actions_workflow("ex1", tmp_path / "wf", HIDDEN).read_text()
+    assert "torch==" in actions_workflow("ex2", tmp_path / "wf2", HIDDEN).read_text()
 
 
-def test_classroom_result_matches_the_reporters_format(tmp_path):
-    results = {"tests": [
-        {"name": "a", "score": 2.0, "max_score": 2.0, "status": "passed", "output": ""},
-        {"name": "b", "score": 0.5, "max_score": 3.0, "status": "failed", "output": "x"},
-        {"name": "c", "score": 0.0, "max_score": 1.0, "status": "timeout", "output": "y"}]}
-    out = classroom_result(results)
-    assert out["version"] == 1 and out["status"] == "fail" and out["max_score"] == 6.0
-    assert [t["status"] for t in out["tests"]] == ["pass", "fail", "error"]
-    line = classroom_output_line(results)
-    assert json.loads(base64.b64decode(line.split("=", 1)[1])) == out
-    workflow = classroom_workflow("ex1", tmp_path / "wf", HIDDEN).read_text()
-    assert workflow.count("ex1_neural_network") >= 2 and "torch==" not in workflow
-    assert "torch==" in classroom_workflow("ex2", tmp_path / "wf2", HIDDEN).read_text()
-
-
-def test_classroom_command_fails_clearly_outside_the_repository(tmp_path, monkeypatch, capsys):
+def test_actions_command_fails_clearly_outside_the_repository(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("DLBASICS_HIDDEN_TESTS", raising=False)
-    assert main(["github-classroom", "ex1", "wf"]) == 3
+    assert main(["actions", "ex1", "wf"]) == 3
     assert "hidden tests not found" in capsys.readouterr().err
     assert not (tmp_path / "wf").exists()
-    assert main(["github-classroom", "ex7", "wf", "--tests", str(HIDDEN)]) == 2
+    assert main(["actions", "ex7", "wf", "--tests", str(HIDDEN)]) == 2
     assert "no hidden tests for 'ex7'" in capsys.readouterr().err
     assert not (tmp_path / "wf").exists()
-    assert main(["github-classroom", "ex2", "wf", "--tests", str(HIDDEN)]) == 0
-    text = (tmp_path / "wf" / "classroom.yml").read_text()
-    assert "dlbasics-grade ex2 ex2_cnn.ipynb" in text and "torch==" in text
+    assert main(["actions", "ex2", "wf", "--tests", str(HIDDEN)]) == 0
+    text = (tmp_path / "wf" / "grade.yml").read_text()
+    assert "Grade ex2_cnn.ipynb" in text and "dlbasics-grade grade ex2 " in text and "torch==" in text

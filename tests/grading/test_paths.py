@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from dlbasics_grader.sandbox import _needed_paths, plan_filesystem, private_tmp_plan
+from dlbasics_grader.sandbox.fsplan import needed_paths, plan_filesystem, private_tmp_plan
 
+from ..helpers import REPO, write_notebook
 from .attacks import a38_forbidden_module_runtime as a38
-from .conftest import REPO, write_notebook
 from .modes import USER, _open_python_prefix, course_copy, unavailable
 
 
@@ -49,17 +49,17 @@ def test_an_environment_elsewhere_leaves_the_private_tmp_writable(tmp_path):
 def test_as_root_tmp_is_masked_and_the_environment_under_it_rebound(monkeypatch, tmp_path):
     clone = Path("/tmp/some-clone")
     keep = [Path("/usr/lib/python3.11"), clone / ".venv", clone / "dlbasics"]
-    monkeypatch.setattr("dlbasics_grader.sandbox._needed_paths", lambda: keep)
-    fs = plan_filesystem([clone / "tests" / "hidden", clone / "solutions"], tmp_path / "work")
+    monkeypatch.setattr("dlbasics_grader.sandbox.fsplan.needed_paths", lambda: keep)
+    fs = plan_filesystem([clone / "hidden_exercises", clone / "solutions"], tmp_path / "work")
     hidden = {h for h, _ in fs["hide"]}
     assert "/tmp" in hidden
-    assert str(clone / "tests" / "hidden") not in hidden  # inside the /tmp mask already
+    assert str(clone / "hidden_exercises") not in hidden  # inside the /tmp mask already
     assert fs["rebind"] == [str(clone / ".venv"), str(clone / "dlbasics")]
     assert "/tmp" not in private_tmp_plan(keep)["writable"]
 
 
 def test_the_running_environment_is_planned_for():
-    keep = _needed_paths()
+    keep = needed_paths()
     plan = private_tmp_plan(keep)
     assert set(plan["rebind"]) <= {str(k) for k in keep}
     for d in plan["writable"]:
@@ -110,7 +110,7 @@ def test_forbidden_module_stays_unreachable_with_the_environment_under_tmp(
         results = folder / "a38.json"
         if mode == "user":
             os.chown(notebook, os.stat(home).st_uid, os.stat(home).st_gid)
-        hidden = course / "tests" / "hidden" if mode == "user" else place / "repo" / "tests" / "hidden"
+        hidden = course / "hidden_exercises" if mode == "user" else place / "repo" / "hidden_exercises"
         proc = _moved_run(mode, place, notebook, hidden, results, home)
         log = f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
         assert proc.returncode == 0, log

@@ -9,7 +9,7 @@ import pytest
 
 from dlbasics_grader.release import audit, build
 
-from .conftest import HIDDEN, REPO, SOLUTIONS
+from ..helpers import HIDDEN, REPO, SOLUTIONS
 
 BEGIN = re.compile(r"^\s*# BEGIN SOLUTION")
 END = re.compile(r"^\s*# END SOLUTION")
@@ -47,7 +47,7 @@ def test_bundle_has_what_learners_need(bundle):
     assert (bundle / "README.md").is_file() and (bundle / "pyproject.toml").is_file()
     assert (bundle / "dlbasics" / "checks" / "ex1.py").is_file()
     assert not (bundle / "dlbasics_grader").exists()
-    assert not list(bundle.rglob("sandbox.py")) and not list(bundle.rglob("runner.py"))
+    assert not list(bundle.rglob("sandbox")) and not list(bundle.rglob("runner.py"))
     assert sorted(p.name for p in (bundle / "exercises").glob("*.ipynb")) == sorted(
         p.name for p in SOLUTIONS.glob("ex*.ipynb"))
     assert any((bundle / "chapters").glob("*.ipynb"))
@@ -74,7 +74,7 @@ def test_no_hidden_test_value_reaches_the_bundle(bundle):
 
     seeds = {grading_key(HIDDEN).hex()} | {str(exercise_seed(m.stem, HIDDEN))
                                            for m in HIDDEN.glob("ex*.py")}
-    assert len(seeds) == 4
+    assert len(seeds) == 1 + len(list(HIDDEN.glob("ex*.py")))  # the key and one seed each
     assert not list(bundle.rglob(KEY_FILE))
     for path in bundle.rglob("*"):
         if path.is_file() and path.suffix in (".py", ".ipynb", ".md", ".txt", ".json"):
@@ -87,12 +87,13 @@ def test_audit_finds_planted_solution_code(bundle, tmp_path):
     (planted / "exercises").mkdir(parents=True)
     (planted / "exercises" / "x.ipynb").write_text('{"source": "# BEGIN SOLUTION"}')
     (planted / "solutions").mkdir()
-    (planted / "tests" / "hidden").mkdir(parents=True)
+    (planted / "hidden_exercises").mkdir(parents=True)
     (planted / "pyproject.toml").write_text((REPO / "pyproject.toml").read_text())
     problems = audit(planted)
     assert any("# BEGIN SOLUTION" in p for p in problems)
     assert any(p.startswith("pyproject.toml: installs the grader") for p in problems)
     assert any(p.startswith("solutions/") for p in problems)
+    assert any(p.startswith("hidden_exercises/") for p in problems)
     assert any(p.startswith("tests/") for p in problems)
 
 

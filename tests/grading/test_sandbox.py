@@ -16,7 +16,7 @@ import pytest
 from dlbasics_grader.engine import grade
 from dlbasics_grader.spec import Exercise, Limits, Part, Probe, SandboxPolicy
 
-from .conftest import HIDDEN, REPO, write_notebook
+from ..helpers import HIDDEN, REPO, write_notebook
 
 ROOT = os.geteuid() == 0
 
@@ -180,9 +180,9 @@ def test_a_sandbox_that_cannot_start_is_a_grader_error_with_results(tmp_path, mo
     import sys
     from pathlib import Path
 
-    from dlbasics_grader.sandbox import _world_reachable
+    from dlbasics_grader.sandbox.fsplan import world_reachable
 
-    if _world_reachable(Path(sys.base_prefix).resolve()) is None:
+    if world_reachable(Path(sys.base_prefix).resolve()) is None:
         pytest.skip("this Python is readable by every user, so the sandbox starts anyway")
     monkeypatch.setenv("DLBASICS_SANDBOX_DISABLE", "namespaces")
     report = grade(ex1, write_notebook(tmp_path / "nb.ipynb", ["x = 1"]), private_paths=[HIDDEN])

@@ -14,6 +14,11 @@ Each module describes one submission and what grading it must give:
 * ``CANARIES``: paths outside the sandbox that must not exist afterwards.
 * ``TIME_SCALE``: multiplies every time limit (default 0.25 to keep timeouts cheap).
 * ``after(report)``: extra assertions on the report.
+* ``arrange(outside, uid)``: sets up what the attack aims at outside the sandbox
+  (a listening socket, a process) and returns an object with ``fill`` (text
+  replaced in ``CELLS``), ``check(report)`` (asserts the target was not
+  reached) and ``close()``. ``outside`` is a folder of the test's, ``uid`` the
+  grading user.
 
 Most attacks change the solution a little: ``cells = patched((old, new), ...)``.
 

@@ -6,8 +6,8 @@
 CELLS = [
     "import os, glob\n"
     "found = []\n"
-    "for pattern in ['{REPO}/tests/hidden/*', '../tests/hidden/*', '../../tests/hidden/*',\n"
-    "                '/autograder/source/tests/hidden/*', '{REPO}/solutions/*',\n"
+    "for pattern in ['{REPO}/hidden_exercises/*', '../hidden_exercises/*', '../../hidden_exercises/*',\n"
+    "                '/autograder/source/hidden_exercises/*', '{REPO}/solutions/*',\n"
     "                os.environ.get('DLBASICS_HIDDEN_TESTS', '') + '/*']:\n"
     "    found += glob.glob(pattern, recursive=True)\n"
     "for path in found:\n"
@@ -16,8 +16,8 @@ CELLS = [
     "    except OSError as exc:\n"
     "        print('cannot read', path, exc)\n"
     "print('found', len(found))",
-    "print(open('{REPO}/tests/hidden/ex1.py').read())",
-    "print(os.listdir('{REPO}/tests/hidden'))",
+    "print(open('{REPO}/hidden_exercises/ex1.py').read())",
+    "print(os.listdir('{REPO}/hidden_exercises'))",
     "STUBS",
 ]
 EXPECT_SCORE = 0

@@ -3,7 +3,7 @@
 CELLS = [
     "open('/tmp/dlbasics-attack-canary', 'w').write('pwned')",
     "open('/work/main/dlbasics-attack-canary', 'w').write('pwned')",
-    "open('/work/main/tests/hidden/ex1.py', 'a').write('pwned')",
+    "open('/work/main/hidden_exercises/ex1.py', 'a').write('pwned')",
     "open('/etc/dlbasics-attack-canary', 'w').write('pwned')",
     "open('/dev/shm/dlbasics-attack-canary', 'w').write('pwned')",
     "import os\nopen(os.path.expanduser('~/.bashrc'), 'a').write('pwned')",

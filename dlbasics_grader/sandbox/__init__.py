@@ -1,0 +1,39 @@
+"""Starting, watching and stopping the sandboxed process of one submission.
+
+The host half, one job per module:
+
+* :mod:`.job` -- what one launch runs (:class:`Job`) and returns
+  (:class:`RawRun`, a :class:`Phase` per cell and probe): data, no verdicts;
+* :mod:`.fsplan` -- the filesystem plan: what the sandbox reads, what it never sees;
+* :mod:`.cgroup` -- a cgroup per sandbox (root): CPU share, memory, tasks;
+* :mod:`.processes` -- finding, metering and killing the sandbox's processes;
+* :mod:`.watch` -- the watch loop: output, messages, time limits;
+* :mod:`.launch` -- :func:`run_job`, which puts them together;
+* :mod:`.assess` -- what isolation the host gives, and when to refuse.
+
+:mod:`.protocol` is the typed contract both halves share. The child half,
+:mod:`.child`, runs inside the sandbox: the runner confines itself and then
+runs the learner's cells and the probes.
+
+The isolation comes from what the host offers (:func:`dlbasics_grader.isolation.host_support`):
+
+* as root: its own unused user id (one per concurrent sandbox), a cgroup
+  bounding its CPU share, memory (tmpfs included) and tasks, network, IPC and
+  mount namespaces (through a user namespace when CAP_SYS_ADMIN is missing),
+  a private ``/tmp``, empty folders mounted over the hidden exercises, the
+  solutions, the submissions and the grader's working directory;
+* for everyone: Landlock (reads only the Python installation, the allowed
+  packages and system folders, writes only its working folder, no TCP, no
+  signals out of the sandbox), seccomp (no sockets, UNIX ones included, no ptrace,
+  System V IPC, namespaces, mounts or new sessions), unprivileged user,
+  network and IPC namespaces, and resource limits.
+"""
+
+from dlbasics_grader.sandbox.assess import Assessment, assess
+from dlbasics_grader.sandbox.job import Job, Phase, RawRun, RunRecord, SandboxUnavailable
+from dlbasics_grader.sandbox.launch import run_job
+from dlbasics_grader.sandbox.protocol import PhaseStatus
+from dlbasics_grader.sandbox.watch import WALL_FACTOR
+
+__all__ = ["WALL_FACTOR", "Assessment", "Job", "Phase", "PhaseStatus", "RawRun", "RunRecord",
+           "SandboxUnavailable", "assess", "run_job"]

@@ -1,0 +1,260 @@
+"""Launching one sandbox: :func:`run_job`.
+
+It writes the :class:`~dlbasics_grader.sandbox.protocol.ChildJob` for the
+runner (:mod:`dlbasics_grader.sandbox.child.runner`), starts it with a clean
+environment in a fresh working directory (its own user id as root, leased
+with ``flock``; its own cgroup), lets :class:`~dlbasics_grader.sandbox.watch.Watch`
+read it and enforce the limits, and kills every process it started. It
+returns a :class:`~dlbasics_grader.sandbox.job.RawRun`: plain data about what
+happened, nothing more.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import importlib.util
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from dlbasics_grader import isolation
+from dlbasics_grader.sandbox import protocol
+from dlbasics_grader.sandbox.cgroup import Cgroup
+from dlbasics_grader.sandbox.fsplan import (
+    excluded_entries,
+    needed_paths,
+    never_readable,
+    plan_filesystem,
+    private_tmp_plan,
+    runtime_folders,
+)
+from dlbasics_grader.sandbox.job import Job, RawRun, SandboxUnavailable
+from dlbasics_grader.sandbox.processes import CpuMeter, count_tasks_of, kill_all
+from dlbasics_grader.sandbox.protocol import PhaseStatus
+from dlbasics_grader.sandbox.watch import WALL_FACTOR, Watch
+
+RUNNER = Path(__file__).resolve().parent / "child" / "runner.py"
+SANDBOX_UIDS = range(61000, 61500)
+ROOT_BASE = Path("/run/dlbasics-grade")
+TMP_MB = 32
+
+
+class _UidLease:
+    """An exclusive claim on one sandbox uid, held with ``flock``."""
+
+    def __init__(self) -> None:
+        locks = ROOT_BASE / "locks"
+        locks.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(locks, 0o700)
+        start = secrets.randbelow(len(SANDBOX_UIDS))
+        for k in range(len(SANDBOX_UIDS)):
+            uid = SANDBOX_UIDS[(start + k) % len(SANDBOX_UIDS)]
+            fd = os.open(locks / f"{uid}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                continue
+            self.uid, self.fd = uid, fd
+            return
+        raise SandboxUnavailable("every sandbox user id is in use")
+
+    def release(self) -> None:
+        fcntl.flock(self.fd, fcntl.LOCK_UN)
+        os.close(self.fd)
+
+
+_MPL_LOCK = threading.Lock()
+_MPL_CACHE: list[str | None] = []
+
+
+def matplotlib_font_cache() -> str | None:
+    """A ready font cache for matplotlib (built once), or None without matplotlib.
+
+    A fresh matplotlib configuration folder makes ``import matplotlib.pyplot``
+    rebuild its font list, a third of its import time; each sandbox gets a copy.
+    """
+    with _MPL_LOCK:
+        if _MPL_CACHE:
+            return _MPL_CACHE[0]
+        found = None
+        if importlib.util.find_spec("matplotlib") is not None:
+            if os.geteuid() == 0:
+                folder = ROOT_BASE / "matplotlib"
+            else:
+                folder = Path(tempfile.gettempdir()) / f"dlbasics-grade-matplotlib-{os.getuid()}"
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                os.chmod(folder, 0o755)
+                caches = sorted(folder.glob("fontlist-*.json"))
+                if not caches:
+                    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                           "MPLCONFIGDIR": str(folder), "MPLBACKEND": "Agg"}
+                    subprocess.run([sys.executable, "-c", "import matplotlib.font_manager"],
+                                   env=env, capture_output=True, timeout=120, check=False)
+                    caches = sorted(folder.glob("fontlist-*.json"))
+                if caches:
+                    os.chmod(caches[-1], 0o644)
+                    found = str(caches[-1])
+            except (OSError, subprocess.SubprocessError):
+                found = None
+        _MPL_CACHE.append(found)
+        return found
+
+
+
+def _clean_env(workdir: Path, token: str) -> dict[str, str]:
+    """The sandbox's whole environment: nothing from the grader's, nothing secret.
+
+    ``PYTHONHASHSEED`` is fixed (not derived from the grading seed, which must
+    stay in the grader)."""
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(workdir),
+        "TMPDIR": str(workdir / "tmp"),
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "NUMEXPR_NUM_THREADS": "1",
+        "TORCH_NUM_THREADS": "1",
+        "PYTHONHASHSEED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONNOUSERSITE": "1",
+        "PYTHONSAFEPATH": "1",
+        "PYTHONUNBUFFERED": "0",
+        "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": str(workdir / ".matplotlib"),
+        "DLBASICS_SANDBOX": "1",
+        "DLBASICS_SANDBOX_TOKEN": token,
+    }
+
+
+def _job_folder(as_root: bool) -> Path:
+    if as_root:
+        ROOT_BASE.mkdir(parents=True, exist_ok=True)
+        os.chmod(ROOT_BASE, 0o711)
+        jobdir = Path(tempfile.mkdtemp(prefix="job-", dir=ROOT_BASE))
+        os.chmod(jobdir, 0o711)
+        return jobdir
+    return Path(tempfile.mkdtemp(prefix="dlbasics-grade-"))
+
+
+def run_job(job: Job, private_paths: list[Path], deadline: float, cpu_left: float) -> RawRun:
+    """Run one launch of the sandbox; see the module docstring.
+
+    ``deadline`` is the absolute ``time.monotonic()`` wall-clock backstop;
+    ``cpu_left`` the notebook's remaining CPU seconds (its own, not the
+    machine's: a busy neighbour does not use them up).
+    """
+    host = isolation.host_support()
+    limits = job.limits
+    as_root = os.geteuid() == 0
+    lease = _UidLease() if host["root"] else None
+    token, nonce = secrets.token_hex(16), secrets.token_hex(16)
+    jobdir = _job_folder(as_root)
+    workdir = jobdir / "work"
+    run = RawRun()
+    proc = cgroup = None
+    read_fd = write_fd = -1
+    t_start = time.monotonic()
+    try:
+        uid = lease.uid if lease else None
+        for p in (workdir, workdir / "tmp"):
+            p.mkdir(mode=0o700)
+            if uid is not None:
+                os.chown(p, uid, uid)
+        work_mb = max(limits.file_size_mb * 2, 32)
+        if host["cgroup"]:
+            cgroup = Cgroup(f"job-{token[:16]}", limits, extra_mb=work_mb + 3 * TMP_MB)
+        fs = plan_filesystem(private_paths, workdir) if host["root"] else {
+            "hide": [], "rebind": [], "need_mounts": False}
+        runtime = runtime_folders()
+        tmp = private_tmp_plan(needed_paths(), runtime=tuple(runtime))
+        nproc = limits.nproc
+        if not host["root"]:
+            nproc += count_tasks_of(os.getuid())
+        forbidden = job.policy.forbidden_modules
+        child = protocol.ChildJob(
+            nonce=nonce,
+            workdir=str(workdir),
+            cells=job.cells,
+            probes=job.probes,
+            start_probe=job.start_probe,
+            policy=job.wire_policy(),
+            cell_timeout_s=limits.cell_wall_s,
+            wall_factor=WALL_FACTOR,
+            max_result_bytes=int(limits.result_mb * 1024 * 1024 * 1.4),
+            limits=protocol.ResourceLimits(
+                cpu_s=limits.cpu_s, memory_mb=limits.memory_mb,
+                memory_kind=protocol.MemoryKind(limits.memory_kind),
+                file_size_mb=limits.file_size_mb, open_files=limits.open_files,
+                nproc_total=nproc),
+            isolation=protocol.IsolationPlan(
+                uid=uid, gid=uid, workdir=str(workdir),
+                hide=[protocol.Mask(path=h, mode=m) for h, m in fs["hide"]],
+                rebind=fs["rebind"], need_mounts=fs["need_mounts"], runtime=runtime,
+                tmp_rebind=tmp["rebind"], tmp_write=tmp["writable"],
+                font_cache=matplotlib_font_cache(), work_mb=work_mb, tmp_mb=TMP_MB,
+                mount_ns=host["mount_ns"], user_ns=host["user_ns"],
+                landlock=host["landlock"] > 0, seccomp=host["seccomp"],
+                cgroup=[str(p) for p in cgroup.paths.values()] if cgroup else [],
+                cgroup_summary=cgroup.summary if cgroup else "",
+                never=never_readable(private_paths),
+                exclude_entries=excluded_entries(forbidden) if forbidden else [
+                    "dlbasics_grader"],
+                extra_packages=[] if any(m.split(".")[0] == "dlbasics" for m in forbidden)
+                else ["dlbasics"],
+            ),
+        )
+        job_file = jobdir / "job.json"
+        fd = os.open(job_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(protocol.to_wire(child), fh)
+        read_fd, write_fd = os.pipe()
+        proc = subprocess.Popen(
+            [sys.executable, "-X", "faulthandler", str(RUNNER), str(job_file), str(write_fd)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            pass_fds=(write_fd,), cwd=str(jobdir), env=_clean_env(workdir, token),
+            start_new_session=True, close_fds=True,
+        )
+        os.close(write_fd)
+        write_fd = -1
+        meter = CpuMeter(proc.pid, cgroup)
+        Watch(proc, read_fd, job, nonce, meter, deadline, cpu_left, run).loop()
+        run.cpu_s = meter.read()
+        if cgroup is not None and run.stop_status == PhaseStatus.CRASHED \
+                and cgroup.oom_killed() and "SIGKILL" in run.stop_reason:
+            run.stop_status = PhaseStatus.OUT_OF_MEMORY
+            run.stop_reason = "the notebook's processes used more memory than allowed"
+    finally:
+        kill_all(proc.pid if proc is not None else None, lease.uid if lease else None, token,
+                 cgroup)
+        if proc is not None:
+            for stream in (proc.stdout, proc.stderr):
+                if stream:
+                    stream.close()
+            if proc.returncode is None:
+                try:
+                    proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    pass
+        for fd_ in (read_fd, write_fd):
+            if fd_ >= 0:
+                try:
+                    os.close(fd_)
+                except OSError:
+                    pass
+        shutil.rmtree(jobdir, ignore_errors=True)
+        if lease:
+            lease.release()
+        run.wall_s = time.monotonic() - t_start
+    return run

@@ -1,0 +1,1 @@
+"""Tests of the public checks (``dlbasics.checks``) a learner runs in a notebook."""

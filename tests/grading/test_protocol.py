@@ -1,0 +1,134 @@
+"""The host<->child contract (dlbasics_grader.sandbox.protocol) is decoded strictly on
+both sides: a missing, unknown or mistyped field is an error, never a default."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from dlbasics_grader.sandbox import protocol
+from dlbasics_grader.sandbox.job import Job, RawRun
+from dlbasics_grader.sandbox.launch import RUNNER
+from dlbasics_grader.sandbox.protocol import ChildJob, Event, PhaseStatus, ProtocolError
+from dlbasics_grader.sandbox.watch import MessageGate
+from dlbasics_grader.spec import Limits, SandboxPolicy
+
+
+def _job() -> ChildJob:
+    return ChildJob(
+        nonce="n" * 32, workdir="/tmp/w",
+        cells=[protocol.Cell(index=0, code="x = 1", skipped="")],
+        probes=[protocol.ProbeCall(name="p", source="def f(ns, i):\n    return {}\n",
+                                   entry="f", timeout_s=1.5, inputs={"a": [1, 2]})],
+        start_probe=0,
+        policy=protocol.Policy(forbidden_modules=["torch"], reason="numpy only", preload=[],
+                               allow_processes=False),
+        cell_timeout_s=2.0, wall_factor=2.0, max_result_bytes=1000,
+        limits=protocol.ResourceLimits(cpu_s=5, memory_mb=512,
+                                       memory_kind=protocol.MemoryKind.AS, file_size_mb=8,
+                                       open_files=64, nproc_total=16),
+        isolation=protocol.IsolationPlan(
+            uid=None, gid=None, workdir="/tmp/w",
+            hide=[protocol.Mask(path="/srv/hidden", mode="755")], rebind=[], need_mounts=False,
+            runtime=["/run"],
+            tmp_rebind=[], tmp_write=["/tmp"], font_cache=None, work_mb=32, tmp_mb=32,
+            mount_ns=False, user_ns=True, landlock=True, seccomp=True, cgroup=[],
+            cgroup_summary="", never=["/srv/hidden"], exclude_entries=["torch"],
+            extra_packages=["dlbasics"]))
+
+
+def _wire() -> dict:
+    return json.loads(json.dumps(protocol.to_wire(_job())))
+
+
+def test_a_job_survives_the_trip_through_json_unchanged():
+    assert protocol.from_wire(ChildJob, _wire()) == _job()
+
+
+@pytest.mark.parametrize("field", ["landlock", "seccomp", "never", "hide"])
+def test_a_missing_protection_field_is_an_error_not_off(field):
+    wire = _wire()
+    del wire["isolation"][field]
+    with pytest.raises(ProtocolError, match=f"missing field.*'{field}'"):
+        protocol.from_wire(ChildJob, wire)
+
+
+def test_a_misspelt_key_is_an_error_naming_both_spellings():
+    wire = _wire()
+    wire["isolation"]["secomp"] = wire["isolation"].pop("seccomp")
+    with pytest.raises(ProtocolError, match="unknown field.*'secomp'.*missing field.*'seccomp'"):
+        protocol.from_wire(ChildJob, wire)
+
+
+@pytest.mark.parametrize(("where", "value"), [
+    (("isolation", "landlock"), "yes"),      # a string is not a bool
+    (("isolation", "work_mb"), True),        # a bool is not an int
+    (("isolation", "uid"), 1.0),             # a float is not an int
+    (("limits", "memory_kind"), "rss"),      # not a MemoryKind
+    (("cell_timeout_s",), float("nan")),     # not finite
+    (("cells",), {"index": 0}),              # not a list
+])
+def test_a_mistyped_value_is_an_error(where, value):
+    wire = _wire()
+    target = wire
+    for key in where[:-1]:
+        target = target[key]
+    target[where[-1]] = value
+    with pytest.raises(ProtocolError):
+        protocol.from_wire(ChildJob, wire)
+
+
+def test_status_values_are_enums_equal_to_their_text():
+    assert PhaseStatus("out of memory") is PhaseStatus.OUT_OF_MEMORY
+    assert PhaseStatus.OK == "ok" and f"{PhaseStatus.TIMEOUT}" == "timeout"
+    with pytest.raises(ProtocolError, match="not one of"):
+        protocol.read_message({"ev": "cell_end", "i": 0, "status": "passed", "error": "",
+                               "traceback": "", "t": 0.1})
+
+
+def test_the_runner_refuses_a_job_with_a_misspelt_key_before_running_anything(tmp_path):
+    wire = _wire()
+    wire["isolation"]["landlok"] = wire["isolation"].pop("landlock")
+    wire["cells"] = [{"index": 0, "code": "open('ran', 'w')", "skipped": ""}]
+    job_file = tmp_path / "job.json"
+    job_file.write_text(json.dumps(wire))
+    read_fd, write_fd = os.pipe()
+    proc = subprocess.run([sys.executable, str(RUNNER), str(job_file), str(write_fd)],
+                          pass_fds=(write_fd,), cwd=tmp_path, capture_output=True, timeout=60)
+    os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as fh:
+        lines = fh.read().splitlines()
+    assert proc.returncode == 3, proc.stderr
+    msg = json.loads(lines[0])
+    assert msg["ev"] == "fatal" and "'landlok'" in msg["error"] and "'landlock'" in msg["error"]
+    assert len(lines) == 1 and not (tmp_path / "ran").exists()
+
+
+def _gate() -> tuple[MessageGate, RawRun]:
+    job = Job.build([], [], SandboxPolicy(), Limits())
+    run = RawRun()
+    return MessageGate(job, "k", run, time.monotonic), run
+
+
+def test_the_grader_stops_a_run_whose_message_has_an_extra_field():
+    gate, run = _gate()
+    gate.feed(json.dumps({"k": "k", "ev": "ready", "isolation": {}}).encode())
+    assert not gate.violation and gate.state == "cells"
+    gate.feed(json.dumps({"k": "k", "ev": "cells_done", "finished": True}).encode())
+    assert "unexpected message ('cells_done'" in gate.violation
+
+
+def test_the_grader_ignores_lines_without_the_nonce_and_accepts_the_exact_order():
+    gate, run = _gate()
+    for line in (b"not json", json.dumps({"ev": "done"}).encode()):
+        gate.feed(line)
+    assert run.ignored_messages == 2 and not gate.violation
+    for ev in (Event.READY, Event.CELLS_DONE, Event.DONE):
+        body = {"isolation": {"user": "x"}} if ev is Event.READY else {}
+        gate.feed(json.dumps({"k": "k", "ev": ev.value, **body}).encode())
+    assert run.finished and not gate.violation and run.isolation == {"user": "x"}
