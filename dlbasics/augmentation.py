@@ -113,7 +113,7 @@ def shift_images(images: Any, dy: Any, dx: Any) -> np.ndarray:
     return out[:, 0] if squeeze else out
 
 
-def random_shift(images: Any, max_shift: int = 2, rng: Any = 0) -> np.ndarray:
+def random_shift(images: Any, max_shift: int = 2, rng: Any = None) -> np.ndarray:
     """Shift each image by a random whole number of pixels along each axis.
 
     Parameters
@@ -183,7 +183,7 @@ def rotate_images(images: Any, degrees: Any) -> np.ndarray:
     return out[:, 0] if squeeze else out
 
 
-def random_rotation(images: Any, max_degrees: float = 10.0, rng: Any = 0) -> np.ndarray:
+def random_rotation(images: Any, max_degrees: float = 10.0, rng: Any = None) -> np.ndarray:
     """Rotate each image by an angle drawn uniformly from ``[-max_degrees, max_degrees]``.
 
     Parameters
@@ -204,7 +204,7 @@ def random_rotation(images: Any, max_degrees: float = 10.0, rng: Any = 0) -> np.
     return rotate_images(images, gen.uniform(-max_degrees, max_degrees, size=len(x)))
 
 
-def random_flip(images: Any, p: float = 0.5, rng: Any = 0) -> np.ndarray:
+def random_flip(images: Any, p: float = 0.5, rng: Any = None) -> np.ndarray:
     """Mirror each image left-right with probability ``p``.
 
     Not for digits or text: mirroring changes what a character is (see the

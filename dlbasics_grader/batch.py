@@ -18,7 +18,7 @@ def write_results(path: Path, rep, strict: bool, student: str = "", attention: s
     """results.json (Gradescope's schema) and, next to it, the readable Markdown report."""
     from dlbasics_grader import report
 
-    report.write_json_atomic(path, rep.to_gradescope(strict=strict))
+    report.write_json_atomic(path, report.gradescope_markdown(rep.to_gradescope(strict=strict)))
     report.write_text_atomic(Path(path).with_suffix(".md"),
                              report.markdown_report(rep, student, attention))
 

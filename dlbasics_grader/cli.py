@@ -7,6 +7,7 @@ Usage::
     dlbasics-grade batch EXERCISE FOLDER [--csv gradebook.csv] [--jobs N] [--results-dir OUT]
     dlbasics-grade list [--tests DIR]
     dlbasics-grade gradescope EXERCISE OUT.zip [--tests DIR]      # Gradescope autograder zip
+    dlbasics-grade classroom50 EXERCISE OUT_DIR [--tests DIR]     # Classroom 50 autograder
     dlbasics-grade actions EXERCISE [OUT_DIR] [--tests DIR]       # GitHub Actions workflow
 
 ``dlbasics-grade COMMAND --help`` says more. The forms from before the commands still work:
@@ -37,7 +38,7 @@ from pathlib import Path
 from dlbasics_grader.exit import ExitStatus, GradeExit
 from dlbasics_grader.untrusted import terminal_safe
 
-COMMANDS = ("grade", "batch", "list", "gradescope", "actions")
+COMMANDS = ("grade", "batch", "list", "gradescope", "classroom50", "actions")
 LEGACY_COMMANDS = {"package-gradescope": "gradescope", "github-classroom": "actions"}
 
 
@@ -194,6 +195,16 @@ def _cmd_gradescope(args: argparse.Namespace) -> None:
     print(f"wrote {out} (upload it as the autograder of the {args.exercise} assignment)")
 
 
+def _cmd_classroom50(args: argparse.Namespace) -> None:
+    from dlbasics_grader import package
+
+    tests_dir = _setup(args.tests, args.exercise)[0]
+    out = package.classroom50_autograder(args.exercise, tests_dir, args.out_dir)
+    print(f"wrote {out} and the files beside it: copy {args.out_dir}/ to "
+          "CLASSROOM/autograders/ASSIGNMENT/ in your classroom50 repository, and pass "
+          f"{args.out_dir / 'runtime.json'} to 'gh teacher assignment add --runtime'")
+
+
 def _cmd_actions(args: argparse.Namespace) -> None:
     from dlbasics_grader import package
 
@@ -271,6 +282,12 @@ def parser() -> argparse.ArgumentParser:
     p = _command(sub, "gradescope", _cmd_gradescope,
                  "Write the Gradescope autograder zip for one exercise.")
     p.add_argument("out", type=Path, help="the zip file to write")
+    _tests_option(p)
+
+    p = _command(sub, "classroom50", _cmd_classroom50,
+                 "Write the Classroom 50 autograder (autograder.py, the package, the hidden "
+                 "tests and runtime.json) for one exercise into OUT_DIR.")
+    p.add_argument("out_dir", type=Path, help="becomes CLASSROOM/autograders/ASSIGNMENT/")
     _tests_option(p)
 
     p = _command(sub, "actions", _cmd_actions,

@@ -54,6 +54,7 @@ def setup_error_results(message: str) -> dict[str, Any]:
     return {
         "score": 0.0,
         "execution_time": 0.0,
+        "output_format": "text",
         "output": f"The autograder is misconfigured and could not grade this submission: "
                   f"{message}. Please tell your instructor.",
         "visibility": "visible",
@@ -143,6 +144,22 @@ def markdown_report(report: GradeReport, student: str = "", attention: str = "")
     if notes:
         lines += ["", "## The notebook", "", md_code(notes)]
     return "\n".join(lines) + "\n"
+
+
+def gradescope_markdown(results: dict[str, Any]) -> dict[str, Any]:
+    """``results`` (Gradescope's results.json) with its feedback written as Markdown.
+
+    Gradescope renders ``output_format: "md"`` (top level and per test); every message is
+    put in a fenced block, so its indentation, tracebacks and learner text show exactly as
+    written and nothing in them becomes markup.
+    """
+    out = dict(results, output_format="md")
+    if str(out.get("output", "")).strip():
+        out["output"] = md_code(out["output"])
+    out["tests"] = [dict(t, output_format="md",
+                         output=md_code(t["output"]) if str(t.get("output", "")).strip() else "")
+                    for t in results.get("tests", [])]
+    return out
 
 
 def gradebook_header(part_names: Sequence[str]) -> list[str]:

@@ -110,7 +110,7 @@ def test_one_learners_folder_grades_the_expected_notebook_else_the_newest(tmp_pa
     argv = ["grade", "ex1", str(folder), "--choose", "--results", str(out), "--tests", str(HIDDEN), "-q"]
     assert main(argv) == 0
     data = json.loads(out.read_text())
-    first = data["output"].splitlines()[0]
+    first = data["output"].splitlines()[1]  # inside the fenced block
     assert first.startswith("Graded Untitled-1.ipynb (the newest notebook; name yours "
                             f"{EX1} to choose it). Warning: 1 other notebook(s) were not "
                             "graded: Untitled.ipynb.")
@@ -119,7 +119,7 @@ def test_one_learners_folder_grades_the_expected_notebook_else_the_newest(tmp_pa
     os.utime(folder / EX1, (1_000_000, 1_000_000))
     assert main(argv) == 0
     data = json.loads(out.read_text())
-    assert data["output"].startswith(f"Graded {EX1} (the exercise's notebook). Warning: 2 ")
+    assert data["output"].startswith(f"```text\nGraded {EX1} (the exercise's notebook). Warning: 2 ")
     assert data["score"] == 0
 
 
@@ -186,7 +186,7 @@ def test_gradescope_mode_uses_only_passed_and_failed(tmp_path):
                  "--tests", str(HIDDEN), "-q"]) == 0
     tests = json.loads(out.read_text())["tests"]
     assert {t["status"] for t in tests} == {"failed"}
-    assert all(t["output"].startswith("[error] ") for t in tests)
+    assert all(t["output"].startswith("```text\n[error] ") for t in tests)
 
 
 def test_the_console_script_is_installed():
@@ -201,14 +201,14 @@ def test_commands_and_the_forms_from_before_them(capsys):
     from dlbasics_grader.cli import _modern, parser
 
     assert set(parser()._subparsers._group_actions[0].choices) == {  # noqa: SLF001
-        "grade", "batch", "list", "gradescope", "actions"}
+        "grade", "batch", "list", "gradescope", "classroom50", "actions"}
     nb, folder = str(SOLUTIONS / EX1), str(EXERCISES)
     assert _modern(["ex1", nb, "-q"]) == ["grade", "ex1", nb, "-q"]
     assert _modern(["ex1", folder, "--csv", "g.csv"]) == ["batch", "ex1", folder, "--csv", "g.csv"]
     assert _modern(["ex1", folder, "--choose"]) == ["grade", "ex1", folder, "--choose"]
     assert _modern(["package-gradescope", "ex1", "x.zip"]) == ["gradescope", "ex1", "x.zip"]
     assert _modern(["github-classroom", "ex1"]) == ["actions", "ex1"]
-    for command in ("grade", "batch", "list", "gradescope", "actions"):
+    for command in ("grade", "batch", "list", "gradescope", "classroom50", "actions"):
         assert main([command, "--help"]) == 0
         assert f"usage: dlbasics-grade {command}" in capsys.readouterr().out
 
