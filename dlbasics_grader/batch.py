@@ -18,7 +18,9 @@ def write_results(path: Path, rep, strict: bool, student: str = "", attention: s
     """results.json (Gradescope's schema) and, next to it, the readable Markdown report."""
     from dlbasics_grader import report
 
-    report.write_json_atomic(path, report.gradescope_markdown(rep.to_gradescope(strict=strict)))
+    data = report.gradescope_markdown(rep.to_gradescope(strict=strict))
+    data.setdefault("extra_data", {})["needs_attention"] = attention  # for the class report
+    report.write_json_atomic(path, data)
     report.write_text_atomic(Path(path).with_suffix(".md"),
                              report.markdown_report(rep, student, attention))
 
@@ -137,7 +139,8 @@ def grade_batch(args: argparse.Namespace, exercise, tests_dir: Path) -> ExitStat
     def record(student: str, rep) -> None:
         """Keep one student's grade the moment it is known (CSV row, results file)."""
         reports[student] = rep
-        rows.append(report.gradebook_row(student, rep, attention[student]))
+        rows.append(report.gradebook_row(student, rep, attention[student],
+                                         root=args.submission))
         if book is not None:
             book.append(rows[-1])
         if args.results_dir:
@@ -148,12 +151,14 @@ def grade_batch(args: argparse.Namespace, exercise, tests_dir: Path) -> ExitStat
         futures = {pool.submit(engine.grade, exercise, it.path, private_paths=private,
                                allow_unisolated=args.allow_unisolated): it.student
                    for it in items if it.path is not None}
+        # every student counts, those whose notebook could not be chosen too
+        bar = tqdm(total=len(items), desc=f"grading {exercise.name}", unit="nb",
+                   disable=args.quiet, file=sys.stderr)
         for it in items:
             if it.path is None:
                 record(it.student, not_graded(exercise, args.submission / it.student,
                                                it.attention))
-        bar = tqdm(total=len(futures), desc=f"grading {exercise.name}", unit="nb",
-                   disable=args.quiet, file=sys.stderr)
+                bar.update()
         for fut in as_completed(futures):
             student = futures[fut]
             record(student, fut.result())

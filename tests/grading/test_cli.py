@@ -88,14 +88,16 @@ def test_the_markdown_report_says_what_passed_and_failed_and_escapes_learner_tex
     assert main(["grade", "ex1", str(write_notebook(tmp_path / EX1, cells)), "--results", str(out),
                  "--tests", str(HIDDEN), "-q"]) == 0
     md = out.with_suffix(".md").read_text()
-    assert md.startswith(r"# A neural network from scratch \(NumPy\) (ex1)")
-    assert "**Score: 0 / 10**" in md and "| ex1\\.init: " in md
+    assert md.startswith("# A neural network from scratch (NumPy) (ex1)")  # plain, no escapes
+    assert f"file `{EX1}`" in md and "\\_" not in md.split("```", 1)[0]
+    assert "**Score: 0 / 10**" in md and "| ex1.init: " in md
     assert "<script>" in md  # only inside a fenced block, whose fence is longer than the text's
     fence_line = next(ln for ln in md.splitlines() if ln.startswith("````"))
     assert fence_line == "````text"
-    from dlbasics_grader.report import md_text
+    from dlbasics_grader.report import md_inline
 
-    assert md_text("a|b <i>x</i> *y*") == "a\\|b &lt;i&gt;x&lt;/i&gt; \\*y\\*"
+    assert md_inline("a|b <i>x</i> *y*") == "`a|b <i>x</i> *y*`"
+    assert md_inline("``x`` `") == "``` ``x`` ` ```"
 
 
 def test_one_learners_folder_grades_the_expected_notebook_else_the_newest(tmp_path, capsys):
@@ -201,7 +203,7 @@ def test_commands_and_the_forms_from_before_them(capsys):
     from dlbasics_grader.cli import _modern, parser
 
     assert set(parser()._subparsers._group_actions[0].choices) == {  # noqa: SLF001
-        "grade", "batch", "list", "gradescope", "classroom50", "actions"}
+        "grade", "batch", "report", "list", "gradescope", "classroom50", "actions"}
     nb, folder = str(SOLUTIONS / EX1), str(EXERCISES)
     assert _modern(["ex1", nb, "-q"]) == ["grade", "ex1", nb, "-q"]
     assert _modern(["ex1", folder, "--csv", "g.csv"]) == ["batch", "ex1", folder, "--csv", "g.csv"]

@@ -88,6 +88,7 @@ def test_audit_finds_planted_solution_code(bundle, tmp_path):
     (planted / "exercises" / "x.ipynb").write_text('{"source": "# BEGIN SOLUTION"}')
     (planted / "solutions").mkdir()
     (planted / "hidden_exercises").mkdir(parents=True)
+    (planted / "tests").mkdir()
     (planted / "pyproject.toml").write_text((REPO / "pyproject.toml").read_text())
     problems = audit(planted)
     assert any("# BEGIN SOLUTION" in p for p in problems)
