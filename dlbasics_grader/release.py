@@ -37,7 +37,7 @@ You need Python 3.10 or newer (`python3 --version`; on Windows `py --version`). 
 ```bash
 # Linux and macOS
 python3 -m venv .venv
-.venv/bin/pip install -r requirements.txt -e .
+.venv/bin/pip install --retries 1 --timeout 10 -r requirements.txt -e .
 .venv/bin/jupyter lab
 ```
 
@@ -45,7 +45,7 @@ On Windows, in PowerShell or the Command Prompt:
 
 ```bat
 py -m venv .venv
-.venv\\Scripts\\pip install -r requirements.txt -e .
+.venv\\Scripts\\pip install --retries 1 --timeout 10 -r requirements.txt -e .
 .venv\\Scripts\\jupyter lab
 ```
 
@@ -53,7 +53,8 @@ py -m venv .venv
 PyTorch, JupyterLab and widgets). It installs PyTorch's CPU build: on Linux it fetches it from
 PyTorch's CPU-only index instead of the much larger CUDA build on PyPI. Nothing in the course
 needs a GPU. Without a network connection pip warns that it cannot reach PyTorch's index and
-installs from what it has; add `--retries 1` to keep that short. On Colab, the first cell of
+installs from what it has; `--retries 1 --timeout 10` keeps that wait short (pip's
+defaults retry an unreachable index for many minutes). On Colab, the first cell of
 every notebook installs `dlbasics` when it is missing.
 
 ## Exercises
@@ -77,8 +78,8 @@ process that runs your notebook from top to bottom.
 2. Save the notebook, keeping its name (`exercises/ex1_neural_network.ipynb` and so on): the
    grader looks for that name first.
 3. Submit that one `.ipynb` file the way your course asks: upload it to Gradescope, or commit
-   and push it to your GitHub Classroom repository. You get the points of every part and the
-   same kind of messages as the checks.
+   and push it to your course's GitHub repository (Classroom 50, or GitHub Actions). You get
+   the points of every part and the same kind of messages as the checks.
 
 {exercise_table}
 """
