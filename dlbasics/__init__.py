@@ -26,14 +26,16 @@ Verbs and their contracts
     A layer function is a pair ``x_forward(...) -> (out, cache)`` and
     ``x_backward(dout, cache) -> grads``. A model's ``forward(X)`` returns its
     output; its ``backward(dout, ...)`` takes the gradient of the loss with
-    respect to that output. Anything else has another name (``gradients``,
-    ``forward_with_cache``, ...).
+    respect to that output. Anything else should have another name; four do not
+    yet (``MLP.backward(X, y)``, ``NeuralNetworkWithBackprop.backward``, and the
+    attention forwards that also return their weights), and the glossary test
+    names them so that the list can only shrink.
 Hyper-parameters (PyTorch's names)
     ``lr`` the learning rate :math:`\eta`; ``momentum`` :math:`\mu`; ``eps`` the
     small constant :math:`\epsilon` of a denominator; ``weight_decay`` the L2
     (or L1) strength :math:`\lambda`, adding :math:`\lambda W` (or
     :math:`\lambda\,\mathrm{sign}\,W`) to the gradient of the weights;
-    RMSprop's decay ``alpha``; Adam's ``betas = (beta1, beta2)``; ``dropout``
+    RMSprop's decay ``alpha``; Adam's ``betas``, the pair ``(beta1, beta2)``; ``dropout``
     the probability of dropping a unit; ``epochs``, ``batch_size``.
 Randomness
     ``seed: int = 0`` seeds a new generator. ``rng`` accepts a

@@ -18,7 +18,9 @@ def write_results(path: Path, rep, strict: bool, student: str = "", attention: s
     """results.json (Gradescope's schema) and, next to it, the readable Markdown report."""
     from dlbasics_grader import report
 
-    report.write_json_atomic(path, report.gradescope_markdown(rep.to_gradescope(strict=strict)))
+    data = report.gradescope_markdown(rep.to_gradescope(strict=strict))
+    data.setdefault("extra_data", {})["needs_attention"] = attention  # for the class report
+    report.write_json_atomic(path, data)
     report.write_text_atomic(Path(path).with_suffix(".md"),
                              report.markdown_report(rep, student, attention))
 

@@ -5,6 +5,7 @@ Usage::
     dlbasics-grade grade EXERCISE NOTEBOOK.ipynb [--results results.json] [--tests DIR]
     dlbasics-grade grade EXERCISE FOLDER --choose [--results results.json]  # one learner's folder
     dlbasics-grade batch EXERCISE FOLDER [--csv gradebook.csv] [--jobs N] [--results-dir OUT]
+    dlbasics-grade report RESULTS_DIR [--out DIR]                 # the class report of a batch
     dlbasics-grade list [--tests DIR]
     dlbasics-grade gradescope EXERCISE OUT.zip [--tests DIR]      # Gradescope autograder zip
     dlbasics-grade classroom50 EXERCISE OUT_DIR [--tests DIR]     # Classroom 50 autograder
@@ -38,7 +39,7 @@ from pathlib import Path
 from dlbasics_grader.exit import ExitStatus, GradeExit
 from dlbasics_grader.untrusted import terminal_safe
 
-COMMANDS = ("grade", "batch", "list", "gradescope", "classroom50", "actions")
+COMMANDS = ("grade", "batch", "report", "list", "gradescope", "classroom50", "actions")
 LEGACY_COMMANDS = {"package-gradescope": "gradescope", "github-classroom": "actions"}
 
 
@@ -175,6 +176,13 @@ def _cmd_batch(args: argparse.Namespace) -> None:
         raise GradeExit(status)
 
 
+def _cmd_report(args: argparse.Namespace) -> None:
+    from dlbasics_grader import class_report
+
+    page, text = class_report.write(args.results_dir, args.out)
+    print(f"wrote {page} and {text}")
+
+
 def _cmd_list(args: argparse.Namespace) -> None:
     from dlbasics_grader import engine
 
@@ -274,6 +282,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", "-j", type=int, default=max(1, min(4, os.cpu_count() or 1)),
                    help="submissions graded at the same time (default: CPU count, max 4)")
     _sandbox_options(p)
+
+    p = _command(sub, "report", _cmd_report, "Write the class report (one HTML page and its "
+                 "Markdown) of a batch graded with --results-dir.", exercise=False)
+    p.add_argument("results_dir", type=Path, help="the batch's --results-dir")
+    p.add_argument("--out", type=Path, help="folder for the report (default: RESULTS_DIR)")
 
     p = _command(sub, "list", _cmd_list, "List the exercises that can be graded.",
                  exercise=False)

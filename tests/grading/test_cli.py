@@ -203,7 +203,7 @@ def test_commands_and_the_forms_from_before_them(capsys):
     from dlbasics_grader.cli import _modern, parser
 
     assert set(parser()._subparsers._group_actions[0].choices) == {  # noqa: SLF001
-        "grade", "batch", "list", "gradescope", "classroom50", "actions"}
+        "grade", "batch", "report", "list", "gradescope", "classroom50", "actions"}
     nb, folder = str(SOLUTIONS / EX1), str(EXERCISES)
     assert _modern(["ex1", nb, "-q"]) == ["grade", "ex1", nb, "-q"]
     assert _modern(["ex1", folder, "--csv", "g.csv"]) == ["batch", "ex1", folder, "--csv", "g.csv"]
