@@ -77,6 +77,16 @@ IMAGE_ALT = {
                 "cross-entropy's stays large when confidently wrong, squared error's vanishes",
     "a3c1e7d3": "Validation accuracy per gradient-descent step of a softmax classifier on the "
                 "digits trained with cross-entropy and with squared error, for two weight scales",
+    # 06 regularization: figures without a caption
+    "f6b20a19": "Cross-entropy on one batch of 32 images step by step, log scale: the correct "
+                "network drives it towards 0, the one with a sign error in backward does not",
+    "f6b20a1b": "Learning-rate range test: mini-batch loss as the rate grows after every batch, "
+                "with the suggested rate, next to short runs at six fixed rates",
+    "f6b20a1d": "Validation accuracy of grid search and random search runs over learning rate and "
+                "L2 strength, both on log scales",
+    # 08 convolutional networks: figure without a caption
+    "d8e4a105": "Training curves of deep plain and residual convolutional networks, and the "
+                "gradient norm of each 3x3 convolution at the first step, log scale",
     # 10 transformers
     "f781bf02": "Variance of attention scores against the dimension d of queries and keys, "
                 "growing like d unless scaled by the square root of d, and the resulting weights",
