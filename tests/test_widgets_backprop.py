@@ -48,9 +48,9 @@ def test_outline_recipe_stays_at_the_mean_and_fixed_recipe_learns():
 
 
 def test_bad_arguments_are_rejected():
-    with pytest.raises(ValueError, match="epochs must be a positive int"):
+    with pytest.raises(ValueError, match="epochs must be an integer >= 1, got 0"):
         train_with_snapshots(epochs=0)
-    with pytest.raises(ValueError, match="snapshot_every must be a positive int"):
+    with pytest.raises(ValueError, match="snapshot_every must be an integer >= 1, got -1"):
         train_with_snapshots(snapshot_every=-1)
     with pytest.raises(ValueError, match="X has 3 samples"):
         train_with_snapshots(X=np.zeros((3, 2)), y=np.zeros((4, 1)))

@@ -23,7 +23,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle, Rectangle
 
-from dlbasics.validation import check_layer_sizes
+from dlbasics.validation import check_choice, check_int, check_layer_sizes
 
 __all__ = [
     "BATCH_SIZES",
@@ -115,9 +115,7 @@ def layer_shapes(layer_sizes: Sequence[int], n_samples: int = 1) -> list[tuple[s
         is the network's output.
     """
     sizes = check_layer_sizes(layer_sizes)
-    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
-        raise ValueError(f"n_samples must be a positive int, got {n_samples!r}")
-    n = int(n_samples)
+    n = check_int(n_samples, "n_samples", minimum=1)
     rows: list[tuple[str, tuple[int, ...]]] = [("X", (n, sizes[0]))]
     L = len(sizes) - 1
     for layer in range(1, L + 1):
@@ -262,10 +260,8 @@ def draw_layer_product(
     matplotlib.axes.Axes
     """
     for name, v in (("n", n), ("n_in", n_in), ("n_out", n_out)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 1 <= v <= 12:
-            raise ValueError(f"{name} must be an int from 1 to 12, got {v!r}")
-    if layout not in ("batch", "column"):
-        raise ValueError(f"layout must be 'batch' or 'column', got {layout!r}")
+        check_int(v, name, minimum=1, maximum=12)
+    check_choice(layout, "layout", ("batch", "column"))
     if ax is None:
         fig = Figure(figsize=(7, 2.6))
         ax = fig.add_subplot()

@@ -32,6 +32,8 @@ __all__ = [
     "plot_neuron",
 ]
 
+from dlbasics.validation import check_choice
+
 #: The four corners of the unit square, in the order (0,0), (0,1), (1,0), (1,1).
 GATE_INPUTS = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 
@@ -63,17 +65,11 @@ _RANGES = {"step": (0.0, 1.0), "sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}
 
 
 def _check_activation(activation: str) -> str:
-    if activation not in NEURON_ACTIVATIONS:
-        valid = ", ".join(repr(a) for a in NEURON_ACTIVATIONS)
-        raise ValueError(f"unknown activation {activation!r}; expected one of {valid}")
-    return activation
+    return check_choice(activation, "activation", NEURON_ACTIVATIONS)
 
 
 def _check_gate(gate: str | None) -> str | None:
-    if gate is not None and gate not in GATES:
-        valid = ", ".join(repr(g) for g in GATES)
-        raise ValueError(f"unknown gate {gate!r}; expected None or one of {valid}")
-    return gate
+    return check_choice(gate, "gate", (None, *GATES))
 
 
 def neuron_output(
