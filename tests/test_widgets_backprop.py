@@ -84,8 +84,8 @@ def test_neuron_graph_draws_every_value_and_gradient():
 def test_explorer_trains_one_run_per_scale_and_rate():
     box = backprop_explorer(weight_scale=1.0, lr=0.5, epoch=600,
                             weight_scales=(0.01, 1.0), lrs=(0.5,), epochs=(0, 300, 600))
-    assert set(box.runs) == {(0.01, 0.5, 600), (1.0, 0.5, 600)}
-    run = box.runs[(1.0, 0.5, 600)]
+    assert set(box.data["runs"]) == {(0.01, 0.5, 600), (1.0, 0.5, 600)}
+    run = box.data["runs"][(1.0, 0.5, 600)]
     again = train_with_snapshots(weight_scale=1.0, lr=0.5, epochs=600, snapshot_every=300)
     np.testing.assert_array_equal(run.losses, again.losses)
     assert box.controls["epoch"].options[-1] == ("600", 2)

@@ -29,6 +29,7 @@ from matplotlib.ticker import LogLocator, NullLocator
 from dlbasics.activations import get_activation
 from dlbasics.plots import CLASS_COLORS
 from dlbasics.validation import as_float_array, check_choice, check_int, check_positive
+from dlbasics.widgets.display import Explorer
 
 __all__ = [
     "DEPTH_GRID",
@@ -287,7 +288,7 @@ def activation_explorer(
     depths: tuple[int, ...] = DEPTH_GRID,
     weights: tuple[float, ...] = WEIGHT_GRID,
     precompute: bool = True,
-) -> Any:
+) -> Explorer:
     """Pick the activation, the weight of every layer and the depth; see the chain's gradient.
 
     Left: :math:`f` and :math:`f'`. Right: :math:`|g_d'(x)|` of
@@ -314,7 +315,7 @@ def activation_explorer(
 
     Returns
     -------
-    ipywidgets.VBox
+    Explorer
         See :func:`dlbasics.widgets.display.explorer`.
     """
     from dlbasics.widgets.display import Control, Layer, explorer

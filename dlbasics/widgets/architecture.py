@@ -16,7 +16,6 @@ A network with ``layer_sizes = [n_0, n_1, ..., n_L]`` has, for each layer
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -24,6 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle, Rectangle
 
 from dlbasics.validation import check_choice, check_int, check_layer_sizes
+from dlbasics.widgets.display import Explorer
 
 __all__ = [
     "BATCH_SIZES",
@@ -358,7 +358,7 @@ def architecture_explorer(
     presets: Sequence[str | Sequence[int]] = PRESETS,
     batch_sizes: Sequence[int] = BATCH_SIZES,
     precompute: bool = True,
-) -> Any:
+) -> Explorer:
     """Pick an architecture and a batch size; see the diagram, the parameter count and every shape.
 
     Parameters
@@ -376,8 +376,8 @@ def architecture_explorer(
 
     Returns
     -------
-    ipywidgets.VBox
-        See :func:`dlbasics.widgets.display.explorer`; ``box.show(layer_sizes="5, 3, 2")``
+    Explorer
+        See :func:`dlbasics.widgets.display.explorer`; ``show(layer_sizes="5, 3, 2")``
         draws any architecture in a live kernel.
     """
     from dlbasics.widgets.display import Control, Layer, explorer

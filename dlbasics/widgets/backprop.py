@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -29,6 +28,7 @@ from dlbasics.losses import mse_loss, mse_loss_grad
 from dlbasics.networks import NeuralNetworkWithBackprop
 from dlbasics.plots import CLASS_COLORS
 from dlbasics.validation import as_float_array, check_int, check_positive, format_shape
+from dlbasics.widgets.display import Explorer
 
 __all__ = [
     "EPOCHS",
@@ -350,7 +350,7 @@ def backprop_explorer(
     epochs: Sequence[int] = EPOCHS,
     seed: int = 0,
     precompute: bool = True,
-) -> Any:
+) -> Explorer:
     """Train XOR with the chosen initial weight scale and learning rate; scrub through the epochs.
 
     One run of :func:`train_with_snapshots` per (scale, rate) pair, from the
@@ -376,8 +376,8 @@ def backprop_explorer(
 
     Returns
     -------
-    ipywidgets.VBox
-        See :func:`dlbasics.widgets.display.explorer`; ``box.runs`` holds the
+    Explorer
+        See :func:`dlbasics.widgets.display.explorer`; ``data["runs"]`` holds the
         training runs by ``(weight_scale, lr, epochs)``.
     """
     from dlbasics.widgets.display import Control, Layer, explorer
@@ -412,5 +412,5 @@ def backprop_explorer(
     ]
     box = explorer(controls, [Layer(draw, ("weight_scale", "lr", "epoch"))],
                    precompute=precompute, rows=[["weight_scale", "lr"], ["epoch"]])
-    box.runs = runs
+    box.data["runs"] = runs
     return box

@@ -22,6 +22,7 @@ from matplotlib.patches import Rectangle
 
 from dlbasics.layers import conv2d_forward, conv_output_size
 from dlbasics.validation import as_float_array, check_choice, check_int, format_shape
+from dlbasics.widgets.display import Explorer
 
 __all__ = [
     "KERNELS",
@@ -238,7 +239,7 @@ def _readout(img: np.ndarray, kernel: str, stride: int, padding: int) -> str:
 
 def convolution_explorer(
     images: Any, labels: Sequence[Any] | None = None, *, precompute: bool = True
-) -> Any:
+) -> Explorer:
     """Choose an image, a kernel, a stride and a padding; see the feature map and its size.
 
     Parameters
@@ -253,7 +254,7 @@ def convolution_explorer(
 
     Returns
     -------
-    ipywidgets.VBox
+    Explorer
         Four drop-downs (image, kernel from ``KERNELS``, stride from
         ``STRIDES``, padding from ``PADDINGS``), a read-out of the
         output-size formula and the figure of :func:`plot_convolution`; see

@@ -13,7 +13,6 @@ for the activation and the logic gate in front of the same picture.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -33,6 +32,7 @@ __all__ = [
 ]
 
 from dlbasics.validation import check_choice
+from dlbasics.widgets.display import Explorer
 
 #: The four corners of the unit square, in the order (0,0), (0,1), (1,0), (1,1).
 GATE_INPUTS = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
@@ -296,7 +296,7 @@ def neuron_explorer(
     weights: tuple[float, ...] = WEIGHT_GRID,
     biases: tuple[float, ...] = BIAS_GRID,
     precompute: bool = True,
-) -> Any:
+) -> Explorer:
     """Sliders for :math:`w_1, w_2, b` and drop-downs for the activation and a logic gate.
 
     The figure is :func:`plot_neuron`: the output shaded over the plane, the
@@ -318,7 +318,7 @@ def neuron_explorer(
 
     Returns
     -------
-    ipywidgets.VBox
+    Explorer
         See :func:`dlbasics.widgets.display.explorer`.
     """
     from dlbasics.widgets.display import Control, Layer, explorer

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -33,6 +32,7 @@ from matplotlib.ticker import NullLocator
 from dlbasics.optim import SGD, Adam, Optimizer, RMSprop
 from dlbasics.plots import CLASS_COLORS
 from dlbasics.validation import check_choice, check_int
+from dlbasics.widgets.display import Explorer
 
 __all__ = [
     "LOSS_SURFACES",
@@ -496,7 +496,7 @@ def optimizer_race(
     alphas: Sequence[float] = ALPHAS,
     beta1s: Sequence[float] = BETA1S,
     precompute: bool = True,
-) -> Any:
+) -> Explorer:
     """Explorer: race the four optimizers on a 2-D loss surface at one shared learning rate.
 
     Controls: the surface, the learning rate, the number of steps, SGD's
@@ -520,7 +520,7 @@ def optimizer_race(
 
     Returns
     -------
-    ipywidgets.VBox
+    Explorer
         See :func:`dlbasics.widgets.display.explorer`.
     """
     from dlbasics.widgets.display import Control, Layer, explorer

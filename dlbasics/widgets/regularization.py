@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -24,6 +23,7 @@ from dlbasics.networks import MLP
 from dlbasics.optim import Adam, Optimizer
 from dlbasics.plots import CLASS_COLORS
 from dlbasics.validation import as_float_array, check_int, check_labels, format_shape
+from dlbasics.widgets.display import Explorer
 
 __all__ = [
     "RegularizationGrid",
@@ -269,7 +269,7 @@ def regularization_explorer(
     dropout: float | None = None,
     *,
     precompute: bool = True,
-) -> Any:
+) -> Explorer:
     """Explorer: pick an L2 strength and a dropout rate, see that model's decision regions.
 
     Nothing is trained here: the sliders select among the models stored in
@@ -288,7 +288,7 @@ def regularization_explorer(
 
     Returns
     -------
-    ipywidgets.VBox
+    Explorer
         See :func:`dlbasics.widgets.display.explorer`.
     """
     from dlbasics.widgets.display import Control, Layer, explorer
