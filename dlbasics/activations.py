@@ -136,15 +136,8 @@ def gelu(x: np.ndarray) -> np.ndarray:
     approximation. It weighs its input by the probability that a standard
     normal variable lies below it: close to ReLU for large ``|x|``, smooth at
     0, and slightly negative (minimum about -0.17 at ``x`` about -0.75).
-
-    Parameters
-    ----------
-    x : array_like, any shape
-        Pre-activations. Floating dtypes are kept; integers become float64.
-
-    Returns
-    -------
-    numpy.ndarray, same shape and dtype as ``x``
+    ``x`` is any array of pre-activations, as for :func:`sigmoid`; the result
+    has its shape and (floating) dtype.
     """
     from scipy.special import erf  # scipy comes with scikit-learn; imported on first use
 

@@ -91,17 +91,7 @@ class SimpleNeuralNetwork:
         self.weights, self.biases = init_weights(self.layer_sizes, he_std, seed, self.dtype)
 
     def forward(self, X: np.ndarray) -> np.ndarray:
-        """Run the network on a batch.
-
-        Parameters
-        ----------
-        X : numpy.ndarray, shape (n_samples, layer_sizes[0])
-
-        Returns
-        -------
-        numpy.ndarray, shape (n_samples, layer_sizes[-1])
-            The output layer's activations.
-        """
+        """The output ``(n_samples, layer_sizes[-1])`` for a batch ``X`` ``(n_samples, layer_sizes[0])``."""
         a = _check_input(X, self.layer_sizes[0], self.dtype)
         last = len(self.weights) - 1
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):

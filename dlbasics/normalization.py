@@ -60,6 +60,7 @@ from dlbasics.validation import (
 )
 
 __all__ = [
+    "AffineNorm",
     "BatchNorm",
     "BatchNormCache",
     "LayerNorm",
@@ -196,7 +197,7 @@ def batchnorm_backward(
     return dx, dgamma, dbeta
 
 
-class _AffineNorm:
+class AffineNorm:
     """What :class:`BatchNorm` and :class:`LayerNorm` share: ``gamma``, ``beta``, their gradients."""
 
     _backward: staticmethod  # the subclass's layer function, x_backward(dout, cache)
@@ -220,7 +221,7 @@ class _AffineNorm:
         return [self.dgamma, self.dbeta]
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        """Gradient with respect to the last :meth:`forward`'s input.
+        """Gradient with respect to the input of the last ``forward``.
 
         Stores ``dgamma`` and ``dbeta`` on the layer and returns ``dx``, same
         shape as ``dout``.
@@ -230,7 +231,7 @@ class _AffineNorm:
         return dx
 
 
-class BatchNorm(_AffineNorm):
+class BatchNorm(AffineNorm):
     """A batch-normalization layer with learned scale/shift and running statistics.
 
     Behaves like :class:`torch.nn.BatchNorm1d` (input ``(N, D)``) and
@@ -261,7 +262,7 @@ class BatchNorm(_AffineNorm):
     running_mean, running_var : numpy.ndarray, shape (num_features,)
         Initially 0 and 1.
     dgamma, dbeta : numpy.ndarray or None
-        Gradients from the last :meth:`backward`.
+        Gradients from the last ``backward``.
     training : bool
         The mode; switch with :meth:`train` and :meth:`eval`.
 
@@ -363,10 +364,8 @@ def layernorm_forward(
     x : numpy.ndarray, shape (..., d)
         Any number of leading axes, e.g. ``(N, d)`` samples or
         ``(batch, T, d)`` tokens; each length-``d`` vector is normalized.
-    gamma : numpy.ndarray, shape (d,)
-        Scale applied after normalizing.
-    beta : numpy.ndarray, shape (d,)
-        Shift applied after scaling.
+    gamma, beta : numpy.ndarray, shape (d,)
+        The scale and the shift applied after normalizing.
     eps : float, default 1e-5
         Added to the variance before the square root.
 
@@ -424,7 +423,7 @@ def layernorm_backward(
     return dx, dgamma, dbeta
 
 
-class LayerNorm(_AffineNorm):
+class LayerNorm(AffineNorm):
     """A layer-normalization layer: :func:`layernorm_forward` with learned ``gamma``, ``beta``.
 
     Behaves like :class:`torch.nn.LayerNorm` ``(d, eps)``. There are no
@@ -444,7 +443,7 @@ class LayerNorm(_AffineNorm):
     gamma, beta : numpy.ndarray, shape (d,)
         Learned scale (initially 1) and shift (initially 0).
     dgamma, dbeta : numpy.ndarray or None
-        Gradients from the last :meth:`backward`.
+        Gradients from the last ``backward``.
 
     Examples
     --------

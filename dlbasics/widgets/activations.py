@@ -316,7 +316,6 @@ def activation_explorer(
     Returns
     -------
     Explorer
-        See :func:`dlbasics.widgets.display.explorer`.
     """
     from dlbasics.widgets.display import Control, Layer, explorer
 

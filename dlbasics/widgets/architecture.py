@@ -208,13 +208,11 @@ def draw_network(
             ax.text((li + 0.5) * dx, -1.75, f"W{_sup(li + 1)} ({n_out}, {n_in})\nb{_sup(li + 1)} ({n_out},)\n"
                     f"{n_in * n_out + n_out:,} params", ha="center", va="top", fontsize=8.5,
                     family="monospace", color="#D55E00")
+    ax.set_aspect("equal")
     ax.set_xlim(-0.6 * dx, (L + 0.6) * dx)
     ax.set_ylim(-2.5 if show_shapes else -1.3, 1.7)
-    ax.set_aspect("equal")
     ax.axis("off")
-    if title is None:
-        title = f"{sizes}: {count_parameters(sizes):,} parameters"
-    ax.set_title(title, fontsize=10)
+    ax.set_title(f"{sizes}: {count_parameters(sizes):,} parameters" if title is None else title, fontsize=10)
     return ax
 
 

@@ -240,7 +240,7 @@ class _Builder:
 class Explorer:
     """What :func:`explorer` returns: the widget a notebook shows, and a handle on it.
 
-    A notebook displays it as its :attr:`widget` (an ``ipywidgets.VBox``: the
+    A notebook displays it as its ``widget`` (an ``ipywidgets.VBox``: the
     controls above the display), so the page the book builds saves the same
     widget state as for the bare widget.
 

@@ -215,9 +215,8 @@ def plot_neuron(
     ax.set_aspect("equal")
     ax.set_xlabel("$x_1$")
     ax.set_ylabel("$x_2$")
-    if title is None:
-        title = f"{activation}: $z = {w1:.1f}x_1 {w2:+.1f}x_2 {b:+.1f}$"
-    ax.set_title(title, fontsize=10)
+    ax.set_title(f"{activation}: $z = {w1:.1f}x_1 {w2:+.1f}x_2 {b:+.1f}$" if title is None else title,
+                 fontsize=10)
     return ax
 
 
@@ -319,7 +318,6 @@ def neuron_explorer(
     Returns
     -------
     Explorer
-        See :func:`dlbasics.widgets.display.explorer`.
     """
     from dlbasics.widgets.display import Control, Layer, explorer
 

@@ -521,7 +521,6 @@ def optimizer_race(
     Returns
     -------
     Explorer
-        See :func:`dlbasics.widgets.display.explorer`.
     """
     from dlbasics.widgets.display import Control, Layer, explorer
 

@@ -289,7 +289,6 @@ def regularization_explorer(
     Returns
     -------
     Explorer
-        See :func:`dlbasics.widgets.display.explorer`.
     """
     from dlbasics.widgets.display import Control, Layer, explorer
 
