@@ -78,7 +78,7 @@ def test_static_figure_has_a_row_per_image_and_a_column_per_filter(cnn, digits):
 @pytest.mark.parametrize(
     ("call", "error", "message"),
     [
-        (lambda m, X: conv_feature_maps(m, X, "conv3"), ValueError, "layer must be one of"),
+        (lambda m, X: conv_feature_maps(m, X, "conv3"), ValueError, "unknown layer 'conv3'; expected one of"),
         (lambda m, X: conv_feature_maps(m, X[:, :63]), ValueError, "not flat square images"),
         (lambda m, X: conv_feature_maps(m, X[:0]), ValueError, "empty"),
         (lambda m, X: conv_feature_maps(torch.nn.Linear(2, 2), X), TypeError, "'conv1'"),

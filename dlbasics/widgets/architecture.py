@@ -382,9 +382,7 @@ def architecture_explorer(
 
     first = _normalise(layer_sizes)
     options = list(dict.fromkeys([first, *(_normalise(p) for p in presets)]))
-    valid_n = isinstance(n_samples, (int, np.integer)) and not isinstance(n_samples, bool)
-    if not valid_n or not 1 <= n_samples <= 256:
-        raise ValueError(f"n_samples must be an int from 1 to 256, got {n_samples!r}")
+    check_int(n_samples, "n_samples", minimum=1, maximum=256)
     batches = sorted({int(n_samples), *(int(n) for n in batch_sizes)})
     controls = [
         Control("layer_sizes", options, first, "layer sizes", kind="dropdown"),

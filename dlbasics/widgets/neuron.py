@@ -111,8 +111,7 @@ def gate_accuracy(w: tuple[float, float] | np.ndarray, b: float, gate: str) -> i
     int
         Between 0 and 4.
     """
-    if _check_gate(gate) is None:
-        raise ValueError("gate must be one of " + ", ".join(GATES))
+    check_choice(gate, "gate", tuple(GATES))
     pred = (GATE_INPUTS @ np.asarray(w, dtype=np.float64) + float(b) > 0).astype(int)
     return int((pred == GATES[gate]).sum())
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from dlbasics.validation import format_shape
+from dlbasics.validation import check_choice, format_shape
 from dlbasics.widgets.display import Explorer
 
 if TYPE_CHECKING:
@@ -54,9 +54,7 @@ def _check_model(model: Any) -> nn.Module:
 
 
 def _check_layer(layer: str) -> str:
-    if layer not in LAYERS:
-        raise ValueError(f"layer must be one of {', '.join(map(repr, LAYERS))}, got {layer!r}")
-    return layer
+    return check_choice(layer, "layer", LAYERS)
 
 
 def _as_images(model: nn.Module, images: Any) -> torch.Tensor:
