@@ -26,7 +26,8 @@ if [ "{needs_torch}" = "yes" ]; then
     "$VENV/bin/pip" install --quiet "torch=={torch_version}" \
         --index-url https://download.pytorch.org/whl/cpu
 fi
-"$VENV/bin/pip" install --quiet "$AUTOGRADER/source/package"
+# the course package and the grader, each from its own pyproject.toml
+"$VENV/bin/pip" install --quiet "$AUTOGRADER/source/package" "$AUTOGRADER/source/package/grader"
 chmod -R a+rX "$VENV"
 # The hidden tests, the package source and the submissions stay readable by root
 # only: the sandbox runs every notebook as another user (and, where the kernel has

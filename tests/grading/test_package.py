@@ -33,7 +33,7 @@ def test_gradescope_zip_holds_scripts_package_and_only_this_exercises_tests(ex1_
         modes = {i.filename: i.external_attr >> 16 for i in zf.infolist()}
         scripts = {n: zf.read(n).decode() for n in ("setup.sh", "run_autograder")}
     assert {"setup.sh", "run_autograder", "hidden_exercises/ex1.py",
-            "package/pyproject.toml", "package/dlbasics/__init__.py",
+            "package/pyproject.toml", "package/grader/pyproject.toml", "package/dlbasics/__init__.py",
             "package/dlbasics_grader/sandbox/child/runner.py",
             "package/dlbasics/checks/ex1.py"} <= names
     assert not any(n.startswith("hidden_exercises/ex") and n != "hidden_exercises/ex1.py" for n in names)
