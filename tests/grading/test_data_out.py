@@ -132,3 +132,31 @@ def test_a_history_is_checked_against_the_exported_models_validation_accuracy():
     assert "right form: 1/1" in form([0.7, 0.8])
     made_up = form([0.97, 0.99])
     assert "right form: 0/1" in made_up and "no epoch with the returned model's" in made_up
+
+
+DATA_HELPERS = {("dlbasics.checks._export", "export_graph"),
+                ("dlbasics.checks._transformer", "model_from_inputs"),
+                ("dlbasics.checks._transformer", "load_weights"),
+                ("dlbasics.checks._transformer", "torch_attention"),
+                ("dlbasics.text", "Vocabulary")}
+"""What a driver may import from ``dlbasics`` in the learner's sandbox, where a cell can
+replace it: helpers whose result is data the grader judges (a graph it runs elsewhere, a
+model or vocabulary whose outputs it compares with its own references), never a record or a
+rule."""
+
+KNOWN_WATCHES = {("dlbasics.checks._transformer", "ForbiddenOps")}
+"""In-process watches that still decide points (Exercise 4's use of PyTorch's own attention in
+the attention, block and model parts; its perplexity reads the exported graph's operations
+instead). A cell can replace them: they are to go, and no other may come."""
+
+
+@pytest.mark.parametrize("name", available_exercises(HIDDEN))
+def test_drivers_import_only_data_helpers_from_the_learners_process(name):
+    exercise = load_exercise(name, HIDDEN)
+    imported = {(node.module, alias.name) for probe in exercise.probes(exercise.seed)
+                for node in ast.walk(ast.parse(probe.source))
+                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("dlbasics")
+                for alias in node.names}
+    assert imported - DATA_HELPERS <= KNOWN_WATCHES
+    if name == "ex4":
+        assert imported & KNOWN_WATCHES == KNOWN_WATCHES  # remove it from the list once gone
