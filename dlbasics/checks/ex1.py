@@ -358,7 +358,7 @@ def check_loss(softmax_cross_entropy) -> CheckOutcome:
 
 @register("ex1.backward", uses=PART_CODE["ex1.backward"])
 def check_backward(cls: type) -> CheckOutcome:
-    """``backward`` against ``dlbasics.MLP.backward`` with the same weights, layer by layer."""
+    """``backward`` against ``dlbasics.MLP.gradients`` with the same weights, layer by layer."""
     sizes = [3, 4, 5, 2]
     Ws, bs, X, y = _public_case(sizes, seed=1, n=6)
     status: dict[str, list[tuple[str, str]]] = {}
@@ -369,7 +369,7 @@ def check_backward(cls: type) -> CheckOutcome:
         if not isinstance(result, tuple) or len(result) != 2:
             return CheckOutcome(False, "backward should return a tuple (dW, db).")
         dW, db = result
-        ref_dW, ref_db = _reference_mlp(sizes, act, Ws, bs).backward(X, y)
+        ref_dW, ref_db = _reference_mlp(sizes, act, Ws, bs).gradients(X, y)
         if len(dW) != len(ref_dW) or len(db) != len(ref_db):
             return CheckOutcome(False, "backward should return one gradient per layer.",
                                 f"expected {len(ref_dW)} arrays in dW and in db, given "
