@@ -16,6 +16,7 @@ import os
 import selectors
 import signal
 import time
+from pathlib import Path
 
 from dlbasics_grader.sandbox import protocol
 from dlbasics_grader.sandbox.job import Job, Phase, RawRun
@@ -203,12 +204,49 @@ def phase_from(msg: protocol.CellEnd | protocol.ProbeEnd) -> Phase:
     )
 
 
+class FolderMeter:
+    """Bounds what a working folder without a filesystem of its own holds: at most
+    ``max_bytes`` of allocated blocks and ``max_entries`` files and folders (so that
+    measuring it stays cheap), read at most every ``every_s`` seconds."""
+
+    def __init__(self, folder: Path, max_bytes: int, max_entries: int = 20_000,
+                 every_s: float = 0.1) -> None:
+        self.folder, self.max_bytes, self.max_entries = folder, max_bytes, max_entries
+        self.every_s, self.next = every_s, 0.0
+
+    def over(self, now: float) -> str:
+        """Why the folder is over its bounds ("" when it is not, or not read this time)."""
+        if now < self.next:
+            return ""
+        self.next = now + self.every_s
+        used, entries, todo = 0, 0, [str(self.folder)]
+        while todo:
+            try:
+                with os.scandir(todo.pop()) as it:
+                    for entry in it:
+                        entries += 1
+                        if entries > self.max_entries:
+                            return (f"the notebook made more than {self.max_entries} files in "
+                                    "its working folder")
+                        st = entry.stat(follow_symlinks=False)
+                        used += st.st_blocks * 512
+                        if entry.is_dir(follow_symlinks=False):
+                            todo.append(entry.path)
+            except OSError:
+                continue
+        if used > self.max_bytes:
+            return (f"the notebook wrote more than {self.max_bytes >> 20} MB into its working "
+                    "folder")
+        return ""
+
+
 class Watch:
     """Reads one runner's streams and messages; stops it when a limit passes."""
 
     def __init__(self, proc, read_fd, job: Job, nonce, meter: CpuMeter, deadline: float,
-                 cpu_left: float, run: RawRun) -> None:
+                 cpu_left: float, run: RawRun, disk: FolderMeter | None = None) -> None:
         self.proc, self.job, self.meter, self.run = proc, job, meter, run
+        self.disk = disk
         self.deadline, self.cpu_left = deadline, cpu_left
         keep = job.limits.output_kb * 1024 // 2
         self.out, self.err = CappedStream(keep), CappedStream(keep)
@@ -254,6 +292,8 @@ class Watch:
             if (cpu - self.proto.started_cpu >= cpu_lim
                     or now - self.proto.started >= wall_lim):
                 self.stop_status, self.stop_reason = PhaseStatus.TIMEOUT, why
+            elif self.disk is not None and (why := self.disk.over(now)):
+                self.stop_status, self.stop_reason = PhaseStatus.CRASHED, why
         if self.stop_status:
             self.run.stopped_in = self.proto.phase
         return bool(self.stop_status)
