@@ -30,6 +30,10 @@ WALL_FACTOR = 2.0
 long in wall time (code that sleeps or waits uses no CPU)."""
 MAX_MESSAGES = 10_000
 SMALL_MESSAGE = 256 * 1024
+MAX_ITEMS = 1_000_000
+"""Most lists, objects and elements one message may hold, counted in its bytes before it is
+decoded: JSON amplifies (``[[],[],...]`` takes 3 bytes a list as text and about 60 decoded),
+and arrays travel as one base64 string each, so honest results hold few."""
 
 
 class CappedStream:
@@ -96,6 +100,10 @@ class MessageGate:
             return
         if len(self.run.cells) + len(self.run.probes) + self.run.ignored_messages > MAX_MESSAGES:
             self.violation = "it sent the grader more messages than a notebook can"
+            return
+        if line.count(b",") + line.count(b"[") + line.count(b"{") > MAX_ITEMS:
+            self.violation = ("it sent the grader a result with more than "
+                              f"{MAX_ITEMS:,} items (return NumPy arrays)")
             return
         try:
             msg = json.loads(line)

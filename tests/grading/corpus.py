@@ -15,6 +15,7 @@ import importlib
 import json
 import os
 import pickle
+import resource
 import subprocess
 import sys
 import time
@@ -82,6 +83,9 @@ class Graded:
     arranged: Any = None
     report: Any = None
     error: str = ""
+    grader_peak_kib: int = 0
+    """The grading process's peak resident memory once this attack was graded (it grades
+    the corpus in order, so this is the peak over this attack and those before it)."""
 
 
 @dataclass
@@ -149,7 +153,7 @@ def grade_corpus(mode: str, root: Path, solution: list[str], stubs: list[str],
     for name, g in run.graded.items():
         if (out / f"{name}.pickle").exists():
             with open(out / f"{name}.pickle", "rb") as fh:
-                g.report, g.error = pickle.load(fh)
+                g.report, g.error, g.grader_peak_kib = pickle.load(fh)
     for g in run.graded.values():
         if g.report is None and not g.error:
             g.error = f"the batch did not grade it\n{run.log}"
@@ -170,8 +174,9 @@ def main(spec_file: str) -> None:
             graded = (report, "")
         except BaseException:  # noqa: BLE001 - recorded: the test fails with it
             graded = (None, traceback.format_exc())
+        peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         with open(Path(spec["out"]) / f"{job['name']}.pickle", "wb") as fh:
-            pickle.dump(graded, fh)
+            pickle.dump((*graded, peak_kib), fh)
 
 
 if __name__ == "__main__":

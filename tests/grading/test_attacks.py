@@ -176,6 +176,20 @@ def test_attack_is_graded_right(mode, name, corpus, ex1):
         assert survivors(int(uid.split()[1]), run.done_ticks) == []
 
 
+GRADER_PEAK_MIB = 512
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", [pytest.param(m, marks=pytest.mark.xdist_group(f"corpus-{m}"))
+                                  for m in ALL_MODES])
+def test_the_grader_stays_within_its_memory_over_the_whole_corpus(mode, corpus):
+    """The grading process itself (outside every sandbox limit) peaks below 512 MiB, however
+    the notebooks and the messages their runners send amplify when decoded."""
+    peaks = {n: g.grader_peak_kib for n, g in corpus(mode).graded.items()}
+    assert all(peaks.values()), peaks
+    assert max(peaks.values()) < GRADER_PEAK_MIB * 1024, peaks
+
+
 def test_real_limits_stay_generous_for_slow_but_fair_notebooks(ex1):
     """The corpus shrinks every limit with time_scale; the real ones must leave room."""
     assert ex1.limits.cell_wall_s >= 10 and ex1.limits.total_wall_s >= 30
