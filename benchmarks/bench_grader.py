@@ -1,11 +1,11 @@
 """How long the autograder takes for Exercise 1.
 
-* **one submission, end to end**: ``dlbasics-grade ex1 <solution> -q`` as a new
+* **one submission, end to end**: ``dlbasics-grade grade ex1 <solution> -q`` as a new
   process (interpreter start, hidden tests, sandbox, the notebook, four probes,
   scoring), median of a few runs; the target is at most 2 s;
 * **one submission, in process**: the same through :func:`dlbasics_grader.engine.grade`
   (what batch mode pays per notebook);
-* **a batch of 100**: ``dlbasics-grade ex1 DIR/ --jobs 2`` on 100 notebooks (a
+* **a batch of 100**: ``dlbasics-grade batch ex1 DIR/ --jobs 2`` on 100 notebooks (a
   mix of complete, partly done and untouched ones); the target is at most 2 min.
 
 Run with ``python -m benchmarks.bench_grader`` (or ``make bench``).
@@ -45,7 +45,7 @@ def single_cli(runs: int) -> tuple[list[float], list[float]]:
     times, cpu = [], []
     for _ in range(runs):
         start, cpu0 = time.perf_counter(), _children_cpu()
-        subprocess.run([*_grader(), "ex1", str(SOLUTION), "-q", "--tests", str(HIDDEN)],
+        subprocess.run([*_grader(), "grade", "ex1", str(SOLUTION), "-q", "--tests", str(HIDDEN)],
                        check=True, capture_output=True, cwd=REPO)
         times.append(time.perf_counter() - start)
         cpu.append(_children_cpu() - cpu0)
@@ -74,7 +74,7 @@ def batch(n: int, jobs: int) -> tuple[float, float]:
             src = STUB if i % 4 == 3 else SOLUTION
             shutil.copy(src, folder / f"student{i:03d}.ipynb")
         start, cpu0 = time.perf_counter(), _children_cpu()
-        subprocess.run([*_grader(), "ex1", str(folder), "--jobs", str(jobs), "-q",
+        subprocess.run([*_grader(), "batch", "ex1", str(folder), "--jobs", str(jobs), "-q",
                         "--csv", str(Path(tmp) / "gradebook.csv"), "--tests", str(HIDDEN)],
                        check=True, capture_output=True, cwd=REPO)
         return time.perf_counter() - start, _children_cpu() - cpu0

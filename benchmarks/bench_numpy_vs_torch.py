@@ -49,7 +49,7 @@ def mlp_step(rounds: int, repeats: int) -> dict[str, float]:
     X = rng.standard_normal((128, 784)).astype(np.float32)
     y = rng.integers(0, 10, 128)
     model = MLP([784, 256, 128, 10], seed=0)
-    opt = SGD(learning_rate=0.01)
+    opt = SGD(lr=0.01)
     params = model.parameters()
 
     def ours() -> None:

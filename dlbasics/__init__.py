@@ -1,12 +1,58 @@
-"""Deep Learning Basics: reference implementations for the course.
+r"""Deep Learning Basics: reference implementations for the course.
 
 Everything the book teaches lives here once: NumPy implementations written
-from scratch (batch-first, ``X`` is ``(n_samples, n_features)``, a dense
-layer's ``W`` is ``(n_out, n_in)`` like :class:`torch.nn.Linear`), their
-PyTorch counterparts, datasets that need no network, plots and widgets.
+from scratch, their PyTorch counterparts, datasets that need no network, plots
+and widgets.
 
 PyTorch is imported lazily: ``import dlbasics`` stays fast, and the NumPy
 parts work where PyTorch is not installed.
+
+Conventions
+-----------
+Every module, chapter and exercise follows this glossary; a name means the same
+thing wherever it appears.
+
+Arrays and case
+    Batch first. What a *model* or a *training loop* receives is upper case:
+    the data matrix ``X`` ``(n_samples, n_features)``, and the per-layer lists a
+    network holds (``W``/``weights``, ``Z``, ``A``, their gradients ``dW``,
+    ``db``); labels are ``y`` ``(n_samples,)``. Inside a *layer function* every
+    array is lower case: ``x``, ``w``, ``b``, ``out``, ``dout``, ``dx``, ``dw``,
+    ``db`` (a dense ``w`` is ``(n_out, n_in)`` like :class:`torch.nn.Linear`).
+    Sizes: ``n`` samples, ``c`` channels, ``h``/``w`` only as *shape* names in
+    docstrings (in code: ``ih, iw`` input, ``kh, kw`` kernel, ``oh, ow``
+    output height and width), ``T`` steps, ``D`` input features, ``H`` hidden units.
+Verbs and their contracts
+    A layer function is a pair ``x_forward(...) -> (out, cache)`` and
+    ``x_backward(dout, cache) -> grads``. A model's ``forward(X)`` returns its
+    output; its ``backward(dout, ...)`` takes the gradient of the loss with
+    respect to that output. Anything else should have another name; four do not
+    yet (``MLP.backward(X, y)``, ``NeuralNetworkWithBackprop.backward``, and the
+    attention forwards that also return their weights), and the glossary test
+    names them so that the list can only shrink.
+Hyper-parameters (PyTorch's names)
+    ``lr`` the learning rate :math:`\eta`; ``momentum`` :math:`\mu`; ``eps`` the
+    small constant :math:`\epsilon` of a denominator; ``weight_decay`` the L2
+    (or L1) strength :math:`\lambda`, adding :math:`\lambda W` (or
+    :math:`\lambda\,\mathrm{sign}\,W`) to the gradient of the weights;
+    RMSprop's decay ``alpha``; Adam's ``betas``, the pair ``(beta1, beta2)``; ``dropout``
+    the probability of dropping a unit; ``epochs``, ``batch_size``.
+Randomness
+    ``seed: int = 0`` seeds a new generator. ``rng`` accepts a
+    :class:`numpy.random.Generator` (used as it is, continuing its stream), an int
+    seed, or ``None``; its default is ``None``, which means seed 0
+    (:func:`dlbasics.validation.as_generator`). Nothing draws entropy from the
+    operating system, so every result repeats.
+dtypes
+    The caller's floating dtype is kept (no silent upcast). Data, trained models
+    and their layers default to float32 (``MLP``, ``BatchNorm``, the datasets);
+    the chapter 2-4 teaching networks (``SimpleNeuralNetwork``,
+    ``NeuralNetworkWithBackprop``), whose gradients the book checks by finite
+    differences, default to float64. Gradient checks run in float64.
+Checks
+    Arguments are checked once, where a learner's data enters, through
+    :mod:`dlbasics.validation` (``check_int``, ``check_choice``,
+    ``check_dtype``, ...); the maths below runs bare.
 """
 
 from __future__ import annotations
@@ -64,7 +110,7 @@ _EXPORTS: dict[str, str] = {
     "SimpleNeuralNetwork": "networks",
     "NeuralNetworkWithBackprop": "networks",
     "MLP": "networks",
-    "History": "networks",
+    "History": "history",
     # optimizers
     "SGD": "optim",
     "Adam": "optim",

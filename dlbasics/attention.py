@@ -27,7 +27,7 @@ from typing import NamedTuple
 import numpy as np
 
 from dlbasics.activations import softmax
-from dlbasics.validation import as_float_array, check_same_dtype, format_shape
+from dlbasics.validation import check_shape, check_shapes
 
 __all__ = ["AttentionPoolCache", "attention_pool_backward", "attention_pool_forward"]
 
@@ -38,27 +38,6 @@ class AttentionPoolCache(NamedTuple):
     h: np.ndarray  # (N, T, H)
     q: np.ndarray  # (H,)
     weights: np.ndarray  # (N, T)
-
-
-def _check_mask(mask: object, n: int, steps: int) -> np.ndarray:
-    arr = np.asarray(mask)
-    if arr.dtype != np.bool_:
-        raise TypeError(
-            f"mask has dtype {arr.dtype}; expected a bool array, True on real tokens and "
-            "False on padding (e.g. ids != pad_index)"
-        )
-    if arr.shape != (n, steps):
-        raise ValueError(
-            f"mask has shape {format_shape(arr.shape)}; expected (N, T) = {format_shape((n, steps))}, "
-            "one flag per position of h"
-        )
-    empty = np.flatnonzero(~arr.any(axis=1))
-    if empty.size:
-        raise ValueError(
-            f"mask row {int(empty[0])} has no real position ({empty.size} such row(s)); every "
-            "sequence needs at least one True entry, since a softmax over zero positions is undefined"
-        )
-    return arr
 
 
 def attention_pool_forward(
@@ -93,19 +72,10 @@ def attention_pool_forward(
     TypeError
         If ``mask`` is not boolean or ``h`` and ``q`` have different dtypes.
     """
-    h = as_float_array(h, "h", ndim=3)
-    q = as_float_array(q, "q", ndim=1)
-    check_same_dtype(h=h, q=q)
-    n, steps, hidden = h.shape
-    if q.shape[0] != hidden:
-        raise ValueError(
-            f"q has shape {format_shape(q.shape)}; expected ({hidden},) to score hidden states "
-            f"of size H = {hidden} (h has shape {format_shape(h.shape)})"
-        )
+    h, q = check_shapes(h=(h, "N T H"), q=(q, "H"))
     scores = h @ q  # (N, T)
     if mask is not None:
-        mask = _check_mask(mask, n, steps)
-        scores = np.where(mask, scores, -np.inf)
+        scores = np.where(_check_mask(mask, h.shape[:2]), scores, -np.inf)
     weights = softmax(scores, axis=1)  # exp(-inf) = 0 exactly on padding
     context = np.einsum("nt,nth->nh", weights, h)
     return context, weights, AttentionPoolCache(h, q, weights)
@@ -131,14 +101,23 @@ def attention_pool_backward(
     dq : numpy.ndarray, shape (H,)
     """
     h, q, weights = cache
-    dcontext = as_float_array(dcontext, "dcontext", ndim=2)
-    if dcontext.shape != (h.shape[0], h.shape[2]):
-        raise ValueError(
-            f"dcontext has shape {format_shape(dcontext.shape)}; expected (N, H) = "
-            f"{format_shape((h.shape[0], h.shape[2]))}, the shape of the context"
-        )
+    check_shape(dcontext, (h.shape[0], h.shape[2]), "dcontext", "(N, H), the shape of the context")
     dweights = np.einsum("nth,nh->nt", h, dcontext)
     dscores = weights * (dweights - (weights * dweights).sum(axis=1, keepdims=True))
     dh = weights[:, :, None] * dcontext[:, None, :] + dscores[:, :, None] * q
     dq = np.einsum("nt,nth->h", dscores, h)
     return dh, dq
+
+
+def _check_mask(mask: object, shape: tuple[int, int]) -> np.ndarray:
+    """``mask`` as a bool array of ``shape`` (N, T) with a True in every row, or an error."""
+    mask = np.asarray(mask)
+    if mask.dtype != np.bool_:
+        raise TypeError(f"mask has dtype {mask.dtype}; expected a bool array, True on real tokens and "
+                        "False on padding (e.g. ids != pad_index)")
+    check_shape(mask, shape, "mask", "(N, T): one flag per position of h")
+    empty = np.flatnonzero(~mask.any(axis=1))
+    if empty.size:
+        raise ValueError(f"mask row {int(empty[0])} has no real position ({empty.size} such row(s)); "
+                         "every sequence needs a True entry: a softmax over zero positions is undefined")
+    return mask

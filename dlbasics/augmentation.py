@@ -113,7 +113,7 @@ def shift_images(images: Any, dy: Any, dx: Any) -> np.ndarray:
     return out[:, 0] if squeeze else out
 
 
-def random_shift(images: Any, max_shift: int = 2, rng: Any = 0) -> np.ndarray:
+def random_shift(images: Any, max_shift: int = 2, rng: Any = None) -> np.ndarray:
     """Shift each image by a random whole number of pixels along each axis.
 
     Parameters
@@ -122,7 +122,7 @@ def random_shift(images: Any, max_shift: int = 2, rng: Any = 0) -> np.ndarray:
     max_shift : int, default 2
         ``dy`` and ``dx`` are drawn independently and uniformly from
         ``{-max_shift, ..., max_shift}`` for every image.
-    rng : numpy.random.Generator, int or None, default 0
+    rng : numpy.random.Generator, int or None, default None (seed 0)
         Source of the shifts.
 
     Returns
@@ -183,7 +183,7 @@ def rotate_images(images: Any, degrees: Any) -> np.ndarray:
     return out[:, 0] if squeeze else out
 
 
-def random_rotation(images: Any, max_degrees: float = 10.0, rng: Any = 0) -> np.ndarray:
+def random_rotation(images: Any, max_degrees: float = 10.0, rng: Any = None) -> np.ndarray:
     """Rotate each image by an angle drawn uniformly from ``[-max_degrees, max_degrees]``.
 
     Parameters
@@ -192,7 +192,7 @@ def random_rotation(images: Any, max_degrees: float = 10.0, rng: Any = 0) -> np.
     max_degrees : float, default 10.0
         Small angles keep digits recognizable; beyond about 30 degrees a 6
         and a 9, or a 1 and a 7, start to meet.
-    rng : numpy.random.Generator, int or None, default 0
+    rng : numpy.random.Generator, int or None, default None (seed 0)
 
     Returns
     -------
@@ -204,7 +204,7 @@ def random_rotation(images: Any, max_degrees: float = 10.0, rng: Any = 0) -> np.
     return rotate_images(images, gen.uniform(-max_degrees, max_degrees, size=len(x)))
 
 
-def random_flip(images: Any, p: float = 0.5, rng: Any = 0) -> np.ndarray:
+def random_flip(images: Any, p: float = 0.5, rng: Any = None) -> np.ndarray:
     """Mirror each image left-right with probability ``p``.
 
     Not for digits or text: mirroring changes what a character is (see the
@@ -216,7 +216,7 @@ def random_flip(images: Any, p: float = 0.5, rng: Any = 0) -> np.ndarray:
     images : array_like, shape (N, H, W) or (N, C, H, W)
     p : float, default 0.5
         Probability of flipping each image, in ``[0, 1]``.
-    rng : numpy.random.Generator, int or None, default 0
+    rng : numpy.random.Generator, int or None, default None (seed 0)
 
     Returns
     -------
@@ -233,7 +233,7 @@ def random_flip(images: Any, p: float = 0.5, rng: Any = 0) -> np.ndarray:
 
 
 def augment_images(
-    images: Any, rng: Any = 0, max_shift: int = 2, max_degrees: float = 10.0
+    images: Any, rng: Any = None, max_shift: int = 2, max_degrees: float = 10.0
 ) -> np.ndarray:
     """A random small rotation followed by a random shift, for each image.
 
@@ -243,7 +243,7 @@ def augment_images(
     Parameters
     ----------
     images : array_like, shape (N, H, W) or (N, C, H, W)
-    rng : numpy.random.Generator, int or None, default 0
+    rng : numpy.random.Generator, int or None, default None (seed 0)
     max_shift : int, default 2
         See :func:`random_shift`; 0 disables shifting.
     max_degrees : float, default 10.0

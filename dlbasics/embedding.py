@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from dlbasics.validation import as_float_array, check_int, format_shape
+from dlbasics.validation import as_float_array, check_indices, check_int, check_shape
 
 __all__ = ["EmbeddingCache", "embedding_backward", "embedding_forward"]
 
@@ -31,24 +31,6 @@ class EmbeddingCache(NamedTuple):
     vocab_size: int
     dtype: np.dtype
     padding_idx: int | None
-
-
-def _check_ids(ids: object, vocab_size: int) -> np.ndarray:
-    arr = np.asarray(ids)
-    if arr.dtype.kind not in "iu":
-        raise TypeError(
-            f"ids has dtype {arr.dtype}; expected integer token ids (e.g. int64 from "
-            "Vocabulary.encode_batch)"
-        )
-    if arr.ndim == 0:
-        raise ValueError("ids is a single number; expected an array of token ids, e.g. (N, T)")
-    if arr.size and (arr.min() < 0 or arr.max() >= vocab_size):
-        bad = arr[(arr < 0) | (arr >= vocab_size)]
-        raise ValueError(
-            f"ids holds {bad.size} id(s) outside [0, {vocab_size - 1}] (first: {int(bad[0])}); "
-            f"W has {vocab_size} rows, one per token of the vocabulary"
-        )
-    return arr.astype(np.int64, copy=False)
 
 
 def embedding_forward(
@@ -82,13 +64,9 @@ def embedding_forward(
         If ``W`` is not 2-D or an id is outside ``[0, vocab_size)``.
     """
     W = as_float_array(W, "W", ndim=2)
-    ids = _check_ids(ids, W.shape[0])
+    ids = check_indices(ids, W.shape[0], "ids", f"W has {W.shape[0]} rows, one per token of the vocabulary")
     if padding_idx is not None:
-        padding_idx = check_int(padding_idx, "padding_idx", minimum=0)
-        if padding_idx >= W.shape[0]:
-            raise ValueError(
-                f"padding_idx {padding_idx} is outside the {W.shape[0]} rows of W"
-            )
+        padding_idx = check_int(padding_idx, "padding_idx", minimum=0, maximum=W.shape[0] - 1)
     return W[ids], EmbeddingCache(ids, W.shape[0], W.dtype, padding_idx)
 
 
@@ -110,12 +88,7 @@ def embedding_backward(dout: np.ndarray, cache: EmbeddingCache) -> np.ndarray:
         ``padding_idx``.
     """
     ids, vocab_size, dtype, padding_idx = cache
-    dout = as_float_array(dout, "dout", allow_empty=True)
-    if dout.shape[:-1] != ids.shape or dout.ndim != ids.ndim + 1:
-        raise ValueError(
-            f"dout has shape {format_shape(dout.shape)}; expected {format_shape(ids.shape)} "
-            "plus the embedding dimension, the shape of the forward output"
-        )
+    check_shape(dout, ids.shape + np.shape(dout)[-1:], "dout", "the shape of the forward output")
     dW = np.zeros((vocab_size, dout.shape[-1]), dtype=dtype)
     # np.add.at adds once per occurrence; dW[ids] += dout would keep only one of repeated ids.
     np.add.at(dW, ids.ravel(), dout.reshape(-1, dout.shape[-1]))

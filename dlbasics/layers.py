@@ -27,7 +27,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from dlbasics.validation import as_float_array, check_int, check_same_dtype, format_shape
+from dlbasics.validation import as_float_array, check_int, check_shape, check_shapes
 
 __all__ = [
     "Conv2dCache",
@@ -50,32 +50,6 @@ class DenseCache(NamedTuple):
     w: np.ndarray
 
 
-def _check_dense(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    x = as_float_array(x, "x", ndim=2)
-    w = as_float_array(w, "w", ndim=2, finite=False)
-    b = as_float_array(b, "b", ndim=1, finite=False)
-    check_same_dtype(x=x, w=w, b=b)
-    if x.shape[1] != w.shape[1]:
-        raise ValueError(
-            f"x has {x.shape[1]} features (shape {format_shape(x.shape)}) but w expects "
-            f"{w.shape[1]} inputs (shape {format_shape(w.shape)}, i.e. (n_out, n_in))"
-        )
-    if b.shape[0] != w.shape[0]:
-        raise ValueError(
-            f"b has shape {format_shape(b.shape)} but w has {w.shape[0]} outputs; "
-            f"expected b of shape ({w.shape[0]},)"
-        )
-    return x, w, b
-
-
-def _check_dout(dout: np.ndarray, expected: tuple[int, ...]) -> None:
-    if np.shape(dout) != expected:
-        raise ValueError(
-            f"dout has shape {format_shape(np.shape(dout))}; expected {format_shape(expected)}, "
-            "the shape of the forward output"
-        )
-
-
 def dense_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, DenseCache]:
     """Affine layer ``out = x @ w.T + b``.
 
@@ -91,7 +65,7 @@ def dense_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple[np.ndarr
     cache : DenseCache
         ``(x, w)`` for :func:`dense_backward`.
     """
-    x, w, b = _check_dense(x, w, b)
+    x, w, b = check_shapes(x=(x, "n n_in"), w=(w, "n_out n_in", False), b=(b, "n_out", False))
     out = x @ w.T
     out += b
     return out, DenseCache(x, w)
@@ -119,7 +93,7 @@ def dense_backward(
     db : numpy.ndarray, shape (n_out,)
     """
     x, w = cache
-    _check_dout(dout, (x.shape[0], w.shape[0]))
+    check_shape(dout, (x.shape[0], w.shape[0]), "dout", DOUT_HINT)
     dx = dout @ w if input_grad else None
     return dx, dout.T @ x, dout.sum(axis=0)
 
@@ -137,28 +111,6 @@ class Conv2dCache(NamedTuple):
     w: np.ndarray
     stride: int
     padding: int
-
-
-def _check_conv2d(
-    x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int, padding: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
-    x = as_float_array(x, "x", ndim=4)
-    w = as_float_array(w, "w", ndim=4, finite=False)
-    b = as_float_array(b, "b", ndim=1, finite=False)
-    check_same_dtype(x=x, w=w, b=b)
-    stride = check_int(stride, "stride", minimum=1)
-    padding = check_int(padding, "padding", minimum=0)
-    (_, c, h, wd), (f, wc, kh, kw) = x.shape, w.shape
-    if wc != c:
-        raise ValueError(
-            f"x has {c} channels (shape {format_shape(x.shape)}) but w expects {wc} "
-            f"(shape {format_shape(w.shape)}, i.e. (filters, channels, kh, kw))"
-        )
-    if b.shape[0] != f:
-        raise ValueError(f"b has shape {format_shape(b.shape)}; expected ({f},), one per filter")
-    if h + 2 * padding < kh or wd + 2 * padding < kw:
-        raise ValueError(f"a {kh}x{kw} kernel does not fit in a {h}x{wd} input with padding {padding}")
-    return x, w, b, stride, padding
 
 
 def conv2d_forward(
@@ -183,13 +135,15 @@ def conv2d_forward(
         ``oh = (h + 2 * padding - kh) // stride + 1``, likewise ``ow``.
     cache : Conv2dCache
     """
-    x, w, b, stride, padding = _check_conv2d(x, w, b, stride, padding)
-    n, c, h, wd = x.shape
+    x, w, b = check_shapes(x=(x, "n c ih iw"), w=(w, "f c kh kw", False), b=(b, "f", False))
+    stride, padding = check_int(stride, "stride", minimum=1), check_int(padding, "padding", minimum=0)
+    _check_fits(x.shape[2:], w.shape[2:], padding, "kernel")
+    n, c, ih, iw = x.shape
     f, _, kh, kw = w.shape
-    oh, ow = conv_output_size(h, kh, stride, padding), conv_output_size(wd, kw, stride, padding)
-    # Channels-last, padded copy: (n, h + 2p, w + 2p, c).
-    xp = np.zeros((n, h + 2 * padding, wd + 2 * padding, c), dtype=x.dtype)
-    xp[:, padding : padding + h, padding : padding + wd, :] = x.transpose(0, 2, 3, 1)
+    oh, ow = conv_output_size(ih, kh, stride, padding), conv_output_size(iw, kw, stride, padding)
+    # Channels-last, padded copy: (n, ih + 2p, iw + 2p, c).
+    xp = np.zeros((n, ih + 2 * padding, iw + 2 * padding, c), dtype=x.dtype)
+    xp[:, padding : padding + ih, padding : padding + iw, :] = x.transpose(0, 2, 3, 1)
     windows = sliding_window_view(xp, (kh, kw), axis=(1, 2))[:, ::stride, ::stride]
     # windows: (n, oh, ow, c, kh, kw) -> (n, oh, ow, kh, kw, c), copied once into rows.
     cols = windows.transpose(0, 1, 2, 4, 5, 3).reshape(n * oh * ow, kh * kw * c)
@@ -197,7 +151,7 @@ def conv2d_forward(
     out = cols @ w_rows.T  # (n * oh * ow, f)
     out += b
     out = out.reshape(n, oh, ow, f).transpose(0, 3, 1, 2)  # NCHW shape, channels-last memory
-    return out, Conv2dCache((n, c, h, wd), cols, w, stride, padding)
+    return out, Conv2dCache((n, c, ih, iw), cols, w, stride, padding)
 
 
 def conv2d_backward(
@@ -216,23 +170,23 @@ def conv2d_backward(
     dw : numpy.ndarray, shape (f, c, kh, kw)
     db : numpy.ndarray, shape (f,)
     """
-    (n, c, h, wd), cols, w, stride, padding = cache
+    (n, c, ih, iw), cols, w, stride, padding = cache
     f, _, kh, kw = w.shape
-    oh, ow = conv_output_size(h, kh, stride, padding), conv_output_size(wd, kw, stride, padding)
-    _check_dout(dout, (n, f, oh, ow))
+    oh, ow = conv_output_size(ih, kh, stride, padding), conv_output_size(iw, kw, stride, padding)
+    check_shape(dout, (n, f, oh, ow), "dout", DOUT_HINT)
     dout_rows = dout.transpose(0, 2, 3, 1).reshape(n * oh * ow, f)
     db = dout_rows.sum(axis=0)
     dw = (dout_rows.T @ cols).reshape(f, kh, kw, c).transpose(0, 3, 1, 2)
     # dx: one matrix product per kernel offset, each added into its shifted
     # window of the padded, channels-last gradient.
     w_offsets = w.transpose(2, 3, 0, 1)  # (kh, kw, f, c)
-    dxp = np.zeros((n, h + 2 * padding, wd + 2 * padding, c), dtype=dout_rows.dtype)
+    dxp = np.zeros((n, ih + 2 * padding, iw + 2 * padding, c), dtype=dout_rows.dtype)
     for i in range(kh):
         for j in range(kw):
             dxp[:, i : i + stride * oh : stride, j : j + stride * ow : stride, :] += (
                 dout_rows @ w_offsets[i, j]
             ).reshape(n, oh, ow, c)
-    dx = dxp[:, padding : padding + h, padding : padding + wd, :].transpose(0, 3, 1, 2)
+    dx = dxp[:, padding : padding + ih, padding : padding + iw, :].transpose(0, 3, 1, 2)
     return dx, np.ascontiguousarray(dw), db
 
 
@@ -270,15 +224,14 @@ def maxpool2d_forward(
     x = as_float_array(x, "x", ndim=4)
     k = check_int(kernel_size, "kernel_size", minimum=1)
     s = k if stride is None else check_int(stride, "stride", minimum=1)
-    n, c, h, wd = x.shape
-    if h < k or wd < k:
-        raise ValueError(f"a {k}x{k} pooling window does not fit in a {h}x{wd} input")
+    _check_fits(x.shape[2:], (k, k), 0, "pooling window")
+    n, c, ih, iw = x.shape
     windows = sliding_window_view(x, (k, k), axis=(2, 3))[:, :, ::s, ::s]
     oh, ow = windows.shape[2], windows.shape[3]
     flat = windows.reshape(n, c, oh, ow, k * k)
     argmax = flat.argmax(axis=-1)
     out = np.take_along_axis(flat, argmax[..., None], axis=-1)[..., 0]
-    return out, MaxPool2dCache((n, c, h, wd), argmax, k, s)
+    return out, MaxPool2dCache((n, c, ih, iw), argmax, k, s)
 
 
 def maxpool2d_backward(dout: np.ndarray, cache: MaxPool2dCache) -> np.ndarray:
@@ -288,13 +241,23 @@ def maxpool2d_backward(dout: np.ndarray, cache: MaxPool2dCache) -> np.ndarray:
     ``dx`` has the input's shape ``(n, c, h, w)`` and is zero wherever no
     window took its maximum.
     """
-    (n, c, h, wd), argmax, k, s = cache
-    _check_dout(dout, argmax.shape)
+    (n, c, ih, iw), argmax, k, s = cache
+    check_shape(dout, argmax.shape, "dout", DOUT_HINT)
     oh, ow = argmax.shape[2], argmax.shape[3]
-    dx = np.zeros((n, c, h, wd), dtype=dout.dtype)
+    dx = np.zeros((n, c, ih, iw), dtype=dout.dtype)
     zero = dout.dtype.type(0)
     for i in range(k):  # one strided add per window offset
         for j in range(k):
             routed = np.where(argmax == i * k + j, dout, zero)
             dx[:, :, i : i + s * oh : s, j : j + s * ow : s] += routed
     return dx
+
+
+DOUT_HINT = "the shape of the forward output"
+
+
+def _check_fits(image: tuple[int, ...], window: tuple[int, ...], padding: int, what: str) -> None:
+    """Raise unless a ``window`` (kh, kw) fits in an ``image`` (ih, iw) padded on every side."""
+    (ih, iw), (kh, kw) = image, window
+    if ih + 2 * padding < kh or iw + 2 * padding < kw:
+        raise ValueError(f"a {kh}x{kw} {what} does not fit in a {ih}x{iw} input with padding {padding}")

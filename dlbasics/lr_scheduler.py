@@ -1,4 +1,4 @@
-r"""Learning-rate schedules that drive an optimizer's ``learning_rate``.
+r"""Learning-rate schedules that drive an optimizer's ``lr``.
 
 Each scheduler reproduces its :mod:`torch.optim.lr_scheduler` namesake step for
 step (tested to 1e-12 against PyTorch, also far past the end of a schedule).
@@ -54,12 +54,12 @@ def _check_factor(value: float, name: str, *, allow_zero: bool) -> float:
 
 
 class LRScheduler:
-    """Base class: sets ``optimizer.learning_rate`` on every :meth:`step`.
+    """Base class: sets ``optimizer.lr`` on every :meth:`step`.
 
     Parameters
     ----------
     optimizer : Optimizer
-        A :mod:`dlbasics.optim` optimizer; its ``learning_rate`` is overwritten.
+        A :mod:`dlbasics.optim` optimizer; its ``lr`` is overwritten.
 
     Attributes
     ----------
@@ -72,7 +72,7 @@ class LRScheduler:
     def __init__(self, optimizer: Optimizer) -> None:
         self.optimizer = _check_optimizer(optimizer)
         if not hasattr(optimizer, "initial_lr"):
-            optimizer.initial_lr = optimizer.learning_rate
+            optimizer.initial_lr = optimizer.lr
         self.base_lr: float = optimizer.initial_lr
         self.last_epoch = -1
         self._initial_step()
@@ -99,7 +99,7 @@ class LRScheduler:
         return self._last_lr
 
     def _set(self, lr: float) -> None:
-        self.optimizer.learning_rate = lr
+        self.optimizer.lr = lr
         self._last_lr = lr
 
     def _restart(self) -> None:
@@ -109,7 +109,7 @@ class LRScheduler:
 
     @property
     def _lr(self) -> float:
-        return self.optimizer.learning_rate
+        return self.optimizer.lr
 
     def _next_lr(self) -> float:
         raise NotImplementedError
@@ -298,7 +298,7 @@ class SequentialLR:
         self.last_epoch = 0
         # Start again from the base rate, undo the step every scheduler took when it was
         # built, and let only the first one take its step 0 (as PyTorch does).
-        optimizer.learning_rate = optimizer.initial_lr
+        optimizer.lr = optimizer.initial_lr
         for s in schedulers:
             s.last_epoch -= 1
         schedulers[0]._initial_step()

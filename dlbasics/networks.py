@@ -27,34 +27,32 @@ checked arrays: data -> layers -> loss -> backward -> optimizer.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from dlbasics.activations import get_activation, sigmoid, sigmoid_derivative, softmax
+from dlbasics.history import History
+from dlbasics.initializers import INIT_RULES, he_std, init_rule, init_weights, lecun_std
 from dlbasics.layers import DenseCache, dense_backward, dense_forward
 from dlbasics.losses import mse_loss, mse_loss_grad, softmax_cross_entropy, softmax_cross_entropy_grad
-from dlbasics.optim import SGD, Optimizer
+from dlbasics.optim import SGD, Adam, Optimizer
 from dlbasics.regularization import EarlyStopping, dropout_mask, l2_regularization_grad
 from dlbasics.validation import (
     as_float_array,
+    check_choice,
+    check_dtype,
     check_int,
     check_labels,
     check_layer_sizes,
+    check_pair,
     check_positive,
     check_probability,
     format_shape,
 )
 
-__all__ = ["MLP", "History", "NeuralNetworkWithBackprop", "SimpleNeuralNetwork"]
-
-
-def _check_dtype(dtype: np.dtype | type) -> np.dtype:
-    dt = np.dtype(dtype)
-    if dt not in (np.float32, np.float64):
-        raise TypeError(f"dtype must be float32 or float64, got {dt}")
-    return dt
+__all__ = ["MLP", "NeuralNetworkWithBackprop", "SimpleNeuralNetwork"]
 
 
 def _check_input(X: np.ndarray, n_features: int, dtype: np.dtype) -> np.ndarray:
@@ -65,26 +63,6 @@ def _check_input(X: np.ndarray, n_features: int, dtype: np.dtype) -> np.ndarray:
             f"layer expects {n_features} (layer_sizes[0])"
         )
     return X.astype(dtype, copy=False)
-
-
-def _he_std(n_in: int, n_out: int) -> float:
-    return float(np.sqrt(2.0 / n_in))
-
-
-def _glorot_std(n_in: int, n_out: int) -> float:
-    return float(np.sqrt(2.0 / (n_in + n_out)))
-
-
-def _init_weights(
-    layer_sizes: list[int], std: Callable[[int, int], float], seed: int, dtype: np.dtype
-) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Gaussian weights ``(n_out, n_in)`` with standard deviation ``std(n_in, n_out)``, zero biases."""
-    rng = np.random.default_rng(seed)
-    weights = [
-        (rng.standard_normal((n_out, n_in)) * std(n_in, n_out)).astype(dtype)
-        for n_in, n_out in zip(layer_sizes[:-1], layer_sizes[1:])
-    ]
-    return weights, [np.zeros(n, dtype=dtype) for n in layer_sizes[1:]]
 
 
 class SimpleNeuralNetwork:
@@ -107,8 +85,8 @@ class SimpleNeuralNetwork:
 
     def __init__(self, layer_sizes: Sequence[int], seed: int = 0, dtype: type = np.float64) -> None:
         self.layer_sizes = check_layer_sizes(layer_sizes)
-        self.dtype = _check_dtype(dtype)
-        self.weights, self.biases = _init_weights(self.layer_sizes, _he_std, seed, self.dtype)
+        self.dtype = check_dtype(dtype)
+        self.weights, self.biases = init_weights(self.layer_sizes, he_std, seed, self.dtype)
 
     def forward(self, X: np.ndarray) -> list[np.ndarray]:
         """Run the network on a batch.
@@ -162,16 +140,12 @@ class NeuralNetworkWithBackprop:
         dtype: type = np.float64,
     ) -> None:
         self.layer_sizes = check_layer_sizes(layer_sizes)
-        self.dtype = _check_dtype(dtype)
+        self.dtype = check_dtype(dtype)
         if weight_scale is not None:
             check_positive(weight_scale, "weight_scale")
         self.weight_scale = weight_scale
-        self.weights, self.biases = _init_weights(
-            self.layer_sizes,
-            lambda n_in, n_out: np.sqrt(1.0 / n_in) if weight_scale is None else weight_scale,
-            seed,
-            self.dtype,
-        )
+        std = lecun_std if weight_scale is None else (lambda n_in, n_out: weight_scale)
+        self.weights, self.biases = init_weights(self.layer_sizes, std, seed, self.dtype)
 
     def _targets(self, y: np.ndarray, n: int) -> np.ndarray:
         y = as_float_array(y, "y").astype(self.dtype, copy=False)
@@ -245,19 +219,19 @@ class NeuralNetworkWithBackprop:
         return dW, db
 
     def update_parameters(
-        self, dW: list[np.ndarray], db: list[np.ndarray], learning_rate: float
+        self, dW: list[np.ndarray], db: list[np.ndarray], lr: float
     ) -> None:
         """One gradient-descent step, in place: :math:`\\theta \\leftarrow \\theta - \\eta\\,\\nabla J`."""
         for w, b, gw, gb in zip(self.weights, self.biases, dW, db):
-            w -= learning_rate * gw
-            b -= learning_rate * gb
+            w -= lr * gw
+            b -= lr * gb
 
     def train(
         self,
         X: np.ndarray,
         y: np.ndarray,
         epochs: int,
-        learning_rate: float,
+        lr: float,
         verbose: int = 0,
     ) -> list[float]:
         """Full-batch gradient descent: :meth:`forward`, :meth:`backward`, :meth:`update_parameters`.
@@ -267,7 +241,7 @@ class NeuralNetworkWithBackprop:
         X : numpy.ndarray, shape (n_samples, layer_sizes[0])
         y : numpy.ndarray, shape (n_samples, layer_sizes[-1]) or (n_samples,)
         epochs : int
-        learning_rate : float
+        lr : float
         verbose : int, default 0
             Print the loss every ``verbose`` epochs (0: never).
 
@@ -277,7 +251,7 @@ class NeuralNetworkWithBackprop:
             The loss before each epoch's update.
         """
         epochs = check_int(epochs, "epochs", minimum=1)
-        learning_rate = check_positive(learning_rate, "learning_rate")
+        lr = check_positive(lr, "lr")
         X = _check_input(X, self.layer_sizes[0], self.dtype)
         y = self._targets(y, X.shape[0])
         losses = []
@@ -285,7 +259,7 @@ class NeuralNetworkWithBackprop:
             activations, z_values = self.forward(X)
             losses.append(mse_loss(activations[-1], y))
             dW, db = self.backward(X, y, activations, z_values)
-            self.update_parameters(dW, db, learning_rate)
+            self.update_parameters(dW, db, lr)
             if verbose and epoch % verbose == 0:
                 print(f"epoch {epoch:5d}  loss {losses[-1]:.4f}")
         return losses
@@ -302,33 +276,6 @@ class _Cache:
     dense: list[DenseCache]  # every layer's (input after dropout, weights)
     zs: list[np.ndarray]  # hidden pre-activations
     masks: list[np.ndarray | None]  # inverted-dropout masks, None without dropout
-
-
-@dataclass
-class History:
-    """Per-epoch metrics recorded by :meth:`MLP.fit`.
-
-    Attributes
-    ----------
-    loss, accuracy : list of float
-        On the training data (the loss includes no penalty term).
-    val_loss, val_accuracy : list of float
-        On the validation data, when given.
-    best_epoch : int or None
-        The epoch whose weights were restored by early stopping.
-    stopped_epoch : int or None
-        The epoch after which early stopping ended training.
-    """
-
-    loss: list[float] = field(default_factory=list)
-    accuracy: list[float] = field(default_factory=list)
-    val_loss: list[float] = field(default_factory=list)
-    val_accuracy: list[float] = field(default_factory=list)
-    best_epoch: int | None = None
-    stopped_epoch: int | None = None
-
-    def __len__(self) -> int:
-        return len(self.loss)
 
 
 class MLP:
@@ -370,9 +317,9 @@ class MLP:
         self.layer_sizes = check_layer_sizes(layer_sizes)
         self.activation = activation
         self._f, self._f_prime = get_activation(activation)
-        self.dtype = _check_dtype(dtype)
-        std = _he_std if activation.lower() in ("relu", "leaky_relu") else _glorot_std
-        self.weights, self.biases = _init_weights(self.layer_sizes, std, seed, self.dtype)
+        self.dtype = check_dtype(dtype)
+        std = INIT_RULES[init_rule(activation)][1]
+        self.weights, self.biases = init_weights(self.layer_sizes, std, seed, self.dtype)
 
     def __repr__(self) -> str:
         return f"MLP({self.layer_sizes}, activation={self.activation!r}, dtype={self.dtype.name})"
@@ -485,11 +432,14 @@ class MLP:
         self,
         X: np.ndarray,
         y: np.ndarray,
+        val_data: tuple[np.ndarray, np.ndarray] | None = None,
+        *,
         epochs: int = 10,
         batch_size: int = 32,
-        optimizer: Optimizer | None = None,
-        validation_data: tuple[np.ndarray, np.ndarray] | None = None,
-        l2: float = 0.0,
+        optimizer: str | Optimizer = "adam",
+        lr: float = 1e-3,
+        momentum: float = 0.0,
+        weight_decay: float = 0.0,
         dropout: float = 0.0,
         early_stopping: EarlyStopping | None = None,
         callback: Callable[[int, MLP, History], bool | None] | None = None,
@@ -497,21 +447,27 @@ class MLP:
         seed: int = 0,
         progress: bool = True,
     ) -> History:
-        """Mini-batch training.
+        """Mini-batch training, with the arguments and the :class:`~dlbasics.history.History`
+        of :func:`dlbasics.torch_models.fit`.
 
         Parameters
         ----------
         X : numpy.ndarray, shape (n_samples, layer_sizes[0])
         y : numpy.ndarray of int, shape (n_samples,)
+        val_data : (X_val, y_val), optional
+            Evaluated after every epoch; needed for early stopping.
         epochs : int, default 10
         batch_size : int, default 32
-        optimizer : Optimizer, optional
-            Defaults to ``SGD(learning_rate=0.1)``.
-        validation_data : (X_val, y_val), optional
-            Evaluated after every epoch; needed for early stopping.
-        l2 : float, default 0.0
+        optimizer : {"adam", "sgd"} or Optimizer, default "adam"
+            A name builds :class:`~dlbasics.optim.Adam` or :class:`~dlbasics.optim.SGD`
+            with ``lr`` (and ``momentum`` for SGD); an optimizer object is used as it is.
+        lr : float, default 1e-3
+            Learning rate (ignored when ``optimizer`` is an optimizer object).
+        momentum : float, default 0.0
+            SGD momentum.
+        weight_decay : float, default 0.0
             L2 strength :math:`\\lambda` (penalty :math:`\\frac{\\lambda}{2}\\sum\\lVert W\\rVert^2`
-            on the weights, gradient :math:`\\lambda W`).
+            on the weights, not the biases; gradient :math:`\\lambda W`).
         dropout : float, default 0.0
             Inverted-dropout rate on every hidden layer while training.
         early_stopping : EarlyStopping, optional
@@ -529,21 +485,18 @@ class MLP:
         Returns
         -------
         History
+            Loss and accuracy on the training data (and on ``val_data``) after every epoch.
         """
         X, y = self._check_data(X, y)
         epochs = check_int(epochs, "epochs", minimum=1)
         batch_size = check_int(batch_size, "batch_size", minimum=1)
-        l2 = check_positive(l2, "l2", allow_zero=True)
+        weight_decay = check_positive(weight_decay, "weight_decay", allow_zero=True)
         dropout = check_probability(dropout, "dropout")
-        optimizer = SGD(learning_rate=0.1) if optimizer is None else optimizer
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"optimizer must be a dlbasics optimizer (SGD, Adam, RMSprop), got {optimizer!r}")
-        if validation_data is not None:
-            if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
-                raise TypeError("validation_data must be a pair (X_val, y_val)")
-            X_val, y_val = self._check_data(*validation_data, "y_val")
+        optimizer = _optimizer(optimizer, lr, momentum)
+        if val_data is not None:
+            X_val, y_val = self._check_data(*check_pair(val_data, "val_data", "(X_val, y_val)"), "y_val")
         elif early_stopping is not None:
-            raise ValueError("early_stopping needs validation_data=(X_val, y_val)")
+            raise ValueError("early_stopping needs val_data=(X_val, y_val)")
 
         rng = np.random.default_rng(seed)
         history = History()
@@ -555,15 +508,16 @@ class MLP:
                 batch = order[start : start + batch_size]
                 logits, cache = self._forward(X[batch], dropout, rng)
                 dW, db = self._backward(softmax_cross_entropy_grad(logits, y[batch]), cache)
-                if l2:
-                    dW = [g + penalty for g, penalty in zip(dW, l2_regularization_grad(self.weights, l2))]
+                if weight_decay:
+                    penalties = l2_regularization_grad(self.weights, weight_decay)
+                    dW = [g + penalty for g, penalty in zip(dW, penalties)]
                 optimizer.update(params, dW + db)
             loss, accuracy = self._evaluate(X, y)
             history.loss.append(loss)
             history.accuracy.append(accuracy)
             postfix = {"loss": f"{loss:.4f}", "acc": f"{accuracy:.3f}"}
             stop = False
-            if validation_data is not None:
+            if val_data is not None:
                 val_loss, val_accuracy = self._evaluate(X_val, y_val)
                 history.val_loss.append(val_loss)
                 history.val_accuracy.append(val_accuracy)
@@ -581,3 +535,15 @@ class MLP:
             early_stopping.restore(params)
             history.best_epoch = early_stopping.best_epoch
         return history
+
+
+def _optimizer(optimizer: str | Optimizer, lr: float, momentum: float) -> Optimizer:
+    """The optimizer ``fit`` uses: ``optimizer`` itself, or one built by its name."""
+    if isinstance(optimizer, Optimizer):
+        return optimizer
+    if not isinstance(optimizer, str):
+        raise TypeError(
+            f"optimizer must be 'adam', 'sgd' or a dlbasics optimizer (SGD, Adam, RMSprop), got {optimizer!r}"
+        )
+    name = check_choice(optimizer, "optimizer", ("adam", "sgd"))
+    return Adam(lr) if name == "adam" else SGD(lr, momentum=momentum)

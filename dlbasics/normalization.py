@@ -48,11 +48,13 @@ from numpy.typing import DTypeLike
 
 from dlbasics.validation import (
     as_float_array,
+    check_dtype,
     check_gradient_shape,
     check_int,
     check_positive,
     check_probability,
     check_same_dtype,
+    check_shapes,
     format_shape,
 )
 
@@ -89,29 +91,14 @@ def _per_feature(v: np.ndarray, ndim: int) -> np.ndarray:
     return v if ndim == 2 else v[:, None, None]
 
 
-def _check_input(x: object, name: str = "x") -> np.ndarray:
-    arr = as_float_array(x, name)
-    if arr.ndim not in (2, 4):
-        raise ValueError(
-            f"{name} must be (N, D) features or (N, C, H, W) images, got shape "
-            f"{format_shape(arr.shape)} ({arr.ndim} dimensions)"
-        )
-    return arr
-
-
-def _check_affine(x: np.ndarray, gamma: object, beta: object) -> tuple[np.ndarray, np.ndarray]:
-    n_features = x.shape[1]
-    kind = "features" if x.ndim == 2 else "channels"
-    out = []
-    for name, v in (("gamma", gamma), ("beta", beta)):
-        arr = as_float_array(v, name, ndim=1)
-        if arr.shape[0] != n_features:
-            raise ValueError(
-                f"{name} has shape {format_shape(arr.shape)} but x (shape "
-                f"{format_shape(x.shape)}) has {n_features} {kind}; expected ({n_features},)"
-            )
-        out.append(arr)
-    return out[0], out[1]
+def _check_input(x: object, **affine: np.ndarray) -> list[np.ndarray]:
+    """``x`` (N, D) or (N, C, H, W) and its per-feature ``affine`` vectors, checked together."""
+    ndim = np.ndim(x)
+    if ndim not in (2, 4):
+        raise ValueError(f"x must be (N, D) features or (N, C, H, W) images, got shape "
+                         f"{format_shape(np.shape(x))} ({ndim} dimensions)")
+    dims = "N features" if ndim == 2 else "N channels H W"
+    return check_shapes(x=(x, dims), **{k: (v, dims.split()[1]) for k, v in affine.items()})
 
 
 def _values_per_statistic(x: np.ndarray) -> int:
@@ -155,9 +142,7 @@ def batchnorm_forward(
         For :func:`batchnorm_backward`; ``cache.mean`` and ``cache.var``
         hold the batch mean and *biased* variance, shape (D,) or (C,).
     """
-    x = _check_input(x)
-    gamma, beta = _check_affine(x, gamma, beta)
-    check_same_dtype(x=x, gamma=gamma, beta=beta)
+    x, gamma, beta = _check_input(x, gamma=gamma, beta=beta)
     eps = check_positive(eps, "eps")
     _values_per_statistic(x)
     axes = _reduce_axes(x)
@@ -267,10 +252,7 @@ class BatchNorm:
         self.num_features = check_int(num_features, "num_features", minimum=1)
         self.eps = check_positive(eps, "eps")
         self.momentum = check_probability(momentum, "momentum")
-        dt = np.dtype(dtype)
-        if dt not in (np.float32, np.float64):
-            raise TypeError(f"dtype must be float32 or float64, got {dt}")
-        self.dtype = dt
+        self.dtype = dt = check_dtype(dtype)
         self.gamma = np.ones(self.num_features, dtype=dt)
         self.beta = np.zeros(self.num_features, dtype=dt)
         self.running_mean = np.zeros(self.num_features, dtype=dt)
@@ -313,13 +295,10 @@ class BatchNorm:
 
         In training mode this also updates the running statistics.
         """
-        x = _check_input(x)
+        (x,) = _check_input(x)
         if x.shape[1] != self.num_features:
-            kind = "features" if x.ndim == 2 else "channels"
-            raise ValueError(
-                f"x has {x.shape[1]} {kind} (shape {format_shape(x.shape)}) but this BatchNorm "
-                f"was built for {self.num_features}"
-            )
+            raise ValueError(f"x has {x.shape[1]} {'features' if x.ndim == 2 else 'channels'} (shape "
+                             f"{format_shape(x.shape)}) but this BatchNorm was built for {self.num_features}")
         if x.dtype != self.dtype:
             raise TypeError(
                 f"x is {x.dtype} but this BatchNorm holds {self.dtype} parameters; cast x or "

@@ -5,9 +5,8 @@ same gradients give the same parameters (tested to 1e-10 in float64):
 
 * :class:`SGD` -- :math:`b \leftarrow \mu b + g` (with :math:`b = g` on the
   first step), :math:`\theta \leftarrow \theta - \eta b`;
-* :class:`RMSprop` -- :math:`v \leftarrow \rho v + (1-\rho) g^2`,
-  :math:`\theta \leftarrow \theta - \eta\, g / (\sqrt{v} + \epsilon)`
-  (PyTorch calls :math:`\rho` ``alpha``);
+* :class:`RMSprop` -- :math:`v \leftarrow \alpha v + (1-\alpha) g^2`,
+  :math:`\theta \leftarrow \theta - \eta\, g / (\sqrt{v} + \epsilon)`;
 * :class:`Adam` -- :math:`m \leftarrow \beta_1 m + (1-\beta_1) g`,
   :math:`v \leftarrow \beta_2 v + (1-\beta_2) g^2`,
   :math:`\theta \leftarrow \theta - \eta\, \hat m / (\sqrt{\hat v} + \epsilon)` with
@@ -57,12 +56,12 @@ class Optimizer:
 
     Parameters
     ----------
-    learning_rate : float
-        Step size :math:`\\eta > 0`.
+    lr : float
+        Step size :math:`\\eta > 0` (the learning rate).
     """
 
-    def __init__(self, learning_rate: float) -> None:
-        self.learning_rate = check_positive(learning_rate, "learning_rate")
+    def __init__(self, lr: float) -> None:
+        self.lr = check_positive(lr, "lr")
         self.t = 0  # number of updates made so far
         self._shapes: list[tuple[int, ...]] | None = None
 
@@ -120,13 +119,13 @@ class SGD(Optimizer):
 
     Parameters
     ----------
-    learning_rate : float, default 0.01
+    lr : float, default 0.01
     momentum : float, default 0.0
         :math:`\\mu \\in [0, 1)`; 0 is plain gradient descent.
     """
 
-    def __init__(self, learning_rate: float = 0.01, momentum: float = 0.0) -> None:
-        super().__init__(learning_rate)
+    def __init__(self, lr: float = 0.01, momentum: float = 0.0) -> None:
+        super().__init__(lr)
         self.momentum = check_probability(momentum, "momentum")
         self._buffers: dict[int, np.ndarray] = {}
 
@@ -139,7 +138,7 @@ class SGD(Optimizer):
                 buf *= self.momentum
                 buf += g
             g = buf
-        p -= p.dtype.type(self.learning_rate) * g
+        p -= p.dtype.type(self.lr) * g
 
 
 class RMSprop(Optimizer):
@@ -147,25 +146,24 @@ class RMSprop(Optimizer):
 
     Parameters
     ----------
-    learning_rate : float, default 0.001
-    rho : float, default 0.9
-        Decay of the squared-gradient average (``alpha`` in PyTorch, whose
-        default is 0.99).
-    epsilon : float, default 1e-8
+    lr : float, default 0.001
+    alpha : float, default 0.9
+        Decay of the squared-gradient average (PyTorch's default is 0.99).
+    eps : float, default 1e-8
         Added to the root mean square, outside the square root.
     """
 
-    def __init__(self, learning_rate: float = 0.001, rho: float = 0.9, epsilon: float = 1e-8) -> None:
-        super().__init__(learning_rate)
-        self.rho = check_probability(rho, "rho")
-        self.epsilon = check_positive(epsilon, "epsilon")
+    def __init__(self, lr: float = 0.001, alpha: float = 0.9, eps: float = 1e-8) -> None:
+        super().__init__(lr)
+        self.alpha = check_probability(alpha, "alpha")
+        self.eps = check_positive(eps, "eps")
         self._square_avg: dict[int, np.ndarray] = {}
 
     def _step(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
         v = self._square_avg.setdefault(i, np.zeros_like(p))
-        v *= self.rho
-        v += (1 - self.rho) * g * g
-        p -= p.dtype.type(self.learning_rate) * g / (np.sqrt(v) + p.dtype.type(self.epsilon))
+        v *= self.alpha
+        v += (1 - self.alpha) * g * g
+        p -= p.dtype.type(self.lr) * g / (np.sqrt(v) + p.dtype.type(self.eps))
 
 
 class Adam(Optimizer):
@@ -173,42 +171,47 @@ class Adam(Optimizer):
 
     Parameters
     ----------
-    learning_rate : float, default 0.001
-    beta1 : float, default 0.9
-        Decay of the first-moment (mean) estimate.
-    beta2 : float, default 0.999
-        Decay of the second-moment (uncentred variance) estimate.
-    epsilon : float, default 1e-8
+    lr : float, default 0.001
+    betas : (float, float), default (0.9, 0.999)
+        :math:`(\\beta_1, \\beta_2)`: the decays of the first-moment (mean) and of the
+        second-moment (uncentred variance) estimates.
+    eps : float, default 1e-8
         Added to :math:`\\sqrt{\\hat v}`, outside the square root, as in PyTorch.
     """
 
     def __init__(
         self,
-        learning_rate: float = 0.001,
-        beta1: float = 0.9,
-        beta2: float = 0.999,
-        epsilon: float = 1e-8,
+        lr: float = 0.001,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
     ) -> None:
-        super().__init__(learning_rate)
-        self.beta1 = check_probability(beta1, "beta1")
-        self.beta2 = check_probability(beta2, "beta2")
-        self.epsilon = check_positive(epsilon, "epsilon")
+        super().__init__(lr)
+        self.betas = _check_betas(betas)
+        self.eps = check_positive(eps, "eps")
         self._m: dict[int, np.ndarray] = {}
         self._v: dict[int, np.ndarray] = {}
 
     def _step(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
         m = self._m.setdefault(i, np.zeros_like(p))
         v = self._v.setdefault(i, np.zeros_like(p))
-        m *= self.beta1
-        m += (1 - self.beta1) * g
-        v *= self.beta2
-        v += (1 - self.beta2) * g * g
+        beta1, beta2 = self.betas
+        m *= beta1
+        m += (1 - beta1) * g
+        v *= beta2
+        v += (1 - beta2) * g * g
         # The same order of operations as torch.optim.Adam.
-        bias_correction1 = 1 - self.beta1**self.t
-        bias_correction2 = 1 - self.beta2**self.t
-        step_size = self.learning_rate / bias_correction1
-        denom = np.sqrt(v) / p.dtype.type(math.sqrt(bias_correction2)) + p.dtype.type(self.epsilon)
+        bias_correction1 = 1 - beta1**self.t
+        bias_correction2 = 1 - beta2**self.t
+        step_size = self.lr / bias_correction1
+        denom = np.sqrt(v) / p.dtype.type(math.sqrt(bias_correction2)) + p.dtype.type(self.eps)
         p -= p.dtype.type(step_size) * (m / denom)
+
+
+def _check_betas(betas: tuple[float, float]) -> tuple[float, float]:
+    """Adam's ``betas``: a pair of decays, each in ``[0, 1)``."""
+    if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
+        raise TypeError(f"betas must be a pair (beta1, beta2) such as (0.9, 0.999), got {betas!r}")
+    return check_probability(betas[0], "betas[0]"), check_probability(betas[1], "betas[1]")
 
 
 def clip_grad_norm(grads: Sequence[np.ndarray], max_norm: float) -> float:

@@ -141,7 +141,7 @@ def plot_history(
 
     Parameters
     ----------
-    history : dlbasics.networks.History or dict
+    history : dlbasics.history.History or dict
         Anything with ``loss``, ``accuracy`` and optionally ``val_loss``,
         ``val_accuracy`` sequences (attributes or keys).
     axes : pair of matplotlib.axes.Axes, optional

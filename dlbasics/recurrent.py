@@ -34,7 +34,7 @@ from typing import NamedTuple
 import numpy as np
 
 from dlbasics.activations import sigmoid
-from dlbasics.validation import as_float_array, check_same_dtype, format_shape
+from dlbasics.validation import check_shape, check_shapes
 
 __all__ = [
     "LSTMCache",
@@ -68,55 +68,6 @@ class LSTMCache(NamedTuple):
     c: np.ndarray  # (N, T, H) cell states
     tanh_c: np.ndarray  # (N, T, H)
     h: np.ndarray  # (N, T, H)
-
-
-def _check_sequence_inputs(
-    x: np.ndarray, Wx: np.ndarray, Wh: np.ndarray, b: np.ndarray, n_gates: int,
-    states: dict[str, np.ndarray],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
-    """Validate the arguments of a recurrent forward pass; return them as float arrays."""
-    x = as_float_array(x, "x", ndim=3)
-    Wx = as_float_array(Wx, "Wx", ndim=2)
-    Wh = as_float_array(Wh, "Wh", ndim=2)
-    b = as_float_array(b, "b", ndim=1)
-    arrays = {name: as_float_array(s, name, ndim=2) for name, s in states.items()}
-    check_same_dtype(x=x, **arrays, Wx=Wx, Wh=Wh, b=b)
-    n, _, d = x.shape
-    gate_rows = "H" if n_gates == 1 else f"{n_gates}H"
-    if Wh.shape[0] % n_gates or Wh.shape[1] != Wh.shape[0] // n_gates:
-        raise ValueError(
-            f"Wh has shape {format_shape(Wh.shape)}; expected ({gate_rows}, H) "
-            + ("(square)" if n_gates == 1 else "(the gates i, f, g, o stacked in rows)")
-        )
-    hidden = Wh.shape[1]
-    if Wx.shape != (n_gates * hidden, d):
-        raise ValueError(
-            f"Wx has shape {format_shape(Wx.shape)}; expected ({gate_rows}, D) = "
-            f"{format_shape((n_gates * hidden, d))} for x with D = {d} features and Wh of "
-            f"shape {format_shape(Wh.shape)}"
-        )
-    if b.shape != (n_gates * hidden,):
-        raise ValueError(
-            f"b has shape {format_shape(b.shape)}; expected ({gate_rows},) = "
-            f"{format_shape((n_gates * hidden,))}"
-        )
-    for name, s in arrays.items():
-        if s.shape != (n, hidden):
-            raise ValueError(
-                f"{name} has shape {format_shape(s.shape)}; expected (N, H) = "
-                f"{format_shape((n, hidden))}: one state of H = {hidden} units per sequence of x"
-            )
-    return x, Wx, Wh, b, list(arrays.values())
-
-
-def _check_dh(dh: np.ndarray, h: np.ndarray) -> np.ndarray:
-    dh = as_float_array(dh, "dh", ndim=3)
-    if dh.shape != h.shape:
-        raise ValueError(
-            f"dh has shape {format_shape(dh.shape)}; expected {format_shape(h.shape)}, "
-            "the shape of the hidden states h (N, T, H)"
-        )
-    return dh
 
 
 def _projection_gradients(
@@ -165,7 +116,8 @@ def rnn_forward(
     cache : RNNCache
         For :func:`rnn_backward`.
     """
-    x, Wx, Wh, b, (h0,) = _check_sequence_inputs(x, Wx, Wh, b, 1, {"h0": h0})
+    x, Wh, Wx, b, h0 = check_shapes(x=(x, "N T D"), Wh=(Wh, "H H"), Wx=(Wx, "H D"), b=(b, "H"),
+                                    h0=(h0, "N H"))
     n, steps, _ = x.shape
     a_in = x @ Wx.T + b  # (N, T, H): every input projection in one product
     h = np.empty((n, steps, Wh.shape[0]), dtype=x.dtype)
@@ -204,7 +156,7 @@ def rnn_backward(
     db : numpy.ndarray, shape (H,)
     """
     x, h0, Wx, Wh, h = cache
-    dh = _check_dh(dh, h)
+    check_shape(dh, h.shape, "dh", "the shape of the hidden states h (N, T, H)")
     steps = h.shape[1]
     delta = np.empty_like(h)  # dL/da_t, the gradient before the tanh, for every step
     carry = np.zeros_like(h0)  # gradient flowing back into h_t from step t + 1
@@ -252,7 +204,8 @@ def lstm_forward(
     cache : LSTMCache
         For :func:`lstm_backward`; ``cache.c`` holds the cell states ``(N, T, H)``.
     """
-    x, Wx, Wh, b, (h0, c0) = _check_sequence_inputs(x, Wx, Wh, b, 4, {"h0": h0, "c0": c0})
+    x, Wh, Wx, b, h0, c0 = check_shapes(x=(x, "N T D"), Wh=(Wh, "4H H"), Wx=(Wx, "4H D"), b=(b, "4H"),
+                                        h0=(h0, "N H"), c0=(c0, "N H"))
     n, steps, _ = x.shape
     hidden = Wh.shape[1]
     a_in = x @ Wx.T + b  # (N, T, 4H)
@@ -303,7 +256,7 @@ def lstm_backward(
     db : numpy.ndarray, shape (4H,)
     """
     x, h0, c0, Wx, Wh, gates, c, tanh_c, h = cache
-    dh = _check_dh(dh, h)
+    check_shape(dh, h.shape, "dh", "the shape of the hidden states h (N, T, H)")
     _, steps, hidden = h.shape
     da = np.empty_like(gates)  # dL/d[a_i, a_f, a_g, a_o] for every step
     dh_carry = np.zeros_like(h0)

@@ -34,32 +34,32 @@ __all__ = [
 ]
 
 
-def _check_penalty(weights: Sequence[np.ndarray], lambda_reg: float) -> float:
-    """Check a penalty's arguments; return ``lambda_reg`` as a float."""
+def _check_penalty(weights: Sequence[np.ndarray], weight_decay: float) -> float:
+    """Check a penalty's arguments; return ``weight_decay`` as a float."""
     if isinstance(weights, np.ndarray):
         raise TypeError("weights must be a list of arrays (one per layer), got a single array")
-    return check_positive(lambda_reg, "lambda_reg", allow_zero=True)
+    return check_positive(weight_decay, "weight_decay", allow_zero=True)
 
 
-def l2_regularization(weights: Sequence[np.ndarray], lambda_reg: float = 0.01) -> float:
+def l2_regularization(weights: Sequence[np.ndarray], weight_decay: float = 0.01) -> float:
     r"""L2 penalty :math:`\frac{\lambda}{2}\sum_l \lVert W_l\rVert_F^2`.
 
     Parameters
     ----------
     weights : list of numpy.ndarray
         Weight matrices, e.g. ``model.weights``.
-    lambda_reg : float, default 0.01
+    weight_decay : float, default 0.01
 
     Returns
     -------
     float
     """
-    lam = _check_penalty(weights, lambda_reg)
+    lam = _check_penalty(weights, weight_decay)
     return lam / 2 * float(sum(np.sum(w * w) for w in weights))
 
 
 def l2_regularization_grad(
-    weights: Sequence[np.ndarray], lambda_reg: float = 0.01
+    weights: Sequence[np.ndarray], weight_decay: float = 0.01
 ) -> list[np.ndarray]:
     r"""Gradient of :func:`l2_regularization`: :math:`\lambda W_l` for each layer.
 
@@ -68,28 +68,28 @@ def l2_regularization_grad(
     list of numpy.ndarray
         Same shapes and dtypes as ``weights``.
     """
-    lam = _check_penalty(weights, lambda_reg)
+    lam = _check_penalty(weights, weight_decay)
     return [w.dtype.type(lam) * w for w in weights]
 
 
-def l1_regularization(weights: Sequence[np.ndarray], lambda_reg: float = 0.01) -> float:
+def l1_regularization(weights: Sequence[np.ndarray], weight_decay: float = 0.01) -> float:
     r"""L1 penalty :math:`\lambda\sum_l \lVert W_l\rVert_1`.
 
     Parameters
     ----------
     weights : list of numpy.ndarray
-    lambda_reg : float, default 0.01
+    weight_decay : float, default 0.01
 
     Returns
     -------
     float
     """
-    lam = _check_penalty(weights, lambda_reg)
+    lam = _check_penalty(weights, weight_decay)
     return lam * float(sum(np.sum(np.abs(w)) for w in weights))
 
 
 def l1_regularization_grad(
-    weights: Sequence[np.ndarray], lambda_reg: float = 0.01
+    weights: Sequence[np.ndarray], weight_decay: float = 0.01
 ) -> list[np.ndarray]:
     r"""Subgradient of :func:`l1_regularization`: :math:`\lambda\,\mathrm{sign}(W_l)`.
 
@@ -98,7 +98,7 @@ def l1_regularization_grad(
     list of numpy.ndarray
         Same shapes and dtypes as ``weights``; 0 where a weight is exactly 0.
     """
-    lam = _check_penalty(weights, lambda_reg)
+    lam = _check_penalty(weights, weight_decay)
     return [w.dtype.type(lam) * np.sign(w) for w in weights]
 
 

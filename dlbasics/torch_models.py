@@ -11,7 +11,6 @@ parts of the package work without it.
 from __future__ import annotations
 
 import contextlib
-import numbers
 import random
 from collections.abc import Callable
 from typing import Any
@@ -21,8 +20,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dlbasics.networks import History
-from dlbasics.validation import check_int, check_labels, check_positive, format_shape
+from dlbasics.history import History
+from dlbasics.validation import (
+    check_choice,
+    check_int,
+    check_labels,
+    check_pair,
+    check_positive,
+    check_probability,
+    format_shape,
+)
 
 __all__ = ["LOSSES", "SimpleCNN", "SimpleNN", "evaluate", "fit", "predict", "seed_everything"]
 
@@ -62,10 +69,7 @@ class SimpleNN(nn.Module):
         self.input_size = check_int(input_size, "input_size", minimum=1)
         hidden_size = check_int(hidden_size, "hidden_size", minimum=1)
         output_size = check_int(output_size, "output_size", minimum=1)
-        if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real):
-            raise TypeError(f"dropout must be a number in [0, 1), got {dropout!r}")
-        if not 0 <= dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        dropout = check_probability(dropout, "dropout")
         self.fc1 = nn.Linear(self.input_size, hidden_size)
         self.fc2 = nn.Linear(hidden_size, output_size)
         self.dropout = nn.Dropout(float(dropout))
@@ -125,10 +129,7 @@ class SimpleCNN(nn.Module):
                 f"image_size must be a multiple of 4 (two 2×2 poolings halve it twice), "
                 f"got {image_size}; pad or crop the images, e.g. to {self.image_size // 4 * 4}"
             )
-        if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real):
-            raise TypeError(f"dropout must be a number in [0, 1), got {dropout!r}")
-        if not 0 <= dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        dropout = check_probability(dropout, "dropout")
         side = self.image_size // 4
         self.conv1 = nn.Conv2d(self.in_channels, 32, 3, padding=1)
         self.conv2 = nn.Conv2d(32, 64, 3, padding=1)
@@ -275,18 +276,6 @@ def _prepare(
     return Xt, yt
 
 
-def _check_pair(data: Any, name: str) -> tuple[Any, Any]:
-    if not isinstance(data, (tuple, list)) or len(data) != 2:
-        raise TypeError(f"{name} must be a pair (X, y) of arrays or tensors, got {type(data).__name__}")
-    return data[0], data[1]
-
-
-def _check_loss(loss: str) -> str:
-    if loss not in LOSSES:
-        raise ValueError(f"unknown loss {loss!r}; expected one of {', '.join(LOSSES)}")
-    return loss
-
-
 _LOSS_FUNCTIONS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "cross_entropy": F.cross_entropy,
     "mse": F.mse_loss,
@@ -363,7 +352,7 @@ def evaluate(
         with the label, or for a single output thresholds it at 0.5 (MSE) or
         0 (logits) against targets thresholded at 0.5.
     """
-    loss = _check_loss(loss)
+    loss = check_choice(loss, "loss", LOSSES)
     batch_size = check_int(batch_size, "batch_size", minimum=1)
     Xt, yt = _prepare(model, X, y, loss)
     return _evaluate_tensors(model, Xt, yt, loss, batch_size)
@@ -421,8 +410,9 @@ def fit(
     """Train ``model`` with mini-batches and return its per-epoch history.
 
     Each epoch visits the training samples once in a new random order, one
-    optimizer step per batch, then evaluates on ``val_data`` (eval mode, no
-    dropout).
+    optimizer step per batch, then evaluates on the training data and on
+    ``val_data`` (eval mode, no dropout). The arguments and the
+    :class:`~dlbasics.history.History` are those of :meth:`dlbasics.MLP.fit`.
 
     Parameters
     ----------
@@ -457,9 +447,9 @@ def fit(
     -------
     History
         The same record :meth:`dlbasics.MLP.fit` returns: ``loss`` and
-        ``accuracy`` on the training data (averaged over the epoch's batches
-        while training, so with dropout active) and, when ``val_data`` is
-        given, ``val_loss`` and ``val_accuracy``; one float per epoch.
+        ``accuracy`` on the training data after each epoch, in eval mode (no
+        dropout), and, when ``val_data`` is given, ``val_loss`` and
+        ``val_accuracy``; one float per epoch.
 
     Examples
     --------
@@ -473,31 +463,26 @@ def fit(
     """
     from tqdm.auto import tqdm
 
-    loss = _check_loss(loss)
-    epochs = check_int(epochs, "epochs", minimum=0)
+    loss = check_choice(loss, "loss", LOSSES)
+    epochs = check_int(epochs, "epochs", minimum=1)
     batch_size = check_int(batch_size, "batch_size", minimum=1)
     lr = check_positive(lr, "lr")
     momentum = check_positive(momentum, "momentum", allow_zero=True)
     weight_decay = check_positive(weight_decay, "weight_decay", allow_zero=True)
     if seed is not None:
         seed = check_int(seed, "seed", minimum=0)
-    X_train, y_train = _prepare(model, *_check_pair(train_data, "train_data"), loss)
+    pair = "(X, y) of arrays or tensors"
+    X_train, y_train = _prepare(model, *check_pair(train_data, "train_data", pair), loss)
     val = None
     if val_data is not None:
-        val = _prepare(model, *_check_pair(val_data, "val_data"), loss, ("X_val", "y_val"))
+        val = _prepare(model, *check_pair(val_data, "val_data", pair), loss, ("X_val", "y_val"))
 
     if isinstance(optimizer, torch.optim.Optimizer):
         opt = optimizer
-    elif optimizer == "adam":
+    elif check_choice(optimizer, "optimizer", ("adam", "sgd")) == "adam":
         opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    elif optimizer == "sgd":
-        opt = torch.optim.SGD(
-            model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay
-        )
     else:
-        raise ValueError(
-            f"unknown optimizer {optimizer!r}; expected 'adam', 'sgd' or a torch.optim.Optimizer"
-        )
+        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
 
     _, device = _model_dtype_device(model)
     loss_fn = _LOSS_FUNCTIONS[loss]
@@ -518,20 +503,16 @@ def fit(
         for _ in bar:
             model.train()
             order = torch.randperm(n, generator=generator)
-            total, correct = 0.0, 0
             for start in range(0, n, batch_size):
                 idx = order[start : start + batch_size]
                 xb, yb = X_train[idx].to(device), y_train[idx].to(device)
                 opt.zero_grad(set_to_none=True)
-                out = model(xb)
-                batch_loss = loss_fn(out, yb)
-                batch_loss.backward()
+                loss_fn(model(xb), yb).backward()
                 opt.step()
-                total += float(batch_loss.detach()) * len(idx)
-                correct += _n_correct(out.detach(), yb, loss)
-            history.loss.append(total / n)
-            history.accuracy.append(correct / n)
-            postfix = {"loss": f"{total / n:.4f}", "acc": f"{correct / n:.3f}"}
+            scores = _evaluate_tensors(model, X_train, y_train, loss, 256)
+            history.loss.append(scores["loss"])
+            history.accuracy.append(scores["accuracy"])
+            postfix = {"loss": f"{scores['loss']:.4f}", "acc": f"{scores['accuracy']:.3f}"}
             if val is not None:
                 scores = _evaluate_tensors(model, val[0], val[1], loss, 256)
                 history.val_loss.append(scores["loss"])

@@ -17,6 +17,7 @@ Nothing draws fresh entropy from the operating system, so every result repeats.
 from __future__ import annotations
 
 import numbers
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,14 +26,20 @@ import numpy as np
 __all__ = [
     "as_float_array",
     "as_generator",
+    "check_choice",
+    "check_dtype",
     "check_finite",
     "check_gradient_shape",
+    "check_indices",
     "check_int",
     "check_labels",
     "check_layer_sizes",
+    "check_pair",
     "check_positive",
     "check_probability",
     "check_same_dtype",
+    "check_shape",
+    "check_shapes",
     "format_shape",
 ]
 
@@ -210,13 +217,125 @@ def check_layer_sizes(layer_sizes: Sequence[int], name: str = "layer_sizes") -> 
     return [int(s) for s in sizes]
 
 
-def check_int(value: Any, name: str, *, minimum: int = 0) -> int:
-    """Return ``value`` as an ``int`` if it is an integer ``>= minimum`` (booleans are not)."""
+def check_pair(value: Any, name: str, what: str = "(X, y)") -> tuple[Any, Any]:
+    """Return ``value`` as a tuple if it is a pair (tuple or list of two), such as ``(X, y)``."""
+    if not (isinstance(value, (tuple, list)) and len(value) == 2):
+        raise TypeError(f"{name} must be a pair {what}, got {type(value).__name__}")
+    return value[0], value[1]
+
+
+def check_indices(ids: Any, size: int, name: str, hint: str = "") -> np.ndarray:
+    """Integer indices into a table of ``size`` rows (token ids), any shape, as ``int64``.
+
+    ``hint`` says where ``size`` comes from ("W has 4 rows, one per token").
+    """
+    arr = np.asarray(ids)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"{name} has dtype {arr.dtype}; expected integer token ids (e.g. int64 from "
+                        "Vocabulary.encode_batch)")
+    if arr.ndim == 0:
+        raise ValueError(f"{name} is a single number; expected an array of token ids, e.g. (N, T)")
+    bad = arr[(arr < 0) | (arr >= size)]
+    if bad.size:
+        raise ValueError(f"{name} holds {bad.size} id(s) outside [0, {size - 1}] (first: {int(bad[0])})"
+                         + (f"; {hint}" if hint else ""))
+    return arr.astype(np.int64, copy=False)
+
+
+def check_int(value: Any, name: str, *, minimum: int = 0, maximum: int | None = None) -> int:
+    """Return ``value`` as an ``int`` if it is an integer in ``[minimum, maximum]`` (booleans are not)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
     if value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be an integer in [{minimum}, {maximum}], got {value!r}")
     return int(value)
+
+
+def check_choice(value: Any, name: str, choices: Sequence[Any]) -> Any:
+    """Return ``value`` if it is one of ``choices``; else a ``ValueError`` listing them.
+
+    ``check_choice("adma", "optimizer", ("sgd", "adam"))`` raises
+    ``unknown optimizer 'adma'; expected one of 'sgd', 'adam'``.
+    """
+    try:
+        known = value in choices
+    except TypeError:  # an unhashable value asked of a dict or set
+        known = False
+    if not known:
+        listing = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"unknown {name} {value!r}; expected one of {listing}")
+    return value
+
+
+def check_dtype(dtype: Any, name: str = "dtype") -> np.dtype:
+    """``dtype`` as a ``numpy.dtype`` if it is float32 or float64; else a ``TypeError``."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt not in (np.float32, np.float64):
+        raise TypeError(f"{name} must be float32 or float64, got {dt if dt is not None else repr(dtype)}")
+    return dt
+
+
+def check_shape(arr: np.ndarray, expected: Sequence[int], name: str, hint: str = "") -> None:
+    """Raise ``ValueError`` unless ``arr`` has shape ``expected``; ``hint`` says what it should match."""
+    if np.shape(arr) != tuple(expected):
+        raise ValueError(
+            f"{name} has shape {format_shape(np.shape(arr))}; expected {format_shape(expected)}"
+            + (f", {hint}" if hint else "")
+        )
+
+
+_DIM = re.compile(r"(\d*)([A-Za-z]\w*)?")
+
+
+def check_shapes(**arrays: tuple[Any, str] | tuple[Any, str, bool]) -> list[np.ndarray]:
+    """Convert arrays to floats and check them against symbolic shapes, in one call.
+
+    Each keyword is an argument's name, its value ``(array, "N T D")`` or
+    ``(array, "N T D", finite)``: one symbol per dimension, where a symbol is a
+    size name (``"H"``), a multiple of one (``"4H"``, the stacked LSTM gates) or
+    a literal size (``"3"``). A name is bound by the first array (in keyword
+    order) that shows it, and every later use must agree, so
+
+    ``check_shapes(x=(x, "N T D"), Wh=(Wh, "H H"), Wx=(Wx, "H D"))``
+
+    raises ``Wx has shape (4, 3); expected (H, D) = (4, 2) (D from x, H from Wh)``.
+    Each array goes through :func:`as_float_array` (``finite`` defaults to True,
+    NaN and infinity refused), and all must share one dtype
+    (:func:`check_same_dtype`).
+
+    Returns
+    -------
+    list of numpy.ndarray
+        The arrays, in keyword order.
+    """
+    sizes: dict[str, tuple[int, str]] = {}  # symbol -> (size, the array that set it)
+    out: dict[str, np.ndarray] = {}
+    for name, (value, dims, *finite) in arrays.items():
+        tokens = dims.split()
+        arr = as_float_array(value, name, ndim=len(tokens), finite=finite[0] if finite else True)
+        parsed = [_DIM.fullmatch(token).groups() for token in tokens]  # type: ignore[union-attr]
+        for (factor, symbol), size in sorted(zip(parsed, arr.shape), key=lambda d: bool(d[0][0])):
+            k = int(factor or 1)
+            if symbol is not None and symbol not in sizes and size % k == 0:
+                sizes[symbol] = (size // k, name)  # plain symbols bind first: "4H H" takes H from H
+        expected = [int(f or 1) * (sizes[sym][0] if sym in sizes else 1) if sym is None or sym in sizes
+                    else None for f, sym in parsed]
+        if tuple(expected) != arr.shape:
+            known = " = " + format_shape(expected) if None not in expected else ""
+            sources = ", ".join(f"{sym} from {src}" for sym, (_, src) in sizes.items()
+                                if src != name and sym in {d[1] for d in parsed})
+            raise ValueError(
+                f"{name} has shape {format_shape(arr.shape)}; expected ({', '.join(tokens)}){known}"
+                + (f" ({sources})" if sources else "")
+            )
+        out[name] = arr
+    check_same_dtype(**out)
+    return list(out.values())
 
 
 def check_positive(value: float, name: str, *, allow_zero: bool = False) -> float:
@@ -230,10 +349,11 @@ def check_positive(value: float, name: str, *, allow_zero: bool = False) -> floa
     return float(value)
 
 
-def check_probability(value: float, name: str) -> float:
-    """Check that ``value`` lies in ``[0, 1)`` (a dropout rate, a momentum)."""
+def check_probability(value: float, name: str, *, allow_one: bool = False) -> float:
+    """Check that ``value`` lies in ``[0, 1)`` (a dropout rate, a momentum), or ``[0, 1]``
+    with ``allow_one`` (the probability of a random change)."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
-    if not 0 <= value < 1:
-        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
+    if not (0 <= value <= 1 if allow_one else 0 <= value < 1):
+        raise ValueError(f"{name} must be in [0, 1{']' if allow_one else ')'}, got {value!r}")
     return float(value)

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from dlbasics.checks.static import StaticReport, scan
 from dlbasics_grader import codec
 from dlbasics_grader.notebook import NotebookError, read_submission
@@ -46,6 +48,7 @@ from dlbasics_grader.spec import (
     Exercise,
     Probe,
     ProbeResult,
+    SandboxPolicy,
     Status,
     Submission,
     TestResult,
@@ -381,6 +384,70 @@ def run_with_restarts(job: Job, private: list[Path]) -> _Runs:
     return runs
 
 
+MAX_GRAPH_BYTES = 32 * 1024 * 1024
+EVALUATION_POLICY = SandboxPolicy(
+    reason="the evaluation sandbox runs exported graphs only", preload=("numpy", "torch"),
+    allow_processes=False)
+"""The sandbox of held-out evaluations: no learner Python runs in it, only the graphs."""
+
+
+def _graph(outputs: dict[str, Any], key: str) -> tuple[np.ndarray | None, str]:
+    """The exported graph under ``key`` of a probe's outputs, or why there is none."""
+    data = outputs.get(key)
+    if isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 1 \
+            and 0 < data.size <= MAX_GRAPH_BYTES:
+        return data, ""
+    why = outputs.get(f"{key}_error")
+    if isinstance(why, str) and why:
+        return None, f"the model could not be exported as a graph: {clean_text(why, 2000)}"
+    return None, ("the model did not come back as an exported graph (a TorchScript file of at "
+                  f"most {MAX_GRAPH_BYTES // 2 ** 20} MiB)")
+
+
+def run_evaluations(exercise: Exercise, results: dict[str, ProbeResult], seed: int,
+                    private: list[Path], time_scale: float, max_bytes: int
+                    ) -> dict[str, ProbeResult]:
+    """Run ``exercise.evaluations`` in one fresh sandbox that runs no learner code.
+
+    Each evaluation's graphs come from its source probe's outputs (data from the learner's
+    sandbox); its held-out inputs come from the grader and go only here. Returns one
+    :class:`ProbeResult` per evaluation: the driver's outputs, or an ``error`` saying why
+    there was nothing to evaluate.
+    """
+    out: dict[str, ProbeResult] = {}
+    ready: list[Probe] = []
+    for ev in exercise.evaluations:
+        source = results.get(ev.source)
+        if source is None or not source.ok:
+            why = source.describe_failure().splitlines()[0] if source else "no such probe"
+            out[ev.name] = ProbeResult(name=ev.name, status="not run",
+                                       error=f"no trained model to evaluate ({why})")
+            continue
+        graphs, problems = {}, []
+        for key in ev.models:
+            data, problem = _graph(source.outputs, key)
+            graphs[key] = data
+            if problem:
+                problems.append(problem)
+        if problems:
+            out[ev.name] = ProbeResult(name=ev.name, status="error", error=problems[0])
+            continue
+        probe = ev.probe(seed)
+        ready.append(dataclasses.replace(probe, name=ev.name,
+                                         inputs={**dict(probe.inputs), **graphs}))
+    if not ready:
+        return out
+    job = Job.build([], ready, EVALUATION_POLICY, exercise.limits, time_scale)
+    runs = run_with_restarts(job, private)
+    why_not_run = runs.setup_error or runs.why_not_run or "the evaluation sandbox stopped"
+    for j, probe in enumerate(ready):
+        result = _probe_result(probe, runs.probes.get(j), why_not_run, max_bytes)
+        if result.status not in ("ok", "not run"):
+            result.error = f"evaluating the exported model: {result.error}"
+        out[probe.name] = result
+    return out
+
+
 def grade(
     exercise: Exercise,
     path: str | os.PathLike,
@@ -524,7 +591,12 @@ def _grade(exercise: Exercise, path: Path, submission: Submission, t0: float,
     for r in results.values():
         r.traceback = _relabel(r.traceback, labels)
 
-    # 4. score (grader-side only)
+    # 4. held-out evaluations of exported models, in a fresh sandbox without learner code
+    if exercise.evaluations:
+        results.update(run_evaluations(exercise, results, submission.seed, private, time_scale,
+                                       max_bytes))
+
+    # 5. score (grader-side only)
     try:
         tests = _validate_tests(exercise, exercise.score(results, submission))
     except Exception as exc:  # noqa: BLE001 - a bug in the hidden tests
@@ -542,4 +614,4 @@ def _cell_run(cell: Cell, ph: Phase | None, why_not_run: str,
               else Phase(status=PhaseStatus.NOT_RUN, error=why_not_run))
     return CellRun(index=cell.index, status=ph.status, error=ph.error,
                    traceback=_relabel(ph.traceback, labels), duration_s=ph.duration_s,
-                   label=labels.get(cell.index, ""))
+                   label=labels.get(cell.index, ""), cpu_s=ph.cpu_s)

@@ -41,8 +41,24 @@ class CodeCell:
 
     @property
     def label(self) -> str:
-        """How a learner finds this cell in the notebook (``cell [7] "def forward(self, X):"``)."""
-        return describe_cell(self.source, self.execution_count)
+        """How a learner finds this cell: its number and what it defines.
+
+        The number is the execution count JupyterLab shows beside the cell (``cell [7]``), else
+        the cell's place in the notebook, markdown cells included (``cell 12``). The cell is
+        named by the functions and classes it defines at its top level
+        (``cell [7] (def forward, def backward)``), which tells apart cells that start alike
+        (three ``@add_to_class(Net)`` cells); a cell that defines none is named by its first
+        line (``cell [9] "net.fit(X, y)"``).
+        """
+        number = f"[{self.execution_count}]" if self.execution_count else str(self.index + 1)
+        names = _DEFINITION.findall(self.source)
+        if names:
+            shown = ", ".join(f"{kind} {name}" for kind, name in names[:4])
+            return f"cell {number} ({shown}{', …' if len(names) > 4 else ''})"
+        return f"cell {number} " + describe_cell(self.source).removeprefix("the cell ")
+
+
+_DEFINITION = re.compile(r"^(?:async\s+)?(def|class)\s+([A-Za-z_]\w*)", re.M)
 
 
 class NotebookError(ValueError):

@@ -80,6 +80,18 @@ def _package_files(repo_root: Path) -> list[tuple[Path, str]]:
     return files
 
 
+def _grader_files(exercise_name: str, tests_dir: Path) -> list[tuple[str, bytes]]:
+    """(relative path, content) of what grades ``exercise_name`` anywhere: the package source
+    under ``package/``, the exercise's hidden tests, their shared helpers (files not named
+    ``ex*.py``) and the grading key under ``hidden_exercises/``."""
+    files = [(arcname, path.read_bytes()) for path, arcname in _package_files(REPO_ROOT)]
+    for path in sorted(Path(tests_dir).glob("*.py")):
+        if path.stem == exercise_name or not path.stem.startswith("ex"):
+            files.append((f"hidden_exercises/{path.name}", path.read_bytes()))
+    files.append((f"hidden_exercises/{KEY_FILE}", grading_key(tests_dir).hex().encode() + b"\n"))
+    return files
+
+
 def gradescope_zip(exercise_name: str, tests_dir: Path, out: Path) -> Path:
     """Write the Gradescope autograder zip for ``exercise_name`` to ``out``."""
     tests_dir = Path(tests_dir)
@@ -89,20 +101,14 @@ def gradescope_zip(exercise_name: str, tests_dir: Path, out: Path) -> Path:
               "needs_torch": "yes" if needs_torch else "no", "torch_version": TORCH_VERSION}
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    repo_root = REPO_ROOT
     with zipfile.ZipFile(out, "w") as zf:
         _add(zf, "setup.sh", _fill((TEMPLATES / "setup.sh").read_text(), **values).encode(),
              executable=True)
         _add(zf, "run_autograder",
              _fill((TEMPLATES / "run_autograder").read_text(), **values).encode(),
              executable=True)
-        for path, arcname in _package_files(repo_root):
-            _add(zf, arcname, path.read_bytes())
-        # this exercise's hidden tests, plus shared helpers (files not named ex*.py)
-        for path in sorted(tests_dir.glob("*.py")):
-            if path.stem == ex.name or not path.stem.startswith("ex"):
-                _add(zf, f"hidden_exercises/{path.name}", path.read_bytes())
-        _add(zf, f"hidden_exercises/{KEY_FILE}", grading_key(tests_dir).hex().encode() + b"\n")
+        for arcname, data in _grader_files(ex.name, tests_dir):
+            _add(zf, arcname, data)
     return out
 
 
@@ -124,6 +130,34 @@ def actions_workflow(exercise_name: str, out_dir: Path, tests_dir: Path) -> Path
     out = out_dir / "grade.yml"
     out.write_text(text, encoding="utf-8")
     return out
+
+
+def classroom50_autograder(exercise_name: str, tests_dir: Path, out_dir: Path) -> Path:
+    """Write the Classroom 50 autograder folder of ``exercise_name`` into ``out_dir``.
+
+    ``out_dir`` becomes ``CLASSROOM/autograders/ASSIGNMENT/`` of the instructor's
+    ``classroom50`` repository: ``autograder.py`` (the entry point Classroom 50's runner
+    calls once per submission, in the student's checkout; it writes ``result.json``,
+    ``release-body.md`` and ``status``/``summary`` in ``$GITHUB_OUTPUT``), beside it the
+    package and the exercise's hidden tests (as in the Gradescope zip), and
+    ``runtime.json``, the assignment's ``runtime`` block (Python 3.11; Classroom 50's
+    default is newer than the course supports).
+    """
+    tests_dir = Path(tests_dir)
+    ex = load_exercise(exercise_name, tests_dir)
+    extra = (f"torch=={TORCH_VERSION}",) if _needs_torch(ex.name, tests_dir) else ()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for rel, data in _grader_files(ex.name, tests_dir):
+        target = out_dir / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    text = _fill((TEMPLATES / "classroom50_autograder.py").read_text(), exercise=ex.name,
+                 notebook=ex.notebook, extra_requirements=json.dumps(list(extra)))
+    (out_dir / "autograder.py").write_text(text, encoding="utf-8")
+    (out_dir / "runtime.json").write_text(
+        json.dumps({"runs-on": "ubuntu-latest", "python": "3.11"}, indent=2) + "\n")
+    return out_dir / "autograder.py"
 
 
 def _workflow_command_text(text: str) -> str:

@@ -54,6 +54,7 @@ def setup_error_results(message: str) -> dict[str, Any]:
     return {
         "score": 0.0,
         "execution_time": 0.0,
+        "output_format": "text",
         "output": f"The autograder is misconfigured and could not grade this submission: "
                   f"{message}. Please tell your instructor.",
         "visibility": "visible",
@@ -86,8 +87,8 @@ def summary(report: GradeReport, color: bool = False, verbose: bool = True) -> s
             for out_line in t.output.strip().splitlines()[:12]:
                 lines.append(f"        {LEARNER_MARK}{terminal_safe(out_line)}")
     said = {ln.strip() for t in report.tests for ln in t.output.splitlines()}
-    notes = [ln for ln in report.output.splitlines()[1:]
-             if ln.strip() and ln.strip() not in said]  # each line once
+    notes = [ln for ln in report.output.splitlines()  # each line once; the score is below
+             if ln.strip() and ln.strip() not in said and not ln.startswith("Score: ")]
     if notes:
         lines.append("  Notebook:")
         lines += [f"    {LEARNER_MARK}{terminal_safe(ln)}" for ln in notes[:12]]
@@ -99,13 +100,19 @@ def summary(report: GradeReport, color: bool = False, verbose: bool = True) -> s
     return "\n".join(lines)
 
 
-_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()#+-.!|~"}
-                            | {"<": "&lt;", ">": "&gt;", "&": "&amp;"})
+def md_inline(text: str) -> str:
+    """``text`` as an inline code span on one line: shown literally, whatever it holds (no
+    markup, no HTML), without backslash escapes (the fence is longer than any run of
+    backticks in it)."""
+    text = " ".join(str(text).split())
+    fence = "`" * (max((len(r) for r in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
-def md_text(text: str) -> str:
-    """``text`` as literal Markdown text on one line: markup and HTML characters escaped."""
-    return " ".join(str(text).split()).translate(_MD_SPECIAL)
+def _plain(text: str) -> str:
+    """The grader's own words on one line (titles, part names: nothing to escape)."""
+    return " ".join(str(text).split()).replace("|", "/")
 
 
 def md_code(text: str) -> str:
@@ -119,23 +126,24 @@ def markdown_report(report: GradeReport, student: str = "", attention: str = "")
     """A report a learner or instructor can read: the points, what passed, what failed and why.
 
     Everything that comes from the submission (messages quoting its code, tracebacks, file
-    names) is escaped or fenced, so it shows as text and never as markup.
+    names, the student's name) is in a code span or a fenced block, so it shows as written
+    and never as markup; the grader's own words are plain text, without escapes.
     """
-    who = f" — {md_text(student)}" if student else ""
-    lines = [f"# {md_text(report.title)} ({md_text(report.exercise)}){who}", "",
+    who = f" — {md_inline(student)}" if student else ""
+    lines = [f"# {_plain(report.title)} ({_plain(report.exercise)}){who}", "",
              f"**Score: {report.score:g} / {report.max_score:g}** · file "
-             f"{md_text(report.submission.name)} · graded in {report.execution_time:.1f} s", ""]
+             f"{md_inline(report.submission.name)} · graded in {report.execution_time:.1f} s", ""]
     if attention:
-        lines += [f"> **Needs attention:** {md_text(attention)}", ""]
+        lines += [f"> **Needs attention:** {md_inline(attention)}", ""]
     if report.grader_error:
         lines += [f"> **Grader error** (not the learner's fault): "
-                  f"{md_text(report.grader_error.splitlines()[0])}", ""]
+                  f"{md_inline(report.grader_error.splitlines()[0])}", ""]
     lines += ["| part | points | status |", "|---|---|---|"]
     for t in report.tests:
-        lines.append(f"| {md_text(t.name)}: {md_text(t.title)} | {t.score:g} / {t.max_score:g} "
-                     f"| {MARKS.get(t.status, '?')} {md_text(t.status)} |")
+        lines.append(f"| {_plain(t.name)}: {_plain(t.title)} | {t.score:g} / {t.max_score:g} "
+                     f"| {MARKS.get(t.status, '?')} {_plain(t.status)} |")
     for t in report.tests:
-        lines += ["", f"## {MARKS.get(t.status, '?')} {md_text(t.name)} — {t.score:g} / "
+        lines += ["", f"## {MARKS.get(t.status, '?')} {_plain(t.name)} — {t.score:g} / "
                   f"{t.max_score:g}", ""]
         lines.append(md_code(t.output) if t.output.strip() else "(no message)")
     notes = "\n".join(ln for ln in report.output.splitlines()
@@ -145,17 +153,41 @@ def markdown_report(report: GradeReport, student: str = "", attention: str = "")
     return "\n".join(lines) + "\n"
 
 
+def gradescope_markdown(results: dict[str, Any]) -> dict[str, Any]:
+    """``results`` (Gradescope's results.json) with its feedback written as Markdown.
+
+    Gradescope renders ``output_format: "md"`` (top level and per test); every message is
+    put in a fenced block, so its indentation, tracebacks and learner text show exactly as
+    written and nothing in them becomes markup.
+    """
+    out = dict(results, output_format="md")
+    if str(out.get("output", "")).strip():
+        out["output"] = md_code(out["output"])
+    out["tests"] = [dict(t, output_format="md",
+                         output=md_code(t["output"]) if str(t.get("output", "")).strip() else "")
+                    for t in results.get("tests", [])]
+    return out
+
+
 def gradebook_header(part_names: Sequence[str]) -> list[str]:
     """Columns of the CSV gradebook."""
     return ["student", "file", "score", "max_score", *part_names, "statuses",
             "execution_time", "needs_attention", "grader_error"]
 
 
-def gradebook_row(student: str, report: GradeReport, attention: str = "") -> list[Any]:
+def gradebook_row(student: str, report: GradeReport, attention: str = "",
+                  root: Path | None = None) -> list[Any]:
     """One CSV row for ``report``; ``attention`` says why a person should look at it (an
-    ambiguous or missing notebook), apart from a real score of 0."""
+    ambiguous or missing notebook), apart from a real score of 0. The file is named relative
+    to ``root`` (the batch folder), so the gradebook means the same on another machine."""
     statuses = ";".join(f"{t.name}={t.status}" for t in report.tests if t.status != "passed")
-    return [student, str(report.submission), f"{report.score:g}", f"{report.max_score:g}",
+    file = Path(report.submission)
+    if root is not None:
+        try:
+            file = file.resolve().relative_to(Path(root).resolve())
+        except ValueError:
+            pass
+    return [student, file.as_posix(), f"{report.score:g}", f"{report.max_score:g}",
             *[f"{t.score:g}" for t in report.tests], statuses or "all passed",
             f"{report.execution_time:.2f}", attention,
             report.grader_error.splitlines()[0] if report.grader_error else ""]

@@ -1,19 +1,20 @@
-"""Scoring a training run in the grader: its history, predictions and accuracy.
+"""Scoring a training run in the grader: its history, predictions and held-out accuracy.
 
 The PyTorch exercises (``hidden_exercises/ex2.py``, ``ex3.py``) grade the same
-``train_model``/``predict`` contract in the same way: one probe trains the
-learner's model on the grader's data and returns ``history_type``,
-``train_loss``, ``val_accuracy`` (or ``<key>_error``), ``pred`` and ``cpu_s``;
-another trains a spy model (:func:`dlbasics.checks._training.training_loop_probe`)
-that sees whether the loop shuffles, validates in evaluation mode and restores
-the best weights. :func:`score_training_run` turns those outputs into two
-results, the form of the history and predictions with the loop's rules
-(``exN.training``) and the held-out accuracy within the CPU budget
-(``exN.accuracy``). What differs between exercises
-(the data, the wording of the setup, thresholds) comes in as arguments.
+``train_model``/``predict`` contract in the same way. In the learner's sandbox,
+one probe trains the learner's model on the grader's (already preprocessed)
+training data and returns the history, ``predict``'s labels for the validation
+data and the trained model as a graph (:mod:`dlbasics.checks._export`); another
+trains the grader's own small model with ``train_model`` and returns its weights
+(:func:`dlbasics.checks._training.training_loop_probe`), from which the rules of
+the loop are judged here. The graph is evaluated on the held-out data in a sandbox
+that runs no learner code (:mod:`dlbasics_grader.heldout`).
+:func:`score_training_run` turns all of that into two results, the form of the
+history and predictions with the loop's rules (``exN.training``) and the
+held-out accuracy within the CPU budget (``exN.accuracy``).
 
-Like every ``score`` helper, these run in the grader only and treat the
-outputs as untrusted data.
+Like every ``score`` helper, these run in the grader only and treat every
+output as untrusted data.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ from typing import Any
 import numpy as np
 
 from dlbasics.checks._training import LOOP_RULES, MIN_AGREEMENT, agreement
-from dlbasics_grader.spec import Part, TestResult, as_array
+from dlbasics_grader.heldout import graph_problem, outputs_of, tier
+from dlbasics_grader.spec import Part, ProbeResult, TestResult, as_array
 
-__all__ = ["history_problems", "model_use_problem", "prediction_accuracy", "score_training_run"]
+__all__ = ["history_problems", "labels_problem", "score_training_run"]
 
 
 def history_problems(outputs: Mapping[str, Any]) -> list[str]:
@@ -66,94 +68,33 @@ def history_problems(outputs: Mapping[str, Any]) -> list[str]:
     return []
 
 
-def prediction_accuracy(
-    pred: Any, y_true: np.ndarray, *, name: str, item: str
-) -> tuple[float | None, list[str]]:
-    """Accuracy of untrusted predicted labels, or why they cannot be scored.
+def labels_problem(pred: Any, graph_labels: np.ndarray | None, *, name: str, item: str
+                   ) -> str | None:
+    """Why ``predict``'s labels are not the exported model's (``None``: they are).
 
     Parameters
     ----------
     pred : Any
-        What ``predict`` returned, expected to be labels of shape ``(n,)``.
-    y_true : np.ndarray, shape (n,)
-        The held-out labels (integers).
-    name : str
-        How messages call the call that made ``pred`` (``"predict(model, X_test)"``).
-    item : str
-        What one sample is, for messages (``"image"``, ``"review"``).
-
-    Returns
-    -------
-    accuracy : float or None
-        Fraction of ``pred == y_true``; ``None`` when ``pred`` is not a numeric
-        array of integer labels of shape ``(n,)``.
-    problems : list of str
-        Empty when ``accuracy`` is a number, else one message.
+        What ``predict`` returned on the validation data (untrusted).
+    graph_labels : np.ndarray or None
+        The class of the largest output of the exported graph on the same data
+        (``None`` when there is no graph: then only the form is checked).
+    name, item : str
+        How messages call the call and one sample.
     """
     arr, msg = as_array(pred, name)
     if arr is None:
-        return None, [msg]
-    if arr.shape != y_true.shape:
-        return None, [f"predict should return one label per {item}, shape {y_true.shape}; got "
-                      f"{arr.shape}"]
+        return msg
+    if arr.ndim != 1 or (graph_labels is not None and arr.shape != graph_labels.shape):
+        return f"{name} should return one label per {item}, got shape {arr.shape}"
     if arr.dtype.kind not in "iu" and not np.array_equal(arr, np.round(arr)):
-        return None, [f"predict should return integer labels, got dtype {arr.dtype}"]
-    return float(np.mean(arr == y_true)), []
-
-
-def model_use_problem(
-    outputs: Mapping[str, Any], y_true: np.ndarray, *, item: str, untrained: str,
-    chance_max: float,
-) -> str | None:
-    """Why the held-out predictions do not come from the trained model (None: they do).
-
-    The probe, after ``pred = predict(model, X_test)``, returns what
-    :func:`dlbasics.checks._training.model_use_outputs` computes: the labels of
-    the model's own outputs (``forward_pred``), ``predict`` with an untrained
-    model (``untrained_pred``) and that model's own labels
-    (``untrained_forward``), and ``predict`` with the trained model holding the
-    untrained parameters (``reset_pred``). A ``predict`` that uses the model
-    it is given agrees with the model's labels on (almost) every sample and is
-    near chance with untrained parameters; one that ignores the model (a
-    nearest-neighbour search, a rule, labels kept from elsewhere) fails one of
-    the four rules below.
-
-    Parameters
-    ----------
-    outputs : mapping
-        The probe's outputs (untrusted).
-    y_true : np.ndarray, shape (n,)
-        The held-out labels.
-    item : str
-        What one sample is, for messages (``"image"``, ``"review"``).
-    untrained : str
-        How the untrained model was made, for messages.
-    chance_max : float
-        Highest held-out accuracy ``predict`` may reach with untrained
-        parameters (far above chance: 10 % for 10 classes, about 50 % for 2).
-    """
-    for key in ("forward_pred", "untrained_pred", "untrained_forward", "reset_pred"):
-        arr, _ = as_array(outputs.get(key), key)
-        if arr is None or arr.shape != y_true.shape:
-            error = outputs.get(f"{key}_error")
-            return ("the grader could not check that predict uses the model it is given ("
-                    f"{error if isinstance(error, str) else f'{key} is missing or malformed'})")
-    lead = "predict does not use the model it is given:"
-    for key, reference, what in (
-            ("pred", "forward_pred", "the trained model"),
-            ("untrained_pred", "untrained_forward", f"an untrained model ({untrained})")):
-        share = agreement(outputs.get(key), np.asarray(outputs[reference]))
+        return f"{name} should return integer labels, got dtype {arr.dtype}"
+    if graph_labels is not None:
+        share = agreement(arr, graph_labels)
         if share < MIN_AGREEMENT:
-            return (f"{lead} with {what}, its labels are the class of the model's largest output "
-                    f"for only {share:.0%} of the held-out {item}s (at least {MIN_AGREEMENT:.0%} "
-                    "needed)")
-    for key, what in (("untrained_pred", f"an untrained model ({untrained})"),
-                      ("reset_pred", "the trained model's parameters replaced by untrained ones")):
-        acc = agreement(outputs.get(key), y_true)
-        if acc >= chance_max:
-            return (f"{lead} with {what} it still gets {acc:.0%} of the held-out {item}s right "
-                    f"(at most {chance_max:.0%} allowed; a model that has not learned is near "
-                    "chance)")
+            return (f"{name} gave the class of the model's largest output for only {share:.0%} "
+                    f"of the {item}s (at least {MIN_AGREEMENT:.0%} needed): return "
+                    "model(X).argmax(dim=1) in evaluation mode")
     return None
 
 
@@ -161,67 +102,71 @@ def score_training_run(
     train_part: Part,
     acc_part: Part,
     outputs: Mapping[str, Any],
-    y_true: np.ndarray,
+    heldout: ProbeResult,
+    y_test: np.ndarray,
     *,
+    n_val: int,
+    n_classes: int,
     predict_name: str,
     item: str,
     setup: str,
     acc_full: float,
     acc_tiers: Sequence[tuple[float, float]],
+    cpu_s: float,
     cpu_budget_s: float,
     loop: Mapping[str, str],
-    note: str = "",
+    chance_max: float,
     hint: str = "",
-    untrained: str = "",
-    chance_max: float | None = None,
 ) -> tuple[TestResult, TestResult]:
-    """Score a training probe: the form of its results, then the held-out accuracy.
+    """Score a training run: the form of its results and the loop, then the held-out accuracy.
 
     Parameters
     ----------
     train_part, acc_part : Part
-        The parts for the history/prediction form and for the accuracy.
+        The parts for the history/prediction form with the loop's rules, and for the accuracy.
     outputs : mapping
-        The probe's outputs (see :func:`history_problems`), with ``pred`` (the
-        predicted labels) and ``cpu_s`` (CPU seconds the run took).
-    y_true : np.ndarray, shape (n,)
+        The training probe's outputs (see :func:`history_problems`), with ``pred_val``
+        (``predict`` on the validation data).
+    heldout : ProbeResult
+        The evaluation of the exported graph (:func:`dlbasics_grader.heldout.graph_outputs`
+        on ``X_test`` and ``X_val``, with the reset run).
+    y_test : np.ndarray, shape (n,)
         The held-out labels.
+    n_val, n_classes : int
+        Validation samples and classes (the shapes of the graph's outputs).
     predict_name, item
-        Passed to :func:`prediction_accuracy`.
+        How messages call ``predict``'s call and one sample.
     setup : str
         What the grader did, opening every accuracy message.
     acc_full : float
         The accuracy that earns full marks, quoted as the target.
     acc_tiers : sequence of (float, float)
-        ``(threshold, points)`` from the highest threshold down; the first
-        threshold the accuracy reaches gives its points (else 0).
+        ``(threshold, points)`` from the highest threshold down.
+    cpu_s : float
+        CPU seconds the learner's sandbox used in the notebook's cells and the training
+        run, measured by the grader from outside.
     cpu_budget_s : float
-        Most CPU seconds training and prediction may take; over it, the
-        accuracy part gets 0 with status ``timeout``.
+        Most CPU seconds those may take; over it, the accuracy part gets 0 (``timeout``).
     loop : mapping
-        What broke each rule of the training loop
-        (:data:`dlbasics.checks._training.LOOP_RULES`; ``""``: kept), as
-        :func:`dlbasics.checks._training.loop_rule_problems` finds it.
-    note : str
-        Appended to every accuracy message (e.g. that the grader's own
-        preprocessing was used).
+        What broke each rule of :data:`dlbasics.checks._training.LOOP_RULES` (``""``: kept).
+    chance_max : float
+        Highest accuracy the graph may reach with its parameters shuffled.
     hint : str
         Appended to the accuracy message when the accuracy earns partial credit.
-    untrained, chance_max
-        When ``chance_max`` is given, the accuracy part gets 0 unless the
-        predictions come from the trained model (:func:`model_use_problem`,
-        which gets both).
 
     Returns
     -------
     tuple of TestResult
-        ``(training result, accuracy result)``. The training result gives
-        half its points to the form of the history and predictions and the
-        other half, in equal shares, to the rules of the loop.
+        ``(training result, accuracy result)``. The training result gives half its points
+        to the form of the history and predictions and the other half, in equal shares, to
+        the rules of the loop. The accuracy message names the band reached, not the
+        accuracy itself, so that repeated submissions cannot read the held-out set.
     """
+    val_out, _ = outputs_of(heldout, "X_val", (n_val, n_classes))
     lines = history_problems(outputs)
-    acc, problems = prediction_accuracy(outputs.get("pred"), y_true, name=predict_name, item=item)
-    lines += problems
+    problem = labels_problem(outputs.get("pred_val"), None if val_out is None
+                             else val_out.argmax(axis=1), name=predict_name, item=item)
+    lines += [problem] if problem else []
     half = train_part.max_score / 2
     share = half / len(LOOP_RULES)
     form = 0.0 if lines else half
@@ -235,24 +180,33 @@ def score_training_run(
     text = "\n".join(rows)
     train = train_part.passed(text) if form + earned_loop == train_part.max_score else \
         train_part.failed(text, score=form + earned_loop)
-    cpu = outputs.get("cpu_s")
-    if acc is None:
-        return train, acc_part.failed(setup + " No usable predictions:\n"
-                                      + "\n".join(f"- {x}" for x in lines) + note)
-    if not isinstance(cpu, (int, float)) or not cpu <= cpu_budget_s:
+
+    test_out, problem = outputs_of(heldout, "X_test", (len(y_test), n_classes))
+    if test_out is None:
+        status = heldout.test_status() if not heldout.ok else "failed"
+        return train, acc_part.failed(f"{setup}\nNo held-out accuracy: {problem}", status=status)
+    if not cpu_s <= cpu_budget_s:
         return train, acc_part.failed(
-            f"{setup}\nTraining and prediction took {cpu} s of CPU time, over the budget of "
-            f"{cpu_budget_s:.0f} s: use fewer epochs or a smaller model." + note,
-            status="timeout")
-    earned = next((pts for threshold, pts in acc_tiers if acc >= threshold), 0.0)
-    msg = f"{setup}\nHeld-out accuracy {acc:.1%} (target {acc_full:.0%}), CPU time {cpu:.1f} s."
-    problem = None if chance_max is None else model_use_problem(
-        outputs, y_true, item=item, untrained=untrained, chance_max=chance_max)
+            f"{setup}\nYour notebook's cells and the training run took {cpu_s:.0f} s of CPU "
+            f"time, over the budget of {cpu_budget_s:.0f} s: use fewer epochs or a smaller "
+            "model, and train nothing heavy in the notebook's own cells.", status="timeout")
+
+    def reset_metric(reset: Any) -> tuple[bool, str]:
+        arr, _ = as_array(reset, "reset")
+        if arr is None or arr.shape != test_out.shape or not np.all(np.isfinite(arr)):
+            return False, ""
+        acc_reset = float(np.mean(arr.argmax(axis=1) == y_test))
+        return acc_reset >= chance_max, f"gets {tier(acc_reset, [(chance_max, 0.0)])[1]} right"
+
+    problem = graph_problem(heldout, reset_metric, chance="a model that has not learned is "
+                            "near chance")
+    acc = float(np.mean(test_out.argmax(axis=1) == y_test))
+    earned, band = tier(acc, acc_tiers)
+    msg = (f"{setup}\nHeld-out accuracy: {band} (target {acc_full:.0%}); CPU time of the cells "
+           f"and the training run: {cpu_s:.0f} s of {cpu_budget_s:.0f} s.")
     if problem:
-        return train, acc_part.failed(f"{msg}\nNo accuracy points: {problem}. The labels must "
-                                      "be the model's: model(X).argmax(dim=1)." + note)
+        return train, acc_part.failed(f"{msg}\nNo accuracy points: {problem}.")
     if earned == acc_part.max_score:
-        return train, acc_part.passed(msg + note)
+        return train, acc_part.passed(msg)
     tiers = ", ".join(f"{t:.0%}: {p:g}" for t, p in acc_tiers)
-    return train, acc_part.failed(f"{msg}\nPoints by accuracy: {tiers}." + hint + note,
-                                  score=earned)
+    return train, acc_part.failed(f"{msg}\nPoints by accuracy: {tiers}." + hint, score=earned)

@@ -286,6 +286,42 @@ class Probe:
 
 
 @dataclass(frozen=True)
+class Evaluation:
+    """A model evaluated on held-out data, in a sandbox that never runs learner code.
+
+    The held-out inputs never enter the learner's process. A probe there
+    (``source``) exports the learner's model as a graph of tensor operations
+    with its weights (a TorchScript file, :func:`dlbasics.checks._export.export_graph`)
+    and returns the file's bytes as a ``uint8`` array under each key of
+    ``models``. The engine then starts a fresh sandbox that imports no learner
+    code and runs ``probe(seed)`` there: a driver that loads each graph and
+    returns what it computes on the held-out inputs (logits, log-probabilities),
+    which ``score`` turns into a metric. The driver's result is
+    ``results[name]`` in ``score``; when ``source`` failed or returned no
+    graph, that result is an ``error`` naming why.
+
+    Attributes
+    ----------
+    name
+        Key of its :class:`ProbeResult`; distinct from every probe's name.
+    source
+        The probe (in the learner's sandbox) whose outputs hold the graphs.
+    models
+        Output keys of ``source`` holding graphs; each reaches the driver
+        under the same input key. ``<key>_error`` in ``source``'s outputs says
+        why a graph is missing (shown to the learner).
+    probe
+        ``probe(seed) -> Probe``: the driver and the held-out inputs (secret
+        inputs are fine here, and only here).
+    """
+
+    name: str
+    source: str
+    models: tuple[str, ...]
+    probe: Callable[[int], Probe]
+
+
+@dataclass(frozen=True)
 class Exercise:
     """Everything the engine needs to grade one exercise.
 
@@ -316,6 +352,9 @@ class Exercise:
     seed
         Seed passed to ``probes`` (and available as ``submission.seed``).
         Keep it in the hidden module, so the learner cannot know it.
+    evaluations
+        Held-out evaluations of exported models (:class:`Evaluation`), run
+        after the learner's sandbox in one fresh sandbox of their own.
     """
 
     name: str
@@ -327,6 +366,7 @@ class Exercise:
     limits: Limits = field(default_factory=Limits)
     policy: SandboxPolicy = field(default_factory=SandboxPolicy)
     seed: int = 0
+    evaluations: tuple[Evaluation, ...] = ()
 
     @property
     def max_score(self) -> float:
@@ -424,7 +464,9 @@ class CellRun:
     and first line (``cell [7] "def forward(self, X):"``), since a count from
     the top matches nothing JupyterLab shows; ``status`` is ``ok``, ``error``, ``timeout``,
     ``out of memory``, ``crashed`` or ``not run``; ``error`` is
-    ``"ExceptionType: message"``; ``traceback`` covers the learner's cells only.
+    ``"ExceptionType: message"``; ``traceback`` covers the learner's cells only;
+    ``cpu_s`` is the CPU time the whole sandbox used while the cell ran, measured by
+    the grader from outside (threads the cell started included).
     """
 
     index: int
@@ -433,6 +475,7 @@ class CellRun:
     traceback: str = ""
     duration_s: float = 0.0
     label: str = ""
+    cpu_s: float = 0.0
 
     @property
     def where(self) -> str:
@@ -467,6 +510,11 @@ class Submission:
     static: StaticReport = field(default_factory=StaticReport)
     stdout: str = ""
     stderr: str = ""
+
+    def cells_cpu_s(self) -> float:
+        """CPU seconds the sandbox used while the notebook's cells ran, measured from outside
+        (the first run of each cell when the notebook had to be run again)."""
+        return float(sum(c.cpu_s for c in self.cells))
 
     def cell_errors(self) -> list[CellRun]:
         """Cells that did not finish normally."""

@@ -94,26 +94,27 @@ def score_parts(parts: Sequence[Part], results: Mapping[str, ProbeResult], submi
 
 
 def loop_problems(r: ProbeResult, inputs: dict) -> dict[str, str]:
-    """What broke each rule of the training loop, from the spy model's probe
-    (:func:`dlbasics.checks._training.training_loop_probe`) run on ``inputs``."""
+    """What broke each rule of the training loop, judged from the weights of the grader's probe
+    model (:func:`dlbasics.checks._training.training_loop_probe`) trained on ``inputs``."""
     from dlbasics.checks._training import LOOP_RULES, loop_rule_problems
 
     if r.ok:
         return loop_rule_problems(r.outputs, inputs)
     why = r.describe_failure().splitlines()[0]
-    return dict.fromkeys(LOOP_RULES, f"the training run of the grader's spy model failed: {why}")
+    return dict.fromkeys(LOOP_RULES, f"training the grader's probe model failed: {why}")
 
 
-def training_scorer(results: Mapping[str, ProbeResult], loop_inputs: dict, seed: int,
+def training_scorer(results: Mapping[str, ProbeResult], submission: Submission, loop_inputs: dict,
                     score_training: Callable) -> tuple[str, Callable]:
     """The ``joint`` entry of :func:`score_parts` for a training part and its accuracy part.
 
-    ``score_training(training_part, accuracy_part, outputs, loop, seed)`` gets the training
-    probe's outputs with ``cpu_s`` set to the grader's own measurement of the sandbox's CPU
-    time (:attr:`ProbeResult.cpu_s`, taken from outside: the probe's own clock is learner
-    code's to patch), and what :func:`loop_problems` found in the spy model's run.
+    ``score_training(training_part, accuracy_part, outputs, heldout, loop, cpu_s)`` gets the
+    training probe's outputs, the evaluation of its exported graph (``results["heldout"]``),
+    what :func:`loop_problems` found, and the CPU seconds of the notebook's cells and the
+    training run, measured by the grader from outside the sandbox (the training probe runs
+    first, so nothing else of the learner's ran in between).
     """
     loop = loop_problems(results["loop_probe"], loop_inputs)
-    cpu_s = results["training_probe"].cpu_s
+    cpu_s = submission.cells_cpu_s() + results["training_probe"].cpu_s
     return ("training_probe",
-            lambda t, a, o: score_training(t, a, {**o, "cpu_s": cpu_s}, loop, seed))
+            lambda t, a, o: score_training(t, a, o, results["heldout"], loop, cpu_s))

@@ -34,7 +34,7 @@ SEED = exercise_seed("ex1", Path(__file__).parent)  # 256 bits from the grading 
 
 # the network and budget of the training test
 TRAIN_SIZES = [2, 32, 32, 3]
-TRAIN_KW = {"epochs": 30, "batch_size": 32, "learning_rate": 0.3}
+TRAIN_KW = {"epochs": 30, "batch_size": 32, "lr": 0.3}
 N_TRAIN, N_TEST = 600, 300
 ACC_FULL, ACC_HALF = 0.90, 0.70
 
@@ -373,7 +373,7 @@ def _score_train(part: Part, r, shuffle, seed: int):
                 f"{ACC_HALF * 100:.0f} % half of it).")
     setup = (f"Trained CompleteNeuralNetwork({TRAIN_SIZES}, activation='relu', seed=0) with "
              f"train(X, y, epochs={epochs}, batch_size={TRAIN_KW['batch_size']}, "
-             f"learning_rate={TRAIN_KW['learning_rate']}) on {N_TRAIN} points of three spirals; "
+             f"lr={TRAIN_KW['lr']}) on {N_TRAIN} points of three spirals; "
              f"tested on {N_TEST} new points.")
     total = form + shuffled + earned
     text = setup + "\n" + "\n".join(rows)

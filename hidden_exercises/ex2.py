@@ -22,9 +22,18 @@ from pathlib import Path
 import numpy as np
 
 from dlbasics.checks._training import loop_inputs, training_loop_probe
+from dlbasics_grader.heldout import graph_probe
 from dlbasics_grader.scoring import score_training_run
 from dlbasics_grader.secret import exercise_seed, public_seed, stream
-from dlbasics_grader.spec import Exercise, Part, Probe, SandboxPolicy, as_array, compare_arrays
+from dlbasics_grader.spec import (
+    Evaluation,
+    Exercise,
+    Part,
+    Probe,
+    SandboxPolicy,
+    as_array,
+    compare_arrays,
+)
 
 from . import _common
 from ._common import TORCH_LIMITS, bullets, not_implemented, score_parts, verdict
@@ -38,11 +47,13 @@ under each of the 8 symmetries of the square; 95 % of the public digits lie clos
 their nearest other public digit."""
 ACC_FULL = 0.90  # the solution reaches 0.93-0.96 over grading keys (tests/grading/test_secret.py)
 ACC_TIERS = ((0.90, 3.0), (0.85, 2.0), (0.70, 1.0))
-CPU_BUDGET_S = 60.0  # CPU seconds (one thread) for preprocessing + training + prediction
+CPU_BUDGET_S = 60.0
+"""CPU seconds (one thread) for everything the notebook runs: its cells and the grader's
+training run, measured from outside the sandbox."""
 CHANCE_MAX = 0.5
-"""Highest held-out accuracy predict may reach with an untrained model, or with untrained
-parameters in the trained one (an untrained CNN gets about 10 %; a nearest-neighbour search in
-the public digits that ignores the model, 89-95 %)."""
+"""Highest held-out accuracy the exported model may reach with its parameters shuffled (an
+untrained CNN gets about 10 %; a nearest-neighbour search in the public digits, 89-95 %)."""
+EVAL_BATCH = 50  # the trained model is traced, and evaluated, on batches of this many images
 MAX_PARAMS = 2_000_000
 
 TRAINING_PART, ACCURACY_PART = _common.training_parts("ex2", ACC_FULL)
@@ -64,7 +75,7 @@ POLICY = SandboxPolicy(
 )
 
 LIMITS = TORCH_LIMITS
-LOOP_INPUTS = loop_inputs("images", augment_fn=None)  # the spy model's data (public)
+LOOP_INPUTS = loop_inputs("images", augment_fn=None)  # the probe model's data (public)
 
 
 # ----------------------------------------------------------------------------
@@ -122,26 +133,75 @@ def model_probe(ns, inputs):
 def layers_probe(ns, inputs):
     import torch
 
+    from dlbasics.checks._export import export_graph
+
     torch.manual_seed(0)
     model = ns["build_model"](8, 10)
-    out = {"classes": [[f"{c.__module__}.{c.__qualname__}" for c in type(m).__mro__]
-                       for m in model.modules()]}
-    x, other = torch.from_numpy(inputs["x8"]), torch.from_numpy(inputs["x8_other"])
+    example = torch.from_numpy(inputs["x8"])
+    out = {}
+    for key, training in (("graph_eval", False), ("graph_train", True)):
+        try:
+            out[key] = export_graph(model, example, training=training)
+        except Exception as exc:
+            out[f"{key}_error"] = f"{type(exc).__name__}: {exc}"
+    return out
 
-    def run(mode, torch_seed, batch):
-        model.train(mode == "train")
+
+def layers_graph_probe(ns, inputs):
+    """Runs in the evaluation sandbox, on the graphs of an untrained build_model(8, 10)."""
+    import io
+
+    import numpy as np
+    import torch
+
+    torch.set_num_threads(1)
+
+    def load(key):
+        return torch.jit.load(io.BytesIO(inputs[key].tobytes()), map_location="cpu")
+
+    def ops(graph):
+        inlined = graph.inlined_graph
+        torch._C._jit_pass_dce(inlined)
+        return sorted({node.kind() for node in inlined.nodes()})
+
+    def run(graph, torch_seed, batch):
         torch.manual_seed(torch_seed)
         with torch.no_grad():
-            return model(batch).detach().numpy()
+            y = graph(batch)
+        return (y[0] if isinstance(y, (tuple, list)) else y).detach().float().numpy()
 
-    # the grader compares these outputs; the names of the model's layers decide nothing here
-    out["eval_fresh"] = run("eval", 1, x)
-    for key, mode, torch_seed, batch in (
-            ("train_1", "train", 1, x), ("train_2", "train", 2, x), ("train_1_again", "train", 1, x),
-            ("train_1_other", "train", 1, other), ("eval_1", "eval", 1, x),
-            ("eval_2", "eval", 2, x), ("eval_other", "eval", 1, other),
-            ("eval_first", "eval", 1, x[:1])):
-        out[key] = run(mode, torch_seed, batch)
+    evaluation, training = load("graph_eval"), load("graph_train")
+    x, other = torch.from_numpy(inputs["x8"]), torch.from_numpy(inputs["x8_other"])
+    out = {"ops_eval": ops(evaluation), "ops_train": ops(training)}
+    out["eval_fresh"] = run(evaluation, 1, x)
+    for key, torch_seed, batch in (("train_1", 1, x), ("train_2", 2, x), ("train_1_again", 1, x),
+                                   ("train_1_other", 1, other)):
+        out[key] = run(training, torch_seed, batch)
+    # what the passes in training mode taught the buffers (running statistics) goes into the
+    # evaluation graph, as it would in one model
+    buffers = dict(evaluation.named_buffers())
+    with torch.no_grad():
+        for name, buffer in training.named_buffers():
+            if name in buffers and buffers[name].shape == buffer.shape:
+                buffers[name].copy_(buffer)
+    for key, torch_seed, batch in (("eval_1", 1, x), ("eval_2", 2, x), ("eval_other", 1, other),
+                                   ("eval_first", 1, x[:1])):
+        try:
+            out[key] = run(evaluation, torch_seed, batch)
+        except Exception as exc:
+            out[f"{key}_error"] = f"{type(exc).__name__}: {exc}"
+    # which parameters the output depends on: each one changed in turn
+    base = out["eval_1"]
+    used = []
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in evaluation.parameters():
+            saved = p.clone()
+            p.add_(torch.randn(p.shape, generator=gen) * (float(p.abs().mean()) + 0.1))
+            changed = not np.allclose(run(evaluation, 1, x), base, rtol=1e-4, atol=1e-5)
+            p.copy_(saved)
+            used.append([len(p.shape), bool(changed)])
+    out["parameters"] = used
     return out
 
 
@@ -167,28 +227,31 @@ def training_probe(ns, inputs):
     import numpy as np
     import torch
 
+    from dlbasics.checks._export import export_graph
+
     torch.manual_seed(0)
     torch.set_num_threads(1)
-    out = {}
-    X_tr, X_val, X_te = inputs["X_train"], inputs["X_val"], inputs["X_test"]
+    X_tr, y_tr, X_val, y_val = (torch.from_numpy(inputs[k])
+                                for k in ("X_train", "y_train", "X_val", "y_val"))
+    model = ns["build_model"](8, 10)
+    history = ns["train_model"](model, X_tr, y_tr, X_val, y_val)
+    out = {"history_type": type(history).__name__}
+    if isinstance(history, dict):
+        for key in ("train_loss", "val_accuracy"):
+            try:
+                out[key] = [float(v) for v in history[key]]
+            except Exception as exc:
+                out[f"{key}_error"] = f"{type(exc).__name__}: {exc}"
     try:
-        mean, std = ns["normalization_stats"](X_tr.copy(), 16.0)
-        prep = [ns["preprocess"](X.copy(), 8, 16.0, mean, std) for X in (X_tr, X_val, X_te)]
-        if not all(isinstance(t, torch.Tensor) and tuple(t.shape[1:]) == (1, 8, 8)
-                   for t in prep):
-            raise ValueError("preprocess did not return tensors of shape (n, 1, 8, 8)")
+        pred = ns["predict"](model, X_val)
+        out["pred_val"] = pred.detach().numpy() if isinstance(pred, torch.Tensor) else np.asarray(pred)
     except Exception as exc:
-        out["preprocess_fallback"] = f"{type(exc).__name__}: {exc}"
-        scaled = X_tr / 16.0
-        mean, std = float(scaled.mean()), float(scaled.std())
-        prep = [torch.from_numpy(((X / 16.0 - mean) / std).astype(np.float32)).reshape(-1, 1, 8, 8)
-                for X in (X_tr, X_val, X_te)]
-    # train, predict, and what shows whether the labels come from the model (grader decides)
-    from dlbasics.checks._training import training_run_outputs
-
-    out.update(training_run_outputs(lambda: ns["build_model"](8, 10), ns["train_model"], ns["predict"],
-                                    tuple(prep), torch.from_numpy(inputs["y_train"]),
-                                    torch.from_numpy(inputs["y_val"])))
+        out["pred_val_error"] = f"{type(exc).__name__}: {exc}"
+    # the trained model leaves as a graph; the grader evaluates it where no learner code runs
+    try:
+        out["graph"] = export_graph(model, X_tr[:inputs["batch"]])
+    except Exception as exc:
+        out["graph_error"] = f"{type(exc).__name__}: {exc}"
     return out
 
 
@@ -316,24 +379,55 @@ def _confusion_case(seed: int) -> dict:
 MODEL_CONFIGS = [[8, 10], [28, 10], [8, 3]]
 
 
+def prepared_digits(seed: int):
+    """The grader's digits preprocessed by the grader (scaled by 16, normalized with the training
+    images' mean and standard deviation, float32 (n, 1, 8, 8)), and their labels: training,
+    validation, held-out. The learner's preprocessing is graded on its own part, so a mistake
+    there costs that part only."""
+    sets = _digits(seed)
+    scaled = sets[0][0] / 16.0
+    mean, std = scaled.mean(), scaled.std()
+    return tuple((((X / 16.0 - mean) / std).astype(np.float32)[:, None], y) for X, y in sets)
+
+
 def probes(seed: int) -> list[Probe]:
-    (X_tr, y_tr), (X_val, y_val), (X_te, _) = _digits(seed)
+    (X_tr, y_tr), (X_val, y_val), _ = prepared_digits(seed)
     x8, y8 = _image_batch(seed, 8, 64)
     x28, y28 = _image_batch(seed, 28, 16)
-    return [
+    return [  # the training run first: the CPU it and the cells used is the budget's
+        Probe.from_function(training_probe, timeout_s=120, inputs={
+            "X_train": X_tr, "y_train": y_tr, "X_val": X_val, "y_val": y_val,
+            "batch": EVAL_BATCH}),
         Probe.from_function(preprocess_probe, timeout_s=20, inputs=_small_cases(seed)),
         Probe.from_function(model_probe, timeout_s=30, inputs={
             "configs": MODEL_CONFIGS, "x8": x8[:5], "x28": x28[:5]}),
-        Probe.from_function(layers_probe, timeout_s=30, inputs={
-            "x8": x8[:16], "x8_other": np.concatenate([x8[:1], x8[16:31]])}),
+        Probe.from_function(layers_probe, timeout_s=30, inputs={"x8": x8[:16]}),
         Probe.from_function(augment_probe, timeout_s=30, inputs={
             "seed": public_seed(seed, "augment"), "x8": x8, "y_x8": y8, "x28": x28, "y_x28": y28}),
         Probe.from_function(confusion_probe, timeout_s=10, inputs=_confusion_case(seed)),
-        Probe.from_function(training_probe, timeout_s=120, inputs={
-            "X_train": X_tr, "y_train": y_tr, "X_val": X_val, "y_val": y_val, "X_test": X_te}),
         Probe.from_function(training_loop_probe, name="loop_probe", timeout_s=60,
                             inputs=LOOP_INPUTS),
     ]
+
+
+def _heldout_probe(seed: int) -> Probe:
+    """Where the held-out digits go: the graph's evaluation, never the learner's sandbox."""
+    _, (X_val, _), (X_te, _) = prepared_digits(seed)
+    return graph_probe({"X_test": X_te, "X_val": X_val}, EVAL_BATCH,
+                       reset_seed=public_seed(seed, "reset"), timeout_s=60)
+
+
+def _layers_graph_probe(seed: int) -> Probe:
+    x8, _ = _image_batch(seed, 8, 64)
+    return Probe.from_function(layers_graph_probe, timeout_s=60, inputs={
+        "x8": x8[:16], "x8_other": np.concatenate([x8[:1], x8[16:31]])})
+
+
+EVALUATIONS = (
+    Evaluation("heldout", source="training_probe", models=("graph",), probe=_heldout_probe),
+    Evaluation("layers", source="layers_probe", models=("graph_eval", "graph_train"),
+               probe=_layers_graph_probe),
+)
 
 
 # ----------------------------------------------------------------------------
@@ -417,9 +511,15 @@ def _score_model(part: Part, o: dict):
                        status="error" if not_implemented(problems) else "failed")
 
 
-def _has(classes: list, prefixes: tuple[str, ...]) -> bool:
-    return any(isinstance(name, str) and name.startswith(prefixes)
-               for mro in classes if isinstance(mro, list) for name in mro)
+CONV_OPS = ("aten::_convolution", "aten::conv2d", "aten::convolution")
+DROPOUT_OPS = ("aten::dropout", "aten::feature_dropout", "aten::alpha_dropout",
+               "aten::feature_alpha_dropout")
+BATCH_NORM_OPS = ("aten::batch_norm", "aten::native_batch_norm", "aten::_batch_norm_impl_index")
+
+
+def _ops(o: dict, key: str) -> set[str]:
+    ops = o.get(key)
+    return {x for x in ops if isinstance(x, str)} if isinstance(ops, list) else set()
 
 
 LAYER_OUTPUTS = ("eval_fresh", "train_1", "train_2", "train_1_again", "train_1_other", "eval_1",
@@ -456,8 +556,9 @@ def _score_batch_norm(out: dict) -> str | None:
                 "depend on the other images of its batch (nn.BatchNorm2d normalizes with the "
                 "batch's statistics)")
     random_in_eval = _differ(out["eval_1"], out["eval_2"])  # then only equal seeds and shapes
+    alone = out["eval_first"]
     if _differ(out["eval_1"][:1], out["eval_other"][:1]) or (
-            not random_in_eval and _differ(out["eval_1"][:1], out["eval_first"])):
+            not random_in_eval and alone is not None and _differ(out["eval_1"][:1], alone)):
         return ("in evaluation mode an image's output depends on the rest of the batch: batch "
                 "normalization should use its running statistics after model.eval()")
     if not _differ(out["eval_fresh"], out["eval_1"]):
@@ -467,39 +568,53 @@ def _score_batch_norm(out: dict) -> str | None:
     return None
 
 
-def _score_layers(part: Part, o: dict):
-    """Convolution and pooling by their classes; dropout and batch normalization by how the
-    model's outputs behave (a renamed class or a forged buffer changes nothing)."""
-    classes = o.get("classes")
-    if not isinstance(classes, list):
-        return part.failed("The grader could not list the model's layers.")
+def _score_layers(part: Part, r):
+    """Each layer by what the model's graph computes, never by names: a convolution whose
+    weights change the output, a pooling operation, dropout and batch normalization
+    operations that behave as they should. A layer registered in ``__init__`` but not used in
+    ``forward`` is not in the graph and earns nothing."""
+    if not r.ok:
+        return part.failed("The grader could not look at the model's layers: "
+                           + (r.error or r.describe_failure()), status=r.test_status())
+    o = r.outputs
+    ops_eval, ops_train = _ops(o, "ops_eval"), _ops(o, "ops_train")
+    params = o.get("parameters")
+    used = [p for p in params if isinstance(p, list) and len(p) == 2] if isinstance(
+        params, list) else []
     lines, score = [], 0.0
-    if _has(classes, ("torch.nn.modules.conv.Conv2d",)):
+    if not ops_eval & set(CONV_OPS):
+        lines.append("no convolution in what forward computes (nn.Conv2d, used in forward)")
+    elif not any(nd == 4 and changed is True for nd, changed in used):
+        lines.append("the convolution's weights do not change the model's output")
+    else:
+        score += 0.5
+    if any("pool" in op for op in ops_eval):
         score += 0.5
     else:
-        lines.append("no nn.Conv2d layer found")
-    if _has(classes, ("torch.nn.modules.pooling.",)):
-        score += 0.5
-    else:
-        lines.append("no pooling layer found (nn.MaxPool2d, nn.AvgPool2d, ...; F.max_pool2d "
-                     "is invisible to the grader)")
+        lines.append("no pooling in what forward computes (nn.MaxPool2d, nn.AvgPool2d, ...)")
     arrays = {k: as_array(o.get(k), k)[0] for k in LAYER_OUTPUTS}
     shape = None if arrays["train_1"] is None else arrays["train_1"].shape
     if shape is None or len(shape) != 2 or not all(
             a is not None and a.shape == (shape if k != "eval_first" else (1, *shape[1:]))
-            and np.all(np.isfinite(a)) for k, a in arrays.items()):
+            and np.all(np.isfinite(a)) for k, a in arrays.items() if k != "eval_first"
+            or a is not None):
         lines.append("the model's outputs could not be compared (they should be finite logits "
                      "of shape (n, 10))")
     else:
-        for problem in (_score_dropout(arrays), _score_batch_norm(arrays)):
+        for problem, ops, kind in ((_score_dropout(arrays), ops_train, DROPOUT_OPS),
+                                   (_score_batch_norm(arrays), ops_eval, BATCH_NORM_OPS)):
+            if not ops & set(kind):
+                problem = (f"no {'dropout' if kind is DROPOUT_OPS else 'batch normalization'} in "
+                           "what forward computes (a layer made in __init__ must also be used "
+                           "in forward)")
             if problem:
                 lines.append(problem)
             else:
                 score += 0.5
     return verdict(part, score, lines,
-                   "Conv2d, pooling, dropout (active only in training mode) and batch "
+                   "Convolution, pooling, dropout (active only in training mode) and batch "
                    "normalization (batch statistics in training mode, running statistics in "
-                   "evaluation mode) are there.")
+                   "evaluation mode) are all in what forward computes.")
 
 
 def _correlations(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -581,21 +696,18 @@ def _score_confusion(part: Part, o: dict, seed: int):
     return part.failed(bullets(problems))
 
 
-def _score_training(train_part: Part, acc_part: Part, o: dict, loop: dict, seed: int):
+def _score_training(train_part: Part, acc_part: Part, o: dict, heldout, loop: dict,
+                    cpu_s: float, seed: int):
     _, _, (_, y_test) = _digits(seed)
     setup = (f"The grader trained build_model(8, 10) with train_model's defaults on {N_TRAIN} "
-             f"digits ({N_VAL} for validation) and predicted {len(y_test)} held-out ones, all new "
-             "renditions of scikit-learn digits (turned, scaled, sheared, shifted, bent, "
-             "thicker or thinner strokes, noise).")
-    note = ""
-    if o.get("preprocess_fallback"):
-        note = (f"\n(Your preprocessing raised {o['preprocess_fallback']}, so the grader used its "
-                "own.)")
-    return score_training_run(train_part, acc_part, o, y_test, predict_name="predict(model, X_test)",
-                              item="image", setup=setup, acc_full=ACC_FULL, acc_tiers=ACC_TIERS,
-                              cpu_budget_s=CPU_BUDGET_S, loop=loop, note=note,
-                              untrained="build_model(8, 10) under another torch seed",
-                              chance_max=CHANCE_MAX)
+             f"digits ({N_VAL} for validation), preprocessed by the grader, and evaluated the "
+             f"trained model, exported as a graph, on {len(y_test)} held-out ones: new renditions "
+             "of scikit-learn digits (turned, scaled, sheared, shifted, bent, thicker or thinner "
+             "strokes, noise).")
+    return score_training_run(train_part, acc_part, o, heldout, y_test, n_val=N_VAL,
+                              n_classes=10, predict_name="predict(model, X_val)", item="image",
+                              setup=setup, acc_full=ACC_FULL, acc_tiers=ACC_TIERS, cpu_s=cpu_s,
+                              cpu_budget_s=CPU_BUDGET_S, loop=loop, chance_max=CHANCE_MAX)
 
 
 NAMES = ("normalization_stats", "preprocess", "build_model", "augment", "train_model", "predict",
@@ -607,13 +719,13 @@ def score(results, submission):
     return score_parts(PARTS, results, submission, names=NAMES, what="function", simple={
         "ex2.preprocess": ("preprocess_probe", lambda p, o: _score_preprocess(p, o, seed)),
         "ex2.model": ("model_probe", _score_model),
-        "ex2.layers": ("layers_probe", _score_layers),
+        "ex2.layers": ("layers_probe", lambda p, o: _score_layers(p, results["layers"])),
         "ex2.augment": ("augment_probe", lambda p, o: _score_augment(p, o, seed)),
         "ex2.confusion": ("confusion_probe", lambda p, o: _score_confusion(p, o, seed)),
-    }, joint={("ex2.training", "ex2.accuracy"): _common.training_scorer(results, LOOP_INPUTS, seed,
-                                                                   _score_training)})
+    }, joint={("ex2.training", "ex2.accuracy"): _common.training_scorer(
+        results, submission, LOOP_INPUTS, lambda *a: _score_training(*a, seed))})
 
 
 EXERCISE = Exercise(name="ex2", title="Image classification with a CNN (PyTorch)",
                     notebook="ex2_cnn.ipynb", parts=PARTS, probes=probes, score=score,
-                    limits=LIMITS, policy=POLICY, seed=SEED)
+                    limits=LIMITS, policy=POLICY, seed=SEED, evaluations=EVALUATIONS)

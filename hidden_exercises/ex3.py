@@ -14,14 +14,24 @@ and a model has to learn the language from the training reviews.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
 
 from dlbasics.checks._training import loop_inputs, training_loop_probe
+from dlbasics_grader.heldout import graph_probe
 from dlbasics_grader.scoring import score_training_run
-from dlbasics_grader.secret import exercise_seed, stream
-from dlbasics_grader.spec import Exercise, Part, Probe, SandboxPolicy, as_array, compare_arrays
+from dlbasics_grader.secret import exercise_seed, public_seed, stream
+from dlbasics_grader.spec import (
+    Evaluation,
+    Exercise,
+    Part,
+    Probe,
+    SandboxPolicy,
+    as_array,
+    compare_arrays,
+)
 
 from . import _common
 from ._common import TORCH_LIMITS, bullets, not_implemented, score_parts, verdict
@@ -31,11 +41,13 @@ SEED = exercise_seed("ex3", Path(__file__).parent)  # 256 bits from the grading 
 N_TRAIN, N_VAL, N_TEST = 2000, 400, 1000
 ACC_FULL = 0.90  # the solution reaches 0.998-1.0; no bag-of-words model can pass ~0.83
 ACC_TIERS = ((0.90, 3.0), (0.80, 1.0))
-CPU_BUDGET_S = 60.0  # CPU seconds (one thread) for encoding + training + prediction
+CPU_BUDGET_S = 60.0
+"""CPU seconds (one thread) for everything the notebook runs: its cells and the grader's
+training run, measured from outside the sandbox."""
 CHANCE_MAX = 0.7
-"""Highest held-out accuracy predict may reach with an untrained model, or with untrained
-parameters in the trained one (an untrained classifier is near 50 %; a bag-of-words model
-that ignores the given model, about 83 %)."""
+"""Highest held-out accuracy the exported model may reach with its parameters shuffled (an
+untrained classifier is near 50 %; a bag-of-words model, about 83 %)."""
+EVAL_BATCH = 50  # the trained model is traced, and evaluated, on batches of this many reviews
 
 TRAINING_PART, ACCURACY_PART = _common.training_parts("ex3", ACC_FULL)
 PARTS = (
@@ -56,7 +68,7 @@ POLICY = SandboxPolicy(
 )
 
 LIMITS = TORCH_LIMITS
-LOOP_INPUTS = loop_inputs("ids")  # the spy model's data (public)
+LOOP_INPUTS = loop_inputs("ids")  # the probe model's data (public)
 
 
 # ----------------------------------------------------------------------------
@@ -150,30 +162,34 @@ def gradient_probe(ns, inputs):
 
 
 def training_probe(ns, inputs):
+    import numpy as np
     import torch
 
-    from dlbasics.text import Vocabulary
+    from dlbasics.checks._export import export_graph
 
     torch.manual_seed(0)
     torch.set_num_threads(1)
-    out = {}
-    texts = [list(inputs[k]) for k in ("train_texts", "val_texts", "test_texts")]
-    vocab = Vocabulary.from_texts(texts[0])
+    X_tr, y_tr, X_val, y_val = (torch.from_numpy(inputs[k])
+                                for k in ("X_train", "y_train", "X_val", "y_val"))
+    model = ns["SentimentClassifier"](int(inputs["vocab_size"]))
+    history = ns["train_model"](model, X_tr, y_tr, X_val, y_val)
+    out = {"history_type": type(history).__name__}
+    if isinstance(history, dict):
+        for key in ("train_loss", "val_accuracy"):
+            try:
+                out[key] = [float(v) for v in history[key]]
+            except Exception as exc:
+                out[f"{key}_error"] = f"{type(exc).__name__}: {exc}"
     try:
-        encoded = [ns["encode_texts"](t, vocab)[0] for t in texts]
-        if not all(isinstance(e, torch.Tensor) and e.dtype == torch.int64 and e.ndim == 2
-                   for e in encoded):
-            raise ValueError("encode_texts did not return int64 tensors of shape (n, L)")
+        pred = ns["predict"](model, X_val)
+        out["pred_val"] = pred.detach().numpy() if isinstance(pred, torch.Tensor) else np.asarray(pred)
     except Exception as exc:
-        out["encode_fallback"] = f"{type(exc).__name__}: {exc}"
-        encoded = [torch.from_numpy(vocab.encode_batch(t)[0]) for t in texts]
-    # train, predict, and what shows whether the labels come from the model (grader decides)
-    from dlbasics.checks._training import training_run_outputs
-
-    out.update(training_run_outputs(lambda: ns["SentimentClassifier"](len(vocab)),
-                                    ns["train_model"], ns["predict"], tuple(encoded),
-                                    torch.from_numpy(inputs["y_train"]),
-                                    torch.from_numpy(inputs["y_val"])))
+        out["pred_val_error"] = f"{type(exc).__name__}: {exc}"
+    # the trained model leaves as a graph; the grader evaluates it where no learner code runs
+    try:
+        out["graph"] = export_graph(model, X_tr[:inputs["batch"]])
+    except Exception as exc:
+        out["graph_error"] = f"{type(exc).__name__}: {exc}"
     return out
 
 
@@ -252,19 +268,47 @@ def _model_case(seed: int) -> dict:
     return {"vocab_size": 40, "ids": ids, "lengths": lengths, "labels": labels}
 
 
+@functools.lru_cache(maxsize=2)
+def encoded_corpus(seed: int):
+    """The reviews encoded by the grader: ``Vocabulary.from_texts`` on the training reviews,
+    ``encode_batch`` padded to one length for all three sets; ``(vocab_size, (ids, labels) for
+    training, validation, held-out)``. The learner's ``encode_texts`` is graded on its own part,
+    so a mistake there costs that part only."""
+    from dlbasics.text import Vocabulary
+
+    sets = _corpus(seed)
+    vocab = Vocabulary.from_texts(sets[0][0])
+    ids = [vocab.encode_batch(texts)[0] for texts, _ in sets]
+    length = max(x.shape[1] for x in ids)
+    padded = [np.pad(x, ((0, 0), (0, length - x.shape[1]))) for x in ids]
+    return len(vocab), tuple((x, np.asarray(y, dtype=np.int64))
+                             for x, (_, y) in zip(padded, sets, strict=True))
+
+
 def probes(seed: int) -> list[Probe]:
-    (tr, y_tr), (va, y_va), (te, _) = _corpus(seed)
-    return [
+    vocab_size, ((X_tr, y_tr), (X_val, y_val), _) = encoded_corpus(seed)
+    return [  # the training run first: the CPU it and the cells used is the budget's
+        Probe.from_function(training_probe, timeout_s=120, inputs={
+            "X_train": X_tr, "y_train": y_tr, "X_val": X_val, "y_val": y_val,
+            "vocab_size": vocab_size, "batch": EVAL_BATCH}),
         Probe.from_function(encode_probe, timeout_s=20, inputs=_encode_case(seed)),
         Probe.from_function(attention_probe, timeout_s=20, inputs=_attention_case(seed)),
         Probe.from_function(model_probe, timeout_s=30, inputs=_model_case(seed)),
         Probe.from_function(gradient_probe, timeout_s=30, inputs=_model_case(seed)),
-        Probe.from_function(training_probe, timeout_s=120, inputs={
-            "train_texts": tr, "y_train": y_tr, "val_texts": va, "y_val": y_va,
-            "test_texts": te}),
         Probe.from_function(training_loop_probe, name="loop_probe", timeout_s=60,
                             inputs=LOOP_INPUTS),
     ]
+
+
+def _heldout_probe(seed: int) -> Probe:
+    """Where the held-out reviews go: the graph's evaluation, never the learner's sandbox."""
+    _, (_, (X_val, _), (X_te, _)) = encoded_corpus(seed)
+    return graph_probe({"X_test": X_te, "X_val": X_val}, EVAL_BATCH,
+                       reset_seed=public_seed(seed, "reset"), timeout_s=90)
+
+
+EVALUATIONS = (Evaluation("heldout", source="training_probe", models=("graph",),
+                          probe=_heldout_probe),)
 
 
 # ----------------------------------------------------------------------------
@@ -436,24 +480,21 @@ def _score_gradients(part: Part, o: dict):
                            + ("\n" + lines[0] if lines else ""))
 
 
-def _score_training(train_part: Part, acc_part: Part, o: dict, loop: dict, seed: int):
-    _, _, (_, y_test) = _corpus(seed)
-    setup = (f"The grader built Vocabulary.from_texts on {N_TRAIN} training reviews, trained "
-             f"SentimentClassifier(len(vocab)) with train_model's defaults ({N_VAL} reviews for "
-             f"validation) and predicted {len(y_test)} held-out reviews. Its reviews follow the "
-             "corpus's grammar with every word replaced by a made-up one.")
-    note = ""
-    if o.get("encode_fallback"):
-        note = (f"\n(Your encode_texts raised {o['encode_fallback']}, so the grader used "
-                "vocab.encode_batch.)")
+def _score_training(train_part: Part, acc_part: Part, o: dict, heldout, loop: dict,
+                    cpu_s: float, seed: int):
+    _, (_, _, (_, y_test)) = encoded_corpus(seed)
+    setup = (f"The grader built Vocabulary.from_texts on {N_TRAIN} training reviews, encoded "
+             f"them itself, trained SentimentClassifier(len(vocab)) with train_model's defaults "
+             f"({N_VAL} reviews for validation) and evaluated the trained model, exported as a "
+             f"graph, on {len(y_test)} held-out reviews. Its reviews follow the corpus's grammar "
+             "with every word replaced by a made-up one.")
     hint = ("\nA model stuck near 80 % usually ignores negation (check the LSTM's output reaches "
             "the attention, try more epochs or another learning rate); a bag-of-words model "
             "cannot pass about 83 % on this corpus.")
-    return score_training_run(train_part, acc_part, o, y_test,
-                              predict_name="predict(model, ids_test)", item="review", setup=setup,
-                              acc_full=ACC_FULL, acc_tiers=ACC_TIERS, cpu_budget_s=CPU_BUDGET_S,
-                              loop=loop, note=note, hint=hint,
-                              untrained="SentimentClassifier(len(vocab)) under another torch seed",
+    return score_training_run(train_part, acc_part, o, heldout, y_test, n_val=N_VAL, n_classes=2,
+                              predict_name="predict(model, ids_val)", item="review", setup=setup,
+                              acc_full=ACC_FULL, acc_tiers=ACC_TIERS, cpu_s=cpu_s,
+                              cpu_budget_s=CPU_BUDGET_S, loop=loop, hint=hint,
                               chance_max=CHANCE_MAX)
 
 
@@ -467,10 +508,10 @@ def score(results, submission):
         "ex3.attention": ("attention_probe", lambda p, o: _score_attention(p, o, seed)),
         "ex3.model": ("model_probe", lambda p, o: _score_model(p, o, seed)),
         "ex3.gradients": ("gradient_probe", _score_gradients),
-    }, joint={("ex3.training", "ex3.accuracy"): _common.training_scorer(results, LOOP_INPUTS, seed,
-                                                                   _score_training)})
+    }, joint={("ex3.training", "ex3.accuracy"): _common.training_scorer(
+        results, submission, LOOP_INPUTS, lambda *a: _score_training(*a, seed))})
 
 
 EXERCISE = Exercise(name="ex3", title="Text classification with an LSTM and attention (PyTorch)",
                     notebook="ex3_lstm_attention.ipynb", parts=PARTS, probes=probes, score=score,
-                    limits=LIMITS, policy=POLICY, seed=SEED)
+                    limits=LIMITS, policy=POLICY, seed=SEED, evaluations=EVALUATIONS)

@@ -83,9 +83,9 @@ def test_attention_pool_rejects_bad_input():
         attention_pool_forward(x, q, bad)
     with pytest.raises(TypeError, match="mask has dtype int64; expected a bool array"):
         attention_pool_forward(x, q, mask.astype(np.int64))
-    with pytest.raises(ValueError, match=r"mask has shape \(3, 3\); expected \(N, T\) = \(3, 4\)"):
+    with pytest.raises(ValueError, match=r"mask has shape \(3, 3\); expected \(3, 4\), \(N, T\)"):
         attention_pool_forward(x, q, mask[:, :3])
-    with pytest.raises(ValueError, match=r"q has shape \(3,\); expected \(2,\)"):
+    with pytest.raises(ValueError, match=r"q has shape \(3,\); expected \(H\) = \(2,\) \(H from h\)"):
         attention_pool_forward(x, np.zeros(3), mask)
     with pytest.raises(ValueError, match="h must be 3-dimensional"):
         attention_pool_forward(x[0], q)

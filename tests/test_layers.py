@@ -141,12 +141,12 @@ def test_layers_keep_the_callers_dtype(dtype):
         (
             (np.zeros((4, 3)), np.zeros((2, 2)), np.zeros(2)),
             ValueError,
-            r"x has 3 features \(shape \(4, 3\)\) but w expects 2 inputs",
+            r"w has shape \(2, 2\); expected \(n_out, n_in\) = \(2, 3\) \(n_in from x\)",
         ),
         (
             (np.zeros((4, 3)), np.zeros((2, 3)), np.zeros(3)),
             ValueError,
-            r"b has shape \(3,\).*expected b of shape \(2,\)",
+            r"b has shape \(3,\); expected \(n_out\) = \(2,\) \(n_out from w\)",
         ),
         ((np.zeros(3), np.zeros((2, 3)), np.zeros(2)), ValueError, "x must be 2-dimensional"),
         (
@@ -170,7 +170,10 @@ def test_dense_backward_rejects_wrong_dout_shape():
 
 def test_conv_and_pool_bad_input():
     x = np.zeros((1, 3, 5, 5))
-    with pytest.raises(ValueError, match="x has 3 channels .* but w expects 2"):
+    with pytest.raises(
+            ValueError,
+            match=r"w has shape \(4, 2, 3, 3\); expected \(f, c, kh, kw\) = \(4, 3, 3, 3\) \(c from x\)",
+    ):
         conv2d_forward(x, np.zeros((4, 2, 3, 3)), np.zeros(4))
     with pytest.raises(ValueError, match="does not fit"):
         conv2d_forward(x, np.zeros((4, 3, 7, 7)), np.zeros(4))

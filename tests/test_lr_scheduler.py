@@ -17,8 +17,8 @@ def _rates(sched, opt, steps):
     """The rate in use before each of ``steps`` updates, read from the optimizer."""
     rates = []
     for _ in range(steps):
-        rates.append(opt.learning_rate if hasattr(opt, "learning_rate") else opt.param_groups[0]["lr"])
-        if not hasattr(opt, "learning_rate"):
+        rates.append(opt.lr if hasattr(opt, "lr") else opt.param_groups[0]["lr"])
+        if not hasattr(opt, "lr"):
             opt.step()  # keeps torch from warning about the order of step() calls
         sched.step()
     return np.array(rates)
@@ -113,8 +113,8 @@ def test_get_last_lr_and_last_lr_report_the_rate_in_use():
     sched = CosineAnnealingLR(opt, T_max=4)
     assert sched.get_last_lr() == [0.01] and sched.last_lr == 0.01 and sched.last_epoch == 0
     sched.step()
-    assert sched.get_last_lr() == [opt.learning_rate]
-    assert opt.learning_rate == pytest.approx(0.01 * (1 + np.cos(np.pi / 4)) / 2)
+    assert sched.get_last_lr() == [opt.lr]
+    assert opt.lr == pytest.approx(0.01 * (1 + np.cos(np.pi / 4)) / 2)
     assert opt.initial_lr == 0.01 and sched.base_lr == 0.01
 
 
@@ -126,7 +126,7 @@ def test_scheduler_changes_what_fit_does():
     opt = SGD(0.5)
     sched = StepLR(opt, step_size=2, gamma=0.1)
     b.fit(X, y, epochs=6, optimizer=opt, callback=lambda *_: sched.step(), progress=False)
-    assert opt.learning_rate == pytest.approx(0.5 * 0.1**3)
+    assert opt.lr == pytest.approx(0.5 * 0.1**3)
     assert not np.allclose(a.weights[0], b.weights[0])
 
 

@@ -95,7 +95,7 @@ XOR_Y = np.array([0, 1, 1, 0], dtype=float)
 def test_outline_xor_recipe_is_stuck_at_the_symmetric_saddle():
     # 0.01 initial weights, sigmoid, lr 0.1, 1000 epochs: the output stays at 0.5 for every input.
     net = NeuralNetworkWithBackprop([2, 4, 1], weight_scale=0.01, seed=0)
-    losses = net.train(XOR_X, XOR_Y, epochs=1000, learning_rate=0.1)
+    losses = net.train(XOR_X, XOR_Y, epochs=1000, lr=0.1)
     assert losses[-1] == pytest.approx(0.25, abs=1e-3)
     np.testing.assert_allclose(net.predict(XOR_X).ravel(), 0.5, atol=0.01)
 
@@ -103,7 +103,7 @@ def test_outline_xor_recipe_is_stuck_at_the_symmetric_saddle():
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_larger_initial_weights_learn_xor(seed):
     net = NeuralNetworkWithBackprop([2, 4, 1], weight_scale=1.0, seed=seed)
-    losses = net.train(XOR_X, XOR_Y, epochs=5000, learning_rate=0.5)
+    losses = net.train(XOR_X, XOR_Y, epochs=5000, lr=0.5)
     assert losses[-1] < 1e-3
     np.testing.assert_array_equal((net.predict(XOR_X).ravel() > 0.5).astype(int), XOR_Y)
 
@@ -132,7 +132,7 @@ def test_fit_learns_keeps_float32_and_records_history():
     Xv, yv = _blobs(100, seed=1)
     model = MLP([2, 16, 3], seed=0)
     history = model.fit(
-        X, y, epochs=15, batch_size=32, optimizer=Adam(0.01), validation_data=(Xv, yv), progress=False
+        X, y, epochs=15, batch_size=32, optimizer=Adam(0.01), val_data=(Xv, yv), progress=False
     )
     assert len(history) == 15 and len(history.val_accuracy) == 15
     assert history.loss[-1] < history.loss[0]
@@ -162,7 +162,7 @@ def test_fit_gradient_with_dropout_and_l2_matches_torch():
         epochs=1,
         batch_size=4,
         optimizer=SGD(1.0),
-        l2=0.1,
+        weight_decay=0.1,
         dropout=0.5,
         shuffle=False,
         seed=9,
@@ -189,7 +189,7 @@ def test_early_stopping_stops_and_restores_the_best_epoch():
         y,
         epochs=300,
         optimizer=Adam(0.05),
-        validation_data=(Xv, yv),
+        val_data=(Xv, yv),
         early_stopping=stopper,
         progress=False,
     )
@@ -205,7 +205,7 @@ def test_fit_checks_the_data_once_not_every_epoch(monkeypatch):
     check = dlbasics.networks._check_input
     monkeypatch.setattr(dlbasics.networks, "_check_input", lambda *a: calls.append(1) or check(*a))
     X, y = _blobs(60)
-    MLP([2, 4, 3]).fit(X, y, epochs=4, batch_size=16, validation_data=(X[:20], y[:20]), progress=False)
+    MLP([2, 4, 3]).fit(X, y, epochs=4, batch_size=16, val_data=(X[:20], y[:20]), progress=False)
     assert len(calls) == 2  # X and X_val, once each
 
 
@@ -245,12 +245,22 @@ def test_callback_can_stop_training():
         (
             lambda m: m.fit(np.zeros((4, 2)), np.zeros(4, int), early_stopping=EarlyStopping()),
             ValueError,
-            "early_stopping needs validation_data",
+            "early_stopping needs val_data",
         ),
         (
-            lambda m: m.fit(np.zeros((4, 2)), np.zeros(4, int), optimizer="adam"),
+            lambda m: m.fit(np.zeros((4, 2)), np.zeros(4, int), optimizer=object()),
             TypeError,
             "dlbasics optimizer",
+        ),
+        (
+            lambda m: m.fit(np.zeros((4, 2)), np.zeros(4, int), optimizer="lbfgs"),
+            ValueError,
+            "unknown optimizer 'lbfgs'; expected one of 'adam', 'sgd'",
+        ),
+        (
+            lambda m: m.fit(np.zeros((4, 2)), np.zeros(4, int), val_data=np.zeros((4, 2))),
+            TypeError,
+            r"val_data must be a pair \(X_val, y_val\)",
         ),
     ],
 )

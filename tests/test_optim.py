@@ -33,27 +33,27 @@ def test_sgd_matches_torch_after_20_steps(lr, momentum):
 @pytest.mark.parametrize(("lr", "betas", "eps"), [(0.001, (0.9, 0.999), 1e-8), (0.1, (0.8, 0.9), 1e-3)])
 def test_adam_matches_torch_after_20_steps(lr, betas, eps):
     ours, theirs = _run_both(
-        Adam(lr, *betas, eps), lambda p: torch.optim.Adam(p, lr=lr, betas=betas, eps=eps)
+        Adam(lr, betas, eps), lambda p: torch.optim.Adam(p, lr=lr, betas=betas, eps=eps)
     )
     for a, b in zip(ours, theirs):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize(("lr", "rho", "eps"), [(0.001, 0.9, 1e-8), (0.01, 0.99, 1e-6)])
-def test_rmsprop_matches_torch_after_20_steps(lr, rho, eps):
+@pytest.mark.parametrize(("lr", "alpha", "eps"), [(0.001, 0.9, 1e-8), (0.01, 0.99, 1e-6)])
+def test_rmsprop_matches_torch_after_20_steps(lr, alpha, eps):
     ours, theirs = _run_both(
-        RMSprop(lr, rho, eps), lambda p: torch.optim.RMSprop(p, lr=lr, alpha=rho, eps=eps)
+        RMSprop(lr, alpha, eps), lambda p: torch.optim.RMSprop(p, lr=lr, alpha=alpha, eps=eps)
     )
     for a, b in zip(ours, theirs):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
 
 
 def test_defaults_are_the_documented_ones():
-    assert (SGD().learning_rate, SGD().momentum) == (0.01, 0.0)
+    assert (SGD().lr, SGD().momentum) == (0.01, 0.0)
     adam = Adam()
-    assert (adam.learning_rate, adam.beta1, adam.beta2, adam.epsilon) == (0.001, 0.9, 0.999, 1e-8)
+    assert (adam.lr, adam.betas, adam.eps) == (0.001, (0.9, 0.999), 1e-8)
     rms = RMSprop()
-    assert (rms.learning_rate, rms.rho, rms.epsilon) == (0.001, 0.9, 1e-8)
+    assert (rms.lr, rms.alpha, rms.eps) == (0.001, 0.9, 1e-8)
 
 
 @pytest.mark.parametrize("opt", [SGD(0.1, 0.9), Adam(0.01), RMSprop(0.01)])
@@ -80,8 +80,8 @@ def test_optimizer_errors_are_explicit():
         SGD().update(p, [np.zeros(4)])
     with pytest.raises(TypeError, match="floating-point NumPy array"):
         SGD().update([[1.0, 2.0]], [np.zeros(2)])
-    with pytest.raises(ValueError, match="learning_rate must be a finite number > 0, got -1"):
-        SGD(learning_rate=-1)
+    with pytest.raises(ValueError, match="lr must be a finite number > 0, got -1"):
+        SGD(lr=-1)
     with pytest.raises(ValueError, match=r"momentum must be in \[0, 1\), got 1.5"):
         SGD(momentum=1.5)
     opt = Adam()

@@ -56,7 +56,7 @@ def test_l1_penalty_and_gradient_match_torch_and_finite_differences():
 def test_penalties_reject_a_single_array_and_bad_lambda():
     with pytest.raises(TypeError, match="list of arrays"):
         l2_regularization(np.zeros((2, 2)))
-    with pytest.raises(ValueError, match="lambda_reg must be a finite number >= 0"):
+    with pytest.raises(ValueError, match="weight_decay must be a finite number >= 0"):
         l1_regularization(_weights(), -0.1)
 
 

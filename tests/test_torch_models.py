@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 import torch.nn.functional as F  # noqa: E402
 
 from dlbasics.datasets import load_digits, make_xor, train_val_test_split  # noqa: E402
-from dlbasics.networks import History  # noqa: E402
+from dlbasics.history import History  # noqa: E402
 from dlbasics.torch_models import (  # noqa: E402
     SimpleCNN,
     SimpleNN,
@@ -261,7 +261,7 @@ def test_one_hot_targets_with_mse():
     [
         ({"loss": "hinge"}, ValueError, "unknown loss 'hinge'; expected one of"),
         ({"optimizer": "lbfgs"}, ValueError, "unknown optimizer 'lbfgs'"),
-        ({"epochs": -1}, ValueError, "epochs must be an integer >= 0"),
+        ({"epochs": 0}, ValueError, "epochs must be an integer >= 1"),
         ({"batch_size": 0}, ValueError, "batch_size"),
         ({"lr": 0.0}, ValueError, "lr must be a finite number > 0"),
     ],

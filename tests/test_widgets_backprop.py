@@ -19,9 +19,9 @@ from dlbasics.widgets.backprop import (
 
 
 def test_snapshots_replay_exactly_what_train_does():
-    run = train_with_snapshots(weight_scale=1.0, learning_rate=0.5, epochs=300, snapshot_every=100, seed=3)
+    run = train_with_snapshots(weight_scale=1.0, lr=0.5, epochs=300, snapshot_every=100, seed=3)
     net = NeuralNetworkWithBackprop([2, 4, 1], weight_scale=1.0, seed=3)
-    losses = net.train(XOR_INPUTS, XOR_TARGETS, epochs=300, learning_rate=0.5)
+    losses = net.train(XOR_INPUTS, XOR_TARGETS, epochs=300, lr=0.5)
     np.testing.assert_array_equal(run.losses, losses)
     assert run.snapshot_epochs == [0, 100, 200, 300]
     for w_run, w_net in zip(run.weights[-1], net.weights):
@@ -40,10 +40,10 @@ def test_snapshots_do_not_alias_the_training_parameters():
 
 
 def test_outline_recipe_stays_at_the_mean_and_fixed_recipe_learns():
-    stuck = train_with_snapshots(weight_scale=0.01, learning_rate=0.1, epochs=1000, snapshot_every=500)
+    stuck = train_with_snapshots(weight_scale=0.01, lr=0.1, epochs=1000, snapshot_every=500)
     np.testing.assert_allclose(stuck.predict_at(1000, XOR_INPUTS), 0.5, atol=0.01)
     assert stuck.grad_norms[-1, 0] < 1e-4  # the hidden layer gets almost no gradient
-    learned = train_with_snapshots(weight_scale=1.0, learning_rate=0.5, epochs=2000, snapshot_every=1000)
+    learned = train_with_snapshots(weight_scale=1.0, lr=0.5, epochs=2000, snapshot_every=1000)
     assert learned.losses[-1] < 1e-3
 
 
@@ -58,7 +58,7 @@ def test_bad_arguments_are_rejected():
     with pytest.raises(ValueError, match="no snapshot after 7 epochs"):
         run.network_at(7)
     with pytest.raises(ValueError, match="not on the explorer's grid"):
-        backprop_explorer(learning_rate=0.7)
+        backprop_explorer(lr=0.7)
 
 
 def test_surface_and_snapshot_plots_are_labelled():
@@ -82,17 +82,17 @@ def test_neuron_graph_draws_every_value_and_gradient():
 
 
 def test_explorer_trains_one_run_per_scale_and_rate():
-    box = backprop_explorer(weight_scale=1.0, learning_rate=0.5, epoch=600,
-                            weight_scales=(0.01, 1.0), learning_rates=(0.5,), epochs=(0, 300, 600))
+    box = backprop_explorer(weight_scale=1.0, lr=0.5, epoch=600,
+                            weight_scales=(0.01, 1.0), lrs=(0.5,), epochs=(0, 300, 600))
     assert set(box.runs) == {(0.01, 0.5, 600), (1.0, 0.5, 600)}
     run = box.runs[(1.0, 0.5, 600)]
-    again = train_with_snapshots(weight_scale=1.0, learning_rate=0.5, epochs=600, snapshot_every=300)
+    again = train_with_snapshots(weight_scale=1.0, lr=0.5, epochs=600, snapshot_every=300)
     np.testing.assert_array_equal(run.losses, again.losses)
     assert box.controls["epoch"].options[-1] == ("600", 2)
 
 
 def test_a_diverging_run_stays_on_the_loss_axis():
-    run = train_with_snapshots(weight_scale=1.0, learning_rate=1.0, epochs=5000, snapshot_every=5000)
+    run = train_with_snapshots(weight_scale=1.0, lr=1.0, epochs=5000, snapshot_every=5000)
     finite = run.losses[np.isfinite(run.losses)]
     assert finite.max() > 2.0  # this run leaves the usual [1e-8, 2] window
     ax = plot_training_snapshot(run, 5000, axes=Figure().subplots(1, 2))[0]

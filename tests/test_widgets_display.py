@@ -137,20 +137,20 @@ def test_activation_explorer_static_grid():
 def test_backprop_explorer_static_grid():
     from dlbasics.widgets.backprop import backprop_explorer
 
-    box = backprop_explorer(weight_scales=(0.01, 1.0), learning_rates=(0.1, 0.5), epochs=(0, 200),
+    box = backprop_explorer(weight_scales=(0.01, 1.0), lrs=(0.1, 0.5), epochs=(0, 200),
                             epoch=200)
     assert_every_control_works(box)
-    box.show(learning_rate=0.3, epoch=100)
+    box.show(lr=0.3, epoch=100)
     assert (1.0, 0.3, 200) in box.runs
 
 
 def test_optimizer_race_static_grid():
     from dlbasics.widgets.optimizers import optimizer_race
 
-    box = optimizer_race(learning_rates=(0.1, 1.1), step_counts=(20, 60), steps=20, momenta=(0.5, 0.9),
-                         rhos=(0.9, 0.99), beta1s=(0.0, 0.9))
+    box = optimizer_race(lrs=(0.1, 1.1), step_counts=(20, 60), steps=20, momenta=(0.5, 0.9),
+                         alphas=(0.9, 0.99), beta1s=(0.0, 0.9))
     assert_every_control_works(box)
-    box.show(learning_rate=0.37)
+    box.show(lr=0.37)
     assert len(box.live) == 5
 
 
@@ -159,7 +159,7 @@ def test_regularization_explorer_static_grid():
     from dlbasics.widgets.regularization import regularization_explorer, train_regularization_grid
 
     X, y = make_moons(60, noise=0.3, seed=0)
-    grid = train_regularization_grid(X[:40], y[:40], X[40:], y[40:], l2_values=(0.0, 0.1),
+    grid = train_regularization_grid(X[:40], y[:40], X[40:], y[40:], weight_decay_values=(0.0, 0.1),
                                      dropout_values=(0.0, 0.5), hidden=(8,), epochs=20, resolution=20)
     assert_every_control_works(regularization_explorer(grid))
 

@@ -97,7 +97,7 @@ def test_make_optimizer_builds_each_named_optimizer():
     assert type(built["SGD"]) is SGD and built["SGD"].momentum == 0.0
     assert type(built["SGD + momentum"]) is SGD and built["SGD + momentum"].momentum == 0.9
     assert type(built["RMSprop"]) is RMSprop and type(built["Adam"]) is Adam
-    assert all(opt.learning_rate == 0.05 for opt in built.values())
+    assert all(opt.lr == 0.05 for opt in built.values())
     with pytest.raises(ValueError, match="unknown optimizer"):
         make_optimizer("Adagrad", 0.1)
 
@@ -127,12 +127,12 @@ def test_race_grid_covers_stable_oscillating_and_diverging_sgd():
 
 
 def test_race_hyperparameters_reach_the_optimizers():
-    rms = make_optimizer("RMSprop", 0.1, rho=0.99)
+    rms = make_optimizer("RMSprop", 0.1, alpha=0.99)
     adam = make_optimizer("Adam", 0.1, beta1=0.0)
-    assert rms.rho == 0.99 and adam.beta1 == 0.0
+    assert rms.alpha == 0.99 and adam.betas == (0.0, 0.999)
 
 
-@pytest.mark.parametrize("kwargs", [{"surface": "bowl"}, {"learning_rate": 10.0}, {"steps": 1000}])
+@pytest.mark.parametrize("kwargs", [{"surface": "bowl"}, {"lr": 10.0}, {"steps": 1000}])
 def test_race_rejects_bad_arguments(kwargs):
     with pytest.raises(ValueError):
         optimizer_race(**kwargs)

@@ -11,8 +11,8 @@ from dlbasics.widgets.regularization import (
     train_regularization_grid,
 )
 
-SETTINGS = dict(l2_values=(0.0, 0.1), dropout_values=(0.0, 0.5), hidden=(8,), epochs=40,
-                learning_rate=0.05, seed=3, resolution=12)
+SETTINGS = dict(weight_decay_values=(0.0, 0.1), dropout_values=(0.0, 0.5), hidden=(8,), epochs=40,
+                lr=0.05, seed=3, resolution=12)
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,7 @@ def test_grid_models_are_the_ones_fit_would_train(grid, data):
     X_train, y_train, X_val, y_val = data
     model = MLP([2, 8, 2], seed=3)
     model.fit(X_train, y_train, epochs=40, batch_size=len(X_train), optimizer=Adam(0.05),
-              l2=0.1, dropout=0.5, seed=3, progress=False)
+              weight_decay=0.1, dropout=0.5, seed=3, progress=False)
     i, j = grid.index(0.1, 0.5)
     assert grid.val_accuracy[i, j] == model.accuracy(X_val, y_val)
     assert grid.train_loss[i, j] == pytest.approx(model.loss(X_train, y_train), rel=1e-6)
@@ -53,8 +53,8 @@ def test_grid_models_are_the_ones_fit_would_train(grid, data):
 
 
 def test_strong_l2_fits_the_training_data_less_closely(data):
-    g = train_regularization_grid(*data, l2_values=(0.0, 1.0), dropout_values=(0.0,), hidden=(16,),
-                                  epochs=150, learning_rate=0.05, resolution=4)
+    g = train_regularization_grid(*data, weight_decay_values=(0.0, 1.0), dropout_values=(0.0,), hidden=(16,),
+                                  epochs=150, lr=0.05, resolution=4)
     assert g.train_loss[0, 1] > g.train_loss[0, 0]
 
 
@@ -65,7 +65,7 @@ def test_custom_optimizer_factory_is_used(data):
         calls.append(1)
         return SGD(0.1, momentum=0.9)
 
-    train_regularization_grid(*data, l2_values=(0.0,), dropout_values=(0.0, 0.2), hidden=(4,),
+    train_regularization_grid(*data, weight_decay_values=(0.0,), dropout_values=(0.0, 0.2), hidden=(4,),
                               epochs=3, optimizer=make, resolution=4)
     assert len(calls) == 2
 
@@ -80,8 +80,8 @@ def test_small_multiples_have_one_panel_per_model(grid):
 @pytest.mark.parametrize(
     ("kwargs", "error"),
     [
-        ({"l2_values": (0.0, -0.1)}, ValueError),
-        ({"l2_values": ()}, ValueError),
+        ({"weight_decay_values": (0.0, -0.1)}, ValueError),
+        ({"weight_decay_values": ()}, ValueError),
         ({"dropout_values": (0.0, 1.0)}, ValueError),
         ({"dropout_values": (0.2, 0.2)}, ValueError),
         ({"resolution": 1}, ValueError),
@@ -103,17 +103,17 @@ def test_grid_rejects_data_that_is_not_two_dimensional(data):
 
 def test_explorer_rejects_unknown_values(grid):
     with pytest.raises(ValueError, match="no model for"):
-        regularization_explorer(grid, l2=0.5)
+        regularization_explorer(grid, weight_decay=0.5)
     with pytest.raises(ValueError, match="no model for"):
         grid.index(0.0, 0.3)
     with pytest.raises(TypeError):
-        regularization_explorer({"l2": 0.0})
+        regularization_explorer({"weight_decay": 0.0})
 
 
 def test_explorer_starts_at_the_requested_model_and_shows_each_one(grid):
     from dlbasics.widgets.display import static_view
 
-    box = regularization_explorer(grid, l2=0.1, dropout=0.5)
-    assert box.controls["l2"].index == 1 and box.controls["dropout"].index == 1
-    shown = {static_view(box, l2=i, dropout=j)[0].value for i in range(2) for j in range(2)}
+    box = regularization_explorer(grid, weight_decay=0.1, dropout=0.5)
+    assert box.controls["weight_decay"].index == 1 and box.controls["dropout"].index == 1
+    shown = {static_view(box, weight_decay=i, dropout=j)[0].value for i in range(2) for j in range(2)}
     assert len(shown) == 4

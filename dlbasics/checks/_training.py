@@ -99,73 +99,6 @@ def model_labels(model: Any, X: Any) -> np.ndarray:
     return np.asarray(out.argmax(dim=1).numpy(), dtype=np.int64)
 
 
-def model_use_outputs(predict: Callable, model: Any, fresh: Any, X: Any) -> dict:
-    """What shows whether ``predict``'s labels come from the model it is given.
-
-    Run after ``predict(model, X)`` gave the labels under test (in the grader's
-    sandbox too: self-contained). ``fresh`` is an untrained model of the same
-    architecture (built again under another torch seed). Returns plain arrays,
-    each ``(n,)`` int64, or ``"<key>_error"`` with the exception:
-    ``forward_pred``, the labels of the trained model's own outputs
-    (:func:`model_labels`); ``untrained_pred`` and ``untrained_forward``,
-    ``predict(fresh, X)`` and ``fresh``'s own labels; ``reset_pred``,
-    ``predict(model, X)`` once ``model`` holds ``fresh``'s parameters (so
-    ``model`` is untrained afterwards).
-    """
-    import numpy as np
-
-    def labels(pred):
-        return np.asarray(pred.detach().numpy() if hasattr(pred, "detach") else pred)
-
-    calls = (("forward_pred", lambda: model_labels(model, X)),
-             ("untrained_pred", lambda: labels(predict(fresh, X))),
-             ("untrained_forward", lambda: model_labels(fresh, X)),
-             ("reset_pred", lambda: (model.load_state_dict(fresh.state_dict()),
-                                     labels(predict(model, X)))[1]))
-    out: dict = {}
-    for key, call in calls:
-        try:
-            out[key] = call()
-        except Exception as exc:
-            out[f"{key}_error"] = f"{type(exc).__name__}: {exc}"
-    return out
-
-
-def training_run_outputs(build: Callable[[], Any], train_model: Callable, predict: Callable,
-                         data: tuple, y_train: Any, y_val: Any) -> dict:
-    """Train a model built by ``build()`` and report, as plain data, what the grade is read from.
-
-    Runs in the grader's sandbox too (self-contained). ``data`` is ``(X_train, X_val,
-    X_test)`` as the learner's functions take them; ``y_train``, ``y_val`` are label tensors.
-    Returns ``pred`` (``predict(model, X_test)`` as an array), the :func:`model_use_outputs`
-    of the trained model against one built again under ``torch.manual_seed(1)``, the history's
-    type and its ``train_loss`` / ``val_accuracy`` lists (or ``"<key>_error"`` entries).
-    """
-    import numpy as np
-    import torch
-
-    X_train, X_val, X_test = data
-    model = build()
-    history = train_model(model, X_train, y_train, X_val, y_val)
-    pred = predict(model, X_test)
-    out: dict = {"pred": pred.detach().numpy() if isinstance(pred, torch.Tensor) else np.asarray(pred)}
-    torch.manual_seed(1)
-    try:
-        fresh = build()
-    except Exception as exc:
-        out["untrained_pred_error"] = f"{type(exc).__name__}: {exc}"
-    else:
-        out.update(model_use_outputs(predict, model, fresh, X_test))
-    out["history_type"] = type(history).__name__
-    if isinstance(history, dict):
-        for key in ("train_loss", "val_accuracy"):
-            try:
-                out[key] = [float(v) for v in history[key]]
-            except Exception as exc:
-                out[f"{key}_error"] = f"{type(exc).__name__}: {exc}"
-    return out
-
-
 def agreement(pred: Any, reference: np.ndarray) -> float:
     """Fraction of samples where the labels ``pred`` equal ``reference`` (0 when ``pred`` is not
     an array of ``reference``'s shape)."""
@@ -202,7 +135,8 @@ def train_and_check(train_model: Callable, predict: Callable, model: Any, X: Any
     predictions with :func:`check_history_and_predict`, then the loop's rules
     with :func:`with_loop_rules` (``kind`` and ``train_kwargs`` go there); in between,
     that ``predict``'s labels come from the model (:func:`check_predict_uses_model`, with a copy
-    of ``model`` made before training as the untrained one).
+    of ``model`` made before training as the untrained one) and that the trained model can be
+    exported as a graph (:func:`check_exportable`).
 
     Parameters
     ----------
@@ -219,151 +153,233 @@ def train_and_check(train_model: Callable, predict: Callable, model: Any, X: Any
         summary=summary)
     if outcome.ok:
         outcome = check_predict_uses_model(predict, model, untrained, X[n_train:]) or outcome
+    if outcome.ok:
+        outcome = check_exportable(model, X[n_train:]) or outcome
     return with_loop_rules(outcome, train_model, predict, kind, **train_kwargs)
 
 
+def check_exportable(model: Any, X: Any) -> CheckOutcome | None:
+    """``None`` when the trained ``model`` can leave as a graph (:mod:`dlbasics.checks._export`),
+    the form in which the grader measures its held-out accuracy; else why not."""
+    from dlbasics.checks._export import export_problem
+
+    problem = export_problem(model, X)
+    if problem is None:
+        return None
+    return CheckOutcome(False, "the trained model cannot be exported as a graph, so the grader "
+                        "could not measure its held-out accuracy (0 accuracy points).", problem)
+
+
 # ----------------------------------------------------------------------------
-# The training loop's rules: shuffling, evaluation mode, best weights restored.
+# The training loop's rules, judged from what training leaves in a model
 # ----------------------------------------------------------------------------
 
 LOOP_RULES = {
-    "shuffle": "a new order of the training samples every epoch (from a seeded generator)",
-    "validation": "validation after every epoch in evaluation mode (model.eval()) under "
-                  "torch.no_grad()",
+    "shuffle": "a new order of the training samples drawn from the seed (the same seed "
+               "repeats a run exactly, another seed changes it)",
+    "validation": "validation after every epoch in evaluation mode (model.eval())",
     "restore": "the weights of the best validation epoch restored at the end",
-    "predict": "predict in evaluation mode under torch.no_grad()",
+    "predict": "predict in evaluation mode (model.eval())",
 }
-"""The rules of ``train_model``/``predict`` that a spy model can see, each worth the same."""
+"""The rules of ``train_model``/``predict`` that training the grader's probe model shows, each
+worth the same. Whether validation and ``predict`` run under ``torch.no_grad()`` changes no
+output, so no point depends on it."""
 
-TRAIN_ID, VAL_ID, TEST_ID = 100, 10_000, 20_000  # offsets that number the samples
+RULE_FEATURES = 48  # features the label depends on; 8 more mark validation, 8 test samples
+VAL_MARK, TEST_MARK = slice(48, 56), slice(56, 64)
+VAL_TOKEN, TEST_TOKEN, NEUTRAL_TOKEN, N_TOKENS = 60, 61, 62, 64
+BN_EPS = 1e-5
 
 
-def loop_inputs(kind: str, n_train: int = 96, n_val: int = 20, n_test: int = 10,
-                n_classes: int = 3, epochs: int = 4, best_epoch: int = 2,
+def loop_inputs(kind: str, n_train: int = 96, epochs: int = 4, batch_size: int = 16,
                 **train_kwargs: Any) -> dict:
-    """Inputs of :func:`training_loop_probe` for ``kind`` ``"images"`` (constant 8x8 images whose
-    value numbers the sample) or ``"ids"`` (token ids whose first column numbers it)."""
+    """Inputs of :func:`training_loop_probe` for ``kind`` ``"images"`` ((n, 1, 8, 8) floats) or
+    ``"ids"`` ((n, 9) token ids: 7 words, a marker, one padding).
+
+    Two classes given by a linear rule of the first :data:`RULE_FEATURES` features (images)
+    or by which half of the words 2-47 is in the majority (ids). The validation samples are
+    the training samples with the opposite labels, so the better the model learns, the worse
+    it validates: the best validation epoch is an early one, and a loop that keeps the last
+    weights keeps worse ones. Validation and test samples carry a marker (features
+    :data:`VAL_MARK`/:data:`TEST_MARK`, tokens :data:`VAL_TOKEN`/:data:`TEST_TOKEN`) that the
+    probe model's batch normalization records only if they reach it in training mode
+    (training samples carry :data:`NEUTRAL_TOKEN` there).
+    """
     rng = np.random.default_rng(epochs + n_train)
-    out: dict[str, Any] = {"kind": kind, "n_classes": n_classes, "best_epoch": best_epoch,
-                           "kwargs": {"epochs": epochs, **train_kwargs}}
-    for split, n, offset in (("train", n_train, TRAIN_ID), ("val", n_val, VAL_ID),
-                             ("test", n_test, TEST_ID)):
-        number = offset + np.arange(n)
-        if kind == "images":
-            x = np.broadcast_to(number[:, None, None, None], (n, 1, 8, 8)).astype(np.float32)
-        else:
-            x = np.c_[number, rng.integers(2, 50, (n, 4))].astype(np.int64)
-        out[f"X_{split}"] = np.ascontiguousarray(x)
-        out[f"y_{split}"] = rng.integers(0, n_classes, n).astype(np.int64)
+    out: dict[str, Any] = {"kind": kind, "n_classes": 2,
+                           "kwargs": {"epochs": epochs, "batch_size": batch_size, **train_kwargs}}
+    if kind == "images":
+        x = np.zeros((n_train, 64), dtype=np.float32)
+        x[:, :RULE_FEATURES] = rng.normal(0, 1, (n_train, RULE_FEATURES))
+        rule = rng.normal(0, 1, RULE_FEATURES)
+        y = (x[:, :RULE_FEATURES] @ rule > 0).astype(np.int64)
+        val, test = x.copy(), x[:16].copy()
+        val[:, VAL_MARK], test[:, TEST_MARK] = 1.0, 1.0
+        sets = {"train": x, "val": val, "test": test}
+        out.update({f"X_{k}": v.reshape(-1, 1, 8, 8) for k, v in sets.items()})
+    else:
+        words = rng.integers(2, RULE_FEATURES, (n_train, 7))
+        y = ((words < 25).sum(axis=1) > 3).astype(np.int64)
+        x = np.c_[words, np.full(n_train, NEUTRAL_TOKEN), np.zeros(n_train, dtype=np.int64)]
+        val, test = x.copy(), x[:16].copy()
+        val[:, 7], test[:, 7] = VAL_TOKEN, TEST_TOKEN
+        out.update({"X_train": x, "X_val": val, "X_test": test})
+    out.update({"y_train": y, "y_val": 1 - y})
     return out
 
 
 def training_loop_probe(ns: dict, inputs: dict) -> dict:
-    """Train a spy model with the learner's ``train_model``, then call ``predict`` on it.
+    """Train the grader's probe model three times with the learner's ``train_model``.
 
-    Self-contained (the grader sends its source into the sandbox). The spy
-    numbers every sample it sees, records the mode it was called in, and
-    scores best on validation after epoch ``best_epoch``; it returns
-    ``(logits, None)`` for token ids (like the LSTM exercise's models).
+    Self-contained (the grader sends its source into the sandbox). The probe
+    model is a batch normalization without learned parameters (its running
+    statistics accumulate every batch it sees in training mode, ``momentum=None``)
+    followed by a linear layer on the rule's features; for token ids it first
+    counts the tokens (padding not counted, so cutting padding off changes nothing).
+    Returns plain data only: the weights after training
+    under seed 1 (``state``), after ``predict`` on the test samples
+    (``state_after_predict``), after training again under seed 1 (``state_again``)
+    and under seed 2 (``state_other``), the history and ``predict``'s labels.
+    The grader judges the rules from these (:func:`loop_rule_problems`).
     """
     import torch
     from torch import nn
 
     images = inputs["kind"] == "images"
-    n_classes, best = int(inputs["n_classes"]), int(inputs["best_epoch"])
-    y_val = torch.from_numpy(inputs["y_val"])
 
-    class Spy(nn.Module):
+    class ProbeModel(nn.Module):
         def __init__(self):
             super().__init__()
             self.pad_index = 0
-            self.linear = nn.Linear(1, n_classes)
-            self.calls, self.snapshots, self.epoch, self.last = [], {}, 0, ""
+            self.norm = nn.BatchNorm1d(64, affine=False, momentum=None)
+            self.linear = nn.Linear(48, int(inputs["n_classes"]))
 
         def forward(self, x):
-            number = (x.detach().float().flatten(1).mean(dim=1) if images
-                      else x[:, 0].detach().float()).round().long()
-            kind = "test" if number[0] >= 20_000 else "val" if number[0] >= 10_000 else "train"
-            if kind == "val" and self.last == "train":
-                self.epoch += 1
-                self.snapshots[self.epoch] = [p.detach().clone() for p in self.parameters()]
-            self.last = kind
-            self.calls.append((kind, number.tolist(), self.training, torch.is_grad_enabled(),
-                               self.epoch))
-            logits = self.linear((number % 7).float()[:, None] / 7)
-            if kind == "val":
-                right = y_val[number - 10_000]
-                target = right if self.epoch == best else (right + 1) % n_classes
-                logits = logits * 0 + 10 * nn.functional.one_hot(target, n_classes).float()
+            if images:
+                features = x.flatten(1)
+            else:
+                counts = nn.functional.one_hot(x, 64).sum(dim=1).float()
+                features = torch.cat([torch.zeros_like(counts[:, :1]), counts[:, 1:]], dim=1)
+            logits = self.linear(self.norm(features)[:, :48])
             return logits if images else (logits, None)
 
-    torch.manual_seed(0)
-    model = Spy()
-    ns["train_model"](model, torch.from_numpy(inputs["X_train"]),
-                      torch.from_numpy(inputs["y_train"]), torch.from_numpy(inputs["X_val"]),
-                      torch.from_numpy(inputs["y_val"]), **inputs["kwargs"])
-    final = [p.detach().clone() for p in model.parameters()]
-    model.train()
-    ns["predict"](model, torch.from_numpy(inputs["X_test"]))
-    kept = model.snapshots.get(best)
-    last = model.snapshots.get(max(model.snapshots, default=0))
-    epochs = max(model.epoch, 1 + max((c[4] for c in model.calls if c[0] == "train"), default=-1))
-    return {
-        "train_orders": [[i - 100 for c in model.calls if c[0] == "train" and c[4] == e
-                          for i in c[1]] for e in range(epochs)],
-        "val_modes": [[c[2], c[3]] for c in model.calls if c[0] == "val"],
-        "val_epochs": model.epoch,
-        "predict_modes": [[c[2], c[3]] for c in model.calls if c[0] == "test"],
-        "restored": kept is not None and all(torch.equal(a, b) for a, b in zip(final, kept)),
-        "changed": kept is not None and last is not None and not all(
-            torch.equal(a, b) for a, b in zip(kept, last)),
-    }
+    def state(model):
+        return {k: v.detach().tolist() for k, v in model.state_dict().items()
+                if v.is_floating_point()}
+
+    data = [torch.from_numpy(inputs[k]) for k in ("X_train", "y_train", "X_val", "y_val")]
+    out = {}
+    for key, seed in (("state", 1), ("state_again", 1), ("state_other", 2)):
+        torch.manual_seed(0)
+        model = ProbeModel()
+        torch.manual_seed(seed - 1)
+        history = ns["train_model"](model, *data, seed=seed, **inputs["kwargs"])
+        out[key] = state(model)
+        if key == "state":
+            out["val_accuracy"] = [float(v) for v in history["val_accuracy"]]
+            pred = ns["predict"](model, torch.from_numpy(inputs["X_test"]))
+            out["pred_test"] = [int(v) for v in pred]
+            out["state_after_predict"] = state(model)
+    return out
+
+
+def probe_model_logits(state: Any, X: np.ndarray, kind: str) -> np.ndarray | None:
+    """The probe model's logits in evaluation mode from its weights (``None``: unreadable)."""
+    try:
+        w = np.asarray(state["linear.weight"], dtype=np.float64)
+        b = np.asarray(state["linear.bias"], dtype=np.float64)
+        mean = np.asarray(state["norm.running_mean"], dtype=np.float64)
+        var = np.asarray(state["norm.running_var"], dtype=np.float64)
+    except (KeyError, TypeError, ValueError):
+        return None
+    if kind == "images":
+        features = X.reshape(len(X), -1).astype(np.float64)
+    else:
+        features = np.zeros((len(X), N_TOKENS))
+        np.add.at(features, (np.repeat(np.arange(len(X)), X.shape[1]), X.ravel()), 1.0)
+        features[:, 0] = 0.0  # padding, however much of it a batch keeps, counts for nothing
+    if w.shape != (2, RULE_FEATURES) or b.shape != (2,) or mean.shape != (64,) \
+            or var.shape != (64,) or np.any(var < 0):
+        return None
+    z = (features - mean) / np.sqrt(var + BN_EPS)
+    return z[:, :RULE_FEATURES] @ w.T + b
+
+
+def _marks(state: Any, kind: str) -> tuple[float, float] | None:
+    """How much of the validation and test markers the batch normalization recorded."""
+    try:
+        mean = np.asarray(state["norm.running_mean"], dtype=np.float64)
+    except (KeyError, TypeError, ValueError):
+        return None
+    if mean.shape != (64,):
+        return None
+    if kind == "images":
+        return float(np.abs(mean[VAL_MARK]).max()), float(np.abs(mean[TEST_MARK]).max())
+    return float(abs(mean[VAL_TOKEN])), float(abs(mean[TEST_TOKEN]))
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return set(a) == set(b) and all(np.array_equal(np.asarray(a[k]), np.asarray(b[k]))
+                                        for k in a)
+    except (TypeError, ValueError):
+        return False
 
 
 def loop_rule_problems(outputs: dict, inputs: dict) -> dict[str, str]:
-    """For each of :data:`LOOP_RULES`, what :func:`training_loop_probe` saw break it
-    (``""``: kept). ``outputs`` is untrusted: anything malformed breaks the rule."""
-    n, epochs = len(inputs["y_train"]), inputs["kwargs"]["epochs"]
-    best = inputs["best_epoch"]
-    orders, val, preds = (outputs.get(k) for k in ("train_orders", "val_modes", "predict_modes"))
+    """For each of :data:`LOOP_RULES`, what the weights :func:`training_loop_probe` returned
+    show breaking it (``""``: kept). ``outputs`` is untrusted: anything malformed breaks the
+    rule it is needed for."""
+    kind, epochs = inputs["kind"], inputs["kwargs"]["epochs"]
     out = dict.fromkeys(LOOP_RULES, "")
-    try:
-        perms = [sorted(o) == list(range(n)) for o in orders]
-        if len(orders) != epochs or not all(perms):
-            out["shuffle"] = (f"with epochs={epochs}, every epoch should visit each of the {n} "
-                              "training samples once")
-        elif orders[0] == list(range(n)) or any(o == orders[0] for o in orders[1:]):
-            out["shuffle"] = ("the training samples came in the same order in two epochs (or in "
-                              "their stored order): shuffle at the start of every epoch")
-    except TypeError:
-        out["shuffle"] = "the order of the training samples could not be read"
-    try:
-        if outputs.get("val_epochs") != epochs:
-            out["validation"] = (f"the model saw the validation data after {outputs.get('val_epochs')}"
-                                 f" of {epochs} epochs; measure it after every epoch")
-        elif not all(t is False and g is False for t, g in val):
-            out["validation"] = ("the validation data reached the model in training mode or with "
-                                 "gradients on: call model.eval() and use torch.no_grad()")
-    except (TypeError, ValueError):
-        out["validation"] = "the validation calls could not be read"
-    if outputs.get("restored") is not True or outputs.get("changed") is not True:
-        out["restore"] = (f"the spy model was best on validation after epoch {best} of {epochs}, "
-                          "but train_model returned it with other weights: keep a copy "
-                          "(copy.deepcopy(model.state_dict())) of the best epoch and load it at "
-                          "the end")
-    try:
-        if not preds or not all(t is False and g is False for t, g in preds):
-            out["predict"] = ("predict ran the model in training mode or with gradients on: "
-                              "call model.eval() and use torch.no_grad() inside predict")
-    except (TypeError, ValueError):
-        out["predict"] = "the calls of predict could not be read"
+    st = outputs.get("state")
+    if not isinstance(st, dict):
+        return dict.fromkeys(LOOP_RULES, "the probe model's weights could not be read")
+    if not _same(st, outputs.get("state_again")):
+        out["shuffle"] = ("two runs with the same seed ended with different weights: draw the "
+                          "order from a torch.Generator seeded with seed")
+    elif _same(st, outputs.get("state_other")):
+        out["shuffle"] = ("runs with seed=1 and seed=2 ended with the same weights: shuffle the "
+                          "training samples at the start of every epoch with a generator seeded "
+                          "with seed")
+    marks = _marks(st, kind)
+    after = _marks(outputs.get("state_after_predict"), kind)
+    history = outputs.get("val_accuracy")
+    if not isinstance(history, list) or len(history) != epochs or not all(
+            isinstance(v, float) and 0 <= v <= 1 for v in history):
+        out["validation"] = (f"with epochs={epochs}, history['val_accuracy'] should hold one "
+                             "accuracy per epoch")
+    elif marks is None or marks[0] > 1e-6:
+        out["validation"] = ("the validation samples reached the model in training mode (its "
+                             "batch normalization recorded them): call model.eval() before "
+                             "validating")
+    logits = probe_model_logits(st, inputs["X_val"], kind)
+    if logits is None or out["validation"]:
+        out["restore"] = out["restore"] or ("the best epoch could not be checked: "
+                                            "the validation history is not usable")
+    else:
+        acc = float(np.mean(logits.argmax(axis=1) == inputs["y_val"]))
+        if acc < max(history) - 1e-6:
+            out["restore"] = (f"the probe model validated best after epoch "
+                              f"{int(np.argmax(history)) + 1} of {epochs}, but train_model "
+                              "returned it with other weights: keep a copy "
+                              "(copy.deepcopy(model.state_dict())) of the best epoch and load "
+                              "it at the end")
+    test_logits = probe_model_logits(st, inputs["X_test"], kind)
+    pred = outputs.get("pred_test")
+    if after is None or after[1] > 1e-6:
+        out["predict"] = ("predict ran the model in training mode (its batch normalization "
+                          "recorded the test samples): call model.eval() inside predict")
+    elif test_logits is None or not isinstance(pred, list) or agreement(
+            np.asarray(pred), test_logits.argmax(axis=1)) < 1.0:
+        out["predict"] = "predict's labels are not the class of the model's largest output"
     return out
 
 
 def with_loop_rules(outcome: CheckOutcome, train_model: Callable, predict: Callable, kind: str,
                     **train_kwargs: Any) -> CheckOutcome:
     """``outcome`` of the history check, failed when the loop breaks one of :data:`LOOP_RULES`
-    (seen by training a spy model with :func:`training_loop_probe`)."""
+    (seen by training the probe model with :func:`training_loop_probe`)."""
     if not outcome.ok:
         return outcome
     inputs = loop_inputs(kind, **train_kwargs)
@@ -374,5 +390,5 @@ def with_loop_rules(outcome: CheckOutcome, train_model: Callable, predict: Calla
                             f"{len(LOOP_RULES)} rules of this part.",
                             "\n".join(f"- {p}" for p in broken))
     return CheckOutcome(True, outcome.message + " The loop shuffles every epoch, validates in "
-                        "evaluation mode without gradients and restores the best epoch's "
-                        "weights; predict runs in evaluation mode.")
+                        "evaluation mode and restores the best epoch's weights; predict runs in "
+                        "evaluation mode.")

@@ -15,6 +15,7 @@ import numpy as np
 from dlbasics.checks import CheckOutcome, declare_rules, register
 from dlbasics.checks._common import fmt
 from dlbasics.checks.static import ImportRules
+from dlbasics.initializers import INIT_RULES, init_rule
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
 CLASS = "CompleteNeuralNetwork"
@@ -45,18 +46,6 @@ declare_rules("ex1", IMPORT_RULES, PART_CODE)
 # Point rules shared with the grader: initialization scales, gradient
 # diagnosis, the shuffling of mini-batches.
 # ----------------------------------------------------------------------------
-
-INIT_RULES = {
-    "LeCun": ("sqrt(1 / n_in)", lambda n_in, n_out: np.sqrt(1.0 / n_in)),
-    "Glorot": ("sqrt(2 / (n_in + n_out))", lambda n_in, n_out: np.sqrt(2.0 / (n_in + n_out))),
-    "He": ("sqrt(2 / n_in)", lambda n_in, n_out: np.sqrt(2.0 / n_in)),
-}
-"""Standard deviations of the initializations the book names (Glorot is also called Xavier)."""
-
-
-def init_rule(activation: str) -> str:
-    """The initialization Exercise 1 asks for: He for relu, Glorot for sigmoid and tanh."""
-    return "He" if activation == "relu" else "Glorot"
 
 
 def init_scale_problem(W: np.ndarray, activation: str, tolerance: float) -> str | None:
@@ -168,7 +157,7 @@ def shuffle_probe(ns: dict, inputs: dict) -> dict:
 
         net.backward = spy
         net.train(inputs["X"].copy(), inputs["y"].copy(), epochs=inputs["epochs"],
-                  batch_size=inputs["batch_size"], learning_rate=0.01)
+                  batch_size=inputs["batch_size"], lr=0.01)
         runs.append(batches)
     return {"first": runs[0], "second": runs[1]}
 
@@ -411,7 +400,7 @@ def check_train(cls: type) -> CheckOutcome:
     X, y = make_spirals(450, n_classes=3, noise=0.05, seed=0, turns=0.75, dtype=np.float64)
     X_train, y_train, X_val, y_val = X[:300], y[:300], X[300:], y[300:]
     net = cls([2, 32, 32, 3], activation="relu", seed=0)
-    losses = net.train(X_train, y_train, epochs=30, batch_size=32, learning_rate=0.3)
+    losses = net.train(X_train, y_train, epochs=30, batch_size=32, lr=0.3)
     losses = np.asarray(losses, dtype=np.float64)
     if losses.shape != (30,):
         return CheckOutcome(False, "train should return one loss per epoch.",

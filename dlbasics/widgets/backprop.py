@@ -59,7 +59,7 @@ class TrainingRun:
     Attributes
     ----------
     layer_sizes : list of int
-    weight_scale, learning_rate : float
+    weight_scale, lr : float
     seed : int
     losses : numpy.ndarray, shape (epochs,)
         Loss before each epoch's update (as ``NeuralNetworkWithBackprop.train`` returns).
@@ -74,7 +74,7 @@ class TrainingRun:
 
     layer_sizes: list[int]
     weight_scale: float
-    learning_rate: float
+    lr: float
     seed: int
     losses: np.ndarray
     grad_norms: np.ndarray
@@ -104,7 +104,7 @@ class TrainingRun:
 def train_with_snapshots(
     layer_sizes: Sequence[int] = (2, 4, 1),
     weight_scale: float = 1.0,
-    learning_rate: float = 0.5,
+    lr: float = 0.5,
     epochs: int = 5000,
     snapshot_every: int = 100,
     seed: int = 0,
@@ -121,7 +121,7 @@ def train_with_snapshots(
     layer_sizes : sequence of int, default (2, 4, 1)
     weight_scale : float, default 1.0
         Standard deviation of the initial weights.
-    learning_rate : float, default 0.5
+    lr : float, default 0.5
     epochs : int, default 5000
     snapshot_every : int, default 100
         A snapshot is kept after every this many epochs (and at 0 and ``epochs``).
@@ -138,7 +138,7 @@ def train_with_snapshots(
     for name, value in (("epochs", epochs), ("snapshot_every", snapshot_every)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
-    learning_rate = check_positive(learning_rate, "learning_rate")
+    lr = check_positive(lr, "lr")
     X = XOR_INPUTS if X is None else as_float_array(X, "X", ndim=2)
     y = XOR_TARGETS if y is None else as_float_array(y, "y", ndim=2)
     if X.shape[0] != y.shape[0]:
@@ -149,7 +149,7 @@ def train_with_snapshots(
     net = NeuralNetworkWithBackprop(list(layer_sizes), weight_scale=weight_scale, seed=seed)
     losses = np.empty(epochs)
     grad_norms = np.empty((epochs, len(net.weights)))
-    run = TrainingRun(net.layer_sizes, float(weight_scale), learning_rate, seed, losses, grad_norms)
+    run = TrainingRun(net.layer_sizes, float(weight_scale), lr, seed, losses, grad_norms)
 
     def snapshot(epoch: int) -> None:
         run.snapshot_epochs.append(epoch)
@@ -163,7 +163,7 @@ def train_with_snapshots(
         losses[epoch] = np.mean((activations[-1] - y) ** 2)
         dW, db = net.backward(X, y, activations, zs)
         grad_norms[epoch] = [np.linalg.norm(g) for g in dW]
-        net.update_parameters(dW, db, learning_rate)
+        net.update_parameters(dW, db, lr)
     snapshot(epochs)
     return run
 
@@ -342,11 +342,11 @@ EPOCHS = (0, 100, 300, 1000, 2000, 5000)
 
 def backprop_explorer(
     weight_scale: float = 1.0,
-    learning_rate: float = 0.5,
+    lr: float = 0.5,
     epoch: int = 5000,
     *,
     weight_scales: Sequence[float] = WEIGHT_SCALES,
-    learning_rates: Sequence[float] = LEARNING_RATES,
+    lrs: Sequence[float] = LEARNING_RATES,
     epochs: Sequence[int] = EPOCHS,
     seed: int = 0,
     precompute: bool = True,
@@ -359,11 +359,11 @@ def backprop_explorer(
 
     Parameters
     ----------
-    weight_scale, learning_rate : float
+    weight_scale, lr : float
         Selected at the start; each on its grid.
     epoch : int, default 5000
         Selected at the start; one of ``epochs``.
-    weight_scales, learning_rates : sequence of float
+    weight_scales, lrs : sequence of float
         The values the sliders offer.
     epochs : sequence of int
         The epochs the slider offers (runs last ``max(epochs)`` epochs).
@@ -371,14 +371,14 @@ def backprop_explorer(
         Seeds the initial weights of every run.
     precompute : bool, default True
         See :func:`dlbasics.widgets.display.explorer`; in a live kernel
-        ``box.show(weight_scale=0.3, learning_rate=0.8, epoch=700)`` trains and
+        ``box.show(weight_scale=0.3, lr=0.8, epoch=700)`` trains and
         draws any other recipe.
 
     Returns
     -------
     ipywidgets.VBox
         See :func:`dlbasics.widgets.display.explorer`; ``box.runs`` holds the
-        training runs by ``(weight_scale, learning_rate, epochs)``.
+        training runs by ``(weight_scale, lr, epochs)``.
     """
     from dlbasics.widgets.display import Control, Layer, explorer
 
@@ -387,30 +387,30 @@ def backprop_explorer(
         raise ValueError(f"epochs must be >= 0, got {epochs}")
     runs: dict[tuple[float, float, int], TrainingRun] = {}
 
-    def draw(weight_scale: float, learning_rate: float, epoch: int) -> Figure:
+    def draw(weight_scale: float, lr: float, epoch: int) -> Figure:
         epoch = int(epoch)
         last = max(epochs[-1], epoch, 1)
-        key = (float(weight_scale), float(learning_rate), last)
+        key = (float(weight_scale), float(lr), last)
         fig = Figure(figsize=(9.6, 3.5), layout="constrained")
         if key not in runs:
             every = int(np.gcd.reduce([e for e in (*epochs, epoch, last) if e > 0]))
             try:
-                runs[key] = train_with_snapshots(weight_scale=weight_scale, learning_rate=learning_rate,
+                runs[key] = train_with_snapshots(weight_scale=weight_scale, lr=lr,
                                                  epochs=last, snapshot_every=every, seed=seed)
             except ValueError as err:  # the outputs overflowed: the run diverged
-                fig.text(0.5, 0.5, f"scale {weight_scale:g}, lr {learning_rate:g}: the run "
+                fig.text(0.5, 0.5, f"scale {weight_scale:g}, lr {lr:g}: the run "
                          f"diverged ({err})", ha="center", wrap=True)
                 return fig
         plot_training_snapshot(runs[key], epoch, axes=fig.subplots(1, 2),
-                               label=f"scale {weight_scale:g}, lr {learning_rate:g}")
+                               label=f"scale {weight_scale:g}, lr {lr:g}")
         return fig
 
     controls = [
         Control("weight_scale", tuple(weight_scales), weight_scale, "initial weight scale"),
-        Control("learning_rate", tuple(learning_rates), learning_rate, "learning rate"),
+        Control("lr", tuple(lrs), lr, "learning rate"),
         Control("epoch", tuple(epochs), epoch, "epoch", width="420px"),
     ]
-    box = explorer(controls, [Layer(draw, ("weight_scale", "learning_rate", "epoch"))],
-                   precompute=precompute, rows=[["weight_scale", "learning_rate"], ["epoch"]])
+    box = explorer(controls, [Layer(draw, ("weight_scale", "lr", "epoch"))],
+                   precompute=precompute, rows=[["weight_scale", "lr"], ["epoch"]])
     box.runs = runs
     return box

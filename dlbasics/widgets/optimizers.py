@@ -39,7 +39,7 @@ __all__ = [
     "LEARNING_RATES",
     "MOMENTA",
     "OPTIMIZER_NAMES",
-    "RHOS",
+    "ALPHAS",
     "STEPS",
     "LossSurface",
     "make_optimizer",
@@ -159,7 +159,7 @@ OPTIMIZER_NAMES: tuple[str, ...] = ("SGD", "SGD + momentum", "RMSprop", "Adam")
 
 
 def make_optimizer(
-    name: str, learning_rate: float, momentum: float = 0.9, rho: float | None = None,
+    name: str, lr: float, momentum: float = 0.9, alpha: float | None = None,
     beta1: float | None = None,
 ) -> Optimizer:
     """A fresh optimizer by its name in :data:`OPTIMIZER_NAMES`.
@@ -167,10 +167,10 @@ def make_optimizer(
     Parameters
     ----------
     name : {"SGD", "SGD + momentum", "RMSprop", "Adam"}
-    learning_rate : float
+    lr : float
     momentum : float, default 0.9
         Used by ``"SGD + momentum"`` only.
-    rho : float, optional
+    alpha : float, optional
         RMSprop's decay of the squared-gradient average (default: the
         :class:`~dlbasics.optim.RMSprop` default).
     beta1 : float, optional
@@ -183,13 +183,13 @@ def make_optimizer(
         Every other hyperparameter at the :mod:`dlbasics.optim` default.
     """
     if name == "SGD":
-        return SGD(learning_rate)
+        return SGD(lr)
     if name == "SGD + momentum":
-        return SGD(learning_rate, momentum=momentum)
+        return SGD(lr, momentum=momentum)
     if name == "RMSprop":
-        return RMSprop(learning_rate) if rho is None else RMSprop(learning_rate, rho=rho)
+        return RMSprop(lr) if alpha is None else RMSprop(lr, alpha=alpha)
     if name == "Adam":
-        return Adam(learning_rate) if beta1 is None else Adam(learning_rate, beta1=beta1)
+        return Adam(lr) if beta1 is None else Adam(lr, betas=(beta1, 0.999))
     raise ValueError(f"unknown optimizer {name!r}; expected one of {list(OPTIMIZER_NAMES)}")
 
 
@@ -372,7 +372,7 @@ def _color(label: str, i: int) -> str:
 
 def plot_learning_rate_grid(
     surface: LossSurface | str,
-    learning_rates: Sequence[float],
+    lrs: Sequence[float],
     optimizers: Sequence[str] = OPTIMIZER_NAMES,
     steps: int = 60,
     figsize: tuple[float, float] | None = None,
@@ -385,7 +385,7 @@ def plot_learning_rate_grid(
     Parameters
     ----------
     surface : LossSurface or str
-    learning_rates : sequence of float
+    lrs : sequence of float
     optimizers : sequence of str, default all of :data:`OPTIMIZER_NAMES`
     steps : int, default 60
     figsize : (float, float), optional
@@ -395,13 +395,13 @@ def plot_learning_rate_grid(
     matplotlib.figure.Figure
     """
     surface = _surface(surface)
-    if not len(learning_rates) or not len(optimizers):
-        raise ValueError("learning_rates and optimizers must each hold at least one value")
-    rows, cols = len(optimizers), len(learning_rates)
+    if not len(lrs) or not len(optimizers):
+        raise ValueError("lrs and optimizers must each hold at least one value")
+    rows, cols = len(optimizers), len(lrs)
     fig = Figure(figsize=figsize or (3.1 * cols, 2.3 * rows), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False, sharex=True, sharey=True)
     for r, name in enumerate(optimizers):
-        for c, lr in enumerate(learning_rates):
+        for c, lr in enumerate(lrs):
             path, losses = optimizer_path(surface, make_optimizer(name, lr), steps)
             ax = axes[r, c]
             plot_optimizer_paths(surface, {name: path}, ax=ax, legend=False, title="")
@@ -422,7 +422,7 @@ STEPS = (20, 150)
 #: SGD momentum values the race offers.
 MOMENTA = (0.5, 0.9, 0.99)
 #: RMSprop decay rates ρ the race offers.
-RHOS = (0.9, 0.99)
+ALPHAS = (0.9, 0.99)
 #: Adam β₁ values the race offers (0: no average of the gradient).
 BETA1S = (0.0, 0.9)
 
@@ -463,12 +463,12 @@ def _draw_race_background(surface: str, steps: int) -> Figure:
     return fig
 
 
-def _draw_race_run(name: str, surface: str, learning_rate: float, steps: int,
+def _draw_race_run(name: str, surface: str, lr: float, steps: int,
                    **hyper: float) -> Figure:
     """One optimizer's path and loss curve, transparent, to lie over the background."""
     surf = _surface(surface)
     fig, ax_path, ax_loss = _race_axes(surf, steps)
-    path, losses = optimizer_path(surf, make_optimizer(name, learning_rate, **hyper), steps)
+    path, losses = optimizer_path(surf, make_optimizer(name, lr, **hyper), steps)
     color = _color(name, 0)
     shown = _visible_part(path, surf.extent)
     ax_path.plot(shown[:, 0], shown[:, 1], "-o", color=color, lw=1.6, ms=2.2)
@@ -485,16 +485,16 @@ def _draw_race_run(name: str, surface: str, learning_rate: float, steps: int,
 
 def optimizer_race(
     surface: str = "valley",
-    learning_rate: float = 0.1,
+    lr: float = 0.1,
     steps: int = 150,
     momentum: float = 0.9,
-    rho: float = 0.9,
+    alpha: float = 0.9,
     beta1: float = 0.9,
     *,
-    learning_rates: Sequence[float] = LEARNING_RATES,
+    lrs: Sequence[float] = LEARNING_RATES,
     step_counts: Sequence[int] = STEPS,
     momenta: Sequence[float] = MOMENTA,
-    rhos: Sequence[float] = RHOS,
+    alphas: Sequence[float] = ALPHAS,
     beta1s: Sequence[float] = BETA1S,
     precompute: bool = True,
 ) -> Any:
@@ -510,14 +510,14 @@ def optimizer_race(
     ----------
     surface : str, default "valley"
         A name in :data:`LOSS_SURFACES`.
-    learning_rate, steps, momentum, rho, beta1
+    lr, steps, momentum, alpha, beta1
         Selected at the start; each one of its grid's values.
-    learning_rates, step_counts, momenta, rhos, beta1s : sequence
+    lrs, step_counts, momenta, alphas, beta1s : sequence
         The values the controls offer (defaults :data:`LEARNING_RATES`,
-        :data:`STEPS`, :data:`MOMENTA`, :data:`RHOS`, :data:`BETA1S`).
+        :data:`STEPS`, :data:`MOMENTA`, :data:`ALPHAS`, :data:`BETA1S`).
     precompute : bool, default True
         See :func:`dlbasics.widgets.display.explorer`; in a live kernel
-        ``box.show(learning_rate=0.37)`` races at any other setting.
+        ``box.show(lr=0.37)`` races at any other setting.
 
     Returns
     -------
@@ -529,20 +529,20 @@ def optimizer_race(
     _surface(surface)
     controls = [
         Control("surface", tuple(LOSS_SURFACES), surface, "surface", kind="dropdown", width="240px"),
-        Control("learning_rate", tuple(learning_rates), learning_rate, "learning rate η"),
+        Control("lr", tuple(lrs), lr, "learning rate η"),
         Control("steps", tuple(step_counts), steps, "steps", width="240px"),
         Control("momentum", tuple(momenta), momentum, "SGD momentum", width="240px"),
-        Control("rho", tuple(rhos), rho, "RMSprop ρ", width="240px"),
+        Control("alpha", tuple(alphas), alpha, "RMSprop α", width="240px"),
         Control("beta1", tuple(beta1s), beta1, "Adam β₁", width="240px"),
     ]
-    base = ("surface", "learning_rate", "steps")
+    base = ("surface", "lr", "steps")
     layers = [
         Layer(_draw_race_background, ("surface", "steps")),
         Layer(lambda **v: _draw_race_run("SGD", **v), base, transparent=True),
         Layer(lambda **v: _draw_race_run("SGD + momentum", **v), (*base, "momentum"),
               transparent=True),
-        Layer(lambda **v: _draw_race_run("RMSprop", **v), (*base, "rho"), transparent=True),
+        Layer(lambda **v: _draw_race_run("RMSprop", **v), (*base, "alpha"), transparent=True),
         Layer(lambda **v: _draw_race_run("Adam", **v), (*base, "beta1"), transparent=True),
     ]
     return explorer(controls, layers, precompute=precompute,
-                    rows=[["surface", "steps"], ["learning_rate"], ["momentum", "rho", "beta1"]])
+                    rows=[["surface", "steps"], ["lr"], ["momentum", "alpha", "beta1"]])

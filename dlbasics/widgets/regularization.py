@@ -39,7 +39,7 @@ class RegularizationGrid:
 
     Attributes
     ----------
-    l2_values : tuple of float
+    weight_decay_values : tuple of float
         The L2 strengths :math:`\\lambda` (columns).
     dropout_values : tuple of float
         The dropout rates :math:`p` (rows).
@@ -55,7 +55,7 @@ class RegularizationGrid:
         Epochs each model was trained for.
     """
 
-    l2_values: tuple[float, ...]
+    weight_decay_values: tuple[float, ...]
     dropout_values: tuple[float, ...]
     X_train: np.ndarray
     y_train: np.ndarray
@@ -70,14 +70,15 @@ class RegularizationGrid:
     val_loss: np.ndarray
     epochs: int
 
-    def index(self, l2: float, dropout: float) -> tuple[int, int]:
-        """``(row, column)`` of the model trained with ``dropout`` and ``l2``."""
+    def index(self, weight_decay: float, dropout: float) -> tuple[int, int]:
+        """``(row, column)`` of the model trained with ``dropout`` and ``weight_decay``."""
         try:
-            return self.dropout_values.index(dropout), self.l2_values.index(l2)
+            return self.dropout_values.index(dropout), self.weight_decay_values.index(weight_decay)
         except ValueError:
             raise ValueError(
-                f"no model for l2={l2!r}, dropout={dropout!r}; the grid has l2 in "
-                f"{list(self.l2_values)} and dropout in {list(self.dropout_values)}"
+                f"no model for weight_decay={weight_decay!r}, dropout={dropout!r}; the grid has "
+                f"weight_decay in "
+                f"{list(self.weight_decay_values)} and dropout in {list(self.dropout_values)}"
             ) from None
 
 
@@ -99,11 +100,11 @@ def train_regularization_grid(
     y_train: np.ndarray,
     X_val: np.ndarray,
     y_val: np.ndarray,
-    l2_values: Sequence[float] = (0.0, 1e-3, 1e-2, 3e-2, 1e-1),
+    weight_decay_values: Sequence[float] = (0.0, 1e-3, 1e-2, 3e-2, 1e-1),
     dropout_values: Sequence[float] = (0.0, 0.25, 0.5),
     hidden: Sequence[int] = (64, 64),
     epochs: int = 300,
-    learning_rate: float = 0.01,
+    lr: float = 0.01,
     optimizer: Callable[[], Optimizer] | None = None,
     seed: int = 0,
     resolution: int = 100,
@@ -121,16 +122,16 @@ def train_regularization_grid(
     y_train : numpy.ndarray of int, shape (n,)
     X_val : numpy.ndarray, shape (m, 2)
     y_val : numpy.ndarray of int, shape (m,)
-    l2_values : sequence of float, default (0, 0.001, 0.01, 0.03, 0.1)
+    weight_decay_values : sequence of float, default (0, 0.001, 0.01, 0.03, 0.1)
     dropout_values : sequence of float in [0, 1), default (0, 0.25, 0.5)
     hidden : sequence of int, default (64, 64)
         Hidden layer widths.
     epochs : int, default 300
-    learning_rate : float, default 0.01
+    lr : float, default 0.01
         Adam's learning rate when ``optimizer`` is not given.
     optimizer : callable, optional
         Returns a fresh optimizer for each model, e.g.
-        ``lambda: SGD(0.1, momentum=0.9)``; defaults to ``Adam(learning_rate)``.
+        ``lambda: SGD(0.1, momentum=0.9)``; defaults to ``Adam(lr)``.
     seed : int, default 0
         Seeds the initial weights and the dropout masks.
     resolution : int, default 100
@@ -152,7 +153,7 @@ def train_regularization_grid(
     n_classes = int(max(np.max(y_train), np.max(y_val))) + 1
     y_train = check_labels(y_train, len(X_train), n_classes, "y_train")
     y_val = check_labels(y_val, len(X_val), n_classes, "y_val")
-    l2s = _values(l2_values, "l2_values")
+    l2s = _values(weight_decay_values, "weight_decay_values")
     ps = _values(dropout_values, "dropout_values", upper=1.0)
     if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)) or resolution < 2:
         raise ValueError(f"resolution must be an int >= 2, got {resolution!r}")
@@ -164,7 +165,7 @@ def train_regularization_grid(
 
     if optimizer is None:
         def optimizer() -> Optimizer:
-            return Adam(learning_rate)
+            return Adam(lr)
     elif not callable(optimizer):
         raise TypeError(f"optimizer must be a function returning a fresh optimizer, got {optimizer!r}")
 
@@ -176,7 +177,7 @@ def train_regularization_grid(
         for j, lam in enumerate(l2s):
             model = MLP(sizes, seed=seed, dtype=X_train.dtype.type)
             model.fit(X_train, y_train, epochs=epochs, batch_size=len(X_train),
-                      optimizer=optimizer(), l2=lam, dropout=p, seed=seed, progress=False)
+                      optimizer=optimizer(), weight_decay=lam, dropout=p, seed=seed, progress=False)
             predictions[i, j] = model.predict(points).reshape(xx.shape)
             metrics["train_accuracy"][i, j] = model.accuracy(X_train, y_train)
             metrics["val_accuracy"][i, j] = model.accuracy(X_val, y_val)
@@ -204,7 +205,7 @@ def _draw_regions(ax: Axes, grid: RegularizationGrid, row: int, col: int, show_v
 
 
 def _title(grid: RegularizationGrid, row: int, col: int) -> str:
-    return (f"λ = {grid.l2_values[col]:g}, p = {grid.dropout_values[row]:g}\n"
+    return (f"λ = {grid.weight_decay_values[col]:g}, p = {grid.dropout_values[row]:g}\n"
             f"train {grid.train_accuracy[row, col]:.2f} · val {grid.val_accuracy[row, col]:.2f}")
 
 
@@ -222,7 +223,7 @@ def plot_regularization_grid(grid: RegularizationGrid, figsize: tuple[float, flo
     -------
     matplotlib.figure.Figure
     """
-    rows, cols = len(grid.dropout_values), len(grid.l2_values)
+    rows, cols = len(grid.dropout_values), len(grid.weight_decay_values)
     fig = Figure(figsize=figsize or (2.6 * cols, 2.5 * rows), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False, sharex=True, sharey=True)
     for i in range(rows):
@@ -254,7 +255,7 @@ def _draw_model(grid: RegularizationGrid, i: int, j: int) -> Figure:
         ax_h.text(c, r, f"{v:.2f}", ha="center", va="center", fontsize=7,
                   color="white" if v < grid.val_accuracy.mean() else "black")
     ax_h.add_patch(_cell_outline(i, j))
-    ax_h.set_xticks(range(len(grid.l2_values)), [f"{v:g}" for v in grid.l2_values])
+    ax_h.set_xticks(range(len(grid.weight_decay_values)), [f"{v:g}" for v in grid.weight_decay_values])
     ax_h.set_yticks(range(len(grid.dropout_values)), [f"{v:g}" for v in grid.dropout_values])
     ax_h.set_xlabel("L2 strength λ")
     ax_h.set_ylabel("dropout rate p")
@@ -265,7 +266,7 @@ def _draw_model(grid: RegularizationGrid, i: int, j: int) -> Figure:
 
 def regularization_explorer(
     grid: RegularizationGrid,
-    l2: float | None = None,
+    weight_decay: float | None = None,
     dropout: float | None = None,
     *,
     precompute: bool = True,
@@ -281,7 +282,7 @@ def regularization_explorer(
     ----------
     grid : RegularizationGrid
         From :func:`train_regularization_grid`.
-    l2, dropout : float, optional
+    weight_decay, dropout : float, optional
         The values selected at the start (defaults: the first of each).
     precompute : bool, default True
         See :func:`dlbasics.widgets.display.explorer`.
@@ -295,18 +296,18 @@ def regularization_explorer(
 
     if not isinstance(grid, RegularizationGrid):
         raise TypeError(f"grid must be a RegularizationGrid (from train_regularization_grid), got {grid!r}")
-    l2 = grid.l2_values[0] if l2 is None else l2
+    weight_decay = grid.weight_decay_values[0] if weight_decay is None else weight_decay
     dropout = grid.dropout_values[0] if dropout is None else dropout
-    grid.index(l2, dropout)  # raises a helpful error for values not in the grid
+    grid.index(weight_decay, dropout)  # raises a helpful error for values not in the grid
 
-    def draw(l2: float, dropout: float) -> Figure:
-        return _draw_model(grid, *grid.index(l2, dropout))
+    def draw(weight_decay: float, dropout: float) -> Figure:
+        return _draw_model(grid, *grid.index(weight_decay, dropout))
 
     controls = [
-        Control("l2", grid.l2_values, l2, "L2 strength λ", width="420px"),
+        Control("weight_decay", grid.weight_decay_values, weight_decay, "L2 strength λ", width="420px"),
         Control("dropout", grid.dropout_values, dropout, "dropout rate p", width="420px"),
     ]
-    return explorer(controls, [Layer(draw, ("l2", "dropout"))], precompute=precompute)
+    return explorer(controls, [Layer(draw, ("weight_decay", "dropout"))], precompute=precompute)
 
 
 def _cell_outline(row: int, col: int) -> Rectangle:

@@ -20,9 +20,9 @@ def setup(tmp_path_factory):
     the bundle puts it), and the private tests repository (the unzipped Gradescope zip)."""
     root = tmp_path_factory.mktemp("actions")
     repo = student_repository(root / "ex1-alice", {f"exercises/{EX1}": SOLUTIONS / EX1})
-    assert main(["github-classroom", "ex1", str(repo / ".github" / "workflows"),
+    assert main(["actions", "ex1", str(repo / ".github" / "workflows"),
                  "--tests", str(HIDDEN)]) == 0
-    assert main(["package-gradescope", "ex1", str(root / "ex1.zip"), "--tests", str(HIDDEN)]) == 0
+    assert main(["gradescope", "ex1", str(root / "ex1.zip"), "--tests", str(HIDDEN)]) == 0
     hidden = unzip(root / "ex1.zip", root / "hidden-tests")
     return repo, hidden
 

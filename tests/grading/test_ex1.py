@@ -80,7 +80,7 @@ def test_an_unused_forbidden_import_costs_nothing_but_is_reported(ex1, tmp_path,
                                                                    ex1_solution_cells):
     report = _grade(ex1, tmp_path, ["import torch", *ex1_solution_cells])
     assert report.score == 10
-    assert 'the cell "import torch", line 1: import torch (Exercise 1 is written from ' \
+    assert 'cell 1 "import torch", line 1: import torch (Exercise 1 is written from ' \
            'scratch' in report.output
 
 
@@ -243,7 +243,7 @@ def test_a_check_says_at_once_that_a_forbidden_import_will_cost_the_parts_using_
     assert out.startswith("✓ ex1.loss")
 
 
-def test_the_grade_names_the_cell_as_jupyter_shows_it_and_each_rule_once(ex1, tmp_path,
+def test_the_grade_names_the_cell_by_number_and_definitions_and_each_rule_once(ex1, tmp_path,
                                                                           ex1_solution_cells):
     from dlbasics_grader.report import summary
 
@@ -255,7 +255,7 @@ def test_the_grade_names_the_cell_as_jupyter_shows_it_and_each_rule_once(ex1, tm
     report = grade(ex1, path, private_paths=[HIDDEN])
     assert _scores(report)["ex1.backward"] == 0 and _scores(report)["ex1.train"] == 0
     k = next(i for i, c in enumerate(cells) if c.startswith("def softmax_cross_entropy"))
-    where = f'cell [{k + 1}] "def softmax_cross_entropy(logits, y):", line 6'
+    where = f"cell [{k + 1}] (def softmax_cross_entropy), line 6"
     assert where in report.tests[2].output
     assert f'Cell [{len(cells)}] "1 / 0" failed: ZeroDivisionError' in report.output
     text = summary(report)

@@ -147,7 +147,7 @@ def place_problems(name: str, repo: Path, bundle: Path, tmp: Path) -> dict[str, 
     workflow = actions_workflow(name, tmp / "actions", hidden).read_text(encoding="utf-8")
     if not ({f"hidden_exercises/{name}.py", f"package/dlbasics/checks/{name}.py"} <= names
             and ex.notebook in runner and ex.notebook in workflow
-            and f"dlbasics-grade {name} " in workflow):
+            and f"dlbasics-grade grade {name} " in workflow):
         problems["Gradescope and Classroom"] = (f"the zip must hold hidden_exercises/{name}.py and "
                                                 f"package/dlbasics/checks/{name}.py, and both "
                                                 f"must grade {ex.notebook}")

@@ -10,18 +10,20 @@ import sys
 import zipfile
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from dlbasics_grader.cli import main
 from dlbasics_grader.package import actions_workflow
 
 from ..helpers import EX1, EXERCISES, HIDDEN, SOLUTIONS
+from .platforms import unzip
 
 
 @pytest.fixture(scope="module")
 def ex1_zip(tmp_path_factory):
     out = tmp_path_factory.mktemp("gs") / "ex1-autograder.zip"
-    assert main(["package-gradescope", "ex1", str(out), "--tests", str(HIDDEN)]) == 0
+    assert main(["gradescope", "ex1", str(out), "--tests", str(HIDDEN)]) == 0
     return out
 
 
@@ -44,28 +46,33 @@ def test_gradescope_zip_holds_scripts_package_and_only_this_exercises_tests(ex1_
     assert '"no" = "yes"' in scripts["setup.sh"]  # Exercise 1 forbids torch: not installed
 
 
+GRADESCOPE_SCHEMA = json.loads((Path(__file__).parent / "schemas" / "gradescope_results.json")
+                               .read_text())
+
+
 def _run_autograder(zip_path: Path, root: Path, submission: Path | None,
                     extra: dict[str, Path] | None = None) -> dict:
-    """Run run_autograder with /autograder moved under ``root`` and this venv's grader;
-    ``extra`` maps more file names in the submission to the notebooks copied there."""
+    """Run the zip's own run_autograder, unchanged, in a simulated ``/autograder`` tree under
+    ``root`` (``$DLBASICS_AUTOGRADER``) with this virtual environment as the one setup.sh
+    makes (``$DLBASICS_VENV``); ``extra`` maps more file names in the submission to the
+    notebooks copied there. The results.json is checked against Gradescope's schema."""
     source = root / "source"
-    with zipfile.ZipFile(zip_path) as zf:
-        zf.extractall(source)
+    unzip(zip_path, source)
+    shutil.copy(source / "run_autograder", root / "run_autograder")  # as Gradescope does
     (root / "submission").mkdir()
     if submission is not None:
         shutil.copy(submission, root / "submission" / EX1)
     for name, path in (extra or {}).items():
         shutil.copy(path, root / "submission" / name)
-    script = (source / "run_autograder").read_text()
-    script = script.replace("/opt/dlbasics-venv/bin/dlbasics-grade",
-                            str(Path(sys.executable).with_name("dlbasics-grade")))
-    script = script.replace("/autograder", str(root))
-    runner = root / "run_autograder"
-    runner.write_text(script)
-    proc = subprocess.run(["bash", str(runner)], capture_output=True, text=True, timeout=300)
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(root), "LANG": "C.UTF-8",
+           "DLBASICS_AUTOGRADER": str(root), "DLBASICS_VENV": sys.prefix}
+    proc = subprocess.run([str(root / "run_autograder")], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert stat.S_IMODE((source / "hidden_exercises").stat().st_mode) & 0o077 == 0
-    return json.loads((root / "results" / "results.json").read_text())
+    results = json.loads((root / "results" / "results.json").read_text())
+    jsonschema.validate(results, GRADESCOPE_SCHEMA)
+    return results
 
 
 @pytest.mark.slow
@@ -73,6 +80,8 @@ def test_run_autograder_grades_a_submission(ex1_zip, tmp_path):
     results = _run_autograder(ex1_zip, tmp_path / "autograder", SOLUTIONS / EX1)
     assert results["score"] == 10
     assert {t["status"] for t in results["tests"]} == {"passed"}
+    assert results["output_format"] == "md"
+    assert {t["output_format"] for t in results["tests"]} == {"md"}
 
 
 @pytest.mark.slow
@@ -89,9 +98,9 @@ def test_run_autograder_chooses_and_names_the_graded_notebook(ex1_zip, tmp_path)
     results = _run_autograder(ex1_zip, tmp_path / "c", SOLUTIONS / EX1,
                               {"Untitled.ipynb": EXERCISES / EX1, "A.ipynb": EXERCISES / EX1})
     assert results["score"] == 10
-    assert results["output"].startswith(f"Graded {EX1} (the exercise's notebook). Warning: 2 "
-                                        "other notebook(s) were not graded: A.ipynb, "
-                                        "Untitled.ipynb.")
+    assert results["output"].startswith(f"```text\nGraded {EX1} (the exercise's notebook). "
+                                        "Warning: 2 other notebook(s) were not graded: "
+                                        "A.ipynb, Untitled.ipynb.")
 
 
 def test_setup_sh_refuses_a_python_older_than_3_10(ex1_zip, tmp_path):
@@ -120,12 +129,12 @@ def test_actions_workflow_installs_torch_only_where_the_exercise_needs_it(tmp_pa
 def test_actions_command_fails_clearly_outside_the_repository(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("DLBASICS_HIDDEN_TESTS", raising=False)
-    assert main(["github-classroom", "ex1", "wf"]) == 3
+    assert main(["actions", "ex1", "wf"]) == 3
     assert "hidden tests not found" in capsys.readouterr().err
     assert not (tmp_path / "wf").exists()
-    assert main(["github-classroom", "ex7", "wf", "--tests", str(HIDDEN)]) == 2
+    assert main(["actions", "ex7", "wf", "--tests", str(HIDDEN)]) == 2
     assert "no hidden tests for 'ex7'" in capsys.readouterr().err
     assert not (tmp_path / "wf").exists()
-    assert main(["github-classroom", "ex2", "wf", "--tests", str(HIDDEN)]) == 0
+    assert main(["actions", "ex2", "wf", "--tests", str(HIDDEN)]) == 0
     text = (tmp_path / "wf" / "grade.yml").read_text()
-    assert "Grade ex2_cnn.ipynb" in text and "dlbasics-grade ex2 " in text and "torch==" in text
+    assert "Grade ex2_cnn.ipynb" in text and "dlbasics-grade grade ex2 " in text and "torch==" in text

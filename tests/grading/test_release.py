@@ -74,7 +74,7 @@ def test_no_hidden_test_value_reaches_the_bundle(bundle):
 
     seeds = {grading_key(HIDDEN).hex()} | {str(exercise_seed(m.stem, HIDDEN))
                                            for m in HIDDEN.glob("ex*.py")}
-    assert len(seeds) == 4
+    assert len(seeds) == 1 + len(list(HIDDEN.glob("ex*.py")))  # the key and one seed each
     assert not list(bundle.rglob(KEY_FILE))
     for path in bundle.rglob("*"):
         if path.is_file() and path.suffix in (".py", ".ipynb", ".md", ".txt", ".json"):

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from dlbasics_grader.engine import grade, load_exercise, load_hidden_module
+from dlbasics_grader.heldout import graph_outputs
 from dlbasics_grader.package import gradescope_zip
 from dlbasics_grader.secret import (
     KEY_FILE,
@@ -173,14 +174,18 @@ def test_ex2_lookup_finds_turned_public_digits_but_no_grader_digit(ex2):
 
 
 @pytest.mark.slow
-def test_ex2_lookup_attack_scores_no_accuracy_points(tmp_path):
+def test_ex2_lookup_attack_gains_nothing(tmp_path):
+    """The held-out accuracy is the exported model's own, so labels looked up by ``predict``
+    change nothing there; they cost the training part's form."""
     ex = load_exercise("ex2", HIDDEN)
     cells = definition_cells(SOLUTIONS / "ex2_cnn.ipynb") + ex2_public_lookup.CELLS
     report = grade(ex, write_notebook(tmp_path / "lookup.ipynb", cells), private_paths=[HIDDEN])
     assert not report.grader_error
-    accuracy = next(t for t in report.tests if t.name == "ex2.accuracy")
-    assert accuracy.score == 0.0, accuracy.output
-    assert "Held-out accuracy" in accuracy.output  # predict ran and returned labels
+    tests = {t.name: t for t in report.tests}
+    assert report.score < ex.max_score
+    assert "gave the class of the model's largest output for only" in \
+        tests["ex2.training"].output
+    assert "Held-out accuracy" in tests["ex2.accuracy"].output
 
 
 @pytest.mark.slow
@@ -197,10 +202,12 @@ def test_ex2_solution_clears_the_threshold_with_other_keys(ex2):
     assert callable(ns["train_model"])
     for _ in range(2):
         seed = int.from_bytes(secrets.token_bytes(32), "big")
-        (X_tr, y_tr), (X_val, y_val), (X_te, y_te) = ex2._digits(seed)
+        (X_tr, y_tr), (X_val, y_val), (X_te, y_te) = ex2.prepared_digits(seed)
         out = ex2.training_probe(ns, {"X_train": X_tr, "y_train": y_tr, "X_val": X_val,
-                                      "y_val": y_val, "X_test": X_te})
-        assert np.mean(out["pred"] == y_te) >= ex2.ACC_FULL
+                                      "y_val": y_val, "batch": ex2.EVAL_BATCH})
+        logits = graph_outputs({}, {"graph": out["graph"], "sets": ["X_test"], "X_test": X_te,
+                                    "batch": ex2.EVAL_BATCH})["X_test_out"]
+        assert np.mean(logits.argmax(axis=1) == y_te) >= ex2.ACC_FULL
 
 
 def test_ex2_hidden_module_needs_no_key_folder_of_its_own(tmp_path):

@@ -1,0 +1,769 @@
+"""Hidden tests of Exercise 4: a tiny Transformer (PyTorch).
+
+Not shipped to students. The probes below run inside the sandbox and only
+call the learner's code with weights and inputs chosen here; the references
+(PyTorch's own attention and layers, :mod:`dlbasics.checks._transformer`), the
+held-out text and the thresholds stay in this module, in the grader.
+
+The text is written by ``dlbasics.make_toy_text`` with a seed drawn from the
+grading key: a language whose words no public seed uses. The sandbox gets its
+first 110,000 characters (training and validation); the held-out characters
+after them never enter it. The trained model's weights come back as data and
+are evaluated here, in PyTorch's own layers, on windows of the held-out text
+(each character predicted from the ``block_size`` characters before it).
+
+A mistake costs points once: the block and the model are graded with
+PyTorch's attention put in place of the learner's (``torch_attention``), and
+the attention's multi-head and causal points are compared with PyTorch at the
+scale the learner's one-head output shows. Causality of the whole model is its
+own requirement (a language model that sees the next character is no language
+model) and is measured with the learner's attention.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from pathlib import Path
+
+import numpy as np
+
+from dlbasics.checks._transformer import (
+    FORBIDDEN_NAMES,
+    P_MIN,
+    REASON,
+    chi_square_p,
+    heldout_windows,
+    perplexity_of,
+    reference_attention,
+    reference_block,
+    reference_logits,
+)
+from dlbasics.checks.ex4 import PART_CODE, PERPLEXITY_TIERS, training_rule_problems
+from dlbasics_grader.secret import exercise_seed, public_seed, stream
+from dlbasics_grader.spec import Exercise, Part, Probe, SandboxPolicy, as_array, compare_arrays
+
+from ._common import TORCH_LIMITS, bullets, score_parts, verdict
+
+SEED = exercise_seed("ex4", Path(__file__).parent)  # 256 bits from the grading key
+
+N_TRAIN, N_VAL, N_HELD_OUT = 100_000, 10_000, 40_000
+N_DRAWS = 5000  # draws from each distribution sample_next is tested on (a fixed generator seed)
+N_WINDOWS = 4000  # held-out characters scored, each from the block_size characters before it
+CPU_BUDGET_S = 60.0  # CPU seconds (one thread) for building and training the model
+RESET_MIN_PPL = 8.0
+"""Least held-out perplexity of the trained model with its parameters' entries shuffled: a
+model whose predictions come from what it learned is far worse then (near 20 or more; a
+bigram model, the weakest that has learned anything, is near 6)."""
+TOL = {"rtol": 1e-4, "atol": 1e-4}
+MAX_EVAL_PARAMETERS, MAX_EVAL_WIDTH = 2_000_000, 2048
+"""Largest trained model the grader evaluates in its own process (the default has 107,000
+parameters; a bound keeps a submission from spending the grader's memory and time)."""
+
+PARTS = (
+    Part("ex4.attention", 3.0, "Causal multi-head self-attention equals PyTorch's"),
+    Part("ex4.block", 2.0, "Pre-LN block: attention and GELU MLP sub-layers"),
+    Part("ex4.model", 2.0, "Character model: logits with learned positions; causality"),
+    Part("ex4.sampling", 3.0, "Sampling: temperature 0, top-k, temperature"),
+    Part("ex4.generate", 1.0, "Generation: prompt kept, context cropped, greedy steps"),
+    Part("ex4.training", 2.0, "Training loop: history, random windows, evaluation mode"),
+    Part("ex4.perplexity", 3.0, "Held-out perplexity within the CPU budget"),
+)
+
+POLICY = SandboxPolicy(
+    forbidden_modules=("torchvision", "torchtext"),
+    forbidden_names=FORBIDDEN_NAMES,
+    reason=REASON,
+    preload=("numpy", "torch"),
+    allow_processes=False,
+)
+
+LIMITS = TORCH_LIMITS
+
+D_MODEL, T_CASE = 16, 7
+MODEL_CASE = {"vocab_size": 13, "d_model": 16, "n_heads": 4, "n_layers": 2, "block_size": 8}
+GEN_CASE = {"vocab_size": 11, "d_model": 16, "n_heads": 2, "n_layers": 1, "block_size": 6}
+LOOP_CASE = {"d_model": 32, "n_heads": 2, "n_layers": 1, "block_size": 16}
+
+
+# ----------------------------------------------------------------------------
+# Drivers: run in the sandbox. Self-contained; they only call the learner's code.
+# ----------------------------------------------------------------------------
+
+
+def attention_probe(ns, inputs):
+    import torch
+
+    from dlbasics.checks._transformer import ForbiddenOps, load_weights
+
+    x = torch.from_numpy(inputs["x"])
+    changed = torch.from_numpy(inputs["x_changed"])
+    names = ("qkv.weight", "qkv.bias", "out.weight", "out.bias")
+    out = {}
+    with ForbiddenOps() as watch, torch.no_grad():
+        for heads in (1, 4):
+            layer = ns["MultiHeadSelfAttention"](int(inputs["d_model"]), heads)
+            load_weights(layer, {n: torch.from_numpy(inputs[f"h{heads}.{n}"]) for n in names})
+            out[f"h{heads}_nomask"] = layer(x, causal=False).numpy()
+            out[f"h{heads}_causal"] = layer(x, causal=True).numpy()
+        out["h4_changed"] = layer(changed, causal=True).numpy()
+        out["h4_default"] = layer(x).numpy()
+    out["forbidden"] = watch.seen
+    return out
+
+
+def block_probe(ns, inputs):
+    import torch
+
+    from dlbasics.checks._transformer import ForbiddenOps, load_weights, torch_attention
+
+    x = torch.from_numpy(inputs["x"])
+    state = {k[len("w."):]: torch.from_numpy(v) for k, v in inputs.items() if k.startswith("w.")}
+    block = ns["TransformerBlock"](int(inputs["d_model"]), int(inputs["n_heads"]))
+    load_weights(block, state)
+    with ForbiddenOps() as watch, torch.no_grad():
+        block(x)  # with the learner's own attention, only to see what runs
+    block.attn = torch_attention(block.attn)  # PyTorch's attention in place of the learner's
+    out = {"forbidden": watch.seen}
+    with torch.no_grad():
+        out["full"] = block(x).numpy()
+        last = block.mlp[2]
+        w, b = last.weight.clone(), last.bias.clone()
+        last.weight.zero_()
+        last.bias.zero_()
+        out["attn_only"] = block(x).numpy()
+        last.weight.copy_(w)
+        last.bias.copy_(b)
+        block.attn.mha.out_proj.weight.zero_()
+        block.attn.mha.out_proj.bias.zero_()
+        out["mlp_only"] = block(x).numpy()
+    return out
+
+
+def model_probe(ns, inputs):
+    import torch
+
+    from dlbasics.checks._transformer import ForbiddenOps, model_from_inputs, torch_attention
+
+    model = model_from_inputs(ns["CharTransformer"], inputs)
+    model.eval()
+    ids = torch.from_numpy(inputs["ids"])
+    out = {}
+    with ForbiddenOps() as watch, torch.no_grad():
+        out["own"] = model(ids).numpy()
+        out["own_changed"] = model(torch.from_numpy(inputs["ids_changed"])).numpy()
+    out["forbidden"] = watch.seen
+    for block in model.blocks:
+        block.attn = torch_attention(block.attn)
+    with torch.no_grad():
+        out["wired"] = model(ids).numpy()
+        out["wired_short"] = model(ids[:, :5]).numpy()
+    return out
+
+
+def sampling_probe(ns, inputs):
+    import torch
+
+    sample = ns["sample_next"]
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.from_numpy(inputs["logits"])
+    many = torch.from_numpy(inputs["many"])  # rows 0-3 of logits, each repeated for many draws
+    k = int(inputs["k"])
+    out = {}
+    for key, call in (
+            ("greedy", lambda: sample(logits, temperature=0.0, generator=gen)),
+            ("greedy_topk", lambda: sample(logits, temperature=0.0, top_k=3, generator=gen)),
+            ("topk", lambda: sample(many[0], temperature=1.0, top_k=k, generator=gen)),
+            ("topk_cool", lambda: sample(many[1], temperature=0.7, top_k=k, generator=gen)),
+            ("cool", lambda: sample(many[2], temperature=0.6, generator=gen)),
+            ("hot", lambda: sample(many[3], temperature=1.8, generator=gen))):
+        try:
+            ids = call()
+            out[f"{key}_type"] = f"{type(ids).__module__}.{type(ids).__name__}"
+            out[key] = ids.detach().numpy() if isinstance(ids, torch.Tensor) else ids
+        except Exception as exc:
+            out[f"{key}_error"] = f"{type(exc).__name__}: {exc}"
+    return out
+
+
+def generate_probe(ns, inputs):
+    import torch
+
+    from dlbasics.checks._transformer import model_from_inputs
+
+    model = model_from_inputs(ns["CharTransformer"], inputs)
+    prompt = torch.from_numpy(inputs["prompt"])
+    ids = ns["generate"](model, prompt.clone(), int(inputs["n_new"]), temperature=0.0)
+    out = {"ids": ids.detach().numpy() if isinstance(ids, torch.Tensor) else ids}
+    size = int(inputs["block_size"])
+    if isinstance(ids, torch.Tensor) and ids.ndim == 2:
+        model.eval()
+        with torch.no_grad():  # the model's own next-id logits at every generated position
+            out["step_logits"] = torch.stack(
+                [model(ids[:, max(0, t - size):t])[:, -1] for t in range(prompt.shape[1],
+                                                                         ids.shape[1])]).numpy()
+    return out
+
+
+def training_probe(ns, inputs):
+    import torch
+
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    model = ns["CharTransformer"](int(inputs["vocab_size"]))
+    history = ns["train_model"](model, torch.from_numpy(inputs["train_ids"]),
+                                torch.from_numpy(inputs["val_ids"]))
+    out = {"history_type": type(history).__name__}
+    for key in ("train_loss", "val_loss"):
+        try:
+            out[key] = [float(v) for v in history[key]]
+        except Exception as exc:
+            out[f"{key}_error"] = f"{type(exc).__name__}: {exc}"
+    out["block_size"] = int(model.block_size)
+    out["n_heads"] = int(model.blocks[0].attn.n_heads) if len(model.blocks) else 1
+    for name, value in model.state_dict().items():
+        out[f"w.{name}"] = value.detach().float().numpy()
+    return out
+
+
+def loop_probe(ns, inputs):
+    import torch
+
+    from dlbasics.checks.ex4 import training_spy
+
+    torch.manual_seed(0)
+    config = {k: int(inputs[k]) for k in ("d_model", "n_heads", "n_layers", "block_size")}
+    spy = training_spy(ns["CharTransformer"](int(inputs["vocab_size"]), **config))
+    ns["train_model"](spy, torch.from_numpy(inputs["train_ids"]),
+                      torch.from_numpy(inputs["val_ids"]), steps=30, eval_every=10)
+    return {"calls": spy.calls}
+
+
+# ----------------------------------------------------------------------------
+# Grader-side data and references
+# ----------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=2)
+def _text_ids(seed: int) -> np.ndarray:
+    """The grader's language: training, validation, then held-out characters (read-only)."""
+    from dlbasics.toy_language import encode_chars, make_toy_text
+
+    language = int.from_bytes(stream(seed, "language").bytes(16), "big")
+    ids = encode_chars(make_toy_text(N_TRAIN + N_VAL + N_HELD_OUT, seed=language))
+    ids.flags.writeable = False
+    return ids
+
+
+def _weights(rng: np.random.Generator, names: dict[str, tuple[int, ...]], std: float = 0.3
+             ) -> dict[str, np.ndarray]:
+    out = {}
+    for name, shape in names.items():
+        parts = name.split(".")
+        centre = 1.0 if len(parts) > 1 and parts[-2].startswith("ln") and parts[-1] == "weight" \
+            else 0.0
+        out[name] = (centre + std * rng.normal(size=shape)).astype(np.float32)
+    return out
+
+
+def _attention_case(seed: int) -> dict:
+    from dlbasics.checks.ex4 import attention_names
+
+    rng = stream(seed, "attention")
+    x = rng.normal(size=(3, T_CASE, D_MODEL)).astype(np.float32)
+    changed = x.copy()
+    changed[:, 4:] = rng.normal(size=(3, T_CASE - 4, D_MODEL)).astype(np.float32)
+    case = {"d_model": D_MODEL, "x": x, "x_changed": changed}
+    for heads in (1, 4):
+        case.update({f"h{heads}.{k}": v for k, v in _weights(rng, attention_names(D_MODEL),
+                                                             std=0.5).items()})
+    return case
+
+
+def _block_case(seed: int) -> dict:
+    from dlbasics.checks.ex4 import block_names
+
+    rng = stream(seed, "block")
+    case = {"d_model": D_MODEL, "n_heads": 4,
+            "x": rng.normal(size=(3, T_CASE, D_MODEL)).astype(np.float32)}
+    case.update({f"w.{k}": v for k, v in _weights(rng, block_names(D_MODEL)).items()})
+    return case
+
+
+def _model_weights(seed: int, purpose: str, config: dict) -> dict:
+    from dlbasics.checks.ex4 import model_names
+
+    names = model_names(config["vocab_size"], config["d_model"], config["n_layers"],
+                        config["block_size"])
+    return {f"w.{k}": v for k, v in _weights(stream(seed, purpose), names, std=0.5).items()}
+
+
+def _model_case(seed: int) -> dict:
+    c = MODEL_CASE
+    rng = stream(seed, "model ids")
+    ids = rng.integers(0, c["vocab_size"], size=(3, c["block_size"]))
+    changed = ids.copy()
+    changed[:, 5:] = (changed[:, 5:] + 1 + rng.integers(0, c["vocab_size"] - 1, size=(3, 3))) \
+        % c["vocab_size"]
+    return {**c, "ids": ids, "ids_changed": changed, **_model_weights(seed, "model", c)}
+
+
+def _sampling_case(seed: int) -> dict:
+    rng = stream(seed, "sampling")
+    logits = rng.normal(0, 1.5, size=(5, 12)).astype(np.float32)
+    many = np.repeat(logits[:4, None, :], N_DRAWS, axis=1)
+    return {"logits": logits, "many": many, "k": 4}
+
+
+def _generate_case(seed: int) -> dict:
+    c = GEN_CASE
+    prompt = stream(seed, "prompt").integers(0, c["vocab_size"], size=(2, c["block_size"] + 3))
+    return {**c, "prompt": prompt, "n_new": 6, **_model_weights(seed, "generate", c)}
+
+
+def _loop_case(seed: int) -> dict:
+    from dlbasics.toy_language import TOY_ALPHABET, encode_chars, make_toy_text
+
+    ids = encode_chars(make_toy_text(6000, seed=public_seed(seed, "loop")))
+    return {**LOOP_CASE, "vocab_size": len(TOY_ALPHABET), "train_ids": ids[:5000],
+            "val_ids": ids[5000:]}
+
+
+def probes(seed: int) -> list[Probe]:
+    from dlbasics.toy_language import TOY_ALPHABET
+
+    ids = _text_ids(seed)
+    return [
+        Probe.from_function(attention_probe, timeout_s=30, inputs=_attention_case(seed)),
+        Probe.from_function(block_probe, timeout_s=30, inputs=_block_case(seed)),
+        Probe.from_function(model_probe, timeout_s=30, inputs=_model_case(seed)),
+        Probe.from_function(sampling_probe, timeout_s=30, inputs=_sampling_case(seed)),
+        Probe.from_function(generate_probe, timeout_s=30, inputs=_generate_case(seed)),
+        Probe.from_function(training_probe, timeout_s=120, inputs={
+            "vocab_size": len(TOY_ALPHABET), "train_ids": ids[:N_TRAIN],
+            "val_ids": ids[N_TRAIN:N_TRAIN + N_VAL]}),
+        Probe.from_function(loop_probe, timeout_s=60, inputs=_loop_case(seed)),
+    ]
+
+
+# ----------------------------------------------------------------------------
+# Scoring (grader only)
+# ----------------------------------------------------------------------------
+
+SCALES = {
+    "1/sqrt(d_head)": lambda d_head, d: 1.0,
+    "no scale": lambda d_head, d: math.sqrt(d_head),
+    "1/d_head": lambda d_head, d: 1 / math.sqrt(d_head),
+    "1/sqrt(d_model)": lambda d_head, d: math.sqrt(d_head / d),
+    "1/d_model": lambda d_head, d: math.sqrt(d_head) / d,
+}
+"""Score scales a learner may use, as factors on PyTorch's own ``1/sqrt(d_head)``."""
+
+
+def _tensor(a: np.ndarray):
+    import torch
+
+    return torch.from_numpy(np.asarray(a, dtype=np.float64))
+
+
+def _state(case: dict, prefix: str) -> dict:
+    return {k[len(prefix):]: _tensor(v) for k, v in case.items() if k.startswith(prefix)}
+
+
+def _matches(got, want: np.ndarray) -> bool:
+    return compare_arrays(got, want, name="x", **TOL) is None
+
+
+def _forbidden_line(o: dict) -> str | None:
+    seen = o.get("forbidden")
+    if isinstance(seen, list) and seen:
+        names = ", ".join(str(s)[:80] for s in seen[:4])
+        return f"0 points: your code ran PyTorch's own attention ({names}). {REASON}."
+    return None
+
+
+def _score_attention(part: Part, o: dict, seed: int):
+    forbidden = _forbidden_line(o)
+    if forbidden:
+        return part.failed(forbidden)
+    case = _attention_case(seed)
+    x = _tensor(case["x"])
+
+    def ref(heads: int, causal: bool, rule: str = "1/sqrt(d_head)", inp=x) -> np.ndarray:
+        factor = SCALES[rule](D_MODEL // heads, D_MODEL)
+        return reference_attention(inp, _state(case, f"h{heads}."), heads, causal,
+                                   factor).numpy()
+
+    score, lines = 0.0, []
+    rule = "1/sqrt(d_head)"
+    got1 = o.get("h1_nomask")
+    if _matches(got1, ref(1, False)):
+        score += 1
+    else:
+        rule = next((r for r in SCALES if r != rule and _matches(got1, ref(1, False, r))), "")
+        lines.append(compare_arrays(got1, ref(1, False), name="one head, no mask", **TOL)
+                     + (f" It matches the scores scaled by {rule} instead of 1/sqrt(d_head)."
+                        if rule else " Scores q k^T / sqrt(d_head), softmax over the keys (the "
+                        "last axis), then the weighted sum of v and the output projection."))
+        rule = rule or "1/sqrt(d_head)"
+    if _matches(o.get("h4_nomask"), ref(4, False, rule)):
+        score += 1
+    else:
+        other = next((r for r in SCALES if _matches(o.get("h4_nomask"), ref(4, False, r))), "")
+        lines.append(compare_arrays(o.get("h4_nomask"), ref(4, False, rule),
+                                    name="four heads, no mask", **TOL)
+                     + (f" It matches the scale {other} with four heads: the scale uses d_head "
+                        "= d_model // n_heads." if other else
+                        " With one head it is right: split the d_model features into n_heads "
+                        "consecutive slices of d_head (view(batch, T, n_heads, d_head)"
+                        ".transpose(1, 2)) and put them back in the same order."))
+    causal_problems = []
+    if not _matches(o.get("h1_causal"), ref(1, True, rule)):
+        causal_problems.append(
+            "with one head, causal=True differs from PyTorch's with a causal attn_mask"
+            + (" (it equals the output without a mask)" if _matches(o.get("h1_causal"),
+                                                                    ref(1, False, rule)) else ""))
+    own, changed = as_array(o.get("h4_causal"), "x")[0], as_array(o.get("h4_changed"), "x")[0]
+    if own is None or changed is None or own.shape != changed.shape or own.ndim != 3 or \
+            not np.allclose(own[:, :4], changed[:, :4], **TOL):
+        causal_problems.append("with four heads, changing the inputs at positions 4-6 changed "
+                               "the outputs at positions 0-3: a query must not see later keys")
+    if own is None or not _matches(o.get("h4_default"), own):
+        causal_problems.append("forward(x) without causal= should be causal (the default)")
+    if causal_problems:
+        lines += causal_problems
+    else:
+        score += 1
+    return verdict(part, score, lines,
+                   "Equal to nn.MultiheadAttention with one and four heads, with and without "
+                   "the causal mask; later inputs never change earlier outputs.")
+
+
+def _score_block(part: Part, o: dict, seed: int):
+    forbidden = _forbidden_line(o)
+    if forbidden:
+        return part.failed(forbidden)
+    case = _block_case(seed)
+    x, state = _tensor(case["x"]), _state(case, "w.")
+    score, lines = 0.0, []
+    no_mlp = {**state, "mlp.2.weight": state["mlp.2.weight"] * 0, "mlp.2.bias":
+              state["mlp.2.bias"] * 0}
+    no_attn = {**state, "attn.out.weight": state["attn.out.weight"] * 0, "attn.out.bias":
+               state["attn.out.bias"] * 0}
+    for key, weights, what in (("attn_only", no_mlp, "the attention sub-layer (the MLP's last "
+                                "layer set to zero): expected x + attn(ln1(x))"),
+                               ("mlp_only", no_attn, "the MLP sub-layer (the attention's output "
+                                "projection set to zero): expected x + mlp(ln2(x))")):
+        want = reference_block(x, weights, 4).numpy()
+        if _matches(o.get(key), want):
+            score += 1
+            continue
+        hint = next((h for kw, h in (({"post_ln": True}, "it normalizes after the residual sum "
+                                      "(post-LN); normalize the sub-layer's input instead"),
+                                     ({"activation": "relu"}, "the MLP uses ReLU, not GELU"),
+                                     ({"activation": "tanh-gelu"}, "the MLP uses the tanh "
+                                      "approximation of GELU, not the exact one"))
+                     if _matches(o.get(key), reference_block(x, weights, 4, **kw).numpy())), "")
+        problem = compare_arrays(o.get(key), want, name="the block's output", **TOL)
+        lines.append(f"{what}. {problem}" + (f" Likely cause: {hint}." if hint else ""))
+    return verdict(part, score, lines,
+                   "x + attn(ln1(x)) and h + mlp(ln2(h)) with the exact GELU, each on its own "
+                   "(graded with PyTorch's attention in place of yours).")
+
+
+def _score_model(part: Part, o: dict, seed: int):
+    forbidden = _forbidden_line(o)
+    if forbidden:
+        return part.failed(forbidden)
+    case = _model_case(seed)
+    import torch
+
+    ids = torch.from_numpy(case["ids"])
+    want = reference_logits(ids, _state(case, "w."), case["n_heads"]).numpy()
+    score, lines = 0.0, []
+    problem = compare_arrays(o.get("wired"), want, name="the logits", **TOL) or \
+        compare_arrays(o.get("wired_short"), want[:, :5], name="the logits of 5 characters",
+                       **TOL)
+    if problem:
+        lines.append(f"{problem} Expected head(ln_f(blocks(tok_emb(ids) + pos_emb(0..T-1)))), "
+                     "logits (batch, T, vocab_size) (graded with PyTorch's attention in place "
+                     "of yours).")
+    else:
+        score += 1
+    own, _ = as_array(o.get("own"), "logits")
+    changed, _ = as_array(o.get("own_changed"), "logits")
+    if own is None or changed is None or own.shape != want.shape or \
+            changed.shape != want.shape or not np.all(np.isfinite(own)):
+        lines.append(f"causality could not be checked: the logits should have shape "
+                     f"{want.shape}")
+    elif not np.allclose(own[:, :5], changed[:, :5], **TOL):
+        lines.append("changing the characters at positions 5-7 changed the logits at positions "
+                     "0-4: your model sees later characters (is your attention's mask applied?)")
+    else:
+        score += 1
+    return verdict(part, score, lines,
+                   "Logits equal the reference with learned positions, and earlier logits never "
+                   "depend on later characters.")
+
+
+def _draws(o: dict, key: str, n: int) -> tuple[np.ndarray | None, str]:
+    if f"{key}_error" in o:
+        return None, f"sample_next raised {o[f'{key}_error']}"
+    if o.get(f"{key}_type") != "torch.Tensor":
+        return None, f"sample_next should return a torch.Tensor, got {o.get(f'{key}_type')}"
+    arr, msg = as_array(o.get(key), "the ids")
+    if arr is None:
+        return None, msg
+    if arr.shape != (n,) or arr.dtype.kind not in "iu":
+        return None, f"sample_next should return int64 ids of shape ({n},), got {arr.dtype} " \
+                     f"{arr.shape}"
+    return arr.astype(np.int64), ""
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max())
+    return e / e.sum()
+
+
+def _score_sampling(part: Part, o: dict, seed: int):
+    case = _sampling_case(seed)
+    logits, n, k = case["logits"].astype(np.float64), N_DRAWS, case["k"]
+    score, lines = 0.0, []
+    greedy, msg = _draws(o, "greedy", len(logits))
+    greedy_k, msg_k = _draws(o, "greedy_topk", len(logits))
+    if greedy is None or greedy_k is None:
+        lines.append(msg or msg_k)
+    elif not (np.array_equal(greedy, logits.argmax(1)) and np.array_equal(greedy_k,
+                                                                           logits.argmax(1))):
+        lines.append("temperature=0 should give the argmax of each row (also with top_k)")
+    else:
+        score += 1
+    topk_lines = []
+    for key, row, temperature in (("topk", 0, 1.0), ("topk_cool", 1, 0.7)):
+        draws, msg = _draws(o, key, n)
+        keep = np.argsort(logits[row])[::-1][:k]
+        if draws is None:
+            topk_lines.append(msg)
+            continue
+        outside = np.setdiff1d(np.unique(draws), keep)
+        if outside.size:
+            topk_lines.append(f"with top_k={k}, {int(np.isin(draws, outside).sum())} of {n} "
+                              f"draws were outside the {k} largest logits")
+            continue
+        probs = np.zeros(len(logits[row]))
+        probs[keep] = _softmax(logits[row, keep] / temperature)
+        if temperature == 1.0 and chi_square_p(draws, probs) < P_MIN:
+            topk_lines.append(f"with top_k={k}: the kept ids should keep their relative "
+                              "probabilities (the softmax over the k kept logits); the "
+                              "frequencies do not follow it")
+    if topk_lines:
+        lines += topk_lines
+    else:
+        score += 1
+    temp_lines = []
+    for key, row, temperature in (("cool", 2, 0.6), ("hot", 3, 1.8)):
+        draws, msg = _draws(o, key, n)
+        if draws is None:
+            temp_lines.append(msg)
+        elif chi_square_p(draws, _softmax(logits[row] / temperature)) < P_MIN:
+            plain = chi_square_p(draws, _softmax(logits[row])) >= P_MIN
+            temp_lines.append(f"temperature={temperature}: the frequencies of {n} draws do not "
+                              "follow softmax(logits / temperature)"
+                              + (" (they follow softmax(logits): the temperature is ignored)"
+                                 if plain else ""))
+    if temp_lines:
+        lines += temp_lines
+    else:
+        score += 1
+    return verdict(part, score, lines,
+                   "Temperature 0 is the argmax; top-k draws stay in the k largest with the "
+                   "right odds; frequencies follow softmax(logits / temperature).")
+
+
+def _score_generate(part: Part, o: dict, seed: int):
+    case = _generate_case(seed)
+    prompt, n_new = case["prompt"], case["n_new"]
+    want_shape = (prompt.shape[0], prompt.shape[1] + n_new)
+    ids, msg = as_array(o.get("ids"), "generate's output")
+    if ids is None:
+        return part.failed(msg)
+    if ids.shape != want_shape:
+        return part.failed(f"generate(model, prompt, {n_new}) with a prompt of shape "
+                           f"{prompt.shape} should return shape {want_shape}, got {ids.shape}.")
+    if not np.array_equal(ids[:, :prompt.shape[1]], prompt):
+        return part.failed("generate's output should start with the prompt, unchanged.")
+    steps, msg = as_array(o.get("step_logits"), "the model's logits")
+    if steps is None or steps.shape[:2] != (n_new, prompt.shape[0]):
+        return part.failed(msg or "the model's logits at the generated positions could not be "
+                           "computed")
+    if not np.array_equal(ids[:, prompt.shape[1]:], steps.argmax(-1).T):
+        return part.failed(f"with temperature=0 every new id should be the argmax of the model's "
+                           f"logits at the last position, given the last block_size = "
+                           f"{case['block_size']} ids (the prompt is {prompt.shape[1]} long: "
+                           "crop the context).")
+    return part.passed("The prompt is kept, the context cropped to block_size, and each new id "
+                       "is the model's argmax at temperature 0.")
+
+
+def _history_problem(o: dict) -> str | None:
+    if o.get("history_type") != "dict":
+        return f"train_model should return a dict, got {o.get('history_type')}"
+    train, msg = as_array(o.get("train_loss"), "history['train_loss']")
+    val, msg_v = as_array(o.get("val_loss"), "history['val_loss']")
+    if train is None or val is None:
+        return o.get("train_loss_error") or o.get("val_loss_error") or msg or msg_v
+    if train.ndim != 1 or train.shape != val.shape or len(train) < 2:
+        return (f"history['train_loss'] and history['val_loss'] should hold one value per "
+                f"record, at least two (got shapes {train.shape} and {val.shape})")
+    if not (np.all(np.isfinite(train)) and np.all(np.isfinite(val))):
+        return "the history contains NaN or inf: the training diverged"
+    if not (train[-1] < train[0] and val[-1] < val[0]):
+        return (f"the losses did not fall (training {train[0]:.3f} -> {train[-1]:.3f}, "
+                f"validation {val[0]:.3f} -> {val[-1]:.3f})")
+    return None
+
+
+def _score_training(part: Part, o: dict, loop) -> object:
+    problem = _history_problem(o)
+    rows = [f"History with falling training and validation losses: {0 if problem else 1}/1"
+            + (f"\n  - {problem}" if problem else "")]
+    earned = 0.0 if problem else 1.0
+    if isinstance(loop, str):
+        rules = {"windows": loop, "validation": loop}
+    else:
+        rules = training_rule_problems(loop, LOOP_CASE["block_size"])
+    for rule, what in (("windows", "Training batches are random windows of at most "
+                        "block_size characters, in training mode"),
+                       ("validation", "The validation loss is computed in evaluation mode "
+                        "under torch.no_grad()")):
+        earned += 0.0 if rules[rule] else 0.5
+        rows.append(f"{what}: {0 if rules[rule] else 0.5:g}/0.5"
+                    + (f"\n  - {rules[rule]}" if rules[rule] else ""))
+    text = "\n".join(rows)
+    return part.passed(text) if earned == part.max_score else part.failed(text, score=earned)
+
+
+def _last_logits(o: dict, windows: np.ndarray):
+    """The trained model's logits at the last position of each held-out window, computed here
+    with PyTorch's layers and the weights that came back; or why they cannot be."""
+    import torch
+
+    state = {}
+    for key, value in o.items():
+        if key.startswith("w."):
+            arr, msg = as_array(value, key)
+            if arr is None or arr.dtype.kind != "f" or not np.all(np.isfinite(arr)):
+                return None, f"the trained weight {key[2:]} is not a finite float array"
+            state[key[2:]] = torch.from_numpy(arr.astype(np.float32))
+    n_heads, block_size = o.get("n_heads"), o.get("block_size")
+    size = sum(v.numel() for v in state.values())
+    width = max((v.shape[-1] for v in state.values() if v.ndim), default=0)
+    if size > MAX_EVAL_PARAMETERS or width > MAX_EVAL_WIDTH:
+        return None, (f"the trained model has {size:,} parameters and layers {width} wide; the "
+                      f"grader evaluates models of at most {MAX_EVAL_PARAMETERS:,} parameters "
+                      f"and {MAX_EVAL_WIDTH} features")
+    try:
+        if not (isinstance(n_heads, int) and isinstance(block_size, int) and n_heads > 0
+                and tuple(state["pos_emb.weight"].shape)[0] == block_size == windows.shape[1]):
+            raise ValueError("n_heads or block_size do not fit the weights")
+        with torch.no_grad():
+            out = torch.cat([reference_logits(torch.from_numpy(windows[i:i + 500]), state,
+                                              n_heads)[:, -1]
+                             for i in range(0, len(windows), 500)])
+    except (KeyError, ValueError, RuntimeError, IndexError, AssertionError) as exc:
+        return None, (f"the trained model's weights do not fit CharTransformer's layout "
+                      f"({type(exc).__name__}: {str(exc)[:200]}); keep the names and shapes of "
+                      "the exercise")
+    return out.double().numpy(), ""
+
+
+def _score_perplexity(part: Part, o: dict, cpu_s: float, seed: int, forbidden: list[str]):
+    from dlbasics.toy_language import TOY_ALPHABET
+
+    setup = (f"The grader built CharTransformer({len(TOY_ALPHABET)}) and trained it with train_model's "
+             f"defaults on {N_TRAIN:,} characters of a language it invents ({N_VAL:,} for "
+             f"validation), then measured the perplexity on {N_WINDOWS:,} held-out characters, "
+             "each predicted from the block_size characters before it.")
+    if forbidden:
+        return part.failed(f"{setup}\n0 points: {forbidden[0]}")
+    if not isinstance(cpu_s, (int, float)) or not cpu_s <= CPU_BUDGET_S:
+        return part.failed(f"{setup}\nTraining took {cpu_s:.0f} s of CPU time, over the budget "
+                           f"of {CPU_BUDGET_S:.0f} s: use fewer steps or a smaller model.",
+                           status="timeout")
+    block_size = o.get("block_size")
+    if not isinstance(block_size, int) or not 1 <= block_size <= 512:
+        return part.failed(f"{setup}\nThe model's block_size should be an int, got {block_size}.")
+    ids = _text_ids(seed)[N_TRAIN + N_VAL:]
+    windows, targets = heldout_windows(ids, block_size, N_WINDOWS)
+    logits, problem = _last_logits(o, windows)
+    if logits is None:
+        return part.failed(f"{setup}\n{problem}")
+    ppl = perplexity_of(logits, targets)
+    shuffled = _shuffled_perplexity(o, windows, targets, seed)
+    if shuffled is not None and shuffled < RESET_MIN_PPL:
+        return part.failed(f"{setup}\nNo points: with its parameters' entries shuffled the model "
+                           f"still has a perplexity below {RESET_MIN_PPL:g}: its predictions do "
+                           "not come from what it learned.")
+    points = next((p for limit, p in PERPLEXITY_TIERS if ppl <= limit), 0.0)
+    band = next((f"at most {limit:g}" for limit, p in PERPLEXITY_TIERS if ppl <= limit),
+                f"above {PERPLEXITY_TIERS[-1][0]:g}")
+    tiers = ", ".join(f"{p:g} for at most {limit:g}" for limit, p in PERPLEXITY_TIERS)
+    msg = f"{setup}\nHeld-out perplexity {band}; CPU time {cpu_s:.1f} s of {CPU_BUDGET_S:.0f} s."
+    if points == part.max_score:
+        return part.passed(msg)
+    return part.failed(f"{msg}\nPoints by perplexity: {tiers}. Train longer or with another "
+                       "learning rate, and check the targets (the next character: the window "
+                       "shifted by one).", score=points)
+
+
+def _shuffled_perplexity(o: dict, windows: np.ndarray, targets: np.ndarray, seed: int):
+    """Held-out perplexity with every parameter's entries shuffled (None: not computable)."""
+    rng = stream(seed, "shuffle")
+    shuffled = dict(o)
+    for key, value in o.items():
+        if key.startswith("w.") and isinstance(value, np.ndarray) and value.size > 1:
+            shuffled[key] = rng.permutation(value.ravel()).reshape(value.shape)
+    logits, _ = _last_logits(shuffled, windows[:1000])
+    return None if logits is None else perplexity_of(logits, targets[:1000])
+
+
+NAMES = ("MultiHeadSelfAttention", "TransformerBlock", "CharTransformer", "sample_next",
+         "generate", "train_model")
+
+
+def _static_zero(part: Part, submission) -> object | None:
+    reached = submission.static.reached_violations(*PART_CODE[part.name])
+    if not reached:
+        return None
+    return part.failed("0 points: the code this part runs uses what Exercise 4 does not allow.\n"
+                       + bullets([v.describe() for v in dict.fromkeys(reached)][:4]))
+
+
+def score(results, submission):
+    seed = submission.seed
+    runtime = [line for line in (_forbidden_line(results[p].outputs) for p in
+                                 ("attention_probe", "block_probe", "model_probe")
+                                 if results[p].ok) if line]
+    loop = results["loop_probe"]
+    loop_calls = loop.outputs.get("calls") if loop.ok else (
+        "the grader's recording model could not be trained: "
+        + loop.describe_failure().splitlines()[0])
+    if not loop.ok or not isinstance(loop_calls, list) or \
+            not all(isinstance(c, dict) for c in loop_calls):
+        loop_calls = loop_calls if isinstance(loop_calls, str) else "no record of the calls"
+    cpu_s = results["training_probe"].cpu_s
+    tests = score_parts(PARTS, results, submission, names=NAMES, simple={
+        "ex4.attention": ("attention_probe", lambda p, o: _score_attention(p, o, seed)),
+        "ex4.block": ("block_probe", lambda p, o: _score_block(p, o, seed)),
+        "ex4.model": ("model_probe", lambda p, o: _score_model(p, o, seed)),
+        "ex4.sampling": ("sampling_probe", lambda p, o: _score_sampling(p, o, seed)),
+        "ex4.generate": ("generate_probe", lambda p, o: _score_generate(p, o, seed)),
+    }, joint={("ex4.training", "ex4.perplexity"): ("training_probe", lambda t, a, o: (
+        _score_training(t, o, loop_calls), _score_perplexity(a, o, cpu_s, seed, runtime)))})
+    return [_static_zero(next(p for p in PARTS if p.name == t.name), submission) or t
+            for t in tests]
+
+
+EXERCISE = Exercise(name="ex4", title="A tiny Transformer (PyTorch)",
+                    notebook="ex4_transformer.ipynb", parts=PARTS, probes=probes, score=score,
+                    limits=LIMITS, policy=POLICY, seed=SEED)
