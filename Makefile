@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 JOBS   ?= 2
 
-.PHONY: all install book test test-fast lab bench lint release browser clean help
+.PHONY: all install book test test-fast lab bench lint release public browser clean help
 
 all: book
 
@@ -17,6 +17,7 @@ help:
 	@echo "make lab    - JupyterLab on the chapters"
 	@echo "make bench  - NumPy vs PyTorch and grader benchmarks (ratios)"
 	@echo "make release - student bundle in dist/"
+	@echo "make public DEST=DIR - the public book repository in DIR"
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +63,12 @@ lint: install
 
 release: install
 	$(BIN)/python -m dlbasics_grader.release dist/dlbasics-student
+
+# The public book repository (book, package, student exercises, CI; no solutions, hidden
+# exercises, key or grader): make public DEST=../deep-learning-basics
+DEST ?= dist/public
+public: install
+	$(BIN)/python -m dlbasics_grader.release --public $(DEST)
 
 clean:
 	rm -rf _build dist .pytest_cache

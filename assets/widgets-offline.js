@@ -1,33 +1,19 @@
 /*
- * Lets the ipywidgets embed manager run from this site's own files, offline.
+ * The widget pages of this site, offline and accessible.
  *
- * MyST-NB loads this on pages that carry widget state, after require.js and
- * before html-manager/embed-amd.js (see nb_ipywidgets_js in _config.yml).
+ * MyST-NB loads this on pages that carry widget state, before
+ * html-manager/embed.js (see nb_ipywidgets_js in _config.yml).
  *
- * 1. Module paths. The manager finds its Font Awesome fonts next to the AMD
- *    module that asks for them; without a path, require.js places the modules
- *    beside the page and the fonts 404. Point them at the vendored folder.
- * 2. MathJax. The manager typesets widget labels through the MathJax 2 API
+ * 1. MathJax. The manager typesets widget labels through the MathJax 2 API
  *    (MathJax.Hub.Queue); the book uses MathJax 3, so forward those calls to
  *    MathJax.typesetPromise.
+ * 2. Alt text. Every image an explorer draws gets the explorer's description
+ *    (data-alt, written by tools/sphinx_reader_view.py from the cell's
+ *    metadata) followed by the explorer's current settings, and keeps it up to
+ *    date as the controls move.
  */
 (function () {
   "use strict";
-
-  var script = document.currentScript;
-  if (script && window.require && window.require.config) {
-    var here = script.src.split(/[?#]/)[0];
-    var dir = here.slice(0, here.lastIndexOf("/") + 1) + "html-manager";
-    window.require.config({
-      paths: {
-        "@jupyter-widgets/base": dir + "/base",
-        "@jupyter-widgets/controls": dir + "/controls",
-        "@jupyter-widgets/output": dir + "/output",
-        "@jupyter-widgets/html-manager": dir + "/html-manager",
-        "@jupyter-widgets/html-manager/dist": dir,
-      },
-    });
-  }
 
   function typeset(element) {
     var mathjax = window.MathJax;
@@ -60,9 +46,59 @@
     };
   }
 
+  // The settings an explorer shows: "label = value" for every control.
+  function settings(explorer) {
+    var parts = [];
+    explorer.querySelectorAll(".widget-inline-hbox, .widget-toggle-buttons").forEach(function (c) {
+      var label = c.querySelector(".widget-label");
+      var name = label ? label.textContent.trim() : "";
+      var value = "";
+      var readout = c.querySelector(".widget-readout");
+      var select = c.querySelector("select");
+      var active = c.querySelector("button.mod-active");
+      if (readout) value = readout.textContent.trim();
+      else if (select && select.selectedIndex >= 0) value = select.options[select.selectedIndex].text;
+      else if (active) value = active.textContent.trim();
+      if (name && value) parts.push(name + " = " + value);
+    });
+    return parts.join(", ");
+  }
+
+  function describe() {
+    document.querySelectorAll(".dlbasics-explorer-output").forEach(function (output) {
+      var text = output.getAttribute("data-alt") || "Figure of the explorer";
+      output.querySelectorAll(".dlbasics-explorer").forEach(function (explorer) {
+        var now = settings(explorer);
+        var alt = now ? text + " (" + now + ")" : text;
+        explorer.querySelectorAll("img").forEach(function (img) {
+          if (img.getAttribute("alt") !== alt) img.setAttribute("alt", alt);
+        });
+      });
+    });
+  }
+
+  var pending = false;
+  function later() {
+    if (pending) return;
+    pending = true;
+    window.requestAnimationFrame(function () {
+      pending = false;
+      describe();
+    });
+  }
+
+  function watch() {
+    installMathJax2Shim();
+    new MutationObserver(later).observe(document.body, {
+      childList: true, subtree: true, characterData: true,
+      attributes: true, attributeFilter: ["class", "value"],
+    });
+    document.addEventListener("change", later, true);
+  }
+
   // MathJax is loaded with `defer`: it exists by DOMContentLoaded, and the
   // widgets are rendered on `load`, after these listeners.
   installMathJax2Shim();
-  document.addEventListener("DOMContentLoaded", installMathJax2Shim);
+  document.addEventListener("DOMContentLoaded", watch);
   window.addEventListener("load", installMathJax2Shim);
 })();

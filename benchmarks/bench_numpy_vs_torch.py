@@ -5,7 +5,10 @@ Reports ratios ``dlbasics time / torch time`` (lower is better; 1.0 is parity):
 * one training step (forward, backward, SGD update) of an MLP 784-256-128-10 on
   a float32 batch of 128;
 * ``conv2d`` forward + backward on ``(64, 32, 14, 14)`` with 64 3x3 filters,
-  padding 1, against ``torch.nn.functional.conv2d``.
+  padding 1, against ``torch.nn.functional.conv2d``, and against the three
+  matrix products it is made of (forward ``cols @ w.T``, ``dw = dout.T @ cols``,
+  ``dx`` rows ``= dout @ w``) timed alone on the same shapes: the cost of
+  everything around the GEMMs (padding, windows, the strided adds).
 
 Both libraries get the same number of threads (``--threads``, by default one
 and then two). The two contenders alternate in rounds, and each reported time
@@ -97,7 +100,16 @@ def conv2d_step(rounds: int, repeats: int) -> dict[str, float]:
         xt.grad = wt.grad = bt.grad = None
         F.conv2d(xt, wt, bt, padding=1).backward(dt)
 
-    return _median_times({"dlbasics": ours, "torch": theirs}, rounds, repeats)
+    cols = rng.standard_normal((64 * 14 * 14, 3 * 3 * 32)).astype(np.float32)
+    w_rows = w.transpose(0, 2, 3, 1).reshape(64, -1)
+    dout_rows = np.ascontiguousarray(dout.transpose(0, 2, 3, 1).reshape(-1, 64))
+
+    def gemms() -> None:
+        cols @ w_rows.T
+        dout_rows.T @ cols
+        dout_rows @ w_rows
+
+    return _median_times({"dlbasics": ours, "torch": theirs, "gemms": gemms}, rounds, repeats)
 
 
 BENCHMARKS = (
@@ -139,6 +151,11 @@ def main(argv: list[str] | None = None) -> dict[tuple[str, int], float]:
                 ratios[name, threads] = t["dlbasics"] / t["torch"]
                 print(f"{name:<46}{threads:>8}{t['dlbasics'] * 1e3:>9.2f}ms{t['torch'] * 1e3:>9.2f}ms"
                       f"{ratios[name, threads]:>7.2f}x")
+                if "gemms" in t:  # the second column is then the GEMMs alone, not torch
+                    ratios["conv2d / its 3 GEMMs", threads] = t["dlbasics"] / t["gemms"]
+                    print(f"{'  the same conv2d / its 3 GEMMs alone':<46}{threads:>8}"
+                          f"{t['dlbasics'] * 1e3:>9.2f}ms{t['gemms'] * 1e3:>9.2f}ms"
+                          f"{ratios['conv2d / its 3 GEMMs', threads]:>7.2f}x")
     return ratios
 
 

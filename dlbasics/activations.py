@@ -11,7 +11,7 @@ relu           :math:`\max(0, z)`              :math:`1` if :math:`z>0` else :ma
 tanh           :math:`\tanh z`                 :math:`1-\tanh^2 z`
 leaky_relu     :math:`z` if :math:`z>0` else   :math:`1` if :math:`z>0` else :math:`\alpha`
                :math:`\alpha z`
-gelu           :math:`z\,\Phi(z)`             :math:`\Phi(z) + z\,\varphi(z)`
+gelu           :math:`z\,\Phi(z)`              :math:`\Phi(z) + z\,\varphi(z)`
 =============  ==============================  ==========================================
 
 with :math:`\Phi` and :math:`\varphi` the standard normal distribution

@@ -96,6 +96,14 @@ _LABEL_MAGIC = 0x00000801
 _CHUNK = 1 << 20
 
 
+def _home_relative(path: Path) -> str:
+    """``path`` with the home directory written ``~``, as a learner would type it."""
+    try:
+        return "~/" + path.relative_to(Path.home()).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def default_root() -> Path:
     """The cache directory: ``$DLBASICS_DATA/mnist``, else ``~/.cache/dlbasics/mnist``."""
     base = os.environ.get("DLBASICS_DATA")
@@ -329,7 +337,7 @@ def load_mnist(
             missing = [name for name in FILES[split] if not (directory / name).is_file()]
             source = mirror_list[0] if mirror_list else "an MNIST mirror"
             raise FileNotFoundError(
-                f"MNIST {split} files not found in {directory}: missing {', '.join(missing)} "
+                f"MNIST {split} files not found in {_home_relative(directory)}: missing {', '.join(missing)} "
                 f"(looked for {', '.join(FILES[split])}). Call load_mnist(download=True) while "
                 f"online, or copy the files there from {source}"
             )

@@ -104,12 +104,10 @@ def _check_input(x: object, **affine: np.ndarray) -> list[np.ndarray]:
 def _values_per_statistic(x: np.ndarray) -> int:
     m = x.shape[0] if x.ndim == 2 else x.shape[0] * x.shape[2] * x.shape[3]
     if m < 2:
-        kind = "feature" if x.ndim == 2 else "channel"
-        raise ValueError(
-            f"batch normalization in training mode needs more than one value per {kind}, but x "
-            f"has shape {format_shape(x.shape)} ({m} value); use a batch of at least 2 "
-            "(or evaluation mode, which uses the running statistics)"
-        )
+        raise ValueError(f"batch normalization in training mode needs more than one value per "
+                         f"{'feature' if x.ndim == 2 else 'channel'}, but x has shape "
+                         f"{format_shape(x.shape)} ({m} value); use a batch of at least 2 "
+                         "(or evaluation mode, which uses the running statistics)")
     return m
 
 
@@ -300,10 +298,8 @@ class BatchNorm:
             raise ValueError(f"x has {x.shape[1]} {'features' if x.ndim == 2 else 'channels'} (shape "
                              f"{format_shape(x.shape)}) but this BatchNorm was built for {self.num_features}")
         if x.dtype != self.dtype:
-            raise TypeError(
-                f"x is {x.dtype} but this BatchNorm holds {self.dtype} parameters; cast x or "
-                f"build the layer with dtype=np.{x.dtype}"
-            )
+            raise TypeError(f"x is {x.dtype} but this BatchNorm holds {self.dtype} parameters; cast x or "
+                            f"build the layer with dtype=np.{x.dtype}")
         if self.training:
             out, cache = batchnorm_forward(x, self.gamma, self.beta, self.eps)
             m = _values_per_statistic(x)

@@ -149,11 +149,7 @@ def check_finite(arr: np.ndarray, name: str) -> None:
 def check_gradient_shape(dout: Any, shape: Sequence[int], name: str = "dout") -> np.ndarray:
     """Check an upstream gradient: a float array of the forward output's ``shape``; return it."""
     arr = as_float_array(dout, name)
-    if arr.shape != tuple(shape):
-        raise ValueError(
-            f"{name} has shape {format_shape(arr.shape)}; expected {format_shape(shape)}, "
-            "the shape of the forward output"
-        )
+    check_shape(arr, shape, name, "the shape of the forward output")
     return arr
 
 

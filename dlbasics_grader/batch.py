@@ -13,6 +13,34 @@ from pathlib import Path
 from dlbasics_grader.exit import ExitStatus, GradeExit
 from dlbasics_grader.untrusted import terminal_safe
 
+GRADESCOPE_METADATA = "submission_metadata.yml"
+
+
+def gradescope_students(folder: Path) -> dict[str, str]:
+    """``{submission folder: student id}`` from a Gradescope export's ``submission_metadata.yml``
+    (each submission's ``:submitters``: their ``:sid``, else ``:email``, else ``:name``; a group
+    joins them with ``;``); empty when ``folder`` is not such an export."""
+    path = Path(folder) / GRADESCOPE_METADATA
+    if not path.is_file():
+        return {}
+    try:
+        import yaml
+    except ImportError:
+        raise GradeExit(ExitStatus.SETUP_ERROR, f"reading {path} needs PyYAML "
+                        "(pip install pyyaml)") from None
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise GradeExit(ExitStatus.USAGE, f"{path} is not readable YAML: {exc}") from None
+    ids = {}
+    for submission, meta in data.items() if isinstance(data, dict) else ():
+        people = (meta or {}).get(":submitters") or [] if isinstance(meta, dict) else []
+        who = [str(p.get(":sid") or p.get(":email") or p.get(":name") or "") for p in people
+               if isinstance(p, dict)]
+        if any(who):
+            ids[str(submission)] = ";".join(w for w in who if w)
+    return ids
+
 
 def write_results(path: Path, rep, strict: bool, student: str = "", attention: str = "") -> None:
     """results.json (Gradescope's schema) and, next to it, the readable Markdown report."""
@@ -132,6 +160,7 @@ def grade_batch(args: argparse.Namespace, exercise, tests_dir: Path) -> ExitStat
     attention = {it.student: it.attention or (unreadable(it.path) if it.path else "")
                  for it in items}
     rows, reports = [], {}
+    ids = gradescope_students(args.submission)  # the LMS's student ids, in a Gradescope export
     t0 = time.monotonic()
     parts = [p.name for p in exercise.parts]
     book = report.GradebookAppender(args.csv, parts) if args.csv else None
@@ -139,7 +168,7 @@ def grade_batch(args: argparse.Namespace, exercise, tests_dir: Path) -> ExitStat
     def record(student: str, rep) -> None:
         """Keep one student's grade the moment it is known (CSV row, results file)."""
         reports[student] = rep
-        rows.append(report.gradebook_row(student, rep, attention[student],
+        rows.append(report.gradebook_row(ids.get(student, student), rep, attention[student],
                                          root=args.submission))
         if book is not None:
             book.append(rows[-1])

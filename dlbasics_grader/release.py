@@ -37,7 +37,7 @@ You need Python 3.10 or newer (`python3 --version`; on Windows `py --version`). 
 ```bash
 # Linux and macOS
 python3 -m venv .venv
-.venv/bin/pip install -r requirements.txt -e .
+.venv/bin/pip install --retries 1 --timeout 10 -r requirements.txt -e .
 .venv/bin/jupyter lab
 ```
 
@@ -45,7 +45,7 @@ On Windows, in PowerShell or the Command Prompt:
 
 ```bat
 py -m venv .venv
-.venv\\Scripts\\pip install -r requirements.txt -e .
+.venv\\Scripts\\pip install --retries 1 --timeout 10 -r requirements.txt -e .
 .venv\\Scripts\\jupyter lab
 ```
 
@@ -53,7 +53,8 @@ py -m venv .venv
 PyTorch, JupyterLab and widgets). It installs PyTorch's CPU build: on Linux it fetches it from
 PyTorch's CPU-only index instead of the much larger CUDA build on PyPI. Nothing in the course
 needs a GPU. Without a network connection pip warns that it cannot reach PyTorch's index and
-installs from what it has; add `--retries 1` to keep that short. On Colab, the first cell of
+installs from what it has; `--retries 1 --timeout 10` keeps that wait short (pip's
+defaults retry an unreachable index for many minutes). On Colab, the first cell of
 every notebook installs `dlbasics` when it is missing.
 
 ## Exercises
@@ -77,8 +78,8 @@ process that runs your notebook from top to bottom.
 2. Save the notebook, keeping its name (`exercises/ex1_neural_network.ipynb` and so on): the
    grader looks for that name first.
 3. Submit that one `.ipynb` file the way your course asks: upload it to Gradescope, or commit
-   and push it to your GitHub Classroom repository. You get the points of every part and the
-   same kind of messages as the checks.
+   and push it to your course's GitHub repository (Classroom 50, or GitHub Actions). You get
+   the points of every part and the same kind of messages as the checks.
 
 {exercise_table}
 """
@@ -240,18 +241,102 @@ def build(out: Path, repo: Path = REPO) -> Path:
     return out
 
 
+PUBLIC_DROP_DIRS = ("solutions", "hidden_exercises", GRADER_PACKAGE, "tests/grading", ".ci")
+"""What the public book repository never holds: solutions, the hidden exercises with the
+grading key, the grader, the grader's tests, and the instructors' own CI entry point."""
+PUBLIC_DROP_TARGETS = ("release", "public")
+
+
+def _tracked_files(repo: Path) -> list[str]:
+    import subprocess
+
+    out = subprocess.run(["git", "-C", str(repo), "ls-files", "-z"], capture_output=True,
+                         check=True).stdout.decode("utf-8")
+    return sorted(f for f in out.split("\0") if f)
+
+
+def _grader_bound(path: Path) -> bool:
+    """A test, tool or benchmark that needs the grader, the hidden tests or the solutions."""
+    if path.suffix != ".py":
+        return False
+    text = path.read_text(encoding="utf-8", errors="replace")
+    return GRADER_PACKAGE in text or "hidden_exercises" in text and "skip" not in text
+
+
+def public_makefile(text: str) -> str:
+    """The Makefile without the targets that need the grader, and lint without its folder."""
+    out, skipping = [], False
+    for line in text.splitlines():
+        target = re.match(r"^([A-Za-z_-]+):", line)
+        if target:
+            skipping = target.group(1) in PUBLIC_DROP_TARGETS
+        elif skipping and line and not line.startswith("\t"):
+            skipping = False
+        if skipping:
+            continue
+        line = line.replace(f" {GRADER_PACKAGE} ", " ")
+        for name in PUBLIC_DROP_TARGETS:
+            line = line.replace(f" {name} ", " ") if line.startswith(".PHONY") else line
+        if not re.search(r"make (release|public)", line):
+            out.append(line)
+    return "\n".join(out).rstrip() + "\n"
+
+
+def build_public(out: Path, repo: Path = REPO) -> Path:
+    """Write the public book repository to ``out`` (replacing it) and audit it.
+
+    It holds every tracked file of ``repo`` except :data:`PUBLIC_DROP_DIRS` and the tests,
+    tools and benchmarks that import the grader: the book (chapters, configuration, tools),
+    the ``dlbasics`` package with its tests, the student exercises, and the CI workflows.
+    Its ``pyproject.toml`` installs ``dlbasics`` only and its Makefile has no grader targets.
+    """
+    out = Path(out)
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    dropped = []
+    for rel in _tracked_files(repo):
+        src = repo / rel
+        if any(rel == d or rel.startswith(d + "/") for d in PUBLIC_DROP_DIRS) or not src.is_file():
+            continue
+        if rel.split("/")[0] in ("tests", "tools", "benchmarks") and _grader_bound(src):
+            dropped.append(rel)
+            continue
+        target = out / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if rel == "pyproject.toml":
+            target.write_text(learner_pyproject(src.read_text(encoding="utf-8"),
+                                                ["dlbasics"]), encoding="utf-8")
+        elif rel == "Makefile":
+            target.write_text(public_makefile(src.read_text(encoding="utf-8")), encoding="utf-8")
+        else:
+            shutil.copy2(src, target)
+    problems = [p for p in audit(out) if not p.startswith("tests")]
+    problems += [f"{p.relative_to(out)}: must not be public" for p in out.rglob("*")
+                 if p.name in ("grading.key", "hidden_exercises", "solutions")]
+    if problems:
+        raise RuntimeError("the public repository is not clean:\n  " + "\n  ".join(problems))
+    (out / ".public-dropped.txt").write_text(
+        "Left out because they need the grader:\n" + "\n".join(dropped) + "\n",
+        encoding="utf-8")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dlbasics_grader.release",
                                      description="Write the student bundle.")
     parser.add_argument("out", type=Path, nargs="?", default=Path("dist/dlbasics-student"))
+    parser.add_argument("--public", action="store_true",
+                        help="write the public book repository instead of the student bundle")
     args = parser.parse_args(argv)
     try:
-        out = build(args.out)
+        out = build_public(args.out) if args.public else build(args.out)
     except RuntimeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     n = sum(1 for p in out.rglob("*") if p.is_file())
-    print(f"wrote {out} ({n} files; no solutions, no hidden tests)")
+    what = "public book repository" if args.public else "student bundle"
+    print(f"wrote the {what} {out} ({n} files; no solutions, no hidden tests, no grader)")
     return 0
 
 

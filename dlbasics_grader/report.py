@@ -103,8 +103,8 @@ def summary(report: GradeReport, color: bool = False, verbose: bool = True) -> s
 def md_inline(text: str) -> str:
     """``text`` as an inline code span on one line: shown literally, whatever it holds (no
     markup, no HTML), without backslash escapes (the fence is longer than any run of
-    backticks in it)."""
-    text = " ".join(str(text).split())
+    backticks in it); control and bidirectional-override characters escaped as in the terminal."""
+    text = " ".join(terminal_safe(text).split())
     fence = "`" * (max((len(r) for r in re.findall(r"`+", text)), default=0) + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{pad}{text}{pad}{fence}"
@@ -117,7 +117,9 @@ def _plain(text: str) -> str:
 
 def md_code(text: str) -> str:
     """``text`` as a fenced block, literal whatever it holds (the fence is longer than any run
-    of backticks in it)."""
+    of backticks in it); control and bidirectional-override characters escaped as in the
+    terminal (a right-to-left override would show the block's text in another order)."""
+    text = terminal_safe(text)
     fence = "`" * max(3, max((len(r) for r in re.findall(r"`+", text)), default=0) + 1)
     return f"{fence}text\n{text.rstrip()}\n{fence}"
 

@@ -96,13 +96,55 @@ def values_probe(ns, inputs):
 
 
 def train_probe(ns, inputs):
+    """Train with the learner's train and predict, from the grader's initial weights and with the
+    grader's forward and backward (so a mistake there costs its own part only); return the
+    trained weights. The held-out points never come here: the grader predicts them itself."""
+    import numpy as np
+
     Net = ns["CompleteNeuralNetwork"]
-    net = Net(inputs["sizes"], activation="relu", seed=0)
+    try:
+        net = Net(inputs["sizes"], activation="relu", seed=0)
+    except Exception:  # an unfinished __init__ costs ex1.init, not this part too
+        net = object.__new__(Net)
+        net.layer_sizes, net.activation = list(inputs["sizes"]), "relu"
+        net.rng = np.random.default_rng(0)
+    n_layers = len(inputs["sizes"]) - 1
+    net.weights = [inputs[f"W{i}"].copy() for i in range(n_layers)]
+    net.biases = [inputs[f"b{i}"].copy() for i in range(n_layers)]
+
+    def forward(X):
+        a = np.asarray(X, dtype=float)
+        cache = ([], [])
+        for i, (W, b) in enumerate(zip(net.weights, net.biases)):
+            cache[0].append(a)
+            z = a @ W.T + b
+            cache[1].append(z)
+            a = z if i == len(net.weights) - 1 else np.maximum(z, 0.0)
+        net._cache = cache
+        return a
+
+    def backward(X, y):
+        logits = forward(X)
+        inputs_, zs = net._cache
+        p = np.exp(logits - logits.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        p[np.arange(len(y)), np.asarray(y)] -= 1.0
+        delta = p / len(y)
+        dW, db = [None] * len(net.weights), [None] * len(net.weights)
+        for layer in range(len(net.weights) - 1, -1, -1):
+            dW[layer] = delta.T @ inputs_[layer]
+            db[layer] = delta.sum(axis=0)
+            if layer:
+                delta = (delta @ net.weights[layer]) * (zs[layer - 1] > 0)
+        return dW, db
+
+    net.forward, net.backward = forward, backward
     losses = net.train(inputs["X_train"], inputs["y_train"], **inputs["kwargs"])
-    pred = net.predict(inputs["X_test"])
-    logits = net.forward(inputs["X_test"])
-    return {"losses": list(losses) if isinstance(losses, (list, tuple)) else losses,
-            "pred": pred, "logits": logits}
+    out = {"losses": list(losses) if isinstance(losses, (list, tuple)) else losses,
+           "pred": net.predict(inputs["X_train"]), "n_layers": len(net.weights)}
+    for i, (W, b) in enumerate(zip(net.weights, net.biases)):
+        out[f"W{i}"], out[f"b{i}"] = W, b
+    return out
 
 
 # ----------------------------------------------------------------------------
@@ -188,6 +230,35 @@ def _train_data(seed: int):
     return X, y, X_test, y_test
 
 
+def _initial_weights(seed: int) -> dict:
+    """He-initialized weights (``W0``, ``b0``, ...) of the training test's network, drawn by the
+    grader, so that a mistake in ``__init__`` costs ``ex1.init`` only."""
+    rng = stream(seed, "train init")
+    out = {}
+    for i, (n_in, n_out) in enumerate(zip(TRAIN_SIZES[:-1], TRAIN_SIZES[1:])):
+        out[f"W{i}"] = rng.normal(0.0, np.sqrt(2.0 / n_in), (n_out, n_in))
+        out[f"b{i}"] = np.zeros(n_out)
+    return out
+
+
+def _trained_logits(o: dict, X: np.ndarray) -> tuple[np.ndarray | None, str]:
+    """The reference forward of the trained weights the probe returned, or why it cannot run."""
+    Ws, bs = [], []
+    for i, (n_in, n_out) in enumerate(zip(TRAIN_SIZES[:-1], TRAIN_SIZES[1:])):
+        W, msg = as_array(o.get(f"W{i}"), f"weights[{i}] after training")
+        b, msg_b = as_array(o.get(f"b{i}"), f"biases[{i}] after training")
+        if W is None or b is None:
+            return None, msg or msg_b
+        if W.shape != (n_out, n_in) or b.shape != (n_out,):
+            return None, (f"after training, weights[{i}] and biases[{i}] have shapes {W.shape} "
+                          f"and {b.shape}, expected ({n_out}, {n_in}) and ({n_out},)")
+        if not (np.all(np.isfinite(W)) and np.all(np.isfinite(b))):
+            return None, "the trained weights contain NaN or inf: the training diverged"
+        Ws.append(W.astype(np.float64))
+        bs.append(b.astype(np.float64))
+    return reference_forward(Ws, bs, X, "relu")[0], ""
+
+
 def _shuffle_inputs(seed: int) -> dict:
     return shuffle_inputs(public_seed(seed, "shuffle"))
 
@@ -197,7 +268,7 @@ def probes(seed: int) -> list[Probe]:
     layers = {f"W{i}": w for i, w in enumerate(Ws)} | {f"b{i}": b for i, b in enumerate(bs)}
     common = {"sizes": VALUE_SIZES, "n_layers": len(Ws), "activations": list(ACTIVATIONS),
               **layers, "X": X, "y": y}
-    X_train, y_train, X_test, _ = _train_data(seed)
+    X_train, y_train, _, _ = _train_data(seed)
     return [
         Probe.from_function(init_probe, timeout_s=10, inputs={
             "sizes": INIT_SIZES, "small": SMALL_SIZES, "seed": public_seed(seed, "init"),
@@ -208,7 +279,7 @@ def probes(seed: int) -> list[Probe]:
                             inputs={**common, "method": "backward"}),
         Probe.from_function(train_probe, timeout_s=20, inputs={
             "sizes": TRAIN_SIZES, "kwargs": TRAIN_KW, "X_train": X_train,
-            "y_train": y_train, "X_test": X_test}),
+            "y_train": y_train, **_initial_weights(seed)}),
         Probe.from_function(shuffle_probe, timeout_s=10, inputs=_shuffle_inputs(seed)),
     ]
 
@@ -328,7 +399,7 @@ def _score_values(part: Part, r, kind: str, seed: int):
 def _score_train(part: Part, r, shuffle, seed: int):
     """0.5 point: losses and predictions of the right form; 0.5: shuffled mini-batches from
     self.rng; 1 point: held-out accuracy >= 90 % (0.5 from 70 %)."""
-    _, _, X_test, y_test = _train_data(seed)
+    X_train, _, X_test, y_test = _train_data(seed)
     o = r.outputs
     lines = []
     losses, msg = as_array(o.get("losses"), "train(...)'s return value")
@@ -344,19 +415,21 @@ def _score_train(part: Part, r, shuffle, seed: int):
     elif not losses[-1] < losses[0]:
         lines.append(f"the loss did not decrease ({losses[0]:.3f} in the first epoch, "
                      f"{losses[-1]:.3f} in the last)")
-    pred, msg = as_array(o.get("pred"), "predict(X_test)")
-    logits, _ = as_array(o.get("logits"), "forward(X_test)")
+    pred, msg = as_array(o.get("pred"), "predict(X_train)")
+    train_logits, problem = _trained_logits(o, X_train)
+    test_logits, _ = _trained_logits(o, X_test)
     acc = None
-    if pred is None:
+    if train_logits is None:
+        lines.append(problem)
+    elif pred is None:
         lines.append(f"predict: {msg}")
-    elif pred.shape != (len(y_test),):
+    elif pred.shape != (len(X_train),):
         lines.append(f"predict(X) should return one integer label per row, shape "
-                     f"({len(y_test)},); got {pred.shape}")
-    elif logits is not None and logits.shape == (len(y_test), 3) and not np.array_equal(
-            pred, logits.argmax(axis=1)):
+                     f"({len(X_train)},); got {pred.shape}")
+    elif not np.array_equal(pred, train_logits.argmax(axis=1)):
         lines.append("predict(X) should be the argmax of forward(X) over the classes")
-    else:
-        acc = float(np.mean(pred == y_test))
+    if test_logits is not None:
+        acc = float(np.mean(test_logits.argmax(axis=1) == y_test))
     form = 0.0 if lines else 0.5
     rows = [f"Losses and predictions of the right form: {form:g}/0.5 point."
             + ("" if form else "\n" + bullets(lines))]
@@ -368,13 +441,17 @@ def _score_train(part: Part, r, shuffle, seed: int):
     rows.append(f"A new order every epoch, drawn from self.rng, in batches of batch_size: "
                 f"{shuffled:g}/0.5 point." + ("" if shuffled else "\n" + bullets(order)))
     earned = 0.0 if acc is None else 1.0 if acc >= ACC_FULL else 0.5 if acc >= ACC_HALF else 0.0
-    rows.append(f"Held-out accuracy {'(no usable predictions)' if acc is None else f'{acc:.1%}'}: "
+    band = ("no usable weights" if acc is None else f"at least {ACC_FULL:.0%}" if acc >= ACC_FULL
+            else f"at least {ACC_HALF:.0%}" if acc >= ACC_HALF else f"below {ACC_HALF:.0%}")
+    rows.append(f"Held-out accuracy ({band}): "
                 f"{earned:g}/1 point ({ACC_FULL * 100:.0f} % earns the point, "
                 f"{ACC_HALF * 100:.0f} % half of it).")
     setup = (f"Trained CompleteNeuralNetwork({TRAIN_SIZES}, activation='relu', seed=0) with "
              f"train(X, y, epochs={epochs}, batch_size={TRAIN_KW['batch_size']}, "
-             f"lr={TRAIN_KW['lr']}) on {N_TRAIN} points of three spirals; "
-             f"tested on {N_TEST} new points.")
+             f"lr={TRAIN_KW['lr']}) on {N_TRAIN} points of three spirals, from the grader's "
+             "He-initialized weights and with the grader's forward and backward (a mistake "
+             "there costs ex1.forward or ex1.backward only); the grader tested the trained "
+             f"weights on {N_TEST} new points.")
     total = form + shuffled + earned
     text = setup + "\n" + "\n".join(rows)
     return part.passed(text) if total == part.max_score else part.failed(text, score=total)

@@ -8,9 +8,12 @@ held-out text and the thresholds stay in this module, in the grader.
 The text is written by ``dlbasics.make_toy_text`` with a seed drawn from the
 grading key: a language whose words no public seed uses. The sandbox gets its
 first 110,000 characters (training and validation); the held-out characters
-after them never enter it. The trained model's weights come back as data and
-are evaluated here, in PyTorch's own layers, on windows of the held-out text
-(each character predicted from the ``block_size`` characters before it).
+after them never enter it. The trained model leaves the sandbox as a traced
+graph (``dlbasics.checks._export.export_graph``) that reads a window and gives
+the logits of the next character from its last ``block_size`` characters; the
+engine runs that graph on the held-out windows in a fresh sandbox that runs
+no learner code (:class:`~dlbasics_grader.spec.Evaluation`), and the
+perplexity is computed here.
 
 A mistake costs points once: the block and the model are graded with
 PyTorch's attention put in place of the learner's (``torch_attention``), and
@@ -30,6 +33,7 @@ import numpy as np
 
 from dlbasics.checks._transformer import (
     FORBIDDEN_NAMES,
+    FORBIDDEN_OPS,
     P_MIN,
     REASON,
     chi_square_p,
@@ -40,8 +44,18 @@ from dlbasics.checks._transformer import (
     reference_logits,
 )
 from dlbasics.checks.ex4 import PART_CODE, PERPLEXITY_TIERS, training_rule_problems
+from dlbasics_grader.heldout import graph_probe, graph_problem, outputs_of
 from dlbasics_grader.secret import exercise_seed, public_seed, stream
-from dlbasics_grader.spec import Exercise, Part, Probe, SandboxPolicy, as_array, compare_arrays
+from dlbasics_grader.spec import (
+    Evaluation,
+    Exercise,
+    Part,
+    Probe,
+    ProbeResult,
+    SandboxPolicy,
+    as_array,
+    compare_arrays,
+)
 
 from ._common import TORCH_LIMITS, bullets, score_parts, verdict
 
@@ -50,15 +64,18 @@ SEED = exercise_seed("ex4", Path(__file__).parent)  # 256 bits from the grading 
 N_TRAIN, N_VAL, N_HELD_OUT = 100_000, 10_000, 40_000
 N_DRAWS = 5000  # draws from each distribution sample_next is tested on (a fixed generator seed)
 N_WINDOWS = 4000  # held-out characters scored, each from the block_size characters before it
-CPU_BUDGET_S = 60.0  # CPU seconds (one thread) for building and training the model
+CPU_BUDGET_S = 60.0
+"""CPU seconds (one thread) for everything the notebook runs: its cells and the grader's
+training run, measured from outside the sandbox."""
 RESET_MIN_PPL = 8.0
 """Least held-out perplexity of the trained model with its parameters' entries shuffled: a
 model whose predictions come from what it learned is far worse then (near 20 or more; a
 bigram model, the weakest that has learned anything, is near 6)."""
 TOL = {"rtol": 1e-4, "atol": 1e-4}
-MAX_EVAL_PARAMETERS, MAX_EVAL_WIDTH = 2_000_000, 2048
-"""Largest trained model the grader evaluates in its own process (the default has 107,000
-parameters; a bound keeps a submission from spending the grader's memory and time)."""
+WINDOW = 128
+"""Length of the held-out windows; the exported model reads the last ``block_size`` characters
+of each (every default and any block_size up to this sees its full context)."""
+EVAL_BATCH = 200  # the trained model is traced, and evaluated, on batches of this many windows
 
 PARTS = (
     Part("ex4.attention", 3.0, "Causal multi-head self-attention equals PyTorch's"),
@@ -207,22 +224,39 @@ def generate_probe(ns, inputs):
 
 def training_probe(ns, inputs):
     import torch
+    from torch import nn
+
+    from dlbasics.checks._export import export_graph
 
     torch.manual_seed(0)
     torch.set_num_threads(1)
+    train = torch.from_numpy(inputs["train_ids"])
     model = ns["CharTransformer"](int(inputs["vocab_size"]))
-    history = ns["train_model"](model, torch.from_numpy(inputs["train_ids"]),
-                                torch.from_numpy(inputs["val_ids"]))
+    history = ns["train_model"](model, train, torch.from_numpy(inputs["val_ids"]))
     out = {"history_type": type(history).__name__}
     for key in ("train_loss", "val_loss"):
         try:
             out[key] = [float(v) for v in history[key]]
         except Exception as exc:
             out[f"{key}_error"] = f"{type(exc).__name__}: {exc}"
-    out["block_size"] = int(model.block_size)
-    out["n_heads"] = int(model.blocks[0].attn.n_heads) if len(model.blocks) else 1
-    for name, value in model.state_dict().items():
-        out[f"w.{name}"] = value.detach().float().numpy()
+
+    class NextCharacter(nn.Module):
+        """Logits of the character after each window, from its last block_size characters."""
+
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, ids):
+            return self.inner(ids[:, -int(self.inner.block_size):])[:, -1]
+
+    # the trained model leaves as a graph; the grader evaluates it where no learner code runs
+    try:
+        starts = torch.arange(int(inputs["batch"]))[:, None] * 97
+        out["graph"] = export_graph(NextCharacter(model),
+                                    train[starts + torch.arange(int(inputs["window"]))])
+    except Exception as exc:
+        out["graph_error"] = f"{type(exc).__name__}: {exc}"
     return out
 
 
@@ -333,17 +367,32 @@ def probes(seed: int) -> list[Probe]:
     from dlbasics.toy_language import TOY_ALPHABET
 
     ids = _text_ids(seed)
-    return [
+    return [  # the training run first: the CPU it and the cells used is the budget's
+        Probe.from_function(training_probe, timeout_s=120, inputs={
+            "vocab_size": len(TOY_ALPHABET), "train_ids": ids[:N_TRAIN],
+            "val_ids": ids[N_TRAIN:N_TRAIN + N_VAL], "batch": EVAL_BATCH, "window": WINDOW}),
         Probe.from_function(attention_probe, timeout_s=30, inputs=_attention_case(seed)),
         Probe.from_function(block_probe, timeout_s=30, inputs=_block_case(seed)),
         Probe.from_function(model_probe, timeout_s=30, inputs=_model_case(seed)),
         Probe.from_function(sampling_probe, timeout_s=30, inputs=_sampling_case(seed)),
         Probe.from_function(generate_probe, timeout_s=30, inputs=_generate_case(seed)),
-        Probe.from_function(training_probe, timeout_s=120, inputs={
-            "vocab_size": len(TOY_ALPHABET), "train_ids": ids[:N_TRAIN],
-            "val_ids": ids[N_TRAIN:N_TRAIN + N_VAL]}),
         Probe.from_function(loop_probe, timeout_s=60, inputs=_loop_case(seed)),
     ]
+
+
+def heldout(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The held-out windows ``(N_WINDOWS, WINDOW)`` and the character after each."""
+    return heldout_windows(_text_ids(seed)[N_TRAIN + N_VAL:], WINDOW, N_WINDOWS)
+
+
+def _heldout_probe(seed: int) -> Probe:
+    """Where the held-out text goes: the graph's evaluation, never the learner's sandbox."""
+    return graph_probe({"windows": heldout(seed)[0]}, EVAL_BATCH,
+                       reset_seed=public_seed(seed, "reset"), timeout_s=90)
+
+
+EVALUATIONS = (Evaluation("heldout", source="training_probe", models=("graph",),
+                          probe=_heldout_probe),)
 
 
 # ----------------------------------------------------------------------------
@@ -643,88 +692,53 @@ def _score_training(part: Part, o: dict, loop) -> object:
     return part.passed(text) if earned == part.max_score else part.failed(text, score=earned)
 
 
-def _last_logits(o: dict, windows: np.ndarray):
-    """The trained model's logits at the last position of each held-out window, computed here
-    with PyTorch's layers and the weights that came back; or why they cannot be."""
-    import torch
-
-    state = {}
-    for key, value in o.items():
-        if key.startswith("w."):
-            arr, msg = as_array(value, key)
-            if arr is None or arr.dtype.kind != "f" or not np.all(np.isfinite(arr)):
-                return None, f"the trained weight {key[2:]} is not a finite float array"
-            state[key[2:]] = torch.from_numpy(arr.astype(np.float32))
-    n_heads, block_size = o.get("n_heads"), o.get("block_size")
-    size = sum(v.numel() for v in state.values())
-    width = max((v.shape[-1] for v in state.values() if v.ndim), default=0)
-    if size > MAX_EVAL_PARAMETERS or width > MAX_EVAL_WIDTH:
-        return None, (f"the trained model has {size:,} parameters and layers {width} wide; the "
-                      f"grader evaluates models of at most {MAX_EVAL_PARAMETERS:,} parameters "
-                      f"and {MAX_EVAL_WIDTH} features")
-    try:
-        if not (isinstance(n_heads, int) and isinstance(block_size, int) and n_heads > 0
-                and tuple(state["pos_emb.weight"].shape)[0] == block_size == windows.shape[1]):
-            raise ValueError("n_heads or block_size do not fit the weights")
-        with torch.no_grad():
-            out = torch.cat([reference_logits(torch.from_numpy(windows[i:i + 500]), state,
-                                              n_heads)[:, -1]
-                             for i in range(0, len(windows), 500)])
-    except (KeyError, ValueError, RuntimeError, IndexError, AssertionError) as exc:
-        return None, (f"the trained model's weights do not fit CharTransformer's layout "
-                      f"({type(exc).__name__}: {str(exc)[:200]}); keep the names and shapes of "
-                      "the exercise")
-    return out.double().numpy(), ""
-
-
-def _score_perplexity(part: Part, o: dict, cpu_s: float, seed: int, forbidden: list[str]):
+def _score_perplexity(part: Part, result, cpu_s: float, seed: int, forbidden: list[str]):
     from dlbasics.toy_language import TOY_ALPHABET
 
-    setup = (f"The grader built CharTransformer({len(TOY_ALPHABET)}) and trained it with train_model's "
-             f"defaults on {N_TRAIN:,} characters of a language it invents ({N_VAL:,} for "
-             f"validation), then measured the perplexity on {N_WINDOWS:,} held-out characters, "
-             "each predicted from the block_size characters before it.")
+    setup = (f"The grader built CharTransformer({len(TOY_ALPHABET)}) and trained it with "
+             f"train_model's defaults on {N_TRAIN:,} characters of a language it invents "
+             f"({N_VAL:,} for validation); the trained model, exported as a graph, predicted "
+             f"{N_WINDOWS:,} held-out characters, each from the block_size characters before it.")
     if forbidden:
         return part.failed(f"{setup}\n0 points: {forbidden[0]}")
     if not isinstance(cpu_s, (int, float)) or not cpu_s <= CPU_BUDGET_S:
-        return part.failed(f"{setup}\nTraining took {cpu_s:.0f} s of CPU time, over the budget "
-                           f"of {CPU_BUDGET_S:.0f} s: use fewer steps or a smaller model.",
-                           status="timeout")
-    block_size = o.get("block_size")
-    if not isinstance(block_size, int) or not 1 <= block_size <= 512:
-        return part.failed(f"{setup}\nThe model's block_size should be an int, got {block_size}.")
-    ids = _text_ids(seed)[N_TRAIN + N_VAL:]
-    windows, targets = heldout_windows(ids, block_size, N_WINDOWS)
-    logits, problem = _last_logits(o, windows)
+        return part.failed(f"{setup}\nYour notebook's cells and the training run took {cpu_s:.0f} s "
+                           f"of CPU time, over the budget of {CPU_BUDGET_S:.0f} s: use fewer "
+                           "steps or a smaller model.", status="timeout")
+    windows, targets = heldout(seed)
+    logits, problem = outputs_of(result, "windows", (N_WINDOWS, len(TOY_ALPHABET)))
     if logits is None:
         return part.failed(f"{setup}\n{problem}")
+    ops = result.outputs.get("ops")
+    used = [op for op in ops if any(piece in str(op).lower() for piece in FORBIDDEN_OPS)] \
+        if isinstance(ops, list) else ["(the graph's operations could not be read)"]
+    if used:
+        return part.failed(f"{setup}\n0 points: the exported model runs PyTorch's own attention "
+                           f"({', '.join(map(str, used[:3]))}). {REASON}.")
+
+    def reset_metric(reset) -> tuple[bool, str]:
+        arr, _ = as_array(reset, "reset")
+        if arr is None or arr.shape != logits.shape or not np.all(np.isfinite(arr)):
+            return False, ""
+        return perplexity_of(arr, targets) < RESET_MIN_PPL, \
+            f"has a held-out perplexity below {RESET_MIN_PPL:g}"
+
+    problem = graph_problem(result, reset_metric, chance="a model that learned nothing is "
+                            "near 20 or more")
+    if problem:
+        return part.failed(f"{setup}\nNo points: {problem}.")
     ppl = perplexity_of(logits, targets)
-    shuffled = _shuffled_perplexity(o, windows, targets, seed)
-    if shuffled is not None and shuffled < RESET_MIN_PPL:
-        return part.failed(f"{setup}\nNo points: with its parameters' entries shuffled the model "
-                           f"still has a perplexity below {RESET_MIN_PPL:g}: its predictions do "
-                           "not come from what it learned.")
     points = next((p for limit, p in PERPLEXITY_TIERS if ppl <= limit), 0.0)
     band = next((f"at most {limit:g}" for limit, p in PERPLEXITY_TIERS if ppl <= limit),
                 f"above {PERPLEXITY_TIERS[-1][0]:g}")
     tiers = ", ".join(f"{p:g} for at most {limit:g}" for limit, p in PERPLEXITY_TIERS)
-    msg = f"{setup}\nHeld-out perplexity {band}; CPU time {cpu_s:.1f} s of {CPU_BUDGET_S:.0f} s."
+    msg = (f"{setup}\nHeld-out perplexity {band}; CPU time of the cells and the training run "
+           f"{cpu_s:.1f} s of {CPU_BUDGET_S:.0f} s.")
     if points == part.max_score:
         return part.passed(msg)
     return part.failed(f"{msg}\nPoints by perplexity: {tiers}. Train longer or with another "
                        "learning rate, and check the targets (the next character: the window "
                        "shifted by one).", score=points)
-
-
-def _shuffled_perplexity(o: dict, windows: np.ndarray, targets: np.ndarray, seed: int):
-    """Held-out perplexity with every parameter's entries shuffled (None: not computable)."""
-    rng = stream(seed, "shuffle")
-    shuffled = dict(o)
-    for key, value in o.items():
-        if key.startswith("w.") and isinstance(value, np.ndarray) and value.size > 1:
-            shuffled[key] = rng.permutation(value.ravel()).reshape(value.shape)
-    logits, _ = _last_logits(shuffled, windows[:1000])
-    return None if logits is None else perplexity_of(logits, targets[:1000])
 
 
 NAMES = ("MultiHeadSelfAttention", "TransformerBlock", "CharTransformer", "sample_next",
@@ -751,7 +765,9 @@ def score(results, submission):
     if not loop.ok or not isinstance(loop_calls, list) or \
             not all(isinstance(c, dict) for c in loop_calls):
         loop_calls = loop_calls if isinstance(loop_calls, str) else "no record of the calls"
-    cpu_s = results["training_probe"].cpu_s
+    cpu_s = submission.cells_cpu_s() + results["training_probe"].cpu_s
+    heldout_result = results.get("heldout") or ProbeResult(
+        "heldout", "not run", error="the trained model was not evaluated")
     tests = score_parts(PARTS, results, submission, names=NAMES, simple={
         "ex4.attention": ("attention_probe", lambda p, o: _score_attention(p, o, seed)),
         "ex4.block": ("block_probe", lambda p, o: _score_block(p, o, seed)),
@@ -759,11 +775,12 @@ def score(results, submission):
         "ex4.sampling": ("sampling_probe", lambda p, o: _score_sampling(p, o, seed)),
         "ex4.generate": ("generate_probe", lambda p, o: _score_generate(p, o, seed)),
     }, joint={("ex4.training", "ex4.perplexity"): ("training_probe", lambda t, a, o: (
-        _score_training(t, o, loop_calls), _score_perplexity(a, o, cpu_s, seed, runtime)))})
+        _score_training(t, o, loop_calls),
+        _score_perplexity(a, heldout_result, cpu_s, seed, runtime)))})
     return [_static_zero(next(p for p in PARTS if p.name == t.name), submission) or t
             for t in tests]
 
 
 EXERCISE = Exercise(name="ex4", title="A tiny Transformer (PyTorch)",
                     notebook="ex4_transformer.ipynb", parts=PARTS, probes=probes, score=score,
-                    limits=LIMITS, policy=POLICY, seed=SEED)
+                    limits=LIMITS, policy=POLICY, seed=SEED, evaluations=EVALUATIONS)

@@ -96,9 +96,18 @@ class PageLog:
     errors: list[str] = field(default_factory=list)
 
 
+PHONE = {"width": 390, "height": 844}  # an iPhone 12-15 screen, in CSS pixels
+DESKTOP = {"width": 1280, "height": 900}
+
+
 @pytest.fixture
-def page(browser, base_url: str):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+def viewport() -> dict[str, int]:
+    return DESKTOP
+
+
+@pytest.fixture
+def page(browser, base_url: str, viewport: dict[str, int]):
+    context = browser.new_context(viewport=viewport, device_scale_factor=2 if viewport == PHONE else 1)
     page = context.new_page()
     page.set_default_timeout(60_000)
     log = PageLog()
@@ -317,9 +326,34 @@ CONTROL_KINDS = {
 }
 
 
+# Width in CSS pixels of what a reader drags or clicks in a control (a slider's track).
+CONTROL_WIDTH = """
+control => {
+  const part = control.querySelector('.slider-container, select, button, input') || control;
+  const box = part.getBoundingClientRect();
+  return {width: box.width, right: box.right, page: document.documentElement.clientWidth};
+}
+"""
+EXPLORER_ALT = """
+explorer => [...explorer.querySelectorAll('img')].map(img => img.getAttribute('alt') || '')
+"""
+
+
 @pytest.mark.parametrize("name", EXPLORER_PAGES or ["<no explorer pages>"])
 def test_every_explorer_control_changes_the_figure(page, base_url: str, name: str) -> None:
     """Operate each control of each explorer on the static page; the display must change."""
+    check_explorers(page, base_url, name)
+
+
+@pytest.mark.parametrize("viewport", [PHONE], ids=["390px"])
+@pytest.mark.parametrize("name", EXPLORER_PAGES or ["<no explorer pages>"])
+def test_explorers_work_on_a_phone(page, base_url: str, name: str, viewport) -> None:
+    """At 390 px every control keeps a usable width inside the screen and still works."""
+    check_explorers(page, base_url, name, phone=True)
+    page.screenshot(path=str(screenshot_path("phone__" + name)), full_page=False)
+
+
+def check_explorers(page, base_url: str, name: str, phone: bool = False) -> None:
     if not EXPLORER_PAGES:
         skip_or_fail("no built page with an explorer in _build/html (run `make book`)")
     page.goto(base_url + name, wait_until="load")
@@ -327,15 +361,23 @@ def test_every_explorer_control_changes_the_figure(page, base_url: str, name: st
     explorers = page.locator(".dlbasics-explorer")
     assert explorers.count() >= 1, f"{name}: the saved explorer was not drawn"
     dead = []
+    narrow = []
     operated = 0
     for e in range(explorers.count()):
         explorer = explorers.nth(e)
         explorer.scroll_into_view_if_needed()
+        page.wait_for_timeout(200)
+        alts = explorer.evaluate(EXPLORER_ALT)
+        assert alts and all(len(a) > 20 for a in alts), f"{name}: explorer {e} images' alt: {alts}"
         for kind, selector in CONTROL_KINDS.items():
             controls = explorer.locator(selector)
             for c in range(controls.count()):
                 control = controls.nth(c)
                 label = (control.inner_text() or kind).strip().split("\n")[0][:40]
+                if phone:
+                    size = control.evaluate(CONTROL_WIDTH)
+                    if size["width"] < 44 or size["right"] > size["page"] + 1:
+                        narrow.append(f"explorer {e}, {kind} {label!r}: {size}")
                 before = explorer.evaluate(SHOWN)
                 assert before, f"{name}: explorer {e} shows no figure"
                 _operate(page, control, kind)
@@ -350,6 +392,7 @@ def test_every_explorer_control_changes_the_figure(page, base_url: str, name: st
                 if after == before:
                     dead.append(f"explorer {e}, {kind} {label!r}")
     assert operated >= 1, f"{name}: no control found in its explorers"
+    assert narrow == [], f"{name}: controls too narrow or off the screen: {narrow}"
     assert dead == [], f"{name}: controls that change nothing: {dead}"
     assert page.log.blocked == [], f"{name} tried to reach the network: {page.log.blocked}"
     assert page.log.errors == [], f"{name}: console errors: {page.log.errors}"

@@ -12,11 +12,13 @@ Steps, each of which fails the build (non-zero exit) when it goes wrong:
    (broken reference, unknown citation, missing glue key, bad docstring) is
    an error.
 3. **Offline check**: no built page may load a script, stylesheet, image or
-   frame from the network; MathJax, require.js and the widget manager come
+   frame from the network; MathJax and the widget manager come
    from ``_static/`` (vendored in ``_vendor/`` by tools/vendor_assets.sh).
 4. **PDF**: the single-page HTML build, printed by headless Chromium to
    ``_build/pdf/deep-learning-basics.pdf`` after MathJax and the widgets have
-   rendered. Without Chromium the PDF is skipped with a message, except under
+   rendered, with every folded block (``<details>``) open; then copied into
+   the site as ``_build/html/deep-learning-basics.pdf``, which the landing
+   page links. Without Chromium the PDF is skipped with a message, except under
    ``CI=true`` where that is an error.
 
 Usage: ``python tools/build_book.py [--jobs N] [--no-pdf] [--clean] [--reuse-cache]``
@@ -290,8 +292,8 @@ def check_offline(site: Path) -> int:
             f"{len(problems)} network resource(s) in {shown(site)}"
             " (vendor them instead):\n" + "\n".join(problems)
         )
-    needed = ["_static/mathjax/tex-svg-full.js", "_static/requirejs/require.js",
-              "_static/html-manager/embed-amd.js", "_static/widgets-offline.js"]
+    needed = ["_static/mathjax/startup.js", "_static/mathjax/output/chtml/fonts/tex.js",
+              "_static/html-manager/embed.js", "_static/widgets-offline.js"]
     missing = [name for name in needed if not (site / name).is_file()]
     if missing:
         raise BuildError(f"vendored assets missing from {shown(site)}: {missing}")
@@ -339,6 +341,8 @@ def print_pdf(site: Path, output: Path) -> None:
             )
             page.wait_for_load_state("networkidle", timeout=60_000)
             page.wait_for_timeout(1000)
+            # self-check answers fold away on screen; on paper they are printed
+            page.evaluate("() => document.querySelectorAll('details').forEach(d => d.open = true)")
             output.parent.mkdir(parents=True, exist_ok=True)
             page.pdf(
                 path=str(output),
@@ -375,12 +379,14 @@ def build_pdf() -> None:
     stamp = PDF.with_suffix(".source-sha256")
     if PDF.is_file() and stamp.is_file() and stamp.read_text().strip() == page_hash:
         log(f"pdf: {shown(PDF)} is up to date ({pdf_page_count(PDF)} pages)")
-        return
-    PDF.unlink(missing_ok=True)
-    print_pdf(SINGLEHTML, PDF)
-    stamp.write_text(page_hash + "\n")
-    log(f"pdf: {shown(PDF)} ({pdf_page_count(PDF)} pages, "
-        f"{PDF.stat().st_size / 1e6:.1f} MB)")
+    else:
+        PDF.unlink(missing_ok=True)
+        print_pdf(SINGLEHTML, PDF)
+        stamp.write_text(page_hash + "\n")
+        log(f"pdf: {shown(PDF)} ({pdf_page_count(PDF)} pages, "
+            f"{PDF.stat().st_size / 1e6:.1f} MB)")
+    shutil.copyfile(PDF, HTML / PDF.name)
+    log(f"pdf: copied into the site as {shown(HTML / PDF.name)} (the landing page links it)")
 
 
 # ----------------------------------------------------------------------- main

@@ -15,8 +15,7 @@
 set -euo pipefail
 
 HTML_MANAGER_VERSION=1.0.15   # @jupyter-widgets/html-manager, the ipywidgets 8 embedder
-REQUIREJS_VERSION=2.3.8       # AMD loader the widget embedder needs
-MATHJAX_VERSION=3.2.2         # MathJax 3, SVG output: no web fonts to ship
+MATHJAX_VERSION=3.2.2         # MathJax 3: TeX input, CommonHTML output
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 dest="$root/_vendor"
@@ -26,7 +25,6 @@ trap 'rm -rf "$tmp"' EXIT
 cd "$tmp"
 npm pack --silent \
     "@jupyter-widgets/html-manager@$HTML_MANAGER_VERSION" \
-    "requirejs@$REQUIREJS_VERSION" \
     "mathjax@$MATHJAX_VERSION" >/dev/null
 for pkg in *.tgz; do
     mkdir "${pkg%.tgz}"
@@ -34,29 +32,39 @@ for pkg in *.tgz; do
 done
 
 hm="jupyter-widgets-html-manager-$HTML_MANAGER_VERSION/package"
-rq="requirejs-$REQUIREJS_VERSION/package"
 mj="mathjax-$MATHJAX_VERSION/package"
 
 rm -rf "$dest"
-mkdir -p "$dest/html-manager" "$dest/requirejs" "$dest/mathjax"
+mkdir -p "$dest/html-manager" "$dest/mathjax"
 
-# Widget manager: the AMD bundle (base, controls, output and the manager in one
-# file) and the Font Awesome woff2 fonts its CSS asks for, next to it.
-cp "$hm/dist/embed-amd.js" "$dest/html-manager/"
+# Widget manager: the standalone bundle (base, controls, output and the
+# manager in one 1.9 MB file that renders the saved widgets on `load`; the AMD
+# build is twice that and needs require.js) and the Font Awesome woff2 fonts
+# its CSS asks for, next to it (fetched only when a widget shows an icon).
+cp "$hm/dist/embed.js" "$dest/html-manager/"
 cp "$hm"/dist/*.woff2 "$dest/html-manager/"
 cp "$hm/dist/embed.js.LICENSE.txt" "$dest/html-manager/LICENSE.txt"
 
-# require.js carries its MIT licence in its header comment.
-cp "$rq/require.js" "$dest/requirejs/"
-
-# MathJax: one combined component, TeX input with every extension, SVG output
-# (glyphs drawn as paths, so no font files), menu and assistive MathML included.
-cp "$mj/es5/tex-svg-full.js" "$dest/mathjax/"
+# MathJax: its loader and the components a page needs, not a combined file:
+# TeX input (with the extensions it loads on demand), CommonHTML output and
+# assistive MathML for screen readers; no contextual menu (0.4 MB). CommonHTML
+# draws glyphs with the MathJax web fonts, fetched only when a page uses them
+# (a chapter needs a few of the 23, 10-40 kB each); the SVG output carries
+# every glyph of every font in one 1.1 MB script. _config.yml
+# (mathjax3_config) lists the components: about 0.9 MB a page, against
+# 2.3 MB for tex-svg-full.js and 1.7 MB for the same components with SVG.
+mkdir -p "$dest/mathjax/input/tex" "$dest/mathjax/output/chtml/fonts" "$dest/mathjax/a11y"
+cp "$mj/es5/startup.js" "$mj/es5/core.js" "$dest/mathjax/"
+cp "$mj/es5/input/tex.js" "$dest/mathjax/input/"
+cp -r "$mj/es5/input/tex/extensions" "$dest/mathjax/input/tex/"
+cp "$mj/es5/output/chtml.js" "$dest/mathjax/output/"
+cp "$mj/es5/output/chtml/fonts/tex.js" "$dest/mathjax/output/chtml/fonts/"
+cp -r "$mj/es5/output/chtml/fonts/woff-v2" "$dest/mathjax/output/chtml/fonts/"
+cp "$mj/es5/a11y/assistive-mml.js" "$dest/mathjax/a11y/"
 cp "$mj/LICENSE" "$dest/mathjax/LICENSE"
 
 cat > "$dest/VERSIONS.txt" <<EOF
 @jupyter-widgets/html-manager $HTML_MANAGER_VERSION (BSD-3-Clause)
-requirejs $REQUIREJS_VERSION (MIT)
 mathjax $MATHJAX_VERSION (Apache-2.0)
 Fetched by tools/vendor_assets.sh with npm pack.
 EOF

@@ -25,7 +25,9 @@ elsewhere (``hidden_exercises/``) and run in a sandbox.
 Each exercise's checks live in ``checks/<exercise>.py`` (``ex1.py``, ``ex2.py``,
 ...) and register themselves with :func:`register`; ``check("ex2.model", ...)``
 imports ``checks/ex2.py`` on first use, so PyTorch is only imported by the
-exercises that need it.
+exercises that need it. The registry itself (:func:`register`, :class:`CheckOutcome`)
+lives in :mod:`dlbasics.checks.registry`, which the exercise modules import: they never
+import this package's ``__init__``, so the two do not import each other.
 """
 
 from __future__ import annotations
@@ -35,86 +37,22 @@ import os
 import sys
 import sysconfig
 import traceback
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-from dlbasics.checks.static import (
-    ImportRules,
-    StaticReport,
-    describe_cell,
-    latest_definitions,
-    scan,
+from dlbasics.checks.registry import (
+    _REGISTRY,
+    _RULES,
+    _USES,
+    CheckOutcome,
+    Verdict,
+    declare_rules,
+    register,
 )
+from dlbasics.checks.static import StaticReport, describe_cell, latest_definitions, scan
 
 __all__ = ["CheckOutcome", "Verdict", "available", "check", "declare_rules", "register", "run"]
 
-_REGISTRY: dict[str, Callable[..., CheckOutcome]] = {}
-_USES: dict[str, tuple[str, ...]] = {}
 _HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-@dataclass(frozen=True)
-class CheckOutcome:
-    """What a check found: ``ok``, a one-line ``message``, optional ``details``
-    (expected vs given, hints) printed under it."""
-
-    ok: bool
-    message: str
-    details: str = ""
-
-
-class Verdict:
-    """What :func:`check` returns: true when the check passed, and invisible in a
-    notebook (the printed message is the feedback). ``outcome`` holds the
-    :class:`CheckOutcome`."""
-
-    __slots__ = ("outcome",)
-
-    def __init__(self, outcome: CheckOutcome) -> None:
-        self.outcome = outcome
-
-    def __bool__(self) -> bool:
-        return bool(self.outcome.ok)
-
-    def __repr__(self) -> str:
-        return ""
-
-    def _ipython_display_(self) -> None:
-        """Display nothing as a cell's last value."""
-
-
-@dataclass(frozen=True)
-class _Rules:
-    rules: ImportRules
-    parts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-
-
-_RULES: dict[str, _Rules] = {}
-
-
-def register(name: str, uses: tuple[str, ...] = ()
-             ) -> Callable[[Callable[..., CheckOutcome]], Callable[..., CheckOutcome]]:
-    """Decorator: make ``fn`` the check called ``name`` (``"ex1.forward"``).
-
-    ``uses`` names what of the learner's notebook the checked code runs
-    (``"CompleteNeuralNetwork.forward"``, ``"softmax_cross_entropy"``), for
-    the exercise's import rules (:func:`declare_rules`).
-    """
-
-    def wrap(fn: Callable[..., CheckOutcome]) -> Callable[..., CheckOutcome]:
-        _REGISTRY[name] = fn
-        _USES[name] = tuple(uses)
-        return fn
-
-    return wrap
-
-
-def declare_rules(exercise: str, rules: ImportRules, parts: Mapping[str, tuple[str, ...]]) -> None:
-    """The import rules of ``exercise`` (``"ex1"``), and which definitions each graded part
-    runs (``{"ex1.forward": ("CompleteNeuralNetwork.forward",), ...}``): the grader gives 0 to
-    a part whose code reaches a forbidden module, and the checks say so beforehand."""
-    _RULES[exercise] = _Rules(rules, dict(parts))
 
 
 def _load(prefix: str) -> None:

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from dlbasics.checks import CheckOutcome
 from dlbasics.checks._common import fmt
+from dlbasics.checks.registry import CheckOutcome
 
 
 def check_history_and_predict(

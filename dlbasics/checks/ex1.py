@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from dlbasics.checks import CheckOutcome, declare_rules, register
 from dlbasics.checks._common import fmt
+from dlbasics.checks.registry import CheckOutcome, declare_rules, register
 from dlbasics.checks.static import ImportRules
 from dlbasics.initializers import INIT_RULES, init_rule
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from dlbasics.checks import CheckOutcome, register
 from dlbasics.checks._common import fmt, seeded_torch, to_numpy
 from dlbasics.checks._training import train_and_check
+from dlbasics.checks.registry import CheckOutcome, register
 
 
 def _digit_batch(n: int, size: int = 8, seed: int = 0) -> tuple[Any, Any]:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlbasics.checks import CheckOutcome, register
 from dlbasics.checks._common import fmt, seeded_torch
 from dlbasics.checks._training import train_and_check
+from dlbasics.checks.registry import CheckOutcome, register
 
 
 def _padded_ids(vocab_size: int = 30, seed: int = 0):

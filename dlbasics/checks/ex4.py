@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 
-from dlbasics.checks import CheckOutcome, declare_rules, register
 from dlbasics.checks._common import fmt, seeded_torch
 from dlbasics.checks._transformer import (
     FORBIDDEN_NAMES,
@@ -28,6 +27,7 @@ from dlbasics.checks._transformer import (
     reference_block,
     reference_logits,
 )
+from dlbasics.checks.registry import CheckOutcome, declare_rules, register
 from dlbasics.checks.static import ImportRules
 
 IMPORT_RULES = ImportRules(forbidden_names=FORBIDDEN_NAMES, reason=REASON)

@@ -50,3 +50,20 @@ def test_a_batch_counts_every_student_and_names_files_relative_to_its_folder(tmp
     rows = {r["student"]: r for r in csv.DictReader(book.open())}
     assert {s: r["file"] for s, r in rows.items()} == {
         "alice": "alice.ipynb", "bob": f"bob/{EX1}", "carol": "carol"}
+
+
+def test_a_gradescope_export_gets_its_student_ids_in_the_gradebook(tmp_path):
+    subs = tmp_path / "export"
+    for folder in ("submission_101", "submission_102"):
+        (subs / folder).mkdir(parents=True)
+    shutil.copy(SOLUTIONS / EX1, subs / "submission_101" / EX1)
+    shutil.copy(EXERCISES / EX1, subs / "submission_102" / EX1)
+    (subs / "submission_metadata.yml").write_text(
+        "submission_101:\n  :submitters:\n  - :name: Alice A\n    :sid: '2026001'\n"
+        "    :email: alice@example.edu\n  :score: 10.0\n"
+        "submission_102:\n  :submitters:\n  - :name: Bob B\n    :email: bob@example.edu\n")
+    book = tmp_path / "gradebook.csv"
+    assert main(["batch", "ex1", str(subs), "--csv", str(book), "-q", "--tests", str(HIDDEN)]) == 0
+    rows = {r["student"]: r for r in csv.DictReader(book.open())}
+    assert set(rows) == {"2026001", "bob@example.edu"}
+    assert rows["2026001"]["file"] == f"submission_101/{EX1}" and rows["2026001"]["score"] == "10"

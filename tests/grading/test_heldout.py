@@ -210,3 +210,12 @@ def test_verdict_attacks_score_below_full_marks(name, tmp_path):
         assert tests["ex2.accuracy"].score == 0.0, tests["ex2.accuracy"].output
     if name == "ex2_self_recognising_forward":
         assert "as constants" in tests["ex2.accuracy"].output
+
+
+def test_results_md_escapes_bidirectional_overrides_as_the_terminal_does():
+    from dlbasics_grader.report import md_code, md_inline
+
+    text = "score \u202e01/0\u202c and \u2066x\u2069\x1b[31m"
+    for out in (md_code(text), md_inline(text)):
+        assert not any(c in out for c in "\u202e\u202c\u2066\u2069\x1b")
+        assert "\\u202e" in out and "\\x1b" in out

@@ -88,6 +88,7 @@ def test_audit_finds_planted_solution_code(bundle, tmp_path):
     (planted / "exercises" / "x.ipynb").write_text('{"source": "# BEGIN SOLUTION"}')
     (planted / "solutions").mkdir()
     (planted / "hidden_exercises").mkdir(parents=True)
+    (planted / "tests").mkdir()
     (planted / "pyproject.toml").write_text((REPO / "pyproject.toml").read_text())
     problems = audit(planted)
     assert any("# BEGIN SOLUTION" in p for p in problems)
@@ -147,9 +148,11 @@ def test_pip_prefers_the_cpu_build_when_both_builds_are_offered(tmp_path):
 
 def test_bundle_readme_says_python_windows_and_how_to_submit(bundle):
     readme = (bundle / "README.md").read_text()
-    for text in ("Python 3.10 or newer", "On Windows", r".venv\Scripts\pip install -r "
-                 "requirements.txt -e .", "## Submitting", "Restart Kernel and Run All Cells",
-                 "Gradescope", "GitHub Classroom", "CPU build"):
+    for text in ("Python 3.10 or newer", "On Windows", r".venv\Scripts\pip install --retries 1 "
+                 "--timeout 10 -r requirements.txt -e .",
+                 ".venv/bin/pip install --retries 1 --timeout 10 -r requirements.txt -e .",
+                 "## Submitting", "Restart Kernel and Run All Cells", "Gradescope", "Classroom 50",
+                 "CPU build"):
         assert text in readme, text
 
 
