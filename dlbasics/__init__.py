@@ -24,12 +24,13 @@ Arrays and case
     output height and width), ``T`` steps, ``D`` input features, ``H`` hidden units.
 Verbs and their contracts
     A layer function is a pair ``x_forward(...) -> (out, cache)`` and
-    ``x_backward(dout, cache) -> grads``. A model's ``forward(X)`` returns its
-    output; its ``backward(dout, ...)`` takes the gradient of the loss with
-    respect to that output. Anything else should have another name; four do not
-    yet (``MLP.backward(X, y)``, ``NeuralNetworkWithBackprop.backward``, and the
-    attention forwards that also return their weights), and the glossary test
-    names them so that the list can only shrink.
+    ``x_backward(dout, cache) -> grads`` (what else the forward pass computes,
+    such as attention weights, is in the cache: ``cache.weights``). A model's
+    ``forward(X)`` returns its output; ``forward_with_cache(X)`` returns
+    ``(out, cache)``; its ``backward(dout[, cache])`` takes the gradient of the
+    loss with respect to that output. A different contract has another name:
+    ``MLP.gradients(X, y)`` runs the forward pass, the loss and the backward
+    pass in one call. The glossary test checks every public signature.
 Hyper-parameters (PyTorch's names)
     ``lr`` the learning rate :math:`\eta`; ``momentum`` :math:`\mu`; ``eps`` the
     small constant :math:`\epsilon` of a denominator; ``weight_decay`` the L2

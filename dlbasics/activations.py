@@ -33,6 +33,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from dlbasics.validation import check_choice
+
 __all__ = [
     "ACTIVATIONS",
     "gelu",
@@ -50,6 +52,7 @@ __all__ = [
 ]
 
 Activation = Callable[[np.ndarray], np.ndarray]
+
 
 _SQRT_HALF = 0.7071067811865476  # 1 / sqrt(2)
 _INV_SQRT_2PI = 0.3989422804014327  # 1 / sqrt(2 pi)
@@ -133,15 +136,8 @@ def gelu(x: np.ndarray) -> np.ndarray:
     approximation. It weighs its input by the probability that a standard
     normal variable lies below it: close to ReLU for large ``|x|``, smooth at
     0, and slightly negative (minimum about -0.17 at ``x`` about -0.75).
-
-    Parameters
-    ----------
-    x : array_like, any shape
-        Pre-activations. Floating dtypes are kept; integers become float64.
-
-    Returns
-    -------
-    numpy.ndarray, same shape and dtype as ``x``
+    ``x`` is any array of pre-activations, as for :func:`sigmoid`; the result
+    has its shape and (floating) dtype.
     """
     from scipy.special import erf  # scipy comes with scikit-learn; imported on first use
 
@@ -216,8 +212,6 @@ def get_activation(name: str) -> tuple[Activation, Activation]:
     """
     if not isinstance(name, str):
         raise TypeError(f"activation must be a name (str), got {type(name).__name__} {name!r}")
-    try:
-        return ACTIVATIONS[name.lower()]
-    except KeyError:
-        valid = ", ".join(repr(k) for k in ACTIVATIONS)
-        raise ValueError(f"unknown activation {name!r}; expected one of {valid}") from None
+    if name.lower() not in ACTIVATIONS:
+        check_choice(name, "activation", tuple(ACTIVATIONS))
+    return ACTIVATIONS[name.lower()]

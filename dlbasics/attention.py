@@ -27,9 +27,12 @@ from typing import NamedTuple
 import numpy as np
 
 from dlbasics.activations import softmax
-from dlbasics.validation import check_shape, check_shapes
+from dlbasics.validation import check_mask, check_shape, check_shapes
 
 __all__ = ["AttentionPoolCache", "attention_pool_backward", "attention_pool_forward"]
+
+
+_MASK_MEANING = "True on real tokens and False on padding (e.g. ids != pad_index)"
 
 
 class AttentionPoolCache(NamedTuple):
@@ -42,7 +45,7 @@ class AttentionPoolCache(NamedTuple):
 
 def attention_pool_forward(
     h: np.ndarray, q: np.ndarray, mask: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray, AttentionPoolCache]:
+) -> tuple[np.ndarray, AttentionPoolCache]:
     """Pool hidden states over time with dot-product scores and a masked softmax.
 
     Parameters
@@ -59,11 +62,10 @@ def attention_pool_forward(
     -------
     context : numpy.ndarray, shape (N, H)
         ``sum_t weights[:, t, None] * h[:, t]``.
-    weights : numpy.ndarray, shape (N, T)
-        Attention weights: non-negative, each row sums to 1, exactly 0 where
-        ``mask`` is False.
     cache : AttentionPoolCache
-        For :func:`attention_pool_backward`.
+        For :func:`attention_pool_backward`; ``cache.weights`` ``(N, T)`` holds
+        the attention weights: non-negative, each row sums to 1, exactly 0
+        where ``mask`` is False.
 
     Raises
     ------
@@ -75,10 +77,11 @@ def attention_pool_forward(
     h, q = check_shapes(h=(h, "N T H"), q=(q, "H"))
     scores = h @ q  # (N, T)
     if mask is not None:
-        scores = np.where(_check_mask(mask, h.shape[:2]), scores, -np.inf)
+        mask = check_mask(mask, h.shape[:2], _MASK_MEANING, "(N, T): one flag per position of h")
+        scores = np.where(mask, scores, -np.inf)
     weights = softmax(scores, axis=1)  # exp(-inf) = 0 exactly on padding
     context = np.einsum("nt,nth->nh", weights, h)
-    return context, weights, AttentionPoolCache(h, q, weights)
+    return context, AttentionPoolCache(h, q, weights)
 
 
 def attention_pool_backward(
@@ -107,17 +110,3 @@ def attention_pool_backward(
     dh = weights[:, :, None] * dcontext[:, None, :] + dscores[:, :, None] * q
     dq = np.einsum("nt,nth->h", dscores, h)
     return dh, dq
-
-
-def _check_mask(mask: object, shape: tuple[int, int]) -> np.ndarray:
-    """``mask`` as a bool array of ``shape`` (N, T) with a True in every row, or an error."""
-    mask = np.asarray(mask)
-    if mask.dtype != np.bool_:
-        raise TypeError(f"mask has dtype {mask.dtype}; expected a bool array, True on real tokens and "
-                        "False on padding (e.g. ids != pad_index)")
-    check_shape(mask, shape, "mask", "(N, T): one flag per position of h")
-    empty = np.flatnonzero(~mask.any(axis=1))
-    if empty.size:
-        raise ValueError(f"mask row {int(empty[0])} has no real position ({empty.size} such row(s)); "
-                         "every sequence needs a True entry: a softmax over zero positions is undefined")
-    return mask

@@ -28,7 +28,6 @@ Conventions
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import numpy as np
@@ -38,6 +37,7 @@ from dlbasics.validation import (
     as_generator,
     check_int,
     check_positive,
+    check_probability,
     format_shape,
 )
 
@@ -222,8 +222,7 @@ def random_flip(images: Any, p: float = 0.5, rng: Any = None) -> np.ndarray:
     -------
     numpy.ndarray, same shape and dtype as ``images``
     """
-    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p <= 1:
-        raise ValueError(f"p must be a probability in [0, 1], got {p!r}")
+    p = check_probability(p, "p", allow_one=True)
     gen = as_generator(rng)
     x, squeeze = _as_images(images)
     flip = gen.random(len(x)) < p

@@ -30,6 +30,7 @@ from numpy.typing import DTypeLike
 from dlbasics.validation import (
     as_float_array,
     as_generator,
+    check_bool,
     check_int,
     check_labels,
     check_positive,
@@ -379,8 +380,7 @@ def load_digits(
     >>> load_digits(return_images=True, image_size=28)[0].shape
     (1797, 28, 28)
     """
-    if not isinstance(return_images, (bool, np.bool_)):
-        raise TypeError(f"return_images must be True or False, got {return_images!r}")
+    check_bool(return_images, "return_images")
     dt = _float_dtype(dtype)
     image_size = check_int(image_size, "image_size", minimum=8)
     images, labels = _digits_raw()
@@ -491,8 +491,7 @@ def train_val_test_split(
             f"val_size={val_size!r} and test_size={test_size!r} take {n_val} + {n_test} of the "
             f"{n} samples, leaving none for training; expected val + test < {n}"
         )
-    if not isinstance(stratify, (bool, np.bool_)):
-        raise TypeError(f"stratify must be True or False, got {stratify!r}")
+    check_bool(stratify, "stratify")
     rng = np.random.default_rng(seed)
     everything = np.arange(n)
     if stratify:
@@ -664,8 +663,7 @@ def iterate_minibatches(
         y = np.asarray(y)
         _check_same_length(X, y)
     batch_size = check_int(batch_size, "batch_size", minimum=1)
-    if not isinstance(shuffle, (bool, np.bool_)):
-        raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
+    check_bool(shuffle, "shuffle")
     order = as_generator(rng).permutation(len(X)) if shuffle else None
     # checks above run at call time; the batches are produced lazily
     return _batches(X, y, batch_size, order, drop_last)

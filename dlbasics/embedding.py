@@ -1,9 +1,9 @@
 r"""Token embeddings: a lookup table of learned vectors, as a forward/backward pair.
 
-An embedding layer holds a matrix ``W`` of shape ``(vocab_size, embed_dim)``,
+An embedding layer holds a matrix ``w`` of shape ``(vocab_size, embed_dim)``,
 one row per token id, like :class:`torch.nn.Embedding`. The forward pass picks
 rows, :math:`\text{out}_{n,t} = W_{\text{ids}_{n,t}}`, which is the same as
-multiplying a one-hot vector by ``W`` without building the one-hot vector.
+multiplying a one-hot vector by ``w`` without building the one-hot vector.
 The backward pass sends each upstream gradient back to the row it came from;
 a token that occurs several times in a batch collects the *sum* of its
 gradients:
@@ -34,7 +34,7 @@ class EmbeddingCache(NamedTuple):
 
 
 def embedding_forward(
-    ids: np.ndarray, W: np.ndarray, padding_idx: int | None = None
+    ids: np.ndarray, w: np.ndarray, padding_idx: int | None = None
 ) -> tuple[np.ndarray, EmbeddingCache]:
     """Look up the embedding vector of every token id.
 
@@ -42,7 +42,7 @@ def embedding_forward(
     ----------
     ids : numpy.ndarray of int, shape (N, T) or any shape ``S``
         Token ids in ``[0, vocab_size)``.
-    W : numpy.ndarray, shape (vocab_size, embed_dim)
+    w : numpy.ndarray, shape (vocab_size, embed_dim)
         The embedding table, one row per token.
     padding_idx : int, optional
         As in :class:`torch.nn.Embedding`: the row of this id receives no
@@ -51,23 +51,23 @@ def embedding_forward(
 
     Returns
     -------
-    out : numpy.ndarray, shape (N, T, embed_dim) (``S + (embed_dim,)``), dtype of ``W``
-        ``out[n, t] = W[ids[n, t]]``.
+    out : numpy.ndarray, shape (N, T, embed_dim) (``S + (embed_dim,)``), dtype of ``w``
+        ``out[n, t] = w[ids[n, t]]``.
     cache : EmbeddingCache
         For :func:`embedding_backward`.
 
     Raises
     ------
     TypeError
-        If ``ids`` are not integers or ``W`` is not a float array.
+        If ``ids`` are not integers or ``w`` is not a float array.
     ValueError
-        If ``W`` is not 2-D or an id is outside ``[0, vocab_size)``.
+        If ``w`` is not 2-D or an id is outside ``[0, vocab_size)``.
     """
-    W = as_float_array(W, "W", ndim=2)
-    ids = check_indices(ids, W.shape[0], "ids", f"W has {W.shape[0]} rows, one per token of the vocabulary")
+    w = as_float_array(w, "w", ndim=2)
+    ids = check_indices(ids, w.shape[0], "ids", f"w has {w.shape[0]} rows, one per token of the vocabulary")
     if padding_idx is not None:
-        padding_idx = check_int(padding_idx, "padding_idx", minimum=0, maximum=W.shape[0] - 1)
-    return W[ids], EmbeddingCache(ids, W.shape[0], W.dtype, padding_idx)
+        padding_idx = check_int(padding_idx, "padding_idx", minimum=0, maximum=w.shape[0] - 1)
+    return w[ids], EmbeddingCache(ids, w.shape[0], w.dtype, padding_idx)
 
 
 def embedding_backward(dout: np.ndarray, cache: EmbeddingCache) -> np.ndarray:
@@ -82,16 +82,16 @@ def embedding_backward(dout: np.ndarray, cache: EmbeddingCache) -> np.ndarray:
 
     Returns
     -------
-    dW : numpy.ndarray, shape (vocab_size, embed_dim), dtype of ``W``
+    dw : numpy.ndarray, shape (vocab_size, embed_dim), dtype of ``w``
         Row ``v`` is the sum of ``dout[n, t]`` over every position where
         ``ids[n, t] == v``; zero for tokens absent from the batch and for
         ``padding_idx``.
     """
     ids, vocab_size, dtype, padding_idx = cache
     check_shape(dout, ids.shape + np.shape(dout)[-1:], "dout", "the shape of the forward output")
-    dW = np.zeros((vocab_size, dout.shape[-1]), dtype=dtype)
-    # np.add.at adds once per occurrence; dW[ids] += dout would keep only one of repeated ids.
-    np.add.at(dW, ids.ravel(), dout.reshape(-1, dout.shape[-1]))
+    dw = np.zeros((vocab_size, dout.shape[-1]), dtype=dtype)
+    # np.add.at adds once per occurrence; dw[ids] += dout would keep only one of repeated ids.
+    np.add.at(dw, ids.ravel(), dout.reshape(-1, dout.shape[-1]))
     if padding_idx is not None:
-        dW[padding_idx] = 0
-    return dW
+        dw[padding_idx] = 0
+    return dw

@@ -33,6 +33,8 @@ from urllib.request import Request, urlopen
 
 import numpy as np
 
+from dlbasics.validation import check_bool, check_choice
+
 __all__ = [
     "CHECKSUMS",
     "FILES",
@@ -42,6 +44,7 @@ __all__ = [
     "load_mnist",
     "read_idx",
 ]
+
 
 #: The two files (images, labels) of each split.
 FILES: dict[str, tuple[str, str]] = {
@@ -307,10 +310,8 @@ def load_mnist(
         If a file is corrupt: wrong checksum (with ``download=False``), bad
         gzip data, wrong magic number, wrong image size or truncated data.
     """
-    if split not in FILES:
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-    if not isinstance(download, (bool, np.bool_)):
-        raise TypeError(f"download must be True or False, got {download!r}")
+    check_choice(split, "split", tuple(FILES))
+    check_bool(download, "download")
     directory = Path(root).expanduser() if root is not None else default_root()
     table = dict(CHECKSUMS)
     if checksums is not None:

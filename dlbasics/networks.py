@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -43,6 +44,7 @@ from dlbasics.validation import (
     as_float_array,
     check_choice,
     check_dtype,
+    check_gradient_shape,
     check_int,
     check_labels,
     check_layer_sizes,
@@ -52,7 +54,7 @@ from dlbasics.validation import (
     format_shape,
 )
 
-__all__ = ["MLP", "NeuralNetworkWithBackprop", "SimpleNeuralNetwork"]
+__all__ = ["MLP", "BackpropCache", "NeuralNetworkWithBackprop", "SimpleNeuralNetwork"]
 
 
 def _check_input(X: np.ndarray, n_features: int, dtype: np.dtype) -> np.ndarray:
@@ -88,27 +90,14 @@ class SimpleNeuralNetwork:
         self.dtype = check_dtype(dtype)
         self.weights, self.biases = init_weights(self.layer_sizes, he_std, seed, self.dtype)
 
-    def forward(self, X: np.ndarray) -> list[np.ndarray]:
-        """Run the network on a batch.
-
-        Parameters
-        ----------
-        X : numpy.ndarray, shape (n_samples, layer_sizes[0])
-
-        Returns
-        -------
-        list of numpy.ndarray
-            The activations of every layer, ``X`` first and the output
-            ``(n_samples, layer_sizes[-1])`` last.
-        """
+    def forward(self, X: np.ndarray) -> np.ndarray:
+        """The output ``(n_samples, layer_sizes[-1])`` for a batch ``X`` ``(n_samples, layer_sizes[0])``."""
         a = _check_input(X, self.layer_sizes[0], self.dtype)
-        activations = [a]
         last = len(self.weights) - 1
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
             z, _ = dense_forward(a, w, b)
             a = z if i == last else sigmoid(z)
-            activations.append(a)
-        return activations
+        return a
 
 
 class NeuralNetworkWithBackprop:
@@ -157,8 +146,12 @@ class NeuralNetworkWithBackprop:
             raise ValueError(f"y has shape {format_shape(given)}; expected {format_shape(expected)}")
         return y
 
-    def forward(self, X: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """Forward pass, keeping what backpropagation needs.
+    def forward(self, X: np.ndarray) -> np.ndarray:
+        """The network's output, shape ``(n_samples, layer_sizes[-1])``."""
+        return self.forward_with_cache(X)[0]
+
+    def forward_with_cache(self, X: np.ndarray) -> tuple[np.ndarray, BackpropCache]:
+        """Forward pass, keeping what :meth:`backward` needs.
 
         Parameters
         ----------
@@ -166,10 +159,10 @@ class NeuralNetworkWithBackprop:
 
         Returns
         -------
-        activations : list of numpy.ndarray
-            ``[X, A1, ..., output]``; the output has shape ``(n_samples, layer_sizes[-1])``.
-        z_values : list of numpy.ndarray
-            Pre-activations ``[Z1, ..., Z_L]``.
+        out : numpy.ndarray, shape (n_samples, layer_sizes[-1])
+        cache : BackpropCache
+            ``(activations, z_values)``: ``[X, A1, ..., out]`` and the
+            pre-activations ``[Z1, ..., Z_L]``.
         """
         a = _check_input(X, self.layer_sizes[0], self.dtype)
         activations, z_values = [a], []
@@ -179,41 +172,36 @@ class NeuralNetworkWithBackprop:
             a = z if i == last else sigmoid(z)
             z_values.append(z)
             activations.append(a)
-        return activations, z_values
+        return a, BackpropCache(activations, z_values)
 
     def compute_loss(self, y_pred: np.ndarray, y_true: np.ndarray) -> float:
         """Mean squared error over every output of every sample."""
         return mse_loss(y_pred, self._targets(y_true, np.shape(y_pred)[0]))
 
-    def backward(
-        self,
-        X: np.ndarray,
-        y: np.ndarray,
-        activations: list[np.ndarray],
-        z_values: list[np.ndarray],
-    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """Backpropagation of the mean squared error.
+    def backward(self, dout: np.ndarray, cache: BackpropCache) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Backpropagation from the output to every weight and bias.
 
         Parameters
         ----------
-        X : numpy.ndarray, shape (n_samples, layer_sizes[0])
-        y : numpy.ndarray, shape (n_samples, layer_sizes[-1])
-        activations, z_values
-            From :meth:`forward` on the same ``X``.
+        dout : numpy.ndarray, shape (n_samples, layer_sizes[-1])
+            Gradient of the loss with respect to the output, e.g.
+            :func:`~dlbasics.losses.mse_loss_grad` of the output and the targets.
+        cache : BackpropCache
+            From :meth:`forward_with_cache` on the same batch.
 
         Returns
         -------
         dW : list of numpy.ndarray, shapes like ``weights``
         db : list of numpy.ndarray, shapes like ``biases``
         """
-        y = self._targets(y, activations[0].shape[0])
-        delta = mse_loss_grad(activations[-1], y)
+        activations, z_values = cache
+        delta = check_gradient_shape(dout, activations[-1].shape)
         n_layers = len(self.weights)
         dW: list[np.ndarray] = [np.empty(0)] * n_layers
         db: list[np.ndarray] = [np.empty(0)] * n_layers
         for layer in range(n_layers - 1, -1, -1):
-            cache = DenseCache(activations[layer], self.weights[layer])
-            da, dW[layer], db[layer] = dense_backward(delta, cache, input_grad=layer > 0)
+            dense = DenseCache(activations[layer], self.weights[layer])
+            da, dW[layer], db[layer] = dense_backward(delta, dense, input_grad=layer > 0)
             if layer > 0:
                 delta = da * sigmoid_derivative(z_values[layer - 1])
         return dW, db
@@ -234,7 +222,8 @@ class NeuralNetworkWithBackprop:
         lr: float,
         verbose: int = 0,
     ) -> list[float]:
-        """Full-batch gradient descent: :meth:`forward`, :meth:`backward`, :meth:`update_parameters`.
+        """Full-batch gradient descent: :meth:`forward_with_cache`, :meth:`backward`,
+        :meth:`update_parameters`.
 
         Parameters
         ----------
@@ -256,17 +245,24 @@ class NeuralNetworkWithBackprop:
         y = self._targets(y, X.shape[0])
         losses = []
         for epoch in range(epochs):
-            activations, z_values = self.forward(X)
-            losses.append(mse_loss(activations[-1], y))
-            dW, db = self.backward(X, y, activations, z_values)
+            out, cache = self.forward_with_cache(X)
+            losses.append(mse_loss(out, y))
+            dW, db = self.backward(mse_loss_grad(out, y), cache)
             self.update_parameters(dW, db, lr)
             if verbose and epoch % verbose == 0:
                 print(f"epoch {epoch:5d}  loss {losses[-1]:.4f}")
         return losses
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """The network's output, shape ``(n_samples, layer_sizes[-1])``."""
-        return self.forward(X)[0][-1]
+        """The network's output, shape ``(n_samples, layer_sizes[-1])`` (as :meth:`forward`)."""
+        return self.forward(X)
+
+
+class BackpropCache(NamedTuple):
+    """What :meth:`NeuralNetworkWithBackprop.backward` needs from the forward pass."""
+
+    activations: list[np.ndarray]  # [X, A1, ..., output]
+    z_values: list[np.ndarray]  # pre-activations [Z1, ..., Z_L]
 
 
 @dataclass
@@ -408,10 +404,11 @@ class MLP:
         """Fraction of ``X`` classified as ``y``."""
         return self._evaluate(*self._check_data(X, y))[1]
 
-    def backward(self, X: np.ndarray, y: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """Gradients of the mean softmax cross-entropy with respect to every parameter.
+    def gradients(self, X: np.ndarray, y: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Gradients of the mean softmax cross-entropy of ``X``, ``y`` with respect to every parameter.
 
-        Runs its own forward pass, without dropout or weight penalty.
+        A forward pass, the loss gradient, then backpropagation to every layer,
+        without dropout or weight penalty.
 
         Parameters
         ----------

@@ -47,18 +47,20 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from dlbasics.validation import (
-    as_float_array,
+    check_bool,
     check_dtype,
     check_gradient_shape,
     check_int,
+    check_layer_input,
     check_positive,
     check_probability,
-    check_same_dtype,
+    check_ready,
     check_shapes,
     format_shape,
 )
 
 __all__ = [
+    "AffineNorm",
     "BatchNorm",
     "BatchNormCache",
     "LayerNorm",
@@ -195,7 +197,41 @@ def batchnorm_backward(
     return dx, dgamma, dbeta
 
 
-class BatchNorm:
+class AffineNorm:
+    """What :class:`BatchNorm` and :class:`LayerNorm` share: ``gamma``, ``beta``, their gradients."""
+
+    _backward: staticmethod  # the subclass's layer function, x_backward(dout, cache)
+
+    def __init__(self, size: int, eps: float, dtype: DTypeLike) -> None:
+        self.eps = check_positive(eps, "eps")
+        self.dtype = check_dtype(dtype)
+        self.gamma = np.ones(size, dtype=self.dtype)
+        self.beta = np.zeros(size, dtype=self.dtype)
+        self.dgamma: np.ndarray | None = None
+        self.dbeta: np.ndarray | None = None
+        self._cache: BatchNormCache | LayerNormCache | None = None
+
+    def parameters(self) -> list[np.ndarray]:
+        """``[gamma, beta]``, the arrays an optimizer updates in place."""
+        return [self.gamma, self.beta]
+
+    def gradients(self) -> list[np.ndarray]:
+        """``[dgamma, dbeta]`` from the last :meth:`backward`, in the order of :meth:`parameters`."""
+        check_ready(self.dgamma, "no gradients yet: call backward(dout) after forward(x)")
+        return [self.dgamma, self.dbeta]
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        """Gradient with respect to the input of the last ``forward``.
+
+        Stores ``dgamma`` and ``dbeta`` on the layer and returns ``dx``, same
+        shape as ``dout``.
+        """
+        cache = check_ready(self._cache, "backward(dout) needs a forward(x) first")
+        dx, self.dgamma, self.dbeta = self._backward(dout, cache)
+        return dx
+
+
+class BatchNorm(AffineNorm):
     """A batch-normalization layer with learned scale/shift and running statistics.
 
     Behaves like :class:`torch.nn.BatchNorm1d` (input ``(N, D)``) and
@@ -226,7 +262,7 @@ class BatchNorm:
     running_mean, running_var : numpy.ndarray, shape (num_features,)
         Initially 0 and 1.
     dgamma, dbeta : numpy.ndarray or None
-        Gradients from the last :meth:`backward`.
+        Gradients from the last ``backward``.
     training : bool
         The mode; switch with :meth:`train` and :meth:`eval`.
 
@@ -240,6 +276,8 @@ class BatchNorm:
     >>> dx = bn.backward(np.ones_like(y))   # also sets bn.dgamma and bn.dbeta
     """
 
+    _backward = staticmethod(batchnorm_backward)
+
     def __init__(
         self,
         num_features: int,
@@ -248,17 +286,11 @@ class BatchNorm:
         dtype: DTypeLike = np.float32,
     ) -> None:
         self.num_features = check_int(num_features, "num_features", minimum=1)
-        self.eps = check_positive(eps, "eps")
         self.momentum = check_probability(momentum, "momentum")
-        self.dtype = dt = check_dtype(dtype)
-        self.gamma = np.ones(self.num_features, dtype=dt)
-        self.beta = np.zeros(self.num_features, dtype=dt)
-        self.running_mean = np.zeros(self.num_features, dtype=dt)
-        self.running_var = np.ones(self.num_features, dtype=dt)
+        super().__init__(self.num_features, eps, dtype)
+        self.running_mean = np.zeros(self.num_features, dtype=self.dtype)
+        self.running_var = np.ones(self.num_features, dtype=self.dtype)
         self.training = True
-        self.dgamma: np.ndarray | None = None
-        self.dbeta: np.ndarray | None = None
-        self._cache: BatchNormCache | None = None
 
     def __repr__(self) -> str:
         mode = "train" if self.training else "eval"
@@ -269,24 +301,12 @@ class BatchNorm:
 
     def train(self, mode: bool = True) -> BatchNorm:
         """Switch to training mode (``mode=False``: evaluation mode); returns ``self``."""
-        if not isinstance(mode, (bool, np.bool_)):
-            raise TypeError(f"mode must be True or False, got {mode!r}")
-        self.training = bool(mode)
+        self.training = check_bool(mode, "mode")
         return self
 
     def eval(self) -> BatchNorm:
         """Switch to evaluation mode (running statistics); returns ``self``."""
         return self.train(False)
-
-    def parameters(self) -> list[np.ndarray]:
-        """``[gamma, beta]``, the arrays an optimizer updates in place."""
-        return [self.gamma, self.beta]
-
-    def gradients(self) -> list[np.ndarray]:
-        """``[dgamma, dbeta]`` from the last :meth:`backward`, in the order of :meth:`parameters`."""
-        if self.dgamma is None or self.dbeta is None:
-            raise RuntimeError("no gradients yet: call backward(dout) after forward(x)")
-        return [self.dgamma, self.dbeta]
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Normalize ``x`` of shape (N, D) or (N, C, H, W); the output has the same shape.
@@ -294,12 +314,7 @@ class BatchNorm:
         In training mode this also updates the running statistics.
         """
         (x,) = _check_input(x)
-        if x.shape[1] != self.num_features:
-            raise ValueError(f"x has {x.shape[1]} {'features' if x.ndim == 2 else 'channels'} (shape "
-                             f"{format_shape(x.shape)}) but this BatchNorm was built for {self.num_features}")
-        if x.dtype != self.dtype:
-            raise TypeError(f"x is {x.dtype} but this BatchNorm holds {self.dtype} parameters; cast x or "
-                            f"build the layer with dtype=np.{x.dtype}")
+        x = check_layer_input(x, self.dtype, "BatchNorm", self.num_features)
         if self.training:
             out, cache = batchnorm_forward(x, self.gamma, self.beta, self.eps)
             m = _values_per_statistic(x)
@@ -320,17 +335,6 @@ class BatchNorm:
         return out
 
     __call__ = forward
-
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        """Gradient with respect to the last :meth:`forward`'s input.
-
-        Stores ``dgamma`` and ``dbeta`` on the layer and returns ``dx``, same
-        shape as ``dout``.
-        """
-        if self._cache is None:
-            raise RuntimeError("backward(dout) needs a forward(x) first")
-        dx, self.dgamma, self.dbeta = batchnorm_backward(dout, self._cache)
-        return dx
 
 
 # ---------------------------------------------------------------------------
@@ -360,10 +364,8 @@ def layernorm_forward(
     x : numpy.ndarray, shape (..., d)
         Any number of leading axes, e.g. ``(N, d)`` samples or
         ``(batch, T, d)`` tokens; each length-``d`` vector is normalized.
-    gamma : numpy.ndarray, shape (d,)
-        Scale applied after normalizing.
-    beta : numpy.ndarray, shape (d,)
-        Shift applied after scaling.
+    gamma, beta : numpy.ndarray, shape (d,)
+        The scale and the shift applied after normalizing.
     eps : float, default 1e-5
         Added to the variance before the square root.
 
@@ -373,7 +375,8 @@ def layernorm_forward(
     cache : LayerNormCache
         For :func:`layernorm_backward`.
     """
-    x, gamma, beta, eps = _check_layernorm(x, gamma, beta, eps)
+    x, gamma, beta = check_shapes(x=(x, "... d"), gamma=(gamma, "d"), beta=(beta, "d"))
+    eps = check_positive(eps, "eps")
     mean = x.mean(axis=-1, keepdims=True)
     centered = x - mean
     var = np.mean(centered * centered, axis=-1, keepdims=True)
@@ -420,7 +423,7 @@ def layernorm_backward(
     return dx, dgamma, dbeta
 
 
-class LayerNorm:
+class LayerNorm(AffineNorm):
     """A layer-normalization layer: :func:`layernorm_forward` with learned ``gamma``, ``beta``.
 
     Behaves like :class:`torch.nn.LayerNorm` ``(d, eps)``. There are no
@@ -440,7 +443,7 @@ class LayerNorm:
     gamma, beta : numpy.ndarray, shape (d,)
         Learned scale (initially 1) and shift (initially 0).
     dgamma, dbeta : numpy.ndarray or None
-        Gradients from the last :meth:`backward`.
+        Gradients from the last ``backward``.
 
     Examples
     --------
@@ -450,69 +453,19 @@ class LayerNorm:
     True
     """
 
+    _backward = staticmethod(layernorm_backward)
+
     def __init__(self, d: int, eps: float = 1e-5, dtype: DTypeLike = np.float32) -> None:
         self.d = check_int(d, "d", minimum=1)
-        self.eps = check_positive(eps, "eps")
-        dt = np.dtype(dtype)
-        if dt not in (np.float32, np.float64):
-            raise TypeError(f"dtype must be float32 or float64, got {dt}")
-        self.dtype = dt
-        self.gamma = np.ones(self.d, dtype=dt)
-        self.beta = np.zeros(self.d, dtype=dt)
-        self.dgamma: np.ndarray | None = None
-        self.dbeta: np.ndarray | None = None
-        self._cache: LayerNormCache | None = None
+        super().__init__(self.d, eps, dtype)
 
     def __repr__(self) -> str:
         return f"LayerNorm({self.d}, eps={self.eps}, dtype={self.dtype})"
 
-    def parameters(self) -> list[np.ndarray]:
-        """``[gamma, beta]``, the arrays an optimizer updates in place."""
-        return [self.gamma, self.beta]
-
-    def gradients(self) -> list[np.ndarray]:
-        """``[dgamma, dbeta]`` from the last :meth:`backward`, in the order of :meth:`parameters`."""
-        if self.dgamma is None or self.dbeta is None:
-            raise RuntimeError("no gradients yet: call backward(dout) after forward(x)")
-        return [self.dgamma, self.dbeta]
-
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Normalize ``x`` of shape (..., d); the output has the same shape."""
-        x = as_float_array(x, "x")
-        if x.dtype != self.dtype:
-            raise TypeError(
-                f"x is {x.dtype} but this LayerNorm holds {self.dtype} parameters; cast x or "
-                f"build the layer with dtype=np.{x.dtype}"
-            )
+        x = check_layer_input(x, self.dtype, "LayerNorm")
         out, self._cache = layernorm_forward(x, self.gamma, self.beta, self.eps)
         return out
 
     __call__ = forward
-
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        """Gradient with respect to the last :meth:`forward`'s input; stores ``dgamma``, ``dbeta``."""
-        if self._cache is None:
-            raise RuntimeError("backward(dout) needs a forward(x) first")
-        dx, self.dgamma, self.dbeta = layernorm_backward(dout, self._cache)
-        return dx
-
-
-def _check_layernorm(
-    x: object, gamma: object, beta: object, eps: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    x = as_float_array(x, "x")
-    if x.ndim == 0:
-        raise ValueError("x must have at least one axis, shape (..., d); got a scalar")
-    d = x.shape[-1]
-    params = []
-    for name, v in (("gamma", gamma), ("beta", beta)):
-        arr = as_float_array(v, name, ndim=1)
-        if arr.shape[0] != d:
-            raise ValueError(
-                f"{name} has shape {format_shape(arr.shape)} but x (shape {format_shape(x.shape)}) "
-                f"has d = {d} features on its last axis; expected ({d},)"
-            )
-        params.append(arr)
-    check_same_dtype(x=x, gamma=params[0], beta=params[1])
-    return x, params[0], params[1], check_positive(eps, "eps")
-

@@ -5,9 +5,9 @@ Shapes are batch-first and follow :class:`torch.nn.RNN` and :class:`torch.nn.LST
 
 * input ``x (N, T, D)``: ``N`` sequences of ``T`` steps of ``D`` features;
 * hidden states ``h (N, T, H)``: the state after every step;
-* tanh RNN: ``Wx (H, D)``, ``Wh (H, H)``, ``b (H,)`` and
+* tanh RNN: ``wx (H, D)``, ``wh (H, H)``, ``b (H,)`` and
   :math:`h_t = \tanh(x_t W_x^\top + h_{t-1} W_h^\top + b)`;
-* LSTM: ``Wx (4H, D)``, ``Wh (4H, H)``, ``b (4H,)`` holding the four gates in
+* LSTM: ``wx (4H, D)``, ``wh (4H, H)``, ``b (4H,)`` holding the four gates in
   PyTorch's order, input ``i``, forget ``f``, cell candidate ``g``, output ``o``:
 
   .. math::
@@ -51,8 +51,8 @@ class RNNCache(NamedTuple):
 
     x: np.ndarray  # (N, T, D)
     h0: np.ndarray  # (N, H)
-    Wx: np.ndarray  # (H, D)
-    Wh: np.ndarray  # (H, H)
+    wx: np.ndarray  # (H, D)
+    wh: np.ndarray  # (H, H)
     h: np.ndarray  # (N, T, H)
 
 
@@ -62,8 +62,8 @@ class LSTMCache(NamedTuple):
     x: np.ndarray  # (N, T, D)
     h0: np.ndarray  # (N, H)
     c0: np.ndarray  # (N, H)
-    Wx: np.ndarray  # (4H, D)
-    Wh: np.ndarray  # (4H, H)
+    wx: np.ndarray  # (4H, D)
+    wh: np.ndarray  # (4H, H)
     gates: np.ndarray  # (N, T, 4H): sigma(a_i), sigma(a_f), tanh(a_g), sigma(a_o)
     c: np.ndarray  # (N, T, H) cell states
     tanh_c: np.ndarray  # (N, T, H)
@@ -71,7 +71,7 @@ class LSTMCache(NamedTuple):
 
 
 def _projection_gradients(
-    da: np.ndarray, x: np.ndarray, h0: np.ndarray, h: np.ndarray, Wx: np.ndarray
+    da: np.ndarray, x: np.ndarray, h0: np.ndarray, h: np.ndarray, wx: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     r"""Gradients through :math:`a_t = x_t W_x^\top + h_{t-1} W_h^\top + b`, all steps at once.
 
@@ -80,19 +80,19 @@ def _projection_gradients(
     respect to every pre-activation (G = H for the RNN, 4H for the LSTM), the
     rest is one matrix product each.
 
-    Returns dx (N, T, D), dWx (G, D), dWh (G, H) and db (G,).
+    Returns dx (N, T, D), dwx (G, D), dwh (G, H) and db (G,).
     """
     n, steps, width = da.shape
     h_prev = np.concatenate([h0[:, None], h[:, :-1]], axis=1)  # (N, T, H): h_{t-1}
     flat = da.reshape(n * steps, width)
-    dx = da @ Wx
-    dWx = flat.T @ x.reshape(n * steps, -1)
-    dWh = flat.T @ h_prev.reshape(n * steps, -1)
-    return dx, dWx, dWh, flat.sum(axis=0)
+    dx = da @ wx
+    dwx = flat.T @ x.reshape(n * steps, -1)
+    dwh = flat.T @ h_prev.reshape(n * steps, -1)
+    return dx, dwx, dwh, flat.sum(axis=0)
 
 
 def rnn_forward(
-    x: np.ndarray, h0: np.ndarray, Wx: np.ndarray, Wh: np.ndarray, b: np.ndarray
+    x: np.ndarray, h0: np.ndarray, wx: np.ndarray, wh: np.ndarray, b: np.ndarray
 ) -> tuple[np.ndarray, RNNCache]:
     r"""Run a tanh RNN over whole sequences: :math:`h_t = \tanh(x_t W_x^\top + h_{t-1} W_h^\top + b)`.
 
@@ -102,9 +102,9 @@ def rnn_forward(
         Input sequences, batch-first.
     h0 : numpy.ndarray, shape (N, H)
         Initial hidden state (zeros in :class:`torch.nn.RNN` by default).
-    Wx : numpy.ndarray, shape (H, D)
+    wx : numpy.ndarray, shape (H, D)
         Input-to-hidden weights (``weight_ih_l0``).
-    Wh : numpy.ndarray, shape (H, H)
+    wh : numpy.ndarray, shape (H, H)
         Hidden-to-hidden weights (``weight_hh_l0``).
     b : numpy.ndarray, shape (H,)
         Bias (``bias_ih_l0 + bias_hh_l0``).
@@ -116,16 +116,16 @@ def rnn_forward(
     cache : RNNCache
         For :func:`rnn_backward`.
     """
-    x, Wh, Wx, b, h0 = check_shapes(x=(x, "N T D"), Wh=(Wh, "H H"), Wx=(Wx, "H D"), b=(b, "H"),
+    x, wh, wx, b, h0 = check_shapes(x=(x, "N T D"), wh=(wh, "H H"), wx=(wx, "H D"), b=(b, "H"),
                                     h0=(h0, "N H"))
     n, steps, _ = x.shape
-    a_in = x @ Wx.T + b  # (N, T, H): every input projection in one product
-    h = np.empty((n, steps, Wh.shape[0]), dtype=x.dtype)
+    a_in = x @ wx.T + b  # (N, T, H): every input projection in one product
+    h = np.empty((n, steps, wh.shape[0]), dtype=x.dtype)
     prev = h0
     for t in range(steps):
-        prev = np.tanh(a_in[:, t] + prev @ Wh.T)
+        prev = np.tanh(a_in[:, t] + prev @ wh.T)
         h[:, t] = prev
-    return h, RNNCache(x, h0, Wx, Wh, h)
+    return h, RNNCache(x, h0, wx, wh, h)
 
 
 def rnn_backward(
@@ -151,28 +151,28 @@ def rnn_backward(
     -------
     dx : numpy.ndarray, shape (N, T, D)
     dh0 : numpy.ndarray, shape (N, H)
-    dWx : numpy.ndarray, shape (H, D)
-    dWh : numpy.ndarray, shape (H, H)
+    dwx : numpy.ndarray, shape (H, D)
+    dwh : numpy.ndarray, shape (H, H)
     db : numpy.ndarray, shape (H,)
     """
-    x, h0, Wx, Wh, h = cache
+    x, h0, wx, wh, h = cache
     check_shape(dh, h.shape, "dh", "the shape of the hidden states h (N, T, H)")
     steps = h.shape[1]
     delta = np.empty_like(h)  # dL/da_t, the gradient before the tanh, for every step
     carry = np.zeros_like(h0)  # gradient flowing back into h_t from step t + 1
     for t in reversed(range(steps)):
         delta[:, t] = (dh[:, t] + carry) * (1 - h[:, t] ** 2)
-        carry = delta[:, t] @ Wh
-    dx, dWx, dWh, db = _projection_gradients(delta, x, h0, h, Wx)
-    return dx, carry, dWx, dWh, db
+        carry = delta[:, t] @ wh
+    dx, dwx, dwh, db = _projection_gradients(delta, x, h0, h, wx)
+    return dx, carry, dwx, dwh, db
 
 
 def lstm_forward(
     x: np.ndarray,
     h0: np.ndarray,
     c0: np.ndarray,
-    Wx: np.ndarray,
-    Wh: np.ndarray,
+    wx: np.ndarray,
+    wh: np.ndarray,
     b: np.ndarray,
 ) -> tuple[np.ndarray, LSTMCache]:
     r"""Run an LSTM over whole sequences, gates in PyTorch's order (i, f, g, o).
@@ -189,10 +189,10 @@ def lstm_forward(
         Input sequences, batch-first.
     h0, c0 : numpy.ndarray, shape (N, H)
         Initial hidden and cell states.
-    Wx : numpy.ndarray, shape (4H, D)
+    wx : numpy.ndarray, shape (4H, D)
         ``weight_ih_l0``: rows ``[0, H)`` input gate, ``[H, 2H)`` forget gate,
         ``[2H, 3H)`` cell candidate, ``[3H, 4H)`` output gate.
-    Wh : numpy.ndarray, shape (4H, H)
+    wh : numpy.ndarray, shape (4H, H)
         ``weight_hh_l0``, same row blocks.
     b : numpy.ndarray, shape (4H,)
         ``bias_ih_l0 + bias_hh_l0``.
@@ -204,18 +204,18 @@ def lstm_forward(
     cache : LSTMCache
         For :func:`lstm_backward`; ``cache.c`` holds the cell states ``(N, T, H)``.
     """
-    x, Wh, Wx, b, h0, c0 = check_shapes(x=(x, "N T D"), Wh=(Wh, "4H H"), Wx=(Wx, "4H D"), b=(b, "4H"),
+    x, wh, wx, b, h0, c0 = check_shapes(x=(x, "N T D"), wh=(wh, "4H H"), wx=(wx, "4H D"), b=(b, "4H"),
                                         h0=(h0, "N H"), c0=(c0, "N H"))
     n, steps, _ = x.shape
-    hidden = Wh.shape[1]
-    a_in = x @ Wx.T + b  # (N, T, 4H)
+    hidden = wh.shape[1]
+    a_in = x @ wx.T + b  # (N, T, 4H)
     gates = np.empty((n, steps, 4 * hidden), dtype=x.dtype)
     c = np.empty((n, steps, hidden), dtype=x.dtype)
     tanh_c = np.empty_like(c)
     h = np.empty_like(c)
     h_prev, c_prev = h0, c0
     for t in range(steps):
-        a = a_in[:, t] + h_prev @ Wh.T
+        a = a_in[:, t] + h_prev @ wh.T
         z = gates[:, t]
         z[:, : 2 * hidden] = sigmoid(a[:, : 2 * hidden])  # i, f
         z[:, 2 * hidden : 3 * hidden] = np.tanh(a[:, 2 * hidden : 3 * hidden])  # g
@@ -226,7 +226,7 @@ def lstm_forward(
         tanh_c[:, t] = np.tanh(c_prev)
         h_prev = o * tanh_c[:, t]
         h[:, t] = h_prev
-    return h, LSTMCache(x, h0, c0, Wx, Wh, gates, c, tanh_c, h)
+    return h, LSTMCache(x, h0, c0, wx, wh, gates, c, tanh_c, h)
 
 
 def lstm_backward(
@@ -235,7 +235,7 @@ def lstm_backward(
     r"""Backpropagation through time for :func:`lstm_forward`.
 
     Two gradients travel backwards: into the hidden state (through the
-    matrix ``Wh`` and the gates) and into the cell state, where
+    matrix ``wh`` and the gates) and into the cell state, where
     :math:`\partial c_t / \partial c_{t-1} = f_t` is elementwise, with no
     weight matrix and no squashing derivative on the way.
 
@@ -251,11 +251,11 @@ def lstm_backward(
     dx : numpy.ndarray, shape (N, T, D)
     dh0, dc0 : numpy.ndarray, shape (N, H)
         Gradients for the initial hidden and cell states.
-    dWx : numpy.ndarray, shape (4H, D)
-    dWh : numpy.ndarray, shape (4H, H)
+    dwx : numpy.ndarray, shape (4H, D)
+    dwh : numpy.ndarray, shape (4H, H)
     db : numpy.ndarray, shape (4H,)
     """
-    x, h0, c0, Wx, Wh, gates, c, tanh_c, h = cache
+    x, h0, c0, wx, wh, gates, c, tanh_c, h = cache
     check_shape(dh, h.shape, "dh", "the shape of the hidden states h (N, T, H)")
     _, steps, hidden = h.shape
     da = np.empty_like(gates)  # dL/d[a_i, a_f, a_g, a_o] for every step
@@ -271,6 +271,6 @@ def lstm_backward(
         da[:, t, 2 * hidden : 3 * hidden] = dc * i * (1 - g**2)
         da[:, t, 3 * hidden :] = dh_t * tanh_c[:, t] * o * (1 - o)
         dc_carry = dc * f  # the additive cell path: elementwise, no matrix, no tanh'
-        dh_carry = da[:, t] @ Wh
-    dx, dWx, dWh, db = _projection_gradients(da, x, h0, h, Wx)
-    return dx, dh_carry, dc_carry, dWx, dWh, db
+        dh_carry = da[:, t] @ wh
+    dx, dwx, dwh, db = _projection_gradients(da, x, h0, h, wx)
+    return dx, dh_carry, dc_carry, dwx, dwh, db

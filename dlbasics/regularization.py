@@ -104,17 +104,17 @@ def l1_regularization_grad(
 
 def dropout_mask(
     shape: tuple[int, ...],
-    dropout_rate: float = 0.5,
+    dropout: float = 0.5,
     rng: np.random.Generator | int | None = None,
     dtype: np.dtype | type = np.float32,
 ) -> np.ndarray:
-    """Inverted-dropout mask: 0 with probability ``dropout_rate``, else ``1 / (1 - dropout_rate)``.
+    """Inverted-dropout mask: 0 with probability ``dropout``, else ``1 / (1 - dropout)``.
 
     Parameters
     ----------
     shape : tuple of int
         Shape of the activations to mask.
-    dropout_rate : float, default 0.5
+    dropout : float, default 0.5
         Probability :math:`p \\in [0, 1)` of dropping a unit.
     rng : numpy.random.Generator, int or None, default None
         Source of randomness: a generator continues its stream (a new mask on
@@ -127,14 +127,14 @@ def dropout_mask(
     numpy.ndarray of ``shape``
         Its expectation is 1 everywhere.
     """
-    p = check_probability(dropout_rate, "dropout_rate")
+    p = check_probability(dropout, "dropout")
     keep = as_generator(rng).random(shape) >= p
     return keep.astype(dtype) / np.dtype(dtype).type(1 - p)
 
 
 def apply_dropout(
     activations: np.ndarray,
-    dropout_rate: float = 0.5,
+    dropout: float = 0.5,
     training: bool = True,
     rng: np.random.Generator | int | None = None,
 ) -> np.ndarray:
@@ -143,7 +143,7 @@ def apply_dropout(
     Parameters
     ----------
     activations : numpy.ndarray, any shape
-    dropout_rate : float, default 0.5
+    dropout : float, default 0.5
     training : bool, default True
     rng : numpy.random.Generator, int or None, default None
         As in :func:`dropout_mask`.
@@ -153,7 +153,7 @@ def apply_dropout(
     numpy.ndarray, same shape and dtype as ``activations``
     """
     a = as_float_array(activations, "activations")
-    p = check_probability(dropout_rate, "dropout_rate")
+    p = check_probability(dropout, "dropout")
     if not training or p == 0:
         return a
     return a * dropout_mask(a.shape, p, rng, a.dtype)

@@ -43,6 +43,7 @@ import numpy as np
 from dlbasics.activations import softmax
 from dlbasics.validation import (
     as_float_array,
+    check_bool,
     check_gradient_shape,
     check_int,
     check_same_dtype,
@@ -75,7 +76,7 @@ def scaled_dot_product_attention_forward(
     v: np.ndarray,
     mask: np.ndarray | None = None,
     causal: bool = False,
-) -> tuple[np.ndarray, np.ndarray, AttentionCache]:
+) -> tuple[np.ndarray, AttentionCache]:
     """Attention of every query over the keys: ``softmax(q k^T / sqrt(d), masked) v``.
 
     Equals ``torch.nn.functional.scaled_dot_product_attention(q, k, v,
@@ -101,10 +102,10 @@ def scaled_dot_product_attention_forward(
     Returns
     -------
     out : numpy.ndarray, shape (..., T_q, d_v)
-    weights : numpy.ndarray, shape (..., T_q, T_k)
-        The softmax probabilities: each row sums to 1, exactly 0 where masked.
     cache : AttentionCache
-        For :func:`scaled_dot_product_attention_backward`.
+        For :func:`scaled_dot_product_attention_backward`; ``cache.weights``
+        ``(..., T_q, T_k)`` holds the softmax probabilities: each row sums to
+        1, exactly 0 where masked.
 
     Raises
     ------
@@ -120,7 +121,7 @@ def scaled_dot_product_attention_forward(
     if allowed is not None:
         scores = np.where(allowed, scores, -np.inf)  # exp(-inf) = 0: exactly no weight
     weights = softmax(scores, axis=-1)
-    return weights @ v, weights, AttentionCache(q, k, v, weights, scale)
+    return weights @ v, AttentionCache(q, k, v, weights, scale)
 
 
 def scaled_dot_product_attention_backward(
@@ -207,7 +208,7 @@ def multi_head_attention_forward(
     qkv = x @ w_qkv.T + b_qkv  # (batch, T, 3 d_model)
     # (batch, T, 3, heads, d_head) -> three arrays (batch, heads, T, d_head)
     q, k, v = qkv.reshape(batch, steps, 3, n_heads, d_model // n_heads).transpose(2, 0, 3, 1, 4)
-    out_heads, _, attention = scaled_dot_product_attention_forward(q, k, v, causal=causal)
+    out_heads, attention = scaled_dot_product_attention_forward(q, k, v, causal=causal)
     heads = out_heads.transpose(0, 2, 1, 3).reshape(batch, steps, d_model)
     out = heads @ w_out.T + b_out
     return out, MultiHeadAttentionCache(x, w_qkv, w_out, heads, attention)
@@ -284,8 +285,7 @@ def _check_attention(
             f"k has T_k = {k.shape[-2]} positions but v has {v.shape[-2]} (k {format_shape(k.shape)}, "
             f"v {format_shape(v.shape)}); every key needs its value"
         )
-    if not isinstance(causal, (bool, np.bool_)):
-        raise TypeError(f"causal must be True or False, got {causal!r}")
+    check_bool(causal, "causal")
     t_q, t_k = q.shape[-2], k.shape[-2]
     scores_shape = q.shape[:-1] + (t_k,)
     allowed = None

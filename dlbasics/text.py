@@ -34,6 +34,8 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from dlbasics.validation import check_indices, check_int, check_probability
+
 __all__ = [
     "PAD_TOKEN",
     "UNK_TOKEN",
@@ -48,6 +50,7 @@ __all__ = [
 
 PAD_TOKEN = "<pad>"
 UNK_TOKEN = "<unk>"
+
 
 _TOKEN_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[^\sa-z0-9]")
 
@@ -131,9 +134,8 @@ def pad_sequences(
         )
     if len(sequences) == 0:
         raise ValueError("sequences is empty; expected at least one sequence to pad")
-    if max_len is not None and (isinstance(max_len, bool) or not isinstance(max_len, int)
-                                or max_len < 1):
-        raise ValueError(f"max_len must be a positive int or None, got {max_len!r}")
+    if max_len is not None:
+        max_len = check_int(max_len, "max_len", minimum=1)
     rows = []
     for i, seq in enumerate(sequences):
         arr = np.asarray(seq)
@@ -215,12 +217,9 @@ class Vocabulary:
         Vocabulary
             Tokens ordered by decreasing count, ties by first appearance.
         """
-        if isinstance(min_freq, bool) or not isinstance(min_freq, int) or min_freq < 1:
-            raise ValueError(f"min_freq must be a positive int, got {min_freq!r}")
-        if max_size is not None and (
-            isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 0
-        ):
-            raise ValueError(f"max_size must be a non-negative int or None, got {max_size!r}")
+        min_freq = check_int(min_freq, "min_freq", minimum=1)
+        if max_size is not None:
+            max_size = check_int(max_size, "max_size", minimum=0)
         if isinstance(texts, str):
             raise TypeError("texts must be a list of texts, got a single str")
         counts: Counter[str] = Counter()
@@ -255,16 +254,10 @@ class Vocabulary:
         whose tokens are all in the vocabulary,
         ``decode(encode(text)) == " ".join(tokenize(text))``.
         """
-        out = []
-        for i in np.asarray(list(ids)).ravel():
-            if isinstance(i, (bool, np.bool_)) or not isinstance(i, (int, np.integer)):
-                raise TypeError(f"ids must be integers, got {type(i).__name__} {i!r}")
-            if not 0 <= i < len(self.itos):
-                raise ValueError(f"id {int(i)} is out of range for a vocabulary of {len(self)} tokens")
-            if skip_padding and i == self.pad_index:
-                continue
-            out.append(self.itos[int(i)])
-        return " ".join(out)
+        ids = list(ids)
+        arr = np.asarray(ids).ravel() if ids else np.zeros(0, np.int64)
+        arr = check_indices(arr, len(self.itos), "ids", f"the vocabulary has {len(self)} tokens")
+        return " ".join(self.itos[i] for i in arr if not (skip_padding and i == self.pad_index))
 
     def encode_batch(
         self, texts: Sequence[str | Sequence[str]], max_len: int | None = None
@@ -391,12 +384,10 @@ def make_sentiment_corpus(
     kinds : list of str, length n_samples
         Only with ``return_kinds=True``: the key of :data:`SENTIMENT_KINDS`.
     """
-    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
-        raise ValueError(f"n_samples must be a positive int, got {n_samples!r}")
+    n_samples = check_int(n_samples, "n_samples", minimum=1)
     for name, p in (("p_negation", p_negation), ("p_intensifier", p_intensifier),
                     ("p_opener", p_opener)):
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:
-            raise ValueError(f"{name} must be a probability in [0, 1], got {p!r}")
+        check_probability(p, name, allow_one=True)
     rng = np.random.default_rng(seed)
     n = int(n_samples)
     labels = np.zeros(n, dtype=np.int64)

@@ -429,12 +429,14 @@ def fit(
     optimizer : {"adam", "sgd"} or torch.optim.Optimizer, default "adam"
         A name builds ``torch.optim.Adam``/``SGD`` over ``model.parameters()``
         with ``lr``, ``weight_decay`` (and ``momentum`` for SGD); an
-        optimizer object is used as it is.
+        optimizer object is used as it is (with its own weight decay).
     loss : {"cross_entropy", "mse", "bce_with_logits"}, default "cross_entropy"
     momentum : float, default 0.0
         SGD momentum.
     weight_decay : float, default 0.0
-        L2 penalty added by the optimizer.
+        L2 strength :math:`\\lambda`, as in :meth:`dlbasics.MLP.fit`: the optimizer adds
+        :math:`\\lambda W` to the gradient of every weight matrix or kernel (parameters
+        with more than one axis), not to biases or normalization parameters.
     seed : int or None, default 0
         Seeds the shuffling and dropout for this call only (PyTorch's global
         random state is restored afterwards). ``None`` draws from the global
@@ -477,12 +479,15 @@ def fit(
     if val_data is not None:
         val = _prepare(model, *check_pair(val_data, "val_data", pair), loss, ("X_val", "y_val"))
 
+    # weight decay on the weights only, not on biases or normalization parameters (as MLP.fit)
+    groups = [{"params": [p for p in model.parameters() if p.ndim > 1], "weight_decay": weight_decay},
+              {"params": [p for p in model.parameters() if p.ndim <= 1], "weight_decay": 0.0}]
     if isinstance(optimizer, torch.optim.Optimizer):
         opt = optimizer
     elif check_choice(optimizer, "optimizer", ("adam", "sgd")) == "adam":
-        opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+        opt = torch.optim.Adam(groups, lr=lr)
     else:
-        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
+        opt = torch.optim.SGD(groups, lr=lr, momentum=momentum)
 
     _, device = _model_dtype_device(model)
     loss_fn = _LOSS_FUNCTIONS[loss]

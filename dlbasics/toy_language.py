@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlbasics.validation import as_generator
+from dlbasics.validation import as_generator, check_int
 
 __all__ = ["TOY_ALPHABET", "decode_chars", "encode_chars", "make_toy_text"]
 
@@ -136,8 +136,7 @@ def make_toy_text(n_chars: int, seed: int | np.random.Generator | None = 0) -> s
     >>> len(text), set(text) <= set(TOY_ALPHABET)
     (200, True)
     """
-    if isinstance(n_chars, bool) or not isinstance(n_chars, (int, np.integer)) or n_chars < 1:
-        raise ValueError(f"n_chars must be a positive integer, got {n_chars!r}")
+    n_chars = check_int(n_chars, "n_chars", minimum=1)
     grammar = _Grammar(as_generator(seed))
     lines: list[str] = []
     total = 0

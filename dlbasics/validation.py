@@ -249,6 +249,35 @@ def check_int(value: Any, name: str, *, minimum: int = 0, maximum: int | None = 
     return int(value)
 
 
+def check_bool(value: Any, name: str) -> bool:
+    """Return ``value`` as a ``bool`` if it is ``True`` or ``False`` (NumPy's too); else a ``TypeError``."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def check_ready(value: Any, message: str) -> Any:
+    """Return ``value``; a ``RuntimeError`` saying ``message`` if it is ``None`` (a step not run yet)."""
+    if value is None:
+        raise RuntimeError(message)
+    return value
+
+
+def check_layer_input(x: Any, dtype: np.dtype, layer: str, n_features: int | None = None) -> np.ndarray:
+    """``x`` as a float array for a layer object holding ``dtype`` parameters, or an error.
+
+    With ``n_features``, ``x.shape[1]`` (features, or channels of an image batch) must equal it.
+    """
+    x = as_float_array(x, "x")
+    if n_features is not None and x.shape[1] != n_features:
+        raise ValueError(f"x has {x.shape[1]} {'features' if x.ndim == 2 else 'channels'} (shape "
+                         f"{format_shape(x.shape)}) but this {layer} was built for {n_features}")
+    if x.dtype != dtype:
+        raise TypeError(f"x is {x.dtype} but this {layer} holds {dtype} parameters; cast x or "
+                        f"build the layer with dtype=np.{x.dtype}")
+    return x
+
+
 def check_choice(value: Any, name: str, choices: Sequence[Any]) -> Any:
     """Return ``value`` if it is one of ``choices``; else a ``ValueError`` listing them.
 
@@ -285,6 +314,24 @@ def check_shape(arr: np.ndarray, expected: Sequence[int], name: str, hint: str =
         )
 
 
+def check_mask(mask: Any, shape: Sequence[int], meaning: str, hint: str = "") -> np.ndarray:
+    """``mask`` as a bool array of ``shape`` with a ``True`` in every row (last axis), or an error.
+
+    ``meaning`` says what ``True`` stands for (in the dtype error); ``hint`` what the shape is
+    (in the shape error, as :func:`check_shape`).
+    """
+    mask = np.asarray(mask)
+    if mask.dtype != np.bool_:
+        raise TypeError(f"mask has dtype {mask.dtype}; expected a bool array, {meaning}")
+    check_shape(mask, shape, "mask", hint)
+    empty = np.argwhere(~mask.any(axis=-1))
+    if empty.size:
+        row = ", ".join(str(int(i)) for i in empty[0])
+        raise ValueError(f"mask row {row} has no real position ({len(empty)} such row(s)); every row "
+                         "needs a True entry: a softmax over zero positions is undefined")
+    return mask
+
+
 _DIM = re.compile(r"(\d*)([A-Za-z]\w*)?")
 
 
@@ -294,12 +341,13 @@ def check_shapes(**arrays: tuple[Any, str] | tuple[Any, str, bool]) -> list[np.n
     Each keyword is an argument's name, its value ``(array, "N T D")`` or
     ``(array, "N T D", finite)``: one symbol per dimension, where a symbol is a
     size name (``"H"``), a multiple of one (``"4H"``, the stacked LSTM gates) or
-    a literal size (``"3"``). A name is bound by the first array (in keyword
+    a literal size (``"3"``); a first symbol ``"..."`` stands for any number of
+    leading axes (``"... d"``). A name is bound by the first array (in keyword
     order) that shows it, and every later use must agree, so
 
-    ``check_shapes(x=(x, "N T D"), Wh=(Wh, "H H"), Wx=(Wx, "H D"))``
+    ``check_shapes(x=(x, "N T D"), wh=(wh, "H H"), wx=(wx, "H D"))``
 
-    raises ``Wx has shape (4, 3); expected (H, D) = (4, 2) (D from x, H from Wh)``.
+    raises ``wx has shape (4, 3); expected (H, D) = (4, 2) (D from x, H from wh)``.
     Each array goes through :func:`as_float_array` (``finite`` defaults to True,
     NaN and infinity refused), and all must share one dtype
     (:func:`check_same_dtype`).
@@ -313,7 +361,14 @@ def check_shapes(**arrays: tuple[Any, str] | tuple[Any, str, bool]) -> list[np.n
     out: dict[str, np.ndarray] = {}
     for name, (value, dims, *finite) in arrays.items():
         tokens = dims.split()
-        arr = as_float_array(value, name, ndim=len(tokens), finite=finite[0] if finite else True)
+        leading = tokens[0] == "..."  # any number of leading axes, checked by no symbol
+        arr = as_float_array(value, name, ndim=None if leading else len(tokens),
+                             finite=finite[0] if finite else True)
+        if leading:
+            if arr.ndim < len(tokens) - 1:
+                raise ValueError(f"{name} has shape {format_shape(arr.shape)}; expected "
+                                 f"({', '.join(tokens)}): at least {len(tokens) - 1} axis")
+            tokens = [str(n) for n in arr.shape[: arr.ndim - len(tokens) + 1]] + tokens[1:]
         parsed = [_DIM.fullmatch(token).groups() for token in tokens]  # type: ignore[union-attr]
         for (factor, symbol), size in sorted(zip(parsed, arr.shape), key=lambda d: bool(d[0][0])):
             k = int(factor or 1)

@@ -20,9 +20,10 @@ from dlbasics.checks.ex1 import (
     backward_diagnosis,
     classify_gradient,
     init_scale_problem,
-    shuffle_inputs,
-    shuffle_probe,
-    shuffle_problems,
+    relu_logits,
+    sgd_inputs,
+    sgd_probe,
+    sgd_problems,
 )
 from dlbasics_grader.secret import exercise_seed, public_seed, stream
 from dlbasics_grader.spec import Exercise, Limits, Part, Probe, SandboxPolicy, as_array, compare_arrays
@@ -92,58 +93,6 @@ def values_probe(ns, inputs):
         except Exception as exc:
             out[act] = None
             out[f"{act}_error"] = f"{type(exc).__name__}: {exc}"
-    return out
-
-
-def train_probe(ns, inputs):
-    """Train with the learner's train and predict, from the grader's initial weights and with the
-    grader's forward and backward (so a mistake there costs its own part only); return the
-    trained weights. The held-out points never come here: the grader predicts them itself."""
-    import numpy as np
-
-    Net = ns["CompleteNeuralNetwork"]
-    try:
-        net = Net(inputs["sizes"], activation="relu", seed=0)
-    except Exception:  # an unfinished __init__ costs ex1.init, not this part too
-        net = object.__new__(Net)
-        net.layer_sizes, net.activation = list(inputs["sizes"]), "relu"
-        net.rng = np.random.default_rng(0)
-    n_layers = len(inputs["sizes"]) - 1
-    net.weights = [inputs[f"W{i}"].copy() for i in range(n_layers)]
-    net.biases = [inputs[f"b{i}"].copy() for i in range(n_layers)]
-
-    def forward(X):
-        a = np.asarray(X, dtype=float)
-        cache = ([], [])
-        for i, (W, b) in enumerate(zip(net.weights, net.biases)):
-            cache[0].append(a)
-            z = a @ W.T + b
-            cache[1].append(z)
-            a = z if i == len(net.weights) - 1 else np.maximum(z, 0.0)
-        net._cache = cache
-        return a
-
-    def backward(X, y):
-        logits = forward(X)
-        inputs_, zs = net._cache
-        p = np.exp(logits - logits.max(axis=1, keepdims=True))
-        p /= p.sum(axis=1, keepdims=True)
-        p[np.arange(len(y)), np.asarray(y)] -= 1.0
-        delta = p / len(y)
-        dW, db = [None] * len(net.weights), [None] * len(net.weights)
-        for layer in range(len(net.weights) - 1, -1, -1):
-            dW[layer] = delta.T @ inputs_[layer]
-            db[layer] = delta.sum(axis=0)
-            if layer:
-                delta = (delta @ net.weights[layer]) * (zs[layer - 1] > 0)
-        return dW, db
-
-    net.forward, net.backward = forward, backward
-    losses = net.train(inputs["X_train"], inputs["y_train"], **inputs["kwargs"])
-    out = {"losses": list(losses) if isinstance(losses, (list, tuple)) else losses,
-           "pred": net.predict(inputs["X_train"]), "n_layers": len(net.weights)}
-    for i, (W, b) in enumerate(zip(net.weights, net.biases)):
-        out[f"W{i}"], out[f"b{i}"] = W, b
     return out
 
 
@@ -241,26 +190,11 @@ def _initial_weights(seed: int) -> dict:
     return out
 
 
-def _trained_logits(o: dict, X: np.ndarray) -> tuple[np.ndarray | None, str]:
-    """The reference forward of the trained weights the probe returned, or why it cannot run."""
-    Ws, bs = [], []
-    for i, (n_in, n_out) in enumerate(zip(TRAIN_SIZES[:-1], TRAIN_SIZES[1:])):
-        W, msg = as_array(o.get(f"W{i}"), f"weights[{i}] after training")
-        b, msg_b = as_array(o.get(f"b{i}"), f"biases[{i}] after training")
-        if W is None or b is None:
-            return None, msg or msg_b
-        if W.shape != (n_out, n_in) or b.shape != (n_out,):
-            return None, (f"after training, weights[{i}] and biases[{i}] have shapes {W.shape} "
-                          f"and {b.shape}, expected ({n_out}, {n_in}) and ({n_out},)")
-        if not (np.all(np.isfinite(W)) and np.all(np.isfinite(b))):
-            return None, "the trained weights contain NaN or inf: the training diverged"
-        Ws.append(W.astype(np.float64))
-        bs.append(b.astype(np.float64))
-    return reference_forward(Ws, bs, X, "relu")[0], ""
-
-
-def _shuffle_inputs(seed: int) -> dict:
-    return shuffle_inputs(public_seed(seed, "shuffle"))
+def _train_inputs(seed: int) -> dict:
+    """Inputs of the training probe (:func:`dlbasics.checks.ex1.sgd_probe`): the training
+    spirals, the grader's initial weights, seed 0 and the training budget."""
+    X_train, y_train, _, _ = _train_data(seed)
+    return sgd_inputs(X_train, y_train, _initial_weights(seed), seed=0, **TRAIN_KW)
 
 
 def probes(seed: int) -> list[Probe]:
@@ -268,7 +202,6 @@ def probes(seed: int) -> list[Probe]:
     layers = {f"W{i}": w for i, w in enumerate(Ws)} | {f"b{i}": b for i, b in enumerate(bs)}
     common = {"sizes": VALUE_SIZES, "n_layers": len(Ws), "activations": list(ACTIVATIONS),
               **layers, "X": X, "y": y}
-    X_train, y_train, _, _ = _train_data(seed)
     return [
         Probe.from_function(init_probe, timeout_s=10, inputs={
             "sizes": INIT_SIZES, "small": SMALL_SIZES, "seed": public_seed(seed, "init"),
@@ -277,10 +210,8 @@ def probes(seed: int) -> list[Probe]:
                             inputs={**common, "method": "forward"}),
         Probe.from_function(values_probe, name="backward_probe", timeout_s=10,
                             inputs={**common, "method": "backward"}),
-        Probe.from_function(train_probe, timeout_s=20, inputs={
-            "sizes": TRAIN_SIZES, "kwargs": TRAIN_KW, "X_train": X_train,
-            "y_train": y_train, **_initial_weights(seed)}),
-        Probe.from_function(shuffle_probe, timeout_s=10, inputs=_shuffle_inputs(seed)),
+        Probe.from_function(sgd_probe, name="train_probe", timeout_s=20,
+                            inputs=_train_inputs(seed)),
     ]
 
 
@@ -396,62 +327,51 @@ def _score_values(part: Part, r, kind: str, seed: int):
                        status="error" if errors == len(ACTIVATIONS) else "failed")
 
 
-def _score_train(part: Part, r, shuffle, seed: int):
+def _score_train(part: Part, r, seed: int):
     """0.5 point: losses and predictions of the right form; 0.5: shuffled mini-batches from
-    self.rng; 1 point: held-out accuracy >= 90 % (0.5 from 70 %)."""
-    X_train, _, X_test, y_test = _train_data(seed)
+    self.rng; 1 point: held-out accuracy >= 90 % (0.5 from 70 %). Every rule is judged here
+    from the weights the runs left (:func:`dlbasics.checks.ex1.sgd_problems` replays them),
+    and the held-out spirals are predicted here from the trained weights."""
+    inputs = _train_inputs(seed)
+    X_train = inputs["X"]
+    _, _, X_test, y_test = _train_data(seed)
     o = r.outputs
-    lines = []
-    losses, msg = as_array(o.get("losses"), "train(...)'s return value")
-    epochs = TRAIN_KW["epochs"]
-    if losses is None:
-        lines.append(f"train should return a list of {epochs} epoch losses: {msg}")
-    elif losses.shape != (epochs,):
-        lines.append(f"train should return one loss per epoch ({epochs} values), got an array "
-                     f"of shape {losses.shape}")
-    elif not np.all(np.isfinite(losses)):
-        lines.append("the epoch losses contain NaN or inf: the training diverged (check the "
-                     "gradients and the learning rate)")
-    elif not losses[-1] < losses[0]:
-        lines.append(f"the loss did not decrease ({losses[0]:.3f} in the first epoch, "
-                     f"{losses[-1]:.3f} in the last)")
-    pred, msg = as_array(o.get("pred"), "predict(X_train)")
-    train_logits, problem = _trained_logits(o, X_train)
-    test_logits, _ = _trained_logits(o, X_test)
+    rules = sgd_problems(o, inputs)
+    lines = list(rules["losses"])
     acc = None
-    if train_logits is None:
-        lines.append(problem)
-    elif pred is None:
-        lines.append(f"predict: {msg}")
-    elif pred.shape != (len(X_train),):
-        lines.append(f"predict(X) should return one integer label per row, shape "
-                     f"({len(X_train)},); got {pred.shape}")
-    elif not np.array_equal(pred, train_logits.argmax(axis=1)):
-        lines.append("predict(X) should be the argmax of forward(X) over the classes")
-    if test_logits is not None:
-        acc = float(np.mean(test_logits.argmax(axis=1) == y_test))
+    if not rules["sgd"]:  # the weights are those the batches give
+        Ws = [np.asarray(o[f"first_W{i}"], dtype=np.float64) for i in range(len(TRAIN_SIZES) - 1)]
+        bs = [np.asarray(o[f"first_b{i}"], dtype=np.float64) for i in range(len(TRAIN_SIZES) - 1)]
+        pred, msg = as_array(o.get("pred"), "predict(X_train)")
+        if pred is None:
+            lines.append(f"predict: {msg}")
+        elif pred.shape != (len(X_train),):
+            lines.append(f"predict(X) should return one integer label per row, shape "
+                         f"({len(X_train)},); got {pred.shape}")
+        elif not np.array_equal(pred, relu_logits(Ws, bs, X_train).argmax(axis=1)):
+            lines.append("predict(X) should be the argmax of forward(X) over the classes")
+        acc = float(np.mean(relu_logits(Ws, bs, X_test).argmax(axis=1) == y_test))
     form = 0.0 if lines else 0.5
     rows = [f"Losses and predictions of the right form: {form:g}/0.5 point."
             + ("" if form else "\n" + bullets(lines))]
-    if shuffle.ok:
-        order = shuffle_problems(shuffle.outputs, _shuffle_inputs(seed))
-    else:
-        order = [shuffle.describe_failure()]
-    shuffled = 0.0 if order else 0.5
+    shuffled = 0.0 if rules["order"] else 0.5
     rows.append(f"A new order every epoch, drawn from self.rng, in batches of batch_size: "
-                f"{shuffled:g}/0.5 point." + ("" if shuffled else "\n" + bullets(order)))
+                f"{shuffled:g}/0.5 point." + ("" if shuffled else "\n" + bullets(rules["order"])))
     earned = 0.0 if acc is None else 1.0 if acc >= ACC_FULL else 0.5 if acc >= ACC_HALF else 0.0
-    band = ("no usable weights" if acc is None else f"at least {ACC_FULL:.0%}" if acc >= ACC_FULL
+    band = ("not measured: " + rules["sgd"][0] if acc is None
+            else f"at least {ACC_FULL:.0%}" if acc >= ACC_FULL
             else f"at least {ACC_HALF:.0%}" if acc >= ACC_HALF else f"below {ACC_HALF:.0%}")
     rows.append(f"Held-out accuracy ({band}): "
                 f"{earned:g}/1 point ({ACC_FULL * 100:.0f} % earns the point, "
                 f"{ACC_HALF * 100:.0f} % half of it).")
+    epochs = TRAIN_KW["epochs"]
     setup = (f"Trained CompleteNeuralNetwork({TRAIN_SIZES}, activation='relu', seed=0) with "
              f"train(X, y, epochs={epochs}, batch_size={TRAIN_KW['batch_size']}, "
              f"lr={TRAIN_KW['lr']}) on {N_TRAIN} points of three spirals, from the grader's "
              "He-initialized weights and with the grader's forward and backward (a mistake "
-             "there costs ex1.forward or ex1.backward only); the grader tested the trained "
-             f"weights on {N_TEST} new points.")
+             "there costs ex1.forward or ex1.backward only), then twice more for 3 epochs "
+             "(seed=0 again, seed=1); the grader replayed the batches backward received to "
+             f"check the weights, and tested the trained weights on {N_TEST} new points.")
     total = form + shuffled + earned
     text = setup + "\n" + "\n".join(rows)
     return part.passed(text) if total == part.max_score else part.failed(text, score=total)
@@ -488,7 +408,7 @@ def score(results, submission):
         elif part.name in ("ex1.forward", "ex1.backward"):
             out.append(_score_values(part, r, part.name.split(".")[1], submission.seed))
         else:
-            out.append(_score_train(part, r, results["shuffle_probe"], submission.seed))
+            out.append(_score_train(part, r, submission.seed))
     return out
 
 

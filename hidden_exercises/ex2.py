@@ -109,24 +109,57 @@ def preprocess_probe(ns, inputs):
 
 
 def model_probe(ns, inputs):
+    """Export build_model(size, classes) of each configuration as two graphs (evaluation mode
+    on 5 images, training mode on 4); the evaluation sandbox runs them (model_graph_probe)."""
     import torch
 
-    torch.manual_seed(0)
+    from dlbasics.checks._export import export_graph
+
     out = {}
     for size, classes in inputs["configs"]:
         key = f"s{size}_c{classes}"
         try:
+            torch.manual_seed(0)
             model = ns["build_model"](size, classes)
-            out[f"{key}_params"] = int(sum(p.numel() for p in model.parameters()))
             x = torch.from_numpy(inputs[f"x{size}"])
-            model.eval()
-            with torch.no_grad():
-                out[f"{key}_eval"] = model(x).detach().numpy()
-                out[f"{key}_one"] = model(x[:1]).detach().numpy()
-            model.train()
-            out[f"{key}_train"] = model(x[:4]).detach().numpy()
+            out[f"{key}_eval"] = export_graph(model, x, training=False)
+            out[f"{key}_train"] = export_graph(model, x[:4], training=True)
         except Exception as exc:
-            out[f"{key}_error"] = f"{type(exc).__name__}: {exc}"
+            out[f"{key}_eval_error"] = f"{type(exc).__name__}: {exc}"
+    return out
+
+
+def model_graph_probe(ns, inputs):
+    """Runs in the evaluation sandbox: the graphs of one configuration on the grader's images
+    (5 in evaluation mode, then 1; 4 in training mode), the number of parameters, and the
+    evaluation output with the parameters shuffled."""
+    import io
+
+    import torch
+
+    torch.set_num_threads(1)
+    graphs = {mode: torch.jit.load(io.BytesIO(inputs[inputs[f"{mode}_key"]].tobytes()),
+                                   map_location="cpu") for mode in ("eval", "train")}
+    x = torch.from_numpy(inputs["x"])
+    out = {"params": int(sum(p.numel() for p in graphs["eval"].parameters()))}
+    for name, mode, batch in (("eval", "eval", x), ("one", "eval", x[:1]),
+                              ("train", "train", x[:4])):
+        try:
+            torch.manual_seed(0)
+            with torch.no_grad():
+                y = graphs[mode](batch)
+            out[name] = (y[0] if isinstance(y, (tuple, list)) else y).detach().float().numpy()
+        except Exception as exc:
+            out[f"{name}_error"] = f"{type(exc).__name__}: {exc}"
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in graphs["eval"].parameters():
+            p.copy_(torch.randn(p.shape, generator=gen) * (float(p.abs().mean()) + 0.1))
+        try:
+            y = graphs["eval"](x)
+            out["eval_shuffled"] = (y[0] if isinstance(y, (tuple, list)) else y).float().numpy()
+        except Exception as exc:
+            out["eval_shuffled_error"] = f"{type(exc).__name__}: {exc}"
     return out
 
 
@@ -213,13 +246,12 @@ def augment_probe(ns, inputs):
         torch.manual_seed(inputs["seed"])
         x = torch.from_numpy(inputs[key].copy())
         y = torch.from_numpy(inputs[f"y_{key}"].copy())
-        x_before, y_before = x.clone(), y.clone()
         xa, ya = ns["augment"](x, y)
         out[f"{key}_type"] = f"{type(xa).__module__}.{type(xa).__name__}"
         out[f"{key}_dtype"] = str(getattr(xa, "dtype", ""))
         out[f"{key}_aug"] = xa.detach().numpy() if isinstance(xa, torch.Tensor) else xa
         out[f"{key}_labels"] = ya.detach().numpy() if isinstance(ya, torch.Tensor) else ya
-        out[f"{key}_input_unchanged"] = bool(torch.equal(x, x_before) and torch.equal(y, y_before))
+        out[f"{key}_input_after"], out[f"{key}_labels_after"] = x.numpy(), y.numpy()
     return out
 
 
@@ -417,6 +449,13 @@ def _heldout_probe(seed: int) -> Probe:
                        reset_seed=public_seed(seed, "reset"), timeout_s=60)
 
 
+def _model_graph_probe(seed: int, size: int, classes: int) -> Probe:
+    x = _image_batch(seed, size, 64)[0][:5]
+    key = f"s{size}_c{classes}"
+    return Probe.from_function(model_graph_probe, timeout_s=30, inputs={
+        "x": x, "eval_key": f"{key}_eval", "train_key": f"{key}_train"})
+
+
 def _layers_graph_probe(seed: int) -> Probe:
     x8, _ = _image_batch(seed, 8, 64)
     return Probe.from_function(layers_graph_probe, timeout_s=60, inputs={
@@ -425,6 +464,10 @@ def _layers_graph_probe(seed: int) -> Probe:
 
 EVALUATIONS = (
     Evaluation("heldout", source="training_probe", models=("graph",), probe=_heldout_probe),
+    *(Evaluation(f"model_s{size}_c{classes}", source="model_probe",
+                 models=(f"s{size}_c{classes}_eval", f"s{size}_c{classes}_train"),
+                 probe=functools.partial(_model_graph_probe, size=size, classes=classes))
+      for size, classes in MODEL_CONFIGS),
     Evaluation("layers", source="layers_probe", models=("graph_eval", "graph_train"),
                probe=_layers_graph_probe),
 )
@@ -471,19 +514,26 @@ def _score_preprocess(part: Part, o: dict, seed: int):
     return part.failed(bullets(problems[:5]), status=status)
 
 
-def _score_model(part: Part, o: dict):
+def _score_model(part: Part, results: dict):
+    """Shapes read from the graphs of build_model run in the evaluation sandbox, on the
+    grader's images; the learner's process only exported them."""
     problems, good = [], 0
     for size, classes in MODEL_CONFIGS:
         key = f"s{size}_c{classes}"
         what = f"build_model({size}, {classes})"
-        if f"{key}_error" in o:
-            problems.append(f"{what} raised {o[f'{key}_error']}")
+        r = results.get(f"model_{key}")
+        if r is None or not r.ok:
+            problems.append(f"{what}: " + (r.error or r.describe_failure() if r else "not run"))
             continue
+        o = r.outputs
         bad = None
         for mode, n in (("eval", 5), ("one", 1), ("train", 4)):
-            arr, msg = as_array(o.get(f"{key}_{mode}"), "the output")
             label = {"eval": "in eval mode", "one": "for a batch of one image in eval mode",
                      "train": "in training mode"}[mode]
+            if f"{mode}_error" in o:
+                bad = f"{what} {label} raised {o[f'{mode}_error']}"
+                break
+            arr, msg = as_array(o.get(mode), "the output")
             if arr is None:
                 bad = f"{what}: {msg}"
             elif arr.shape != (n, classes):
@@ -493,9 +543,16 @@ def _score_model(part: Part, o: dict):
                 bad = f"{what} {label}: the output contains NaN or inf"
             if bad:
                 break
-        params = o.get(f"{key}_params")
-        if bad is None and isinstance(params, int) and params > MAX_PARAMS:
+        params = o.get("params")
+        shuffled, _ = as_array(o.get("eval_shuffled"), "")
+        if bad is None and not isinstance(params, int):
+            bad = f"{what}: the number of its parameters could not be read"
+        elif bad is None and params > MAX_PARAMS:
             bad = f"{what} has {params:,} parameters; keep it under {MAX_PARAMS:,}"
+        elif bad is None and (shuffled is None or shuffled.shape != (5, classes) or np.allclose(
+                shuffled, np.asarray(o["eval"], dtype=np.float64), rtol=1e-4, atol=1e-5)):
+            bad = (f"{what}: its output does not change when its parameters do; the logits "
+                   "must come from the model's layers")
         if bad:
             problems.append(bad)
         else:
@@ -650,7 +707,10 @@ def _score_augment(part: Part, o: dict, seed: int):
             continue
         if labels.shape != y.shape or not np.array_equal(labels, y):
             basic.append(f"{size}x{size}: the labels must come back unchanged, in the same order")
-        if o.get(f"{key}_input_unchanged") is not True:
+        after, _ = as_array(o.get(f"{key}_input_after"), "the input images after the call")
+        labels_after, _ = as_array(o.get(f"{key}_labels_after"), "the input labels after it")
+        if after is None or labels_after is None or not np.array_equal(after, x) \
+                or not np.array_equal(labels_after, y):
             basic.append(f"{size}x{size}: augment modified its input tensors in place; return "
                          "new tensors")
         moved = np.abs(aug - x).reshape(n, -1).max(axis=1) > 1e-3
@@ -718,7 +778,7 @@ def score(results, submission):
     seed = submission.seed
     return score_parts(PARTS, results, submission, names=NAMES, what="function", simple={
         "ex2.preprocess": ("preprocess_probe", lambda p, o: _score_preprocess(p, o, seed)),
-        "ex2.model": ("model_probe", _score_model),
+        "ex2.model": ("model_probe", lambda p, o: _score_model(p, results)),
         "ex2.layers": ("layers_probe", lambda p, o: _score_layers(p, results["layers"])),
         "ex2.augment": ("augment_probe", lambda p, o: _score_augment(p, o, seed)),
         "ex2.confusion": ("confusion_probe", lambda p, o: _score_confusion(p, o, seed)),

@@ -149,15 +149,15 @@ def gradient_probe(ns, inputs):
     loss = F.cross_entropy(logits, torch.from_numpy(inputs["labels"]))
     loss.backward()
     out = {"loss": float(loss.item())}
+    # per module of each kind: the gradient norm of each trainable parameter (None: no
+    # gradient); the grader decides what they mean
     for key, kind in (("embedding", nn.Embedding), ("lstm", nn.LSTM)):
-        modules = [m for m in model.modules() if isinstance(m, kind)]
-        params = [p for m in modules for p in m.parameters() if p.requires_grad]
-        out[f"{key}_found"] = len(modules)
-        out[f"{key}_missing_grad"] = sum(p.grad is None for p in params)
-        grads = [p.grad.detach().double().norm().item() for p in params if p.grad is not None]
-        out[f"{key}_grad_norm"] = float(sum(g * g for g in grads) ** 0.5) if grads else 0.0
-    out["no_grad"] = [name for name, p in model.named_parameters()
-                      if p.requires_grad and p.grad is None]
+        out[f"{key}_grads"] = [
+            [None if p.grad is None else float(p.grad.detach().double().norm().item())
+             for p in m.parameters() if p.requires_grad]
+            for m in model.modules() if isinstance(m, kind)]
+    out["grads"] = [[name, None if p.grad is None else float(p.grad.detach().double().norm())]
+                    for name, p in model.named_parameters() if p.requires_grad]
     return out
 
 
@@ -454,6 +454,18 @@ def _score_model(part: Part, o: dict, seed: int):
                    "the same logits alone and padded.")
 
 
+def _gradient_summary(modules) -> tuple[int | None, int, float | None]:
+    """From the probe's gradient norms per module (untrusted): how many modules, how many of
+    their parameters got no gradient, and the norm of the rest together (``None``: unreadable)."""
+    if not isinstance(modules, list) or not all(isinstance(m, list) for m in modules):
+        return None, 0, None
+    norms = [g for m in modules for g in m]
+    if not all(g is None or isinstance(g, float) for g in norms):
+        return None, 0, None
+    given = [g for g in norms if g is not None]
+    return len(modules), len(norms) - len(given), float(np.sqrt(sum(g * g for g in given)))
+
+
 def _score_gradients(part: Part, o: dict):
     loss = o.get("loss")
     if not isinstance(loss, float) or not np.isfinite(loss):
@@ -462,8 +474,7 @@ def _score_gradients(part: Part, o: dict):
     score, lines = 0.0, []
     for key, what, cls in (("embedding", "the embedding", "nn.Embedding"),
                            ("lstm", "the LSTM", "nn.LSTM")):
-        found, missing, norm = (o.get(f"{key}_{x}") for x in ("found", "missing_grad",
-                                                              "grad_norm"))
+        found, missing, norm = _gradient_summary(o.get(f"{key}_grads"))
         if not isinstance(found, int) or found < 1:
             lines.append(f"the model has no {cls} module")
         elif missing:
@@ -473,8 +484,10 @@ def _score_gradients(part: Part, o: dict):
             lines.append(f"the gradient of {what} is zero or not finite ({norm})")
         else:
             score += 1.0
-    no_grad = o.get("no_grad")
-    if isinstance(no_grad, list) and no_grad and score == part.max_score:
+    grads = o.get("grads")
+    no_grad = [g[0] for g in grads if isinstance(g, list) and len(g) == 2 and g[1] is None] \
+        if isinstance(grads, list) else []
+    if no_grad and score == part.max_score:
         lines.append(f"note: these parameters got no gradient: {', '.join(map(str, no_grad[:6]))}")
     return verdict(part, score, lines, "The loss's gradient reaches the embedding and the LSTM."
                            + ("\n" + lines[0] if lines else ""))

@@ -135,7 +135,7 @@ def test_bad_arguments_give_clear_errors():
         random_shift(x, -1, 0)
     with pytest.raises(ValueError, match="max_degrees"):
         random_rotation(x, -5.0, 0)
-    with pytest.raises(ValueError, match=r"p must be a probability in \[0, 1\]"):
+    with pytest.raises(ValueError, match=r"p must be in \[0, 1\], got"):
         random_flip(x, 1.5, 0)
     with pytest.raises(TypeError, match="dtype"):
         rotate_images(np.array([["a"]]), 1.0)

@@ -74,7 +74,7 @@ def test_embedding_rejects_bad_input():
         embedding_forward(np.array([[-1]]), W)
     with pytest.raises(TypeError, match="integer token ids"):
         embedding_forward(np.array([[0.0, 1.0]]), W)
-    with pytest.raises(ValueError, match="W must be 2-dimensional"):
+    with pytest.raises(ValueError, match="w must be 2-dimensional"):
         embedding_forward(np.array([[0]]), np.zeros(4))
     with pytest.raises(ValueError, match=r"padding_idx must be an integer in \[0, 3\], got 7"):
         embedding_forward(np.array([[0]]), W, padding_idx=7)

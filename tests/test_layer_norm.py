@@ -80,8 +80,10 @@ def test_layer_norm_class_matches_torch_module_and_stores_gradients():
 
 def test_layer_norm_rejects_bad_input():
     x, gamma, beta, dout = _case((2, 4), seed=5)
-    with pytest.raises(ValueError, match=r"gamma has shape \(3,\) .* d = 4 .* expected \(4,\)"):
+    with pytest.raises(ValueError, match=r"gamma has shape \(3,\); expected \(d\) = \(4,\) \(d from x\)"):
         layernorm_forward(x, gamma[:3], beta)
+    with pytest.raises(ValueError, match=r"x has shape \(\); expected \(\.\.\., d\): at least 1 axis"):
+        layernorm_forward(np.float64(1.0), gamma, beta)
     with pytest.raises(TypeError, match="dtypes differ"):
         layernorm_forward(x.astype(np.float32), gamma, beta)
     with pytest.raises(ValueError, match="eps must be a finite number > 0"):

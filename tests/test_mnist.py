@@ -301,7 +301,7 @@ def test_swapped_files_fail_on_the_magic_number(tmp_path, no_network):
 
 
 def test_bad_arguments(tmp_path, no_network):
-    with pytest.raises(ValueError, match="split must be 'train' or 'test', got 'validation'"):
+    with pytest.raises(ValueError, match="unknown split 'validation'; expected one of 'train', 'test'"):
         load_mnist(tmp_path, split="validation")
     with pytest.raises(TypeError, match="download must be True or False"):
         load_mnist(tmp_path, download="no")

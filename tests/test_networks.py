@@ -13,6 +13,7 @@ from dlbasics import (
     NeuralNetworkWithBackprop,
     SimpleNeuralNetwork,
     gradcheck,
+    mse_loss_grad,
 )
 
 TORCH_ACT = {
@@ -46,7 +47,7 @@ def test_mlp_forward_and_backward_match_torch_autograd(activation, sizes):
     logits_t, ws, bs = _torch_forward(model, X, TORCH_ACT[activation])
     F.cross_entropy(logits_t, torch.tensor(y)).backward()
     np.testing.assert_allclose(model.forward(X), logits_t.detach().numpy(), rtol=1e-10, atol=1e-12)
-    dW, db = model.backward(X, y)
+    dW, db = model.gradients(X, y)
     for ours, theirs in zip(dW + db, ws + bs):
         np.testing.assert_allclose(ours, theirs.grad.numpy(), rtol=1e-10, atol=1e-12)
     assert model.loss(X, y) == pytest.approx(F.cross_entropy(logits_t, torch.tensor(y)).item(), rel=1e-12)
@@ -58,19 +59,19 @@ def test_mlp_backward_matches_finite_differences(activation):
     model = MLP([4, 6, 3], activation=activation, seed=2, dtype=np.float64)
     X = rng.standard_normal((5, 4))
     y = rng.integers(0, 3, 5)
-    dW, db = model.backward(X, y)
+    dW, db = model.gradients(X, y)
     tol = 1e-7 if activation != "relu" else 1e-5
     for param, grad in zip(model.parameters(), dW + db):
         assert gradcheck(lambda _: model.loss(X, y), param, grad) < tol
 
 
-def test_simple_network_matches_torch_and_returns_every_layer():
+def test_simple_network_matches_torch():
     net = SimpleNeuralNetwork([2, 3, 1], seed=0)
     X = np.array([[1.0, 2.0], [3.0, 4.0]])
-    activations = net.forward(X)
-    assert [a.shape for a in activations] == [(2, 2), (2, 3), (2, 1)]
+    out = net.forward(X)
+    assert out.shape == (2, 1)
     out_t, _, _ = _torch_forward(net, X, torch.sigmoid)
-    np.testing.assert_allclose(activations[-1], out_t.detach().numpy(), rtol=1e-10)
+    np.testing.assert_allclose(out, out_t.detach().numpy(), rtol=1e-10)
 
 
 def test_backprop_network_gradients_match_torch_mse():
@@ -79,13 +80,15 @@ def test_backprop_network_gradients_match_torch_mse():
     X, y = rng.standard_normal((6, 3)), rng.standard_normal((6, 2))
     out_t, ws, bs = _torch_forward(net, X, torch.sigmoid)
     F.mse_loss(out_t, torch.tensor(y)).backward()
-    activations, zs = net.forward(X)
-    dW, db = net.backward(X, y, activations, zs)
+    out, cache = net.forward_with_cache(X)
+    assert [a.shape for a in cache.activations] == [(6, 3), (6, 5), (6, 4), (6, 2)]
+    np.testing.assert_array_equal(net.forward(X), out)
+    dW, db = net.backward(mse_loss_grad(out, y), cache)
     for ours, theirs in zip(dW + db, ws + bs):
         np.testing.assert_allclose(ours, theirs.grad.numpy(), rtol=1e-10, atol=1e-13)
-    assert net.compute_loss(activations[-1], y) == pytest.approx(F.mse_loss(out_t, torch.tensor(y)).item())
+    assert net.compute_loss(out, y) == pytest.approx(F.mse_loss(out_t, torch.tensor(y)).item())
     for param, grad in zip(net.weights, dW):
-        assert gradcheck(lambda _: net.compute_loss(net.forward(X)[0][-1], y), param, grad) < 1e-7
+        assert gradcheck(lambda _: net.compute_loss(net.forward(X), y), param, grad) < 1e-7
 
 
 XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
@@ -227,12 +230,12 @@ def test_callback_can_stop_training():
         (lambda m: m.forward(np.array([[np.nan, 0]])), ValueError, "non-finite"),
         (lambda m: m.forward(np.zeros((0, 2))), ValueError, "empty"),
         (
-            lambda m: m.backward(np.zeros((4, 2)), np.array([0, 1, 2, 3])),
+            lambda m: m.gradients(np.zeros((4, 2)), np.array([0, 1, 2, 3])),
             ValueError,
             r"expected values in \[0, 2\]",
         ),
         (
-            lambda m: m.backward(np.zeros((4, 2)), np.array([0, 1])),
+            lambda m: m.gradients(np.zeros((4, 2)), np.array([0, 1])),
             ValueError,
             "2 labels but there are 4 samples",
         ),
@@ -286,7 +289,7 @@ def test_constructor_errors():
 def test_float32_training_never_upcasts(activation):
     X, y = _blobs(64)
     model = MLP([2, 8, 3], activation=activation)
-    dW, db = model.backward(X.astype(np.float64), y)  # float64 input is cast to the model's dtype
+    dW, db = model.gradients(X.astype(np.float64), y)  # float64 input is cast to the model's dtype
     assert all(g.dtype == np.float32 for g in dW + db)
     logits, cache = model._forward(X, dropout=0.3, rng=np.random.default_rng(0))
     assert logits.dtype == np.float32

@@ -130,9 +130,9 @@ def test_recurrent_layers_reject_bad_shapes_with_clear_messages():
     x, h0, Wx, Wh, b, _, dh = _rnn_case(2, 3, 2, 4, seed=0)
     with pytest.raises(ValueError, match="x must be 3-dimensional"):
         rnn_forward(x[0], h0, Wx, Wh, b)
-    with pytest.raises(ValueError, match=r"Wx has shape \(4, 3\); expected \(H, D\) = \(4, 2\)"):
+    with pytest.raises(ValueError, match=r"wx has shape \(4, 3\); expected \(H, D\) = \(4, 2\)"):
         rnn_forward(x, h0, np.zeros((4, 3)), Wh, b)
-    with pytest.raises(ValueError, match=r"Wh has shape \(4, 3\); expected \(H, H\)"):
+    with pytest.raises(ValueError, match=r"wh has shape \(4, 3\); expected \(H, H\)"):
         rnn_forward(x, h0, Wx, np.zeros((4, 3)), b)
     with pytest.raises(ValueError, match=r"h0 has shape \(3, 4\); expected \(N, H\) = \(2, 4\)"):
         rnn_forward(x, np.zeros((3, 4)), Wx, Wh, b)

@@ -77,7 +77,7 @@ def test_apply_dropout_training_and_inference():
     assert out.dtype == a.dtype and abs(out.mean() - 1.0) < 0.02
     assert set(np.unique(out)) == {0.0, 2.0}
     assert apply_dropout(a, 0.5, training=False) is a
-    with pytest.raises(ValueError, match=r"dropout_rate must be in \[0, 1\), got 1"):
+    with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\), got 1"):
         apply_dropout(a, 1)
     with pytest.raises(TypeError, match=r"rng must be a numpy.random.Generator, an int seed or None"):
         dropout_mask((2,), 0.5, rng="seed")

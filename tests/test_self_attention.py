@@ -57,7 +57,8 @@ def test_attention_forward_and_backward_match_torch_in_float64(lead, t_q, t_k, d
     elif kind == "random":
         mask = np.random.default_rng(seed).random((*lead, t_q, t_k)) < 0.6
         mask[..., 0] = True  # every query keeps a key
-    out, weights, cache = scaled_dot_product_attention_forward(q, k, v, mask=mask, causal=causal)
+    out, cache = scaled_dot_product_attention_forward(q, k, v, mask=mask, causal=causal)
+    weights = cache.weights
     dq, dk, dv = scaled_dot_product_attention_backward(dout, cache)
     out_t, dq_t, dk_t, dv_t = _torch_sdpa(q, k, v, dout, mask, causal)
     for ours, theirs in ((out, out_t), (dq, dq_t), (dk, dk_t), (dv, dv_t)):
@@ -68,7 +69,7 @@ def test_attention_forward_and_backward_match_torch_in_float64(lead, t_q, t_k, d
 
 def test_weights_are_the_softmax_of_scaled_scores_and_exactly_zero_where_masked():
     q, k, v, _ = _qkv((2,), 5, 5, 4, 3, seed=1)
-    _, weights, _ = scaled_dot_product_attention_forward(q, k, v, causal=True)
+    weights = scaled_dot_product_attention_forward(q, k, v, causal=True)[1].weights
     assert np.all(weights[:, np.triu_indices(5, 1)[0], np.triu_indices(5, 1)[1]] == 0.0)
     scores = q @ k.transpose(0, 2, 1) / 2.0  # sqrt(d) = 2
     lower = np.tril(np.ones((5, 5), bool))
@@ -79,7 +80,7 @@ def test_weights_are_the_softmax_of_scaled_scores_and_exactly_zero_where_masked(
 def test_mask_and_causal_together_mean_a_key_must_pass_both():
     q, k, v, dout = _qkv((2,), 6, 6, 3, 2, seed=2)
     pad = np.array([[True] * 6, [True] * 4 + [False] * 2])[:, None, :]  # (2, 1, 6)
-    out, weights, cache = scaled_dot_product_attention_forward(q, k, v, mask=pad, causal=True)
+    out, cache = scaled_dot_product_attention_forward(q, k, v, mask=pad, causal=True)
     both = pad & np.tril(np.ones((6, 6), bool))
     out_t, dq_t, dk_t, dv_t = _torch_sdpa(q, k, v, dout, mask=both)
     np.testing.assert_allclose(out, out_t, **TOL)
@@ -89,10 +90,10 @@ def test_mask_and_causal_together_mean_a_key_must_pass_both():
 
 def test_causal_output_does_not_depend_on_later_positions():
     q, k, v, _ = _qkv((1,), 7, 7, 4, 4, seed=3)
-    out, _, _ = scaled_dot_product_attention_forward(q, k, v, causal=True)
+    out, _ = scaled_dot_product_attention_forward(q, k, v, causal=True)
     k2, v2, q2 = k.copy(), v.copy(), q.copy()
     k2[:, 4:], v2[:, 4:], q2[:, 4:] = 100.0, -50.0, 3.0
-    out2, _, _ = scaled_dot_product_attention_forward(q2, k2, v2, causal=True)
+    out2, _ = scaled_dot_product_attention_forward(q2, k2, v2, causal=True)
     np.testing.assert_array_equal(out2[:, :4], out[:, :4])
     assert not np.allclose(out2[:, 4:], out[:, 4:])
 
@@ -100,11 +101,11 @@ def test_causal_output_does_not_depend_on_later_positions():
 def test_masked_keys_get_no_gradient_and_cannot_change_the_output():
     q, k, v, dout = _qkv((3,), 4, 6, 5, 2, seed=4)
     mask = _padding_mask(3, 4, 6, seed=4)[:, 0]  # (3, 1, 6)
-    out, _, cache = scaled_dot_product_attention_forward(q, k, v, mask=mask)
+    out, cache = scaled_dot_product_attention_forward(q, k, v, mask=mask)
     noisy_k, noisy_v = k.copy(), v.copy()
     hidden = ~np.broadcast_to(mask[:, 0, :], (3, 6))
     noisy_k[hidden], noisy_v[hidden] = 1e3, -1e3
-    out2, _, _ = scaled_dot_product_attention_forward(q, noisy_k, noisy_v, mask=mask)
+    out2, _ = scaled_dot_product_attention_forward(q, noisy_k, noisy_v, mask=mask)
     np.testing.assert_allclose(out2, out, rtol=1e-12)
     _, dk, dv = scaled_dot_product_attention_backward(dout, cache)
     assert np.all(dk[hidden] == 0.0) and np.all(dv[hidden] == 0.0)
@@ -116,7 +117,7 @@ def test_attention_gradients_match_finite_differences(causal):
     mask = np.ones((2, 1, 4), bool)
     mask[1, 0, 3] = False
     dq, dk, dv = scaled_dot_product_attention_backward(
-        dout, scaled_dot_product_attention_forward(q, k, v, mask, causal)[2])
+        dout, scaled_dot_product_attention_forward(q, k, v, mask, causal)[1])
 
     def f_q(x):
         return scaled_dot_product_attention_forward(x, k, v, mask, causal)[0]
@@ -133,7 +134,8 @@ def test_attention_gradients_match_finite_differences(causal):
 
 def test_attention_keeps_float32_and_does_not_overflow_on_large_scores():
     q, k, v, dout = (a.astype(np.float32) for a in _qkv((2,), 3, 3, 2, 2, seed=6))
-    out, weights, cache = scaled_dot_product_attention_forward(q * 1e3, k * 1e3, v, causal=True)
+    out, cache = scaled_dot_product_attention_forward(q * 1e3, k * 1e3, v, causal=True)
+    weights = cache.weights
     grads = scaled_dot_product_attention_backward(dout, cache)
     assert {a.dtype for a in (out, weights, *grads)} == {np.dtype(np.float32)}
     assert np.isfinite(out).all() and np.isfinite(weights).all()
@@ -161,7 +163,7 @@ def test_attention_rejects_bad_shapes_masks_and_dtypes():
         scaled_dot_product_attention_forward(q.astype(np.float32), k, v)
     with pytest.raises(TypeError, match="causal must be True or False"):
         scaled_dot_product_attention_forward(q, k, v, causal="yes")
-    _, _, cache = scaled_dot_product_attention_forward(q, k, v)
+    _, cache = scaled_dot_product_attention_forward(q, k, v)
     with pytest.raises(ValueError, match=r"dout has shape \(2, 3, 5\); expected \(2, 3, 6\)"):
         scaled_dot_product_attention_backward(dout[..., :5], cache)
 

@@ -86,15 +86,15 @@ def test_vocabulary_accepts_token_lists_and_skips_duplicates():
 
 def test_vocabulary_errors_name_what_was_expected():
     vocab = Vocabulary(["x"])
-    with pytest.raises(ValueError, match="out of range for a vocabulary of 3"):
+    with pytest.raises(ValueError, match=r"ids holds 1 id\(s\) outside \[0, 2\] \(first: 5\); the vocab"):
         vocab.decode([5])
-    with pytest.raises(TypeError, match="ids must be integers"):
+    with pytest.raises(TypeError, match="ids has dtype float64; expected integer token ids"):
         vocab.decode([1.5])
     with pytest.raises(TypeError, match="str or a sequence of str"):
         vocab.encode(42)
-    with pytest.raises(ValueError, match="min_freq must be a positive int"):
+    with pytest.raises(ValueError, match="min_freq must be an integer >= 1, got 0"):
         Vocabulary.from_texts(["a"], min_freq=0)
-    with pytest.raises(ValueError, match="max_size"):
+    with pytest.raises(ValueError, match="max_size must be an integer >= 0, got -1"):
         Vocabulary.from_texts(["a"], max_size=-1)
     with pytest.raises(TypeError, match="single str"):
         Vocabulary.from_texts("not a list")
@@ -155,7 +155,7 @@ def test_pad_sequences_custom_pad_value():
         ([[1], []], {}, ValueError, "sequence 1 is empty"),
         ([[1.5, 2.0]], {}, TypeError, "expected integer token ids"),
         ([[[1, 2]]], {}, ValueError, "flat list of ids"),
-        ([[1]], {"max_len": 0}, ValueError, "max_len must be a positive int"),
+        ([[1]], {"max_len": 0}, ValueError, "max_len must be an integer >= 1, got 0"),
         ("abc", {}, TypeError, "list of integer sequences"),
     ],
 )
@@ -226,15 +226,15 @@ def test_sentiment_label_rejects_text_without_one_adjective():
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "match"),
+    ("kwargs", "error", "match"),
     [
-        ({"n_samples": 0}, "n_samples must be a positive int"),
-        ({"n_samples": 2.5}, "n_samples must be a positive int"),
-        ({"n_samples": 10, "p_negation": 1.5}, "p_negation must be a probability"),
+        ({"n_samples": 0}, ValueError, "n_samples must be an integer >= 1, got 0"),
+        ({"n_samples": 2.5}, TypeError, "n_samples must be an integer, got float 2.5"),
+        ({"n_samples": 10, "p_negation": 1.5}, ValueError, r"p_negation must be in \[0, 1\], got 1.5"),
     ],
 )
-def test_corpus_rejects_bad_arguments(kwargs, match):
-    with pytest.raises(ValueError, match=match):
+def test_corpus_rejects_bad_arguments(kwargs, error, match):
+    with pytest.raises(error, match=match):
         make_sentiment_corpus(**kwargs)
 
 

@@ -293,3 +293,41 @@ def test_fit_rejects_bad_data():
         fit(model, (X, y), (X, y[:2]), progress=False)
     with pytest.raises(TypeError, match="model must be a torch.nn.Module"):
         evaluate("model", X, y)
+
+
+def test_numpy_and_pytorch_fit_share_their_arguments():
+    import inspect
+
+    from dlbasics.networks import MLP
+
+    ours, theirs = inspect.signature(MLP.fit).parameters, inspect.signature(fit).parameters
+    shared = {"val_data", "epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "seed",
+              "progress"}
+    assert shared <= set(ours) & set(theirs)
+    assert {name: ours[name].default for name in shared} == {name: theirs[name].default for name in shared}
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_numpy_and_pytorch_fit_give_the_same_history(optimizer):
+    # full batches, so the order of the samples does not matter: the two loops do the same steps,
+    # with weight decay on the weights only, and record loss and accuracy with the same meaning
+    from dlbasics.networks import MLP
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((40, 3)), rng.integers(0, 3, 40)
+    X_val, y_val = rng.standard_normal((10, 3)), rng.integers(0, 3, 10)
+    mlp = MLP([3, 8, 3], seed=0, dtype=np.float64)
+    for b in mlp.biases:
+        b[:] = rng.standard_normal(b.shape)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3)).double()
+    with torch.no_grad():
+        for layer, w, b in zip((net[0], net[2]), mlp.weights, mlp.biases):
+            layer.weight.copy_(torch.from_numpy(w))
+            layer.bias.copy_(torch.from_numpy(b))
+    settings = dict(epochs=4, batch_size=40, optimizer=optimizer, lr=0.1, momentum=0.9 * (optimizer == "sgd"),
+                    weight_decay=0.05, progress=False)
+    ours = mlp.fit(X, y, (X_val, y_val), **settings)
+    theirs = fit(net, (X, y), (X_val, y_val), **settings)
+    for field in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        np.testing.assert_allclose(getattr(ours, field), getattr(theirs, field), rtol=1e-9, err_msg=field)
+    np.testing.assert_allclose(mlp.biases[0], net[0].bias.detach().numpy(), rtol=1e-9)

@@ -81,10 +81,12 @@ def test_encode_and_decode_are_inverse():
     assert decode_chars(list(ids[:10])) == text[:10]
 
 
-@pytest.mark.parametrize("bad, match", [(0, "positive"), (-5, "positive"), (2.5, "positive"),
-                                        (True, "positive")])
-def test_bad_length_is_refused(bad, match):
-    with pytest.raises(ValueError, match=match):
+@pytest.mark.parametrize("bad, error, match", [(0, ValueError, "n_chars must be an integer >= 1"),
+                                               (-5, ValueError, "n_chars must be an integer >= 1"),
+                                               (2.5, TypeError, "n_chars must be an integer, got float"),
+                                               (True, TypeError, "n_chars must be an integer, got bool")])
+def test_bad_length_is_refused(bad, error, match):
+    with pytest.raises(error, match=match):
         make_toy_text(bad)
 
 

@@ -63,8 +63,8 @@ def test_relu_chain_is_exactly_zero_or_one_and_leaky_is_alpha_to_the_depth():
     ("kwargs", "error", "message"),
     [
         ({"activation": "softplus", "x": [0.0], "depth": 1}, ValueError, "unknown activation 'softplus'"),
-        ({"activation": "relu", "x": [0.0], "depth": 0}, ValueError, "depth must be a positive int"),
-        ({"activation": "relu", "x": [0.0], "depth": 2.5}, ValueError, "depth must be a positive int"),
+        ({"activation": "relu", "x": [0.0], "depth": 0}, ValueError, "depth must be an integer >= 1, got 0"),
+        ({"activation": "relu", "x": [0.0], "depth": 2.5}, TypeError, "depth must be an integer, got float"),
         ({"activation": "leaky_relu", "x": [0.0], "depth": 1, "alpha": 1.5}, ValueError,
          r"alpha .* \[0, 1\)"),
         ({"activation": "tanh", "x": [np.nan], "depth": 1}, ValueError, "x contains 1 non-finite value"),

@@ -23,7 +23,7 @@ def _maps(text, n_layers=2, n_heads=3, seed=0):
     """Real causal attention weights (n_layers, n_heads, T, T) from random queries and keys."""
     rng = np.random.default_rng(seed)
     q, k = rng.standard_normal((2, n_layers, n_heads, len(text), 4))
-    return scaled_dot_product_attention_forward(q, k, k, causal=True)[1]
+    return scaled_dot_product_attention_forward(q, k, k, causal=True)[1].weights
 
 
 TEXTS = ["It is a truth", "My dear\nMr. Bennet"]

@@ -48,9 +48,9 @@ def test_outline_recipe_stays_at_the_mean_and_fixed_recipe_learns():
 
 
 def test_bad_arguments_are_rejected():
-    with pytest.raises(ValueError, match="epochs must be a positive int"):
+    with pytest.raises(ValueError, match="epochs must be an integer >= 1, got 0"):
         train_with_snapshots(epochs=0)
-    with pytest.raises(ValueError, match="snapshot_every must be a positive int"):
+    with pytest.raises(ValueError, match="snapshot_every must be an integer >= 1, got -1"):
         train_with_snapshots(snapshot_every=-1)
     with pytest.raises(ValueError, match="X has 3 samples"):
         train_with_snapshots(X=np.zeros((3, 2)), y=np.zeros((4, 1)))
@@ -84,8 +84,8 @@ def test_neuron_graph_draws_every_value_and_gradient():
 def test_explorer_trains_one_run_per_scale_and_rate():
     box = backprop_explorer(weight_scale=1.0, lr=0.5, epoch=600,
                             weight_scales=(0.01, 1.0), lrs=(0.5,), epochs=(0, 300, 600))
-    assert set(box.runs) == {(0.01, 0.5, 600), (1.0, 0.5, 600)}
-    run = box.runs[(1.0, 0.5, 600)]
+    assert set(box.data["runs"]) == {(0.01, 0.5, 600), (1.0, 0.5, 600)}
+    run = box.data["runs"][(1.0, 0.5, 600)]
     again = train_with_snapshots(weight_scale=1.0, lr=0.5, epochs=600, snapshot_every=300)
     np.testing.assert_array_equal(run.losses, again.losses)
     assert box.controls["epoch"].options[-1] == ("600", 2)

@@ -81,7 +81,7 @@ def test_optimizer_path_uses_the_given_start():
     [
         ({"surface": "himmelblau"}, ValueError),
         ({"steps": -1}, ValueError),
-        ({"steps": 2.5}, ValueError),
+        ({"steps": 2.5}, TypeError),
         ({"optimizer": "adam"}, TypeError),
         ({"start": (1.0, 2.0, 3.0)}, ValueError),
     ],

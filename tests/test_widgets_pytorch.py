@@ -78,7 +78,7 @@ def test_static_figure_has_a_row_per_image_and_a_column_per_filter(cnn, digits):
 @pytest.mark.parametrize(
     ("call", "error", "message"),
     [
-        (lambda m, X: conv_feature_maps(m, X, "conv3"), ValueError, "layer must be one of"),
+        (lambda m, X: conv_feature_maps(m, X, "conv3"), ValueError, "unknown layer 'conv3'; expected one of"),
         (lambda m, X: conv_feature_maps(m, X[:, :63]), ValueError, "not flat square images"),
         (lambda m, X: conv_feature_maps(m, X[:0]), ValueError, "empty"),
         (lambda m, X: conv_feature_maps(torch.nn.Linear(2, 2), X), TypeError, "'conv1'"),
@@ -99,7 +99,7 @@ def test_explorer_precomputes_every_image_layer_and_filter(cnn, digits):
     X, y = digits
     box = feature_map_explorer(cnn, X[:3], y[:3], filters=4)
     with torch.no_grad():
-        assert list(box.predictions) == list(cnn.eval()(torch.from_numpy(X[:3])).argmax(dim=1))
+        assert list(box.data["predictions"]) == list(cnn.eval()(torch.from_numpy(X[:3])).argmax(dim=1))
     assert box.controls["layer"].options == (("conv1", 0), ("conv2", 1))
     views = {static_view(box, image=i, layer=k, filter=f)[1].value
              for i in range(3) for k in range(2) for f in range(4)}

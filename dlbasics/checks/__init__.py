@@ -13,7 +13,7 @@ learner's code raises, the check prints the learner's own traceback (without
 the checker's frames) and a hint.
 
 An exercise with import rules (Exercise 1: NumPy only) declares them with
-:func:`declare_rules`; a check then also runs the grader's static scan
+:func:`~dlbasics.checks.registry.declare_rules`; a check then also runs the grader's static scan
 (:mod:`dlbasics.checks.static`) on the cells the learner has run and says at
 once when a graded part will score 0 because its code reaches a forbidden
 module.
@@ -23,9 +23,9 @@ reference implementations. Hidden tests, which decide the grade, live
 elsewhere (``hidden_exercises/``) and run in a sandbox.
 
 Each exercise's checks live in ``checks/<exercise>.py`` (``ex1.py``, ``ex2.py``,
-...) and register themselves with :func:`register`; ``check("ex2.model", ...)``
+...) and register themselves with :func:`~dlbasics.checks.registry.register`; ``check("ex2.model", ...)``
 imports ``checks/ex2.py`` on first use, so PyTorch is only imported by the
-exercises that need it. The registry itself (:func:`register`, :class:`CheckOutcome`)
+exercises that need it. The registry itself (``register``, :class:`CheckOutcome`)
 lives in :mod:`dlbasics.checks.registry`, which the exercise modules import: they never
 import this package's ``__init__``, so the two do not import each other.
 """

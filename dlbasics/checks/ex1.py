@@ -44,7 +44,7 @@ declare_rules("ex1", IMPORT_RULES, PART_CODE)
 
 # ----------------------------------------------------------------------------
 # Point rules shared with the grader: initialization scales, gradient
-# diagnosis, the shuffling of mini-batches.
+# diagnosis, mini-batch SGD judged from the weights it leaves.
 # ----------------------------------------------------------------------------
 
 
@@ -135,69 +135,279 @@ def backward_diagnosis(status: dict[str, list[tuple[str, str]]]) -> str:
             "wrong entry.")
 
 
-def shuffle_probe(ns: dict, inputs: dict) -> dict:
-    """Train two networks with the same seed and record the rows of every batch.
+RUNS = ("first", "again", "other")
+"""The training runs of :func:`sgd_probe`: ``seed`` for ``epochs``, ``seed`` again and
+``seed + 1`` for ``short_epochs``."""
 
-    Self-contained (it is also the grader's probe): ``inputs`` holds ``X``
-    (its first column numbers the rows), ``y``, ``sizes``, ``seed``,
-    ``epochs`` and ``batch_size``. Batches are seen through ``backward``,
-    which ``train`` must call once per batch.
+
+def sgd_probe(ns: dict, inputs: dict) -> dict:
+    """Train the learner's network three times and return what training left, data only.
+
+    Self-contained (it is also the grader's probe). Each run builds
+    ``CompleteNeuralNetwork(sizes, activation="relu", seed=...)``, sets the weights and biases
+    given in ``inputs`` (``W0``, ``b0``, ...), installs a plain NumPy ReLU ``forward`` and
+    ``backward`` (so a mistake in the learner's own costs its own part only) and calls the
+    learner's ``train``. ``backward`` notes the rows of every batch it gets (their indices in
+    ``X``, ``-1`` for a row that is not one of ``X``'s). Runs (:data:`RUNS`): ``first`` with
+    ``seed`` and ``kwargs``, ``again`` with the same seed and ``other`` with ``seed + 1``, both
+    for ``short_epochs`` epochs. Returns, per run, the batches, the weights after training
+    (``{run}_W0``, ...) and ``train``'s return value (``{run}_losses``), and ``predict(X)``
+    after the first run. Nothing here is a verdict: :func:`sgd_problems` replays the batches in
+    the grader and judges the rules from the weights.
     """
     import numpy as np
 
-    runs = []
-    for _ in range(2):
-        net = ns["CompleteNeuralNetwork"](inputs["sizes"], activation="relu", seed=inputs["seed"])
+    Net = ns["CompleteNeuralNetwork"]
+    X = np.asarray(inputs["X"], dtype=np.float64)
+    n_layers = len(inputs["sizes"]) - 1
+    rows = {row.tobytes(): i for i, row in enumerate(X)}
+    out = {}
+    for run, offset, short in (("first", 0, False), ("again", 0, True), ("other", 1, True)):
+        seed = int(inputs["seed"]) + offset
+        try:
+            net = Net(inputs["sizes"], activation="relu", seed=seed)
+        except Exception:  # an unfinished __init__ costs ex1.init, not this part too
+            net = object.__new__(Net)
+            net.layer_sizes, net.activation = list(inputs["sizes"]), "relu"
+            net.rng = np.random.default_rng(seed)
+        net.weights = [np.array(inputs[f"W{i}"], dtype=np.float64) for i in range(n_layers)]
+        net.biases = [np.array(inputs[f"b{i}"], dtype=np.float64) for i in range(n_layers)]
         batches = []
-        backward = net.backward
 
-        def spy(Xb, yb, backward=backward, batches=batches):
-            batches.append(np.asarray(Xb, dtype=np.float64)[:, 0].round().astype(int).tolist())
-            return backward(Xb, yb)
+        def forward(A, net=net):
+            a = np.asarray(A, dtype=np.float64)
+            cache = ([], [])
+            for i, (W, b) in enumerate(zip(net.weights, net.biases)):
+                cache[0].append(a)
+                z = a @ W.T + b
+                cache[1].append(z)
+                a = z if i == len(net.weights) - 1 else np.maximum(z, 0.0)
+            net._cache = cache
+            return a
 
-        net.backward = spy
-        net.train(inputs["X"].copy(), inputs["y"].copy(), epochs=inputs["epochs"],
-                  batch_size=inputs["batch_size"], lr=0.01)
-        runs.append(batches)
-    return {"first": runs[0], "second": runs[1]}
+        def backward(Xb, yb, net=net, batches=batches, forward=forward):
+            Xb = np.asarray(Xb, dtype=np.float64)
+            batches.append([rows.get(np.ascontiguousarray(r).tobytes(), -1)
+                            for r in Xb.reshape(len(Xb), -1)])
+            logits = forward(Xb)
+            inputs_, zs = net._cache
+            yb = np.asarray(yb).astype(np.int64)
+            p = np.exp(logits - logits.max(axis=1, keepdims=True))
+            p /= p.sum(axis=1, keepdims=True)
+            p[np.arange(len(yb)), yb] -= 1.0
+            delta = p / len(yb)
+            dW, db = [None] * len(net.weights), [None] * len(net.weights)
+            for layer in range(len(net.weights) - 1, -1, -1):
+                dW[layer] = delta.T @ inputs_[layer]
+                db[layer] = delta.sum(axis=0)
+                if layer:
+                    delta = (delta @ net.weights[layer]) * np.heaviside(zs[layer - 1], 0.0)
+            return dW, db
+
+        net.forward, net.backward = forward, backward
+        kwargs = dict(inputs["kwargs"])
+        if short:
+            kwargs["epochs"] = int(inputs["short_epochs"])
+        losses = net.train(X.copy(), np.array(inputs["y"]), **kwargs)
+        out[f"{run}_losses"] = list(losses) if isinstance(losses, (list, tuple)) else losses
+        out[f"{run}_batches"] = batches
+        out[f"{run}_n_layers"] = len(net.weights)
+        for i, (W, b) in enumerate(zip(net.weights, net.biases)):
+            out[f"{run}_W{i}"], out[f"{run}_b{i}"] = W, b
+        if run == "first":
+            out["pred"] = net.predict(X.copy())
+    return out
 
 
-def shuffle_inputs(seed: int, n: int = 40, epochs: int = 3, batch_size: int = 16) -> dict:
-    """Inputs of :func:`shuffle_probe`: ``n`` rows numbered by their first column."""
-    rng = np.random.default_rng(seed)
-    X = np.c_[np.arange(n, dtype=np.float64), rng.normal(0, 1, n)]
-    return {"X": X, "y": rng.integers(0, 3, n).astype(np.int64), "sizes": [2, 8, 3],
-            "seed": int(seed % 1000), "epochs": epochs, "batch_size": batch_size}
+def sgd_inputs(X: np.ndarray, y: np.ndarray, weights: dict, *, seed: int, epochs: int,
+               batch_size: int, lr: float, short_epochs: int = 3) -> dict:
+    """Inputs of :func:`sgd_probe`: training data, initial weights (``W0``, ``b0``, ...), the
+    seed and ``train``'s keyword arguments."""
+    n_layers = len([k for k in weights if k.startswith("W")])
+    sizes = [int(weights["W0"].shape[1])] + [int(weights[f"W{i}"].shape[0])
+                                             for i in range(n_layers)]
+    return {"X": np.asarray(X, dtype=np.float64), "y": np.asarray(y, dtype=np.int64),
+            "sizes": sizes, "seed": int(seed), "short_epochs": int(short_epochs),
+            "kwargs": {"epochs": int(epochs), "batch_size": int(batch_size), "lr": float(lr)},
+            **weights}
 
 
-def shuffle_problems(outputs: dict, inputs: dict) -> list[str]:
-    """What :func:`shuffle_probe` saw that breaks the rules of Part 5 (empty: none)."""
-    n, epochs, size = len(inputs["y"]), inputs["epochs"], inputs["batch_size"]
+def relu_logits(Ws: list[np.ndarray], bs: list[np.ndarray], X: np.ndarray) -> np.ndarray:
+    """Logits of a ReLU network (no activation on the output layer), float64."""
+    a = np.asarray(X, dtype=np.float64)
+    for i, (W, b) in enumerate(zip(Ws, bs)):
+        a = a @ W.T + b
+        if i < len(Ws) - 1:
+            a = np.maximum(a, 0.0)
+    return a
+
+
+def _sgd_step(Ws: list[np.ndarray], bs: list[np.ndarray], X: np.ndarray, y: np.ndarray,
+              lr: float) -> float:
+    """One step of mini-batch SGD on the mean cross-entropy, in place; the loss before it."""
+    inputs, zs, a = [], [], X
+    for i, (W, b) in enumerate(zip(Ws, bs)):
+        inputs.append(a)
+        z = a @ W.T + b
+        zs.append(z)
+        a = z if i == len(Ws) - 1 else np.maximum(z, 0.0)
+    shifted = a - a.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    loss = float(-log_p[np.arange(len(y)), y].mean())
+    delta = np.exp(log_p)
+    delta[np.arange(len(y)), y] -= 1.0
+    delta /= len(y)
+    for layer in range(len(Ws) - 1, -1, -1):
+        dW, db = delta.T @ inputs[layer], delta.sum(axis=0)
+        if layer:
+            delta = (delta @ Ws[layer]) * np.heaviside(zs[layer - 1], 0.0)
+        Ws[layer] -= lr * dW
+        bs[layer] -= lr * db
+    return loss
+
+
+def _index_batches(batches: Any, n: int) -> list[list[int]] | None:
+    """The batches as lists of row indices in ``range(n)``, or ``None`` if they are not."""
+    if not isinstance(batches, list) or len(batches) > 100_000:
+        return None
+    out = []
+    for b in batches:
+        if not isinstance(b, list) or not all(type(i) is int and 0 <= i < n for i in b) or not b:
+            return None
+        out.append(b)
+    return out
+
+
+def _returned_weights(outputs: dict, run: str, shapes: list[tuple[int, int]]
+                      ) -> tuple[list[np.ndarray], list[np.ndarray]] | str:
+    """A run's weights after training as float64 arrays, or why they cannot be read."""
+    Ws, bs = [], []
+    for i, (n_out, n_in) in enumerate(shapes):
+        try:
+            W = np.asarray(outputs.get(f"{run}_W{i}"), dtype=np.float64)
+            b = np.asarray(outputs.get(f"{run}_b{i}"), dtype=np.float64)
+        except (TypeError, ValueError):
+            return f"weights[{i}] and biases[{i}] after training are not arrays of numbers"
+        if W.shape != (n_out, n_in) or b.shape != (n_out,):
+            return (f"after training, weights[{i}] and biases[{i}] have shapes {W.shape} and "
+                    f"{b.shape}, expected ({n_out}, {n_in}) and ({n_out},)")
+        if not (np.all(np.isfinite(W)) and np.all(np.isfinite(b))):
+            return "the trained weights contain NaN or inf: the training diverged"
+        Ws.append(W)
+        bs.append(b)
+    return Ws, bs
+
+
+def sgd_problems(outputs: dict, inputs: dict) -> dict[str, list[str]]:
+    """Judge :func:`sgd_probe`'s runs from their weights: ``{"sgd": ..., "order": ...,
+    "losses": ...}``, each a list of problems (empty: kept).
+
+    ``sgd``: replaying, here, mini-batch SGD from the initial weights on the batches
+    ``backward`` received (each row with its own label) gives the weights each run returned,
+    so those batches are the ones that trained them. ``order`` (read only from batches that
+    did): every epoch visits every sample once in batches of ``batch_size``, in a new order,
+    the same seed repeats the order and another seed changes it. ``losses``: ``train``
+    returned one loss per epoch, the mean of the batch losses the replay computes. ``outputs``
+    is untrusted: anything malformed breaks the rule it is needed for.
+    """
+    X, y = np.asarray(inputs["X"], dtype=np.float64), np.asarray(inputs["y"], dtype=np.int64)
+    n, kw = len(y), inputs["kwargs"]
+    epochs, size, lr = kw["epochs"], kw["batch_size"], kw["lr"]
+    n_layers = len(inputs["sizes"]) - 1
+    shapes = [(int(inputs[f"W{i}"].shape[0]), int(inputs[f"W{i}"].shape[1]))
+              for i in range(n_layers)]
+    out: dict[str, list[str]] = {"sgd": [], "order": [], "losses": []}
+    replayed: dict[str, list[float]] = {}
+    orders: dict[str, list[list[int]]] = {}
+    for run in RUNS:
+        returned = _returned_weights(outputs, run, shapes)
+        if isinstance(returned, str):
+            out["sgd"].append(returned)
+            break
+        batches = _index_batches(outputs.get(f"{run}_batches"), n)
+        if batches is None:
+            out["sgd"].append("backward received rows that are not training samples: pass it "
+                              "rows of X (and their labels)")
+            break
+        Ws = [np.array(inputs[f"W{i}"], dtype=np.float64) for i in range(n_layers)]
+        bs = [np.array(inputs[f"b{i}"], dtype=np.float64) for i in range(n_layers)]
+        replayed[run] = [_sgd_step(Ws, bs, X[b], y[b], lr) for b in batches]
+        if not all(np.allclose(a, b, rtol=1e-5, atol=1e-8)
+                   for a, b in zip([*Ws, *bs], [*returned[0], *returned[1]])):
+            out["sgd"].append(
+                "the trained weights are not what mini-batch SGD on the batches backward "
+                "received gives: update every weight and bias once per batch, W -= lr * dW, "
+                "with the gradients backward returned for that batch (each row with its own "
+                "label)")
+            break
+        orders[run] = batches
+    if out["sgd"]:
+        out["order"] = ["the order of the batches is judged only once the trained weights "
+                        "come from the batches backward received"]
+        out["losses"] = ["the epoch losses are checked only against the batches that trained "
+                         "the weights"]
+        return out
+    first = orders["first"]
     per_epoch = -(-n // size)
-    first, second = outputs.get("first"), outputs.get("second")
-    if not isinstance(first, list) or not isinstance(second, list):
-        return ["the batches could not be recorded"]
-    if not first:
-        return ["train never called self.backward: compute each batch's gradients with "
-                "backward (the grader watches the batches through it)"]
-    sizes = [len(b) if isinstance(b, list) else -1 for b in first]
+    sizes = [len(b) for b in first]
     want = ([size] * (n // size) + ([n % size] if n % size else [])) * epochs
-    if sizes != want:
-        return [f"with {n} samples, batch_size={size} and epochs={epochs}, backward should get "
-                f"{per_epoch} batches per epoch of sizes {want[:per_epoch]}; it got sizes "
-                f"{sizes[:2 * per_epoch]}{' ...' if len(sizes) > 2 * per_epoch else ''}"]
-    orders = [[i for b in first[e * per_epoch:(e + 1) * per_epoch] for i in b]
-              for e in range(epochs)]
-    problems = []
-    if any(sorted(o) != list(range(n)) for o in orders):
-        problems.append("an epoch should visit every sample exactly once")
-    elif orders[0] == list(range(n)) or any(o == orders[0] for o in orders[1:]):
-        problems.append("the order of the samples should be new in every epoch: draw a "
-                        "permutation from self.rng at the start of each epoch")
-    if first != second:
-        problems.append("two networks with the same seed shuffled differently: draw the order "
-                        "from self.rng, not from np.random")
-    return problems
+    epoch_orders = [[i for b in first[e * per_epoch:(e + 1) * per_epoch] for i in b]
+                    for e in range(epochs)]
+    whole = sizes == want
+    if not first:
+        out["order"].append("train never called self.backward: compute each batch's gradients "
+                            "with backward (the grader replays the batches it gets)")
+    elif not whole:
+        out["order"].append(
+            f"with {n} samples, batch_size={size} and epochs={epochs}, backward should get "
+            f"{per_epoch} batches per epoch of sizes {want[:per_epoch]}; it got sizes "
+            f"{sizes[:2 * per_epoch]}{' ...' if len(sizes) > 2 * per_epoch else ''}")
+    elif any(sorted(o) != list(range(n)) for o in epoch_orders):
+        out["order"].append("an epoch should visit every sample exactly once")
+    elif epoch_orders[0] == list(range(n)) or any(o == epoch_orders[0] for o in epoch_orders[1:]):
+        out["order"].append("the order of the samples should be new in every epoch: draw a "
+                            "permutation from self.rng at the start of each epoch")
+    short = len(orders["again"])
+    if not out["order"]:
+        if orders["again"] != first[:short]:
+            out["order"].append("two networks with the same seed shuffled differently: draw the "
+                                "order from self.rng, not from np.random")
+        elif orders["other"] == orders["again"]:
+            out["order"].append("networks with different seeds shuffled the same way: draw the "
+                                "order from self.rng = np.random.default_rng(seed)")
+    means = None
+    if whole:
+        losses = np.asarray(replayed["first"])
+        weights = np.asarray(sizes, dtype=np.float64)
+        means = [float(np.dot(losses[e * per_epoch:(e + 1) * per_epoch],
+                              weights[e * per_epoch:(e + 1) * per_epoch]) / n)
+                 for e in range(epochs)]
+    out["losses"] = _loss_form(outputs.get("first_losses"), epochs, means)
+    return out
+
+
+def _loss_form(losses: Any, epochs: int, means: list[float] | None) -> list[str]:
+    """What is wrong with ``train``'s return value; ``means``: the epoch losses replayed
+    (``None`` when the batches do not make whole epochs: then shape, finiteness and a fall)."""
+    try:
+        arr = np.asarray(losses, dtype=np.float64)
+    except (TypeError, ValueError):
+        return [f"train should return a list of {epochs} epoch losses (numbers)"]
+    if arr.shape != (epochs,):
+        return [f"train should return one loss per epoch ({epochs} values), got an array of "
+                f"shape {arr.shape}"]
+    if not np.all(np.isfinite(arr)):
+        return ["the epoch losses contain NaN or inf: the training diverged"]
+    if means is not None and not np.allclose(arr, means, rtol=1e-4, atol=1e-6):
+        e = int(np.argmax(np.abs(arr - np.asarray(means))))
+        return [f"the epoch losses are not the mean batch losses of the epoch (epoch {e + 1}: "
+                f"train returned {arr[e]:.4f}, the batches backward received give "
+                f"{means[e]:.4f}): weight each batch's loss, taken before its update, by its "
+                "size and divide by the number of samples"]
+    if not arr[-1] < arr[0]:
+        return [f"the loss did not decrease ({arr[0]:.3f} in the first epoch, {arr[-1]:.3f} "
+                "in the last)"]
+    return []
 
 
 def _compare(got: Any, expected: np.ndarray, what: str, rtol: float = 1e-5,
@@ -358,7 +568,7 @@ def check_loss(softmax_cross_entropy) -> CheckOutcome:
 
 @register("ex1.backward", uses=PART_CODE["ex1.backward"])
 def check_backward(cls: type) -> CheckOutcome:
-    """``backward`` against ``dlbasics.MLP.backward`` with the same weights, layer by layer."""
+    """``backward`` against ``dlbasics.MLP.gradients`` with the same weights, layer by layer."""
     sizes = [3, 4, 5, 2]
     Ws, bs, X, y = _public_case(sizes, seed=1, n=6)
     status: dict[str, list[tuple[str, str]]] = {}
@@ -369,7 +579,7 @@ def check_backward(cls: type) -> CheckOutcome:
         if not isinstance(result, tuple) or len(result) != 2:
             return CheckOutcome(False, "backward should return a tuple (dW, db).")
         dW, db = result
-        ref_dW, ref_db = _reference_mlp(sizes, act, Ws, bs).backward(X, y)
+        ref_dW, ref_db = _reference_mlp(sizes, act, Ws, bs).gradients(X, y)
         if len(dW) != len(ref_dW) or len(db) != len(ref_db):
             return CheckOutcome(False, "backward should return one gradient per layer.",
                                 f"expected {len(ref_dW)} arrays in dW and in db, given "
@@ -389,30 +599,34 @@ def check_backward(cls: type) -> CheckOutcome:
 
 @register("ex1.train", uses=PART_CODE["ex1.train"])
 def check_train(cls: type) -> CheckOutcome:
-    """Shuffled mini-batches, then a short training run on public spirals."""
+    """Mini-batch SGD on public spirals as the grader runs it (:func:`sgd_probe`, with a plain
+    ReLU forward and backward installed), judged from the weights (:func:`sgd_problems`)."""
     from dlbasics import make_spirals
 
-    inputs = shuffle_inputs(seed=0)
-    problems = shuffle_problems(shuffle_probe({"CompleteNeuralNetwork": cls}, inputs), inputs)
-    if problems:
-        return CheckOutcome(False, "the mini-batches do not follow Part 5.",
-                            "\n".join(f"- {p}" for p in problems))
     X, y = make_spirals(450, n_classes=3, noise=0.05, seed=0, turns=0.75, dtype=np.float64)
     X_train, y_train, X_val, y_val = X[:300], y[:300], X[300:], y[300:]
-    net = cls([2, 32, 32, 3], activation="relu", seed=0)
-    losses = net.train(X_train, y_train, epochs=30, batch_size=32, lr=0.3)
-    losses = np.asarray(losses, dtype=np.float64)
-    if losses.shape != (30,):
-        return CheckOutcome(False, "train should return one loss per epoch.",
-                            f"expected 30 values, given an array of shape {losses.shape}.")
-    if not np.all(np.isfinite(losses)) or not losses[-1] < losses[0]:
-        return CheckOutcome(False, "the training loss did not go down.",
-                            f"epoch losses: {fmt(losses)}")
-    pred = np.asarray(net.predict(X_val))
-    if pred.shape != y_val.shape:
-        return CheckOutcome(False, "predict should return one label per row.",
-                            f"expected shape {y_val.shape}, given {pred.shape}.")
-    acc = float(np.mean(pred == y_val))
+    rng = np.random.default_rng(0)
+    sizes = [2, 32, 32, 3]
+    weights = {}
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        weights[f"W{i}"] = rng.normal(0.0, np.sqrt(2.0 / n_in), (n_out, n_in))
+        weights[f"b{i}"] = np.zeros(n_out)
+    inputs = sgd_inputs(X_train, y_train, weights, seed=0, epochs=30, batch_size=32, lr=0.3)
+    outputs = sgd_probe({"CompleteNeuralNetwork": cls}, inputs)
+    problems = [p for rule in sgd_problems(outputs, inputs).values() for p in rule]
+    if not problems:  # the weights are readable: sgd_problems checked them
+        Ws = [np.asarray(outputs[f"first_W{i}"], dtype=np.float64) for i in range(3)]
+        bs = [np.asarray(outputs[f"first_b{i}"], dtype=np.float64) for i in range(3)]
+        pred = np.asarray(outputs["pred"])
+        if pred.shape != y_train.shape or not np.array_equal(
+                pred, relu_logits(Ws, bs, X_train).argmax(axis=1)):
+            problems.append("predict(X) should return the argmax of forward(X), one label per "
+                            "row")
+    if problems:
+        return CheckOutcome(False, "the training does not follow Part 5.",
+                            "\n".join(f"- {p}" for p in problems))
+    losses = np.asarray(outputs["first_losses"], dtype=np.float64)
+    acc = float(np.mean(relu_logits(Ws, bs, X_val).argmax(axis=1) == y_val))
     detail = f"loss {losses[0]:.3f} -> {losses[-1]:.3f}; validation accuracy {acc:.1%}"
     if acc < 0.9:
         return CheckOutcome(False, "the network trains but does not reach 90% on the "

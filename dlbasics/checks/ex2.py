@@ -97,9 +97,38 @@ def check_model(build_model) -> CheckOutcome:
                                     f"{tuple(out.shape)}{hint}")
             if not torch.isfinite(out).all():
                 return CheckOutcome(False, f"{what} gives NaN or inf.")
+        problem = _graph_problem(model, x, classes)
+        if problem:
+            return CheckOutcome(False, f"build_model({size}, {classes}) does not work as an "
+                                "exported graph, the form in which the grader runs it.", problem)
     n_params = sum(p.numel() for p in build_model(8, 10).parameters())
     return CheckOutcome(True, f"logits of shape (n, num_classes) for 8x8 and 28x28 images "
                         f"({n_params:,} parameters for 8x8).")
+
+
+def _graph_problem(model, x, classes: int) -> str | None:
+    """Why ``model`` traced on the batch ``x`` does not give ``classes`` logits for a batch of
+    one image as well (``None``: it does)."""
+    import torch
+
+    from dlbasics.checks._export import export_graph, export_problem, load_graph
+
+    problem = export_problem(model, x)
+    if problem:
+        return problem
+    hint = ("keep the batch size out of the shapes (x.flatten(1), or x.view(x.size(0), -1)), "
+            "tracing records a Python number as a constant")
+    try:
+        with torch.no_grad():
+            out = load_graph(export_graph(model, x))(x[:1])
+    except RuntimeError as exc:
+        last = (str(exc).strip().splitlines() or ["RuntimeError"])[-1]
+        return f"traced on {len(x)} images, the graph fails on one image ({last}): {hint}"
+    out = out[0] if isinstance(out, (tuple, list)) else out
+    if tuple(out.shape) != (1, classes):
+        return (f"traced on {len(x)} images, the graph gives shape {tuple(out.shape)} for one "
+                f"image, expected (1, {classes}): {hint}")
+    return None
 
 
 @register("ex2.layers")

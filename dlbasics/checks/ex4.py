@@ -2,7 +2,7 @@
 
 Each check runs the learner's code on a small public case and compares with
 PyTorch's own layers loaded with the same weights
-(:mod:`dlbasics.checks._transformer`), or with what the exercise asks for. The
+(``dlbasics.checks._transformer``), or with what the exercise asks for. The
 grade itself comes from other, hidden cases, and from held-out text of a
 language the grader invents.
 """

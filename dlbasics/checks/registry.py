@@ -28,7 +28,7 @@ class CheckOutcome:
 
 
 class Verdict:
-    """What :func:`check` returns: true when the check passed, and invisible in a
+    """What :func:`dlbasics.checks.check` returns: true when the check passed, and invisible in a
     notebook (the printed message is the feedback). ``outcome`` holds the
     :class:`CheckOutcome`."""
 

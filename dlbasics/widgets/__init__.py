@@ -1,10 +1,11 @@
 """Interactive explorers (ipywidgets) for the chapters, one module per topic.
 
-Each explorer returns a widget to ``display``. All of them are built by
+Each explorer returns an :class:`~dlbasics.widgets.display.Explorer`, which a
+notebook displays as its widget. All of them are built by
 :func:`dlbasics.widgets.display.explorer`: their figures are drawn ahead for
 every value their controls offer and switched in the browser, so they work on
 the static pages of the book with no Python kernel; in a live kernel
-``box.show(**values)`` draws any other values. Every chapter that shows an
+``explorer.show(**values)`` draws any other values. Every chapter that shows an
 explorer also draws a static figure of the same idea for the printed book.
 
 Imports are lazy: ``import dlbasics.widgets`` does not import ipywidgets or
@@ -17,6 +18,7 @@ from dlbasics._lazy import lazy_exports
 
 # public name -> module (inside dlbasics.widgets) that defines it
 _EXPORTS: dict[str, str] = {
+    "Explorer": "display",
     "optimizer_race": "optimizers",
     "plot_learning_rate_grid": "optimizers",
     "regularization_explorer": "regularization",

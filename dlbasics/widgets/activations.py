@@ -28,7 +28,8 @@ from matplotlib.ticker import LogLocator, NullLocator
 
 from dlbasics.activations import get_activation
 from dlbasics.plots import CLASS_COLORS
-from dlbasics.validation import as_float_array, check_positive
+from dlbasics.validation import as_float_array, check_choice, check_int, check_positive
+from dlbasics.widgets.display import Explorer
 
 __all__ = [
     "DEPTH_GRID",
@@ -49,16 +50,11 @@ _FLOOR = 1e-30
 
 
 def _check_name(activation: str) -> str:
-    if activation not in EXPLORER_ACTIVATIONS:
-        valid = ", ".join(repr(a) for a in EXPLORER_ACTIVATIONS)
-        raise ValueError(f"unknown activation {activation!r}; expected one of {valid}")
-    return activation
+    return check_choice(activation, "activation", EXPLORER_ACTIVATIONS)
 
 
 def _check_depth(depth: int) -> int:
-    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 1:
-        raise ValueError(f"depth must be a positive int, got {depth!r}")
-    return int(depth)
+    return check_int(depth, "depth", minimum=1)
 
 
 def _check_alpha(alpha: float) -> float:
@@ -292,7 +288,7 @@ def activation_explorer(
     depths: tuple[int, ...] = DEPTH_GRID,
     weights: tuple[float, ...] = WEIGHT_GRID,
     precompute: bool = True,
-) -> Any:
+) -> Explorer:
     """Pick the activation, the weight of every layer and the depth; see the chain's gradient.
 
     Left: :math:`f` and :math:`f'`. Right: :math:`|g_d'(x)|` of
@@ -319,8 +315,7 @@ def activation_explorer(
 
     Returns
     -------
-    ipywidgets.VBox
-        See :func:`dlbasics.widgets.display.explorer`.
+    Explorer
     """
     from dlbasics.widgets.display import Control, Layer, explorer
 

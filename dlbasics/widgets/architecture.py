@@ -16,14 +16,14 @@ A network with ``layer_sizes = [n_0, n_1, ..., n_L]`` has, for each layer
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle, Rectangle
 
-from dlbasics.validation import check_layer_sizes
+from dlbasics.validation import check_choice, check_int, check_layer_sizes
+from dlbasics.widgets.display import Explorer
 
 __all__ = [
     "BATCH_SIZES",
@@ -115,9 +115,7 @@ def layer_shapes(layer_sizes: Sequence[int], n_samples: int = 1) -> list[tuple[s
         is the network's output.
     """
     sizes = check_layer_sizes(layer_sizes)
-    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
-        raise ValueError(f"n_samples must be a positive int, got {n_samples!r}")
-    n = int(n_samples)
+    n = check_int(n_samples, "n_samples", minimum=1)
     rows: list[tuple[str, tuple[int, ...]]] = [("X", (n, sizes[0]))]
     L = len(sizes) - 1
     for layer in range(1, L + 1):
@@ -210,13 +208,11 @@ def draw_network(
             ax.text((li + 0.5) * dx, -1.75, f"W{_sup(li + 1)} ({n_out}, {n_in})\nb{_sup(li + 1)} ({n_out},)\n"
                     f"{n_in * n_out + n_out:,} params", ha="center", va="top", fontsize=8.5,
                     family="monospace", color="#D55E00")
+    ax.set_aspect("equal")
     ax.set_xlim(-0.6 * dx, (L + 0.6) * dx)
     ax.set_ylim(-2.5 if show_shapes else -1.3, 1.7)
-    ax.set_aspect("equal")
     ax.axis("off")
-    if title is None:
-        title = f"{sizes}: {count_parameters(sizes):,} parameters"
-    ax.set_title(title, fontsize=10)
+    ax.set_title(f"{sizes}: {count_parameters(sizes):,} parameters" if title is None else title, fontsize=10)
     return ax
 
 
@@ -262,10 +258,8 @@ def draw_layer_product(
     matplotlib.axes.Axes
     """
     for name, v in (("n", n), ("n_in", n_in), ("n_out", n_out)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 1 <= v <= 12:
-            raise ValueError(f"{name} must be an int from 1 to 12, got {v!r}")
-    if layout not in ("batch", "column"):
-        raise ValueError(f"layout must be 'batch' or 'column', got {layout!r}")
+        check_int(v, name, minimum=1, maximum=12)
+    check_choice(layout, "layout", ("batch", "column"))
     if ax is None:
         fig = Figure(figsize=(7, 2.6))
         ax = fig.add_subplot()
@@ -362,7 +356,7 @@ def architecture_explorer(
     presets: Sequence[str | Sequence[int]] = PRESETS,
     batch_sizes: Sequence[int] = BATCH_SIZES,
     precompute: bool = True,
-) -> Any:
+) -> Explorer:
     """Pick an architecture and a batch size; see the diagram, the parameter count and every shape.
 
     Parameters
@@ -380,17 +374,15 @@ def architecture_explorer(
 
     Returns
     -------
-    ipywidgets.VBox
-        See :func:`dlbasics.widgets.display.explorer`; ``box.show(layer_sizes="5, 3, 2")``
+    Explorer
+        See :func:`dlbasics.widgets.display.explorer`; ``show(layer_sizes="5, 3, 2")``
         draws any architecture in a live kernel.
     """
     from dlbasics.widgets.display import Control, Layer, explorer
 
     first = _normalise(layer_sizes)
     options = list(dict.fromkeys([first, *(_normalise(p) for p in presets)]))
-    valid_n = isinstance(n_samples, (int, np.integer)) and not isinstance(n_samples, bool)
-    if not valid_n or not 1 <= n_samples <= 256:
-        raise ValueError(f"n_samples must be an int from 1 to 256, got {n_samples!r}")
+    check_int(n_samples, "n_samples", minimum=1, maximum=256)
     batches = sorted({int(n_samples), *(int(n) for n in batch_sizes)})
     controls = [
         Control("layer_sizes", options, first, "layer sizes", kind="dropdown"),

@@ -25,6 +25,7 @@ from matplotlib.figure import Figure
 
 from dlbasics.activations import softmax
 from dlbasics.text import Vocabulary, sentiment_label, tokenize
+from dlbasics.widgets.display import Explorer
 
 __all__ = [
     "DEFAULT_FILLERS",
@@ -189,7 +190,7 @@ def attention_explorer(
     fillers: Sequence[str] = DEFAULT_FILLERS,
     *,
     precompute: bool = True,
-) -> Any:
+) -> Explorer:
     """Choose a sentence frame and the words in its slot; see the attention weights and prediction.
 
     Parameters
@@ -209,7 +210,7 @@ def attention_explorer(
 
     Returns
     -------
-    ipywidgets.VBox
+    Explorer
         Two drop-downs and a bar chart of the weights over the tokens, titled
         with the model's P(positive) and the label the corpus's rule gives
         the sentence; see :func:`dlbasics.widgets.display.explorer`.

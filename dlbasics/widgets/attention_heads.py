@@ -23,6 +23,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from dlbasics.validation import as_float_array, format_shape
+from dlbasics.widgets.display import Explorer
 
 __all__ = ["attention_head_explorer", "plot_attention_head", "plot_attention_heads", "token_label"]
 
@@ -114,7 +115,7 @@ def attention_head_explorer(
     *,
     names: Sequence[str] | None = None,
     precompute: bool = True,
-) -> Any:
+) -> Explorer:
     """Choose a text, a layer and a head; see that head's attention map over the text.
 
     Parameters
@@ -131,7 +132,7 @@ def attention_head_explorer(
 
     Returns
     -------
-    ipywidgets.VBox
+    Explorer
         A drop-down for the text, toggle buttons for the layer and the head,
         and the heat map; see :func:`dlbasics.widgets.display.explorer`.
     """

@@ -18,16 +18,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator
 
+from dlbasics.losses import mse_loss, mse_loss_grad
 from dlbasics.networks import NeuralNetworkWithBackprop
 from dlbasics.plots import CLASS_COLORS
-from dlbasics.validation import as_float_array, check_positive, format_shape
+from dlbasics.validation import as_float_array, check_int, check_positive, format_shape
+from dlbasics.widgets.display import Explorer
 
 __all__ = [
     "EPOCHS",
@@ -135,9 +136,8 @@ def train_with_snapshots(
     -------
     TrainingRun
     """
-    for name, value in (("epochs", epochs), ("snapshot_every", snapshot_every)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    epochs = check_int(epochs, "epochs", minimum=1)
+    snapshot_every = check_int(snapshot_every, "snapshot_every", minimum=1)
     lr = check_positive(lr, "lr")
     X = XOR_INPUTS if X is None else as_float_array(X, "X", ndim=2)
     y = XOR_TARGETS if y is None else as_float_array(y, "y", ndim=2)
@@ -159,9 +159,9 @@ def train_with_snapshots(
     for epoch in range(epochs):
         if epoch % snapshot_every == 0:
             snapshot(epoch)
-        activations, zs = net.forward(X)
-        losses[epoch] = np.mean((activations[-1] - y) ** 2)
-        dW, db = net.backward(X, y, activations, zs)
+        out, cache = net.forward_with_cache(X)
+        losses[epoch] = mse_loss(out, y)
+        dW, db = net.backward(mse_loss_grad(out, y), cache)
         grad_norms[epoch] = [np.linalg.norm(g) for g in dW]
         net.update_parameters(dW, db, lr)
     snapshot(epochs)
@@ -350,7 +350,7 @@ def backprop_explorer(
     epochs: Sequence[int] = EPOCHS,
     seed: int = 0,
     precompute: bool = True,
-) -> Any:
+) -> Explorer:
     """Train XOR with the chosen initial weight scale and learning rate; scrub through the epochs.
 
     One run of :func:`train_with_snapshots` per (scale, rate) pair, from the
@@ -376,8 +376,8 @@ def backprop_explorer(
 
     Returns
     -------
-    ipywidgets.VBox
-        See :func:`dlbasics.widgets.display.explorer`; ``box.runs`` holds the
+    Explorer
+        See :func:`dlbasics.widgets.display.explorer`; ``data["runs"]`` holds the
         training runs by ``(weight_scale, lr, epochs)``.
     """
     from dlbasics.widgets.display import Control, Layer, explorer
@@ -412,5 +412,5 @@ def backprop_explorer(
     ]
     box = explorer(controls, [Layer(draw, ("weight_scale", "lr", "epoch"))],
                    precompute=precompute, rows=[["weight_scale", "lr"], ["epoch"]])
-    box.runs = runs
+    box.data["runs"] = runs
     return box

@@ -21,7 +21,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from dlbasics.layers import conv2d_forward, conv_output_size
-from dlbasics.validation import as_float_array, check_int, format_shape
+from dlbasics.validation import as_float_array, check_choice, check_int, format_shape
+from dlbasics.widgets.display import Explorer
 
 __all__ = [
     "KERNELS",
@@ -52,10 +53,7 @@ PADDINGS = (0, 1, 2)
 
 def _kernel(kernel: str | np.ndarray) -> tuple[str, np.ndarray]:
     if isinstance(kernel, str):
-        if kernel not in KERNELS:
-            valid = ", ".join(repr(k) for k in KERNELS)
-            raise ValueError(f"unknown kernel {kernel!r}; expected one of {valid} or a square array")
-        return kernel, KERNELS[kernel]
+        return kernel, KERNELS[check_choice(kernel, "kernel", tuple(KERNELS))]
     arr = as_float_array(kernel, "kernel", ndim=2)
     if arr.shape[0] != arr.shape[1]:
         raise ValueError(f"kernel must be square (k, k), got shape {format_shape(arr.shape)}")
@@ -241,7 +239,7 @@ def _readout(img: np.ndarray, kernel: str, stride: int, padding: int) -> str:
 
 def convolution_explorer(
     images: Any, labels: Sequence[Any] | None = None, *, precompute: bool = True
-) -> Any:
+) -> Explorer:
     """Choose an image, a kernel, a stride and a padding; see the feature map and its size.
 
     Parameters
@@ -256,7 +254,7 @@ def convolution_explorer(
 
     Returns
     -------
-    ipywidgets.VBox
+    Explorer
         Four drop-downs (image, kernel from ``KERNELS``, stride from
         ``STRIDES``, padding from ``PADDINGS``), a read-out of the
         output-size formula and the figure of :func:`plot_convolution`; see

@@ -13,7 +13,7 @@ builds the widget:
   notebook's widget state, so the page the book builds switches figures in the
   browser, with no Python running. Identical images are stored once.
 * **Live kernel.** The same controls, the same links; in addition
-  ``box.show(**values)`` draws the layers for *any* values (off the grid too)
+  ``explorer.show(**values)`` draws the layers for *any* values (off the grid too)
   and shows them until a control moves, and ``precompute=False`` skips the
   grid and redraws on every change instead.
 
@@ -36,7 +36,9 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-__all__ = ["DPI", "Control", "Layer", "explorer", "png", "static_view"]
+from dlbasics.validation import check_choice
+
+__all__ = ["DPI", "Control", "Explorer", "Layer", "explorer", "png", "static_view"]
 
 #: Resolution of explorer images (dots per inch of the figure size).
 DPI = 64
@@ -110,8 +112,7 @@ class Control:
     width: str = "330px"
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
+        check_choice(self.kind, "kind", KINDS)
         if len(self.options) == 0:
             raise ValueError(f"control {self.name!r} has no options; expected at least one")
         if self.labels is not None and len(self.labels) != len(self.options):
@@ -236,6 +237,60 @@ class _Builder:
         return stack
 
 
+class Explorer:
+    """What :func:`explorer` returns: the widget a notebook shows, and a handle on it.
+
+    A notebook displays it as its ``widget`` (an ``ipywidgets.VBox``: the
+    controls above the display), so the page the book builds saves the same
+    widget state as for the bare widget.
+
+    Attributes
+    ----------
+    widget : ipywidgets.VBox
+        Controls, the optional note, then the display.
+    controls : dict of str to ipywidgets widget
+        The control of each name; its ``index`` selects an option.
+    display : ipywidgets.GridBox
+        Shows the precomputed grid (``roots``) or, after :meth:`show`, ``live``.
+    roots : list of ipywidgets widget
+        One per layer: its precomputed tree of images (or, without
+        precompute, its current drawing).
+    links : list
+        The browser-side links from each control's ``index`` to the stacks it selects in.
+    n_images : int
+        Distinct precomputed images.
+    live : list of ipywidgets widget
+        What the last :meth:`show` drew, one per layer.
+    data : dict
+        What an explorer computed its figures from (e.g. ``"runs"``), for a reader or a test.
+    """
+
+    def __init__(self, widget: Any, controls: dict[str, Any], display: Any, roots: list[Any],
+                 links: list[Any], n_images: int, show: Callable[..., list[Any]],
+                 values: Callable[[], dict[str, Any]]) -> None:
+        self.widget, self.controls, self.display = widget, controls, display
+        self.roots, self.links, self.n_images = roots, links, n_images
+        self.live: list[Any] = []
+        self.data: dict[str, Any] = {}
+        self._draw, self._values = show, values
+
+    def __repr__(self) -> str:
+        return f"Explorer(controls={list(self.controls)}, n_images={self.n_images})"
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    def values(self) -> dict[str, Any]:
+        """The value each control selects now, by name."""
+        return self._values()
+
+    def show(self, **values: Any) -> None:
+        """Draw the layers for ``values`` (missing names: the controls' values) and display
+        them until a control moves; any values, on the grid or off it (needs a kernel)."""
+        self.live = self._draw(**values)
+        self.display.children = self.live
+
+
 def _cell_layout(cell: tuple[int, int]) -> Any:
     import ipywidgets as widgets
 
@@ -251,8 +306,8 @@ def explorer(
     dpi: int = DPI,
     note: str | None = None,
     rows: Sequence[Sequence[str]] | None = None,
-) -> Any:
-    """Build an explorer widget: controls above a display the controls switch.
+) -> Explorer:
+    """Build an explorer: controls above a display the controls switch.
 
     Parameters
     ----------
@@ -272,12 +327,9 @@ def explorer(
 
     Returns
     -------
-    ipywidgets.VBox
-        Attributes: ``controls`` (dict name -> widget), ``values()`` (dict of
-        the selected values), ``show(**values)`` (draw any values, on the grid
-        or off it, and display them; needs a kernel), ``n_images`` (distinct
-        precomputed images) and ``live`` (the images ``show`` fills, one per
-        layer, or the HTML widgets for HTML layers).
+    Explorer
+        Displayed as its widget; ``values()``, ``show(**values)`` and the
+        parts a test follows (``controls``, ``links``, ``roots``, ``live``).
     """
     import ipywidgets as widgets
 
@@ -287,10 +339,8 @@ def explorer(
     by_name = {c.name: c for c in controls}
     if len(by_name) != len(controls):
         raise ValueError("two controls share a name")
-    for layer in layers:
-        unknown = [d for d in layer.depends if d not in by_name]
-        if unknown:
-            raise ValueError(f"a layer depends on unknown controls {unknown}; known: {list(by_name)}")
+    for name in (d for layer in layers for d in layer.depends):
+        check_choice(name, "control", tuple(by_name))
     # a layer's tree follows the order of the controls
     layers = [Layer(layer.draw, tuple(c.name for c in controls if c.name in layer.depends),
                     layer.key, layer.cell, layer.transparent) for layer in layers]
@@ -339,34 +389,26 @@ def explorer(
     box = widgets.VBox(children)
     box.add_class("dlbasics-explorer")
 
-    def show(**values: Any) -> None:
-        """Draw the layers for ``values`` (missing names: the controls' values) and display them."""
-        unknown = [k for k in values if k not in by_name]
-        if unknown:
-            raise ValueError(f"unknown controls {unknown}; known: {list(by_name)}")
-        chosen = {**current(), **values}
-        box.live = draw_live(chosen)
-        display.children = box.live
+    def draw(**values: Any) -> list[Any]:
+        for name in values:
+            check_choice(name, "control", tuple(by_name))
+        return draw_live({**current(), **values})
+
+    result = Explorer(box, control_widgets, display, roots, builder.links, builder.images, draw, current)
+    result.live = [] if precompute else roots
 
     def back_to_grid(_change: Any = None) -> None:
         if precompute:
             display.children = roots
         else:
-            show()
+            result.show()
 
     for w in control_widgets.values():
         w.observe(back_to_grid, names="index")
-    box.controls = control_widgets
-    box.values = current
-    box.show = show
-    box.live = [] if precompute else roots
-    box.n_images = builder.images
-    box.links = builder.links
-    box.roots = roots
-    return box
+    return result
 
 
-def static_view(box: Any, **indices: int) -> list[Any]:
+def static_view(box: Explorer, **indices: int) -> list[Any]:
     """What the static page shows when each control sits at the given option index.
 
     Follows the explorer's saved links the way the browser does: from each
@@ -375,7 +417,7 @@ def static_view(box: Any, **indices: int) -> list[Any]:
 
     Parameters
     ----------
-    box : ipywidgets.VBox
+    box : Explorer
         From :func:`explorer` (with ``precompute=True``).
     **indices : int
         Option index per control name; missing names keep the control's index.

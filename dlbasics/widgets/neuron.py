@@ -13,7 +13,6 @@ for the activation and the logic gate in front of the same picture.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -31,6 +30,9 @@ __all__ = [
     "neuron_output",
     "plot_neuron",
 ]
+
+from dlbasics.validation import check_choice
+from dlbasics.widgets.display import Explorer
 
 #: The four corners of the unit square, in the order (0,0), (0,1), (1,0), (1,1).
 GATE_INPUTS = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
@@ -63,17 +65,11 @@ _RANGES = {"step": (0.0, 1.0), "sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}
 
 
 def _check_activation(activation: str) -> str:
-    if activation not in NEURON_ACTIVATIONS:
-        valid = ", ".join(repr(a) for a in NEURON_ACTIVATIONS)
-        raise ValueError(f"unknown activation {activation!r}; expected one of {valid}")
-    return activation
+    return check_choice(activation, "activation", NEURON_ACTIVATIONS)
 
 
 def _check_gate(gate: str | None) -> str | None:
-    if gate is not None and gate not in GATES:
-        valid = ", ".join(repr(g) for g in GATES)
-        raise ValueError(f"unknown gate {gate!r}; expected None or one of {valid}")
-    return gate
+    return check_choice(gate, "gate", (None, *GATES))
 
 
 def neuron_output(
@@ -115,8 +111,7 @@ def gate_accuracy(w: tuple[float, float] | np.ndarray, b: float, gate: str) -> i
     int
         Between 0 and 4.
     """
-    if _check_gate(gate) is None:
-        raise ValueError("gate must be one of " + ", ".join(GATES))
+    check_choice(gate, "gate", tuple(GATES))
     pred = (GATE_INPUTS @ np.asarray(w, dtype=np.float64) + float(b) > 0).astype(int)
     return int((pred == GATES[gate]).sum())
 
@@ -219,9 +214,8 @@ def plot_neuron(
     ax.set_aspect("equal")
     ax.set_xlabel("$x_1$")
     ax.set_ylabel("$x_2$")
-    if title is None:
-        title = f"{activation}: $z = {w1:.1f}x_1 {w2:+.1f}x_2 {b:+.1f}$"
-    ax.set_title(title, fontsize=10)
+    ax.set_title(f"{activation}: $z = {w1:.1f}x_1 {w2:+.1f}x_2 {b:+.1f}$" if title is None else title,
+                 fontsize=10)
     return ax
 
 
@@ -300,7 +294,7 @@ def neuron_explorer(
     weights: tuple[float, ...] = WEIGHT_GRID,
     biases: tuple[float, ...] = BIAS_GRID,
     precompute: bool = True,
-) -> Any:
+) -> Explorer:
     """Sliders for :math:`w_1, w_2, b` and drop-downs for the activation and a logic gate.
 
     The figure is :func:`plot_neuron`: the output shaded over the plane, the
@@ -322,8 +316,7 @@ def neuron_explorer(
 
     Returns
     -------
-    ipywidgets.VBox
-        See :func:`dlbasics.widgets.display.explorer`.
+    Explorer
     """
     from dlbasics.widgets.display import Control, Layer, explorer
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -32,6 +31,8 @@ from matplotlib.ticker import NullLocator
 
 from dlbasics.optim import SGD, Adam, Optimizer, RMSprop
 from dlbasics.plots import CLASS_COLORS
+from dlbasics.validation import check_choice, check_int
+from dlbasics.widgets.display import Explorer
 
 __all__ = [
     "LOSS_SURFACES",
@@ -52,6 +53,8 @@ __all__ = [
 
 #: Where a run counts as diverged: a coordinate beyond this size.
 _DIVERGED = 1e6
+
+
 
 
 @dataclass(frozen=True)
@@ -182,23 +185,20 @@ def make_optimizer(
     dlbasics.optim.Optimizer
         Every other hyperparameter at the :mod:`dlbasics.optim` default.
     """
+    check_choice(name, "optimizer", OPTIMIZER_NAMES)
     if name == "SGD":
         return SGD(lr)
     if name == "SGD + momentum":
         return SGD(lr, momentum=momentum)
     if name == "RMSprop":
         return RMSprop(lr) if alpha is None else RMSprop(lr, alpha=alpha)
-    if name == "Adam":
-        return Adam(lr) if beta1 is None else Adam(lr, betas=(beta1, 0.999))
-    raise ValueError(f"unknown optimizer {name!r}; expected one of {list(OPTIMIZER_NAMES)}")
+    return Adam(lr) if beta1 is None else Adam(lr, betas=(beta1, 0.999))
 
 
 def _surface(surface: LossSurface | str) -> LossSurface:
     if isinstance(surface, LossSurface):
         return surface
-    if isinstance(surface, str) and surface in LOSS_SURFACES:
-        return LOSS_SURFACES[surface]
-    raise ValueError(f"unknown loss surface {surface!r}; expected one of {list(LOSS_SURFACES)}")
+    return LOSS_SURFACES[check_choice(surface, "loss surface", tuple(LOSS_SURFACES))]
 
 
 def _axes(ax: Axes | None) -> Axes:
@@ -236,8 +236,7 @@ def optimizer_path(
         ``f`` at each point of ``path``.
     """
     surface = _surface(surface)
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
-        raise ValueError(f"steps must be an int >= 0, got {steps!r}")
+    steps = check_int(steps, "steps", minimum=0)
     if not callable(getattr(optimizer, "update", None)):
         raise TypeError(
             f"optimizer must have an update(params, grads) method like dlbasics.SGD, got {optimizer!r}"
@@ -497,7 +496,7 @@ def optimizer_race(
     alphas: Sequence[float] = ALPHAS,
     beta1s: Sequence[float] = BETA1S,
     precompute: bool = True,
-) -> Any:
+) -> Explorer:
     """Explorer: race the four optimizers on a 2-D loss surface at one shared learning rate.
 
     Controls: the surface, the learning rate, the number of steps, SGD's
@@ -521,8 +520,7 @@ def optimizer_race(
 
     Returns
     -------
-    ipywidgets.VBox
-        See :func:`dlbasics.widgets.display.explorer`.
+    Explorer
     """
     from dlbasics.widgets.display import Control, Layer, explorer
 

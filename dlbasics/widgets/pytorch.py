@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from dlbasics.validation import format_shape
+from dlbasics.validation import check_choice, format_shape
+from dlbasics.widgets.display import Explorer
 
 if TYPE_CHECKING:
     import torch
@@ -53,9 +54,7 @@ def _check_model(model: Any) -> nn.Module:
 
 
 def _check_layer(layer: str) -> str:
-    if layer not in LAYERS:
-        raise ValueError(f"layer must be one of {', '.join(map(repr, LAYERS))}, got {layer!r}")
-    return layer
+    return check_choice(layer, "layer", LAYERS)
 
 
 def _as_images(model: nn.Module, images: Any) -> torch.Tensor:
@@ -262,7 +261,7 @@ def feature_map_explorer(
     *,
     filters: int = 8,
     precompute: bool = True,
-) -> Any:
+) -> Explorer:
     """Pick an image, a convolution layer and a filter; see the filter and its feature map.
 
     The model runs once, on every image, when the explorer is built; the
@@ -284,8 +283,8 @@ def feature_map_explorer(
 
     Returns
     -------
-    ipywidgets.VBox
-        See :func:`dlbasics.widgets.display.explorer`; ``box.predictions``
+    Explorer
+        See :func:`dlbasics.widgets.display.explorer`; ``data["predictions"]``
         holds the model's class for each image.
     """
     import torch
@@ -325,5 +324,5 @@ def feature_map_explorer(
     layers = [Layer(image_panel, ("image",)),
               Layer(map_panels, ("image", "layer", "filter"), cell=(0, 1))]
     box = explorer(controls, layers, precompute=precompute, rows=[["image", "layer", "filter"]])
-    box.predictions = predictions
+    box.data["predictions"] = predictions
     return box

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -23,7 +22,8 @@ from matplotlib.patches import Rectangle
 from dlbasics.networks import MLP
 from dlbasics.optim import Adam, Optimizer
 from dlbasics.plots import CLASS_COLORS
-from dlbasics.validation import as_float_array, check_labels, format_shape
+from dlbasics.validation import as_float_array, check_int, check_labels, format_shape
+from dlbasics.widgets.display import Explorer
 
 __all__ = [
     "RegularizationGrid",
@@ -155,8 +155,7 @@ def train_regularization_grid(
     y_val = check_labels(y_val, len(X_val), n_classes, "y_val")
     l2s = _values(weight_decay_values, "weight_decay_values")
     ps = _values(dropout_values, "dropout_values", upper=1.0)
-    if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)) or resolution < 2:
-        raise ValueError(f"resolution must be an int >= 2, got {resolution!r}")
+    resolution = check_int(resolution, "resolution", minimum=2)
 
     both = np.concatenate([X_train, X_val])
     (x0, y0), (x1, y1) = both.min(axis=0) - padding, both.max(axis=0) + padding
@@ -270,7 +269,7 @@ def regularization_explorer(
     dropout: float | None = None,
     *,
     precompute: bool = True,
-) -> Any:
+) -> Explorer:
     """Explorer: pick an L2 strength and a dropout rate, see that model's decision regions.
 
     Nothing is trained here: the sliders select among the models stored in
@@ -289,8 +288,7 @@ def regularization_explorer(
 
     Returns
     -------
-    ipywidgets.VBox
-        See :func:`dlbasics.widgets.display.explorer`.
+    Explorer
     """
     from dlbasics.widgets.display import Control, Layer, explorer
 

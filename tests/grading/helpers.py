@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
+
 from dlbasics_grader.engine import available_exercises
 
 from ..helpers import HIDDEN
@@ -38,3 +40,14 @@ def survivors(uid: int, before_ticks: float) -> list[int]:
         if int(uid_line.split()[1]) == uid and start <= before_ticks and state not in "ZX":
             pids.append(int(entry))
     return pids
+
+
+def arrays_in(value) -> list[np.ndarray]:
+    """Every NumPy array in ``value``, through lists, tuples and dicts."""
+    if isinstance(value, np.ndarray):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [a for v in value for a in arrays_in(v)]
+    if isinstance(value, dict):
+        return [a for v in value.values() for a in arrays_in(v)]
+    return []

@@ -90,8 +90,8 @@ def test_the_markdown_report_says_what_passed_and_failed_and_escapes_learner_tex
     md = out.with_suffix(".md").read_text()
     assert md.startswith("# A neural network from scratch (NumPy) (ex1)")  # plain, no escapes
     assert f"file `{EX1}`" in md and "\\_" not in md.split("```", 1)[0]
-    # a raising __init__ costs ex1.init and what builds networks itself, not the training run
-    assert "**Score: 1.5 / 10**" in md and "| ex1.init: " in md
+    # a raising __init__ costs ex1.init and what builds networks itself, not the training runs
+    assert "**Score: 2 / 10**" in md and "| ex1.init: " in md
     assert "<script>" in md  # only inside a fenced block, whose fence is longer than the text's
     fence_line = next(ln for ln in md.splitlines() if ln.startswith("````"))
     assert fence_line == "````text"

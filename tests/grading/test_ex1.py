@@ -112,7 +112,7 @@ def test_hidden_reference_agrees_with_the_package_mlp():
         np.testing.assert_allclose(mod.reference_forward(Ws, bs, X, act)[0], mlp.forward(X),
                                    rtol=1e-12)
         dW, db = mod.reference_backward(Ws, bs, X, y, act)
-        rdW, rdb = mlp.backward(X, y)
+        rdW, rdb = mlp.gradients(X, y)
         for a, b in zip([*dW, *db], [*rdW, *rdb]):
             np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14)
 
@@ -200,24 +200,49 @@ def test_batches_in_a_fixed_order_cost_half_a_training_point(ex1, tmp_path, ex1_
 
 
 def test_the_training_message_states_every_point_rule(ex1):
+    from dlbasics.checks.ex1 import relu_logits
     from dlbasics_grader.engine import load_hidden_module
     from dlbasics_grader.spec import ProbeResult
 
     mod = load_hidden_module("ex1", HIDDEN)
-    X_train, _, _, _ = mod._train_data(ex1.seed)
-    weights = mod._initial_weights(ex1.seed)  # untrained: near chance on the held-out points
-    logits, _ = mod._trained_logits(weights, X_train)
-    outputs = {"losses": list(np.linspace(1, 0.5, 30)), "pred": logits.argmax(axis=1), **weights}
-    shuffle_inputs = mod.shuffle_inputs(ex1.seed)
-    shuffle = ProbeResult("shuffle_probe", "ok", {"first": [], "second": []})
+    weights = mod._initial_weights(ex1.seed)  # untrained, and no batch ever reached backward
+    Ws, bs = [weights[f"W{i}"] for i in range(3)], [weights[f"b{i}"] for i in range(3)]
+    outputs = {"pred": relu_logits(Ws, bs, mod._train_data(ex1.seed)[0]).argmax(axis=1)}
+    for run in ("first", "again", "other"):
+        outputs |= {f"{run}_{k}": v for k, v in weights.items()}
+        outputs |= {f"{run}_losses": list(np.linspace(1, 0.5, 30)), f"{run}_batches": []}
     result = mod._score_train(ex1.part("ex1.train"), ProbeResult("train_probe", "ok", outputs),
-                              shuffle, ex1.seed)
+                              ex1.seed)
     assert result.score == 0.5
     for text in ("right form: 0.5/0.5", "never called self.backward", "0/0.5 point",
                  "Held-out accuracy (below 70%)",
                  "0/1 point (90 % earns the point, 70 % half of it)"):
-        assert text in result.output
-    assert shuffle_inputs["epochs"] >= 2
+        assert text in result.output, result.output
+
+
+def test_training_is_judged_from_the_weights_the_batches_give(ex1):
+    """A forged record of shuffled batches earns nothing: the grader replays the batches and
+    the weights must be the ones they give; the losses must be the replay's too."""
+    from dlbasics.checks.ex1 import sgd_probe
+    from dlbasics_grader.engine import load_hidden_module
+    from dlbasics_grader.spec import ProbeResult
+
+    mod = load_hidden_module("ex1", HIDDEN)
+    ns = namespace_of(code_cells(SOLUTIONS / EX1, stop_at="def make_spirals"))
+    inputs = mod._train_inputs(ex1.seed)
+    honest = sgd_probe(ns, inputs)
+    part = ex1.part("ex1.train")
+    assert mod._score_train(part, ProbeResult("train_probe", "ok", honest), ex1.seed).score == 2
+    # the batches of a shuffled run, with the weights of an unshuffled one
+    unshuffled = sgd_probe(namespace_of(changed(
+        code_cells(SOLUTIONS / EX1, stop_at="def make_spirals"), NO_SHUFFLE)), inputs)
+    forged = {**unshuffled, **{k: v for k, v in honest.items() if k.endswith("_batches")}}
+    result = mod._score_train(part, ProbeResult("train_probe", "ok", forged), ex1.seed)
+    assert result.score == 0, result.output
+    assert "the trained weights are not what mini-batch SGD on the batches" in result.output
+    lossy = {**honest, "first_losses": [v / 2 for v in honest["first_losses"]]}
+    result = mod._score_train(part, ProbeResult("train_probe", "ok", lossy), ex1.seed)
+    assert result.score == 1.5 and "not the mean batch losses of the epoch" in result.output
 
 
 def test_the_point_table_states_every_threshold(ex1):

@@ -19,6 +19,7 @@ from dlbasics_grader.engine import grade, load_exercise, load_hidden_module
 from dlbasics_grader.spec import ProbeResult, Submission
 
 from ..helpers import EXERCISES, HIDDEN, SOLUTIONS, definition_cells, point_table, write_notebook
+from .helpers import arrays_in
 
 NOTEBOOKS = {"ex2": "ex2_cnn.ipynb", "ex3": "ex3_lstm_attention.ipynb"}
 
@@ -230,16 +231,6 @@ def _held_out(name: str, ex) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
-def _arrays(value) -> list[np.ndarray]:
-    if isinstance(value, np.ndarray):
-        return [value]
-    if isinstance(value, (list, tuple)):
-        return [a for v in value for a in _arrays(v)]
-    if isinstance(value, dict):
-        return [a for v in value.values() for a in _arrays(v)]
-    return []
-
-
 @pytest.mark.parametrize("name", sorted(NOTEBOOKS))
 def test_held_out_inputs_never_enter_the_learners_sandbox(name, exercises):
     """The held-out inputs go to the evaluation of the exported graph only; no probe that runs
@@ -249,14 +240,14 @@ def test_held_out_inputs_never_enter_the_learners_sandbox(name, exercises):
     X_test, y_test = _held_out(name, ex)
     rows = {x.tobytes() for x in X_test}
     for probe in ex.probes(ex.seed):
-        for arr in _arrays(dict(probe.inputs)):
+        for arr in arrays_in(dict(probe.inputs)):
             if arr.ndim >= 2 and arr.shape[1:] == X_test.shape[1:]:
                 shared = rows & {x.tobytes() for x in arr}
                 assert len(shared) < 0.2 * len(rows), (probe.name, len(shared))
     heldout = next(e for e in ex.evaluations if e.name == "heldout").probe(ex.seed)
     assert np.array_equal(heldout.inputs["X_test"], X_test)
     assert not any(np.array_equal(a, y_test) for e in ex.evaluations
-                   for a in _arrays(dict(e.probe(ex.seed).inputs)))
+                   for a in arrays_in(dict(e.probe(ex.seed).inputs)))
     assert len(X_test) > 400
 
 

@@ -1,0 +1,105 @@
+"""The process that runs learner code returns data only: no driver the grader sends into the
+learner's sandbox computes a verdict.
+
+Every probe of every exercise (``EXERCISE.probes(seed)``, the drivers that run where the
+learner's cells ran) is read as a syntax tree: outside the tests of ``if``/``while``/
+conditional expressions and comprehension filters (which only choose what to measure), no
+comparison, ``and``/``or``/``not``, or predicate call (other than one of the grader's own
+``inputs`` alone) (``bool``, ``all``, ``allclose``,
+``array_equal``, ``torch.equal``, ...) may appear, so no boolean made from the learner's
+results can travel back as an output. The evaluation probes (``EXERCISE.evaluations``) run
+in a fresh sandbox that never ran learner Python and may compare what they like.
+"""
+
+from __future__ import annotations
+
+import ast
+
+import numpy as np
+import pytest
+
+from dlbasics_grader.engine import available_exercises, load_exercise, load_hidden_module
+
+from ..helpers import HIDDEN
+from .helpers import arrays_in
+
+PREDICATES = {"bool", "all", "any", "allclose", "array_equal", "array_equiv", "isclose",
+              "equal", "isfinite", "isnan", "issubset", "startswith", "endswith"}
+
+
+def _called(node: ast.Call) -> str:
+    func = node.func
+    return func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+
+
+def verdicts_in(source: str, entry: str) -> list[str]:
+    """The expressions of driver ``entry`` in ``source`` that compute a verdict."""
+    tree = ast.parse(source)
+    fn = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == entry)
+    choosing: set[int] = set()
+    for node in ast.walk(fn):
+        tests = []
+        if isinstance(node, (ast.If, ast.While, ast.IfExp)):
+            tests = [node.test]
+        elif isinstance(node, ast.comprehension):
+            tests = list(node.ifs)
+        choosing |= {id(n) for t in tests for n in ast.walk(t)}
+    found: list[tuple[int, int, str]] = []
+    for node in ast.walk(fn):
+        if id(node) in choosing or {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} \
+                == {"inputs"}:  # a choice made from the grader's own inputs
+            continue
+        if isinstance(node, (ast.Compare, ast.BoolOp)) or (
+                isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not)) or (
+                isinstance(node, ast.Call) and _called(node) in PREDICATES):
+            found.append((node.lineno, node.col_offset, ast.unparse(node)))
+    return [f"line {line}: {text}" for line, _, text in sorted(found)]
+
+
+def test_a_verdict_in_a_driver_is_found():
+    source = '''
+def drive(ns, inputs):
+    out = {}
+    if inputs["x"] > 0:  # choosing what to measure is fine
+        out["y"] = ns["f"](inputs["x"])
+    out["same"] = bool(torch.equal(a, b))
+    out["big"] = out["y"] > 3
+    return {"ok": not out, **out}
+'''
+    assert [f.split(":")[0] for f in verdicts_in(source, "drive")] == [
+        "line 6", "line 6", "line 7", "line 8"]
+
+
+@pytest.mark.parametrize("name", available_exercises(HIDDEN))
+def test_no_driver_in_the_learners_sandbox_computes_a_verdict(name):
+    exercise = load_exercise(name, HIDDEN)
+    found = {probe.name: verdicts_in(probe.source, probe.entry)
+             for probe in exercise.probes(exercise.seed)}
+    assert {k: v for k, v in found.items() if v} == {}
+
+
+def _held_out_inputs(name: str, exercise) -> list[np.ndarray]:
+    """The held-out inputs of an exercise, as the grader makes them."""
+    if name == "ex1":
+        mod = load_hidden_module("ex1", HIDDEN)
+        return [mod._train_data(exercise.seed)[2]]
+    inputs = [dict(e.probe(exercise.seed).inputs) for e in exercise.evaluations
+              if e.name == "heldout"]  # the validation data there is the learner's too
+    return [i[k] for i in inputs for k in ("X_test", "windows") if k in i]
+
+
+@pytest.mark.parametrize("name", available_exercises(HIDDEN))
+def test_no_held_out_input_is_in_the_learners_sandbox(name):
+    """What the sandbox holds while the cells run is the job: the cells and the probes' inputs.
+    No held-out array is among those inputs, nor more than a few of its rows (short token
+    sequences recur by chance)."""
+    exercise = load_exercise(name, HIDDEN)
+    held_out = _held_out_inputs(name, exercise)
+    assert held_out and all(len(h) >= 300 for h in held_out)
+    for h in held_out:
+        rows = {x.tobytes() for x in h}
+        for probe in exercise.probes(exercise.seed):
+            for arr in arrays_in(dict(probe.inputs)):
+                if arr.ndim == h.ndim and arr.shape[1:] == h.shape[1:] and arr.dtype == h.dtype:
+                    shared = rows & {x.tobytes() for x in arr}
+                    assert len(shared) < 0.2 * len(rows), (probe.name, len(shared))
