@@ -30,6 +30,8 @@ WALL_FACTOR = 2.0
 long in wall time (code that sleeps or waits uses no CPU)."""
 MAX_MESSAGES = 10_000
 SMALL_MESSAGE = 256 * 1024
+READ_BYTES = 1 << 20
+"""Most bytes read from a stream at once (the message pipe holds 1 MiB)."""
 MAX_ITEMS = 1_000_000
 """Most lists, objects and elements one message may hold, counted in its bytes before it is
 decoded: JSON amplifies (``[[],[],...]`` takes 3 bytes a list as text and about 60 decoded),
@@ -324,7 +326,7 @@ class Watch:
     def _read_ready(self, timeout: float) -> None:
         for key, _ in self.sel.select(timeout=timeout):
             try:
-                data = os.read(key.fileobj.fileno(), 1 << 16)
+                data = os.read(key.fileobj.fileno(), READ_BYTES)
             except BlockingIOError:
                 continue
             except OSError:
@@ -342,7 +344,7 @@ class Watch:
     def _drain(self) -> None:
         while True:
             try:
-                data = self.chan.read(1 << 16)
+                data = self.chan.read(READ_BYTES)
             except (BlockingIOError, OSError):
                 data = None
             if not data:

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,8 @@ from .helpers import boot_ticks
 ATTACK_DIR = Path(__file__).with_name("attacks")
 ATTACKS = sorted(p.stem for p in ATTACK_DIR.glob("a[0-9][0-9]_*.py"))
 NOTEBOOK = "ex1_neural_network.ipynb"
+JOBS = 4
+"""Attacks graded at once in one mode's batch."""
 
 
 def load_attack(name: str):
@@ -84,18 +87,23 @@ class Graded:
     report: Any = None
     error: str = ""
     grader_peak_kib: int = 0
-    """The grading process's peak resident memory once this attack was graded (it grades
-    the corpus in order, so this is the peak over this attack and those before it)."""
+    """The grading process's peak resident memory once this attack was graded (the peak over
+    this attack and those graded before or beside it)."""
+    wall_s: float = 0.0
+    """How long its grading took."""
+    done_ticks: float = 0.0
+    """When its grading returned (clock ticks since boot): a process of its sandbox user that
+    started before then and still runs survived it (the user may be leased again later, by
+    another grader of the machine)."""
 
 
 @dataclass
 class CorpusRun:
-    """Every attack of one mode's batch, and when the batch ended (clock ticks)."""
+    """Every attack of one mode's batch."""
 
     mode: str
     hidden: Path
     graded: dict[str, Graded] = field(default_factory=dict)
-    done_ticks: float = 0.0
     wall_s: float = 0.0
     log: str = ""
 
@@ -148,12 +156,11 @@ def grade_corpus(mode: str, root: Path, solution: list[str], stubs: list[str],
                           capture_output=True, text=True, timeout=900,
                           cwd=str(REPO) if mode != "user" else "/")
     run.wall_s = time.monotonic() - t0
-    run.done_ticks = boot_ticks()
     run.log = f"exit {proc.returncode}\nstdout:\n{proc.stdout[-4000:]}\nstderr:\n{proc.stderr[-4000:]}"
     for name, g in run.graded.items():
         if (out / f"{name}.pickle").exists():
             with open(out / f"{name}.pickle", "rb") as fh:
-                g.report, g.error, g.grader_peak_kib = pickle.load(fh)
+                g.report, g.error, g.grader_peak_kib, g.done_ticks, g.wall_s = pickle.load(fh)
     for g in run.graded.values():
         if g.report is None and not g.error:
             g.error = f"the batch did not grade it\n{run.log}"
@@ -161,22 +168,30 @@ def grade_corpus(mode: str, root: Path, solution: list[str], stubs: list[str],
 
 
 def main(spec_file: str) -> None:
-    """Grade the batch ``spec_file`` describes (in the mode this process was started in)."""
+    """Grade the batch ``spec_file`` describes (in the mode this process was started in),
+    ``JOBS`` notebooks at a time as ``dlbasics-grade batch --jobs`` does: most attacks wait
+    for a time limit, and their waits overlap."""
     from dlbasics_grader.engine import grade, load_exercise
 
     spec = json.loads(Path(spec_file).read_text())
     hidden = Path(spec["hidden"])
     ex1 = load_exercise("ex1", hidden)
-    for job in spec["jobs"]:
+
+    def one(job: dict) -> None:
+        t0 = time.monotonic()
         try:
             report = grade(ex1, job["notebook"], private_paths=[hidden],
                            time_scale=job["time_scale"])
             graded = (report, "")
         except BaseException:  # noqa: BLE001 - recorded: the test fails with it
             graded = (None, traceback.format_exc())
+        done = boot_ticks()
         peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         with open(Path(spec["out"]) / f"{job['name']}.pickle", "wb") as fh:
-            pickle.dump((*graded, peak_kib), fh)
+            pickle.dump((*graded, peak_kib, done, time.monotonic() - t0), fh)
+
+    with ThreadPoolExecutor(max_workers=JOBS) as pool:
+        list(pool.map(one, spec["jobs"]))
 
 
 if __name__ == "__main__":

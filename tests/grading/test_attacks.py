@@ -173,7 +173,7 @@ def test_attack_is_graded_right(mode, name, corpus, ex1):
         mod.after(report)
     uid = report.isolation.get("user", "")
     if uid.startswith("uid "):
-        assert survivors(int(uid.split()[1]), run.done_ticks) == []
+        assert survivors(int(uid.split()[1]), graded.done_ticks) == []
 
 
 GRADER_PEAK_MIB = 512
