@@ -31,7 +31,7 @@ from .helpers import boot_ticks
 ATTACK_DIR = Path(__file__).with_name("attacks")
 ATTACKS = sorted(p.stem for p in ATTACK_DIR.glob("a[0-9][0-9]_*.py"))
 NOTEBOOK = "ex1_neural_network.ipynb"
-JOBS = 4
+JOBS = 3
 """Attacks graded at once in one mode's batch."""
 
 
