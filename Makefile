@@ -19,10 +19,15 @@ help:
 	@echo "make release - student bundle in dist/"
 	@echo "make public DEST=DIR - the public book repository in DIR"
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+# The course package with its torch extra, and the grader: its own distribution (grader/),
+# which the public book repository does not have.
+GRADER := $(wildcard grader/pyproject.toml)
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml $(GRADER)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet --retries 1 -r requirements-dev.txt -e .
+	$(BIN)/python -m pip install --quiet --retries 1 --timeout 10 -r requirements-dev.txt \
+		-e ".[torch]" $(if $(GRADER),-e ./grader)
 	touch $(STAMP)
 
 install: $(STAMP)

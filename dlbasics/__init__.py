@@ -144,6 +144,8 @@ _EXPORTS: dict[str, str] = {
     "one_hot": "datasets",
     "iterate_minibatches": "datasets",
     "load_mnist": "mnist",
+    # installing the course: PyTorch is the `torch` extra
+    "require_torch": "install",
     # PyTorch counterparts (import torch on first use)
     "SimpleNN": "torch_models",
     "SimpleCNN": "torch_models",

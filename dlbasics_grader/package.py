@@ -15,28 +15,33 @@ The templates are in ``templates/``.
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import os
 import stat
 import zipfile
 from pathlib import Path
 
+from dlbasics.install import TORCH_CPU_INDEX, torch_pin
 from dlbasics_grader.engine import load_exercise
 from dlbasics_grader.secret import KEY_FILE, grading_key
 
 TEMPLATES = Path(__file__).with_name("templates")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("dlbasics", "dlbasics_grader")
+PACKAGING_FILES = ("pyproject.toml", "README.md", "LICENSE", "grader/pyproject.toml",
+                   "grader/README.md")
+"""The two distributions' packaging, at the same places as in the repository: the course package
+``dlbasics`` (``pyproject.toml``) and the grader ``dlbasics-grader`` (``grader/pyproject.toml``,
+whose sources are ``../dlbasics_grader``). ``pip install package package/grader`` installs both."""
 
 
 def _torch_pin() -> str:
-    """The version in the package's ``torch`` extra (``pyproject.toml``), where the pin is written."""
-    for requirement in importlib.metadata.requires("dlbasics") or []:
-        name, _, rest = requirement.partition("==")
-        if name.strip() == "torch" and rest:
-            return rest.split(";")[0].strip()
-    raise RuntimeError("pyproject.toml must pin torch exactly in [project.optional-dependencies] torch")
+    """The version in the course package's ``torch`` extra (``pyproject.toml``)."""
+    pin = torch_pin()
+    if pin is None:
+        raise RuntimeError("the installed dlbasics must pin torch exactly in pyproject.toml's "
+                           "[project.optional-dependencies] torch (reinstall it: make install)")
+    return pin
 
 
 TORCH_VERSION = _torch_pin()
@@ -73,7 +78,7 @@ def _package_files(repo_root: Path) -> list[tuple[Path, str]]:
             rel = path.relative_to(repo_root)
             if path.is_file() and not _SKIP_PARTS & set(rel.parts) and path.suffix != ".pyc":
                 files.append((path, f"package/{rel.as_posix()}"))
-    for name in ("pyproject.toml", "README.md", "LICENSE"):
+    for name in PACKAGING_FILES:
         p = repo_root / name
         if p.is_file():
             files.append((p, f"package/{name}"))
@@ -120,9 +125,8 @@ def actions_workflow(exercise_name: str, out_dir: Path, tests_dir: Path) -> Path
     :class:`~dlbasics_grader.engine.GraderSetupError`.
     """
     ex = load_exercise(exercise_name, tests_dir)
-    torch_install = (f" \"torch=={TORCH_VERSION}\" --extra-index-url "
-                     "https://download.pytorch.org/whl/cpu") if _needs_torch(ex.name, tests_dir) \
-        else ""
+    torch_install = (f" \"torch=={TORCH_VERSION}\" --extra-index-url {TORCH_CPU_INDEX}"
+                     if _needs_torch(ex.name, tests_dir) else "")
     text = _fill((TEMPLATES / "actions.yml").read_text(), exercise=ex.name,
                  notebook=ex.notebook, torch_install=torch_install)
     out_dir = Path(out_dir)

@@ -5,8 +5,9 @@ the student exercise notebooks (``exercises/``), the ``dlbasics`` package with
 its public checks, the install files and a README. Solutions, hidden tests and
 the rest of ``tests/`` are never copied; :func:`audit` proves it by reading
 every file of the bundle, and the release fails if it finds anything. The
-bundle's ``pyproject.toml`` is the repository's made learner-only
-(:func:`learner_pyproject`): it installs ``dlbasics`` and nothing of the grader.
+bundle's ``pyproject.toml`` is the repository's, copied as it is: it installs the course
+package ``dlbasics`` only (the grader is its own distribution, ``grader/pyproject.toml``,
+which is never copied).
 """
 
 from __future__ import annotations
@@ -19,12 +20,11 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 COPY_DIRS = ("chapters", "exercises", "dlbasics", "assets")
-COPY_FILES = ("requirements.txt", "LICENSE")  # pyproject.toml: learner_pyproject
+COPY_FILES = ("pyproject.toml", "requirements.txt", "LICENSE")
 SKIP_NAMES = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache", ".ruff_cache"}
 FORBIDDEN_MARKERS = ("# BEGIN SOLUTION", "# END SOLUTION", "<!-- BEGIN SOLUTION -->")
 GRADER_PACKAGE = "dlbasics_grader"
-BUNDLE_DESCRIPTION = ("Reference implementations, datasets, plots, widgets and the public exercise "
-                      "checks of the Deep Learning Basics course.")
+GRADER_DISTRIBUTION = "grader"  # the folder of the grader's pyproject.toml
 
 README = """# Deep Learning Basics — student bundle
 
@@ -37,7 +37,7 @@ You need Python 3.10 or newer (`python3 --version`; on Windows `py --version`). 
 ```bash
 # Linux and macOS
 python3 -m venv .venv
-.venv/bin/pip install --retries 1 --timeout 10 -r requirements.txt -e .
+.venv/bin/pip install --retries 1 --timeout 10 -r requirements.txt -e ".[torch]"
 .venv/bin/jupyter lab
 ```
 
@@ -45,12 +45,18 @@ On Windows, in PowerShell or the Command Prompt:
 
 ```bat
 py -m venv .venv
-.venv\\Scripts\\pip install --retries 1 --timeout 10 -r requirements.txt -e .
+.venv\\Scripts\\pip install --retries 1 --timeout 10 -r requirements.txt -e ".[torch]"
 .venv\\Scripts\\jupyter lab
 ```
 
+`-e ".[torch]"` installs the `dlbasics` package with PyTorch, which chapters 2 to 10 (chapters 2
+to 6 check their NumPy code against it) and Exercises 2 to 4 need. For chapter 1 and Exercise 1
+alone (Exercise 1 forbids PyTorch) `-e .` is enough and the install is less than half the
+size (on Linux about 600 MB instead of 1.5 GB); a notebook that needs PyTorch says so in its
+first cell and, where it is missing, stops there with the command that adds it.
+
 `requirements.txt` holds only what the course needs (NumPy, matplotlib, scikit-learn,
-PyTorch, JupyterLab and widgets). It installs PyTorch's CPU build: on Linux it fetches it from
+JupyterLab and widgets). PyTorch comes as its CPU build: on Linux pip fetches it from
 PyTorch's CPU-only index instead of the much larger CUDA build on PyPI. Nothing in the course
 needs a GPU. Without a network connection pip warns that it cannot reach PyTorch's index and
 installs from what it has; `--retries 1 --timeout 10` keeps that wait short (pip's
@@ -109,77 +115,6 @@ def _exercise_table(exercises: Path) -> str:
     return "\n".join(rows) if len(rows) > 2 else ""
 
 
-def _shipped_packages(bundle_dirs: tuple[str, ...] = COPY_DIRS, repo: Path = REPO) -> list[str]:
-    """The top-level Python packages the bundle copies (folders with an ``__init__.py``)."""
-    return [name for name in bundle_dirs if (repo / name / "__init__.py").is_file()]
-
-
-def learner_pyproject(text: str, packages: list[str]) -> str:
-    """The repository's ``pyproject.toml`` made learner-only, for the bundle.
-
-    The repository's file also installs the grader (the ``dlbasics-grade`` script, the
-    ``dlbasics_grader`` package and its data), which the bundle does not ship. Here every
-    script and entry point that names the grader is dropped (and a table left empty with
-    it), the package search includes exactly ``packages`` and their subpackages, package
-    data for the grader is dropped, and the description no longer promises an autograder.
-    Comments and everything else stay as they are.
-    """
-    lines = text.splitlines()
-    out: list[str] = []
-    table = ""
-    header_at = -1  # index in ``out`` of the current table's header
-    keys_in_table = 0
-    skipping = False  # inside a multi-line value being dropped
-
-    def close_table() -> None:
-        # a scripts or entry-points table that lost all its keys goes too
-        if header_at >= 0 and keys_in_table == 0 and (
-                table in ("project.scripts", "project.gui-scripts")
-                or table.startswith("project.entry-points")):
-            del out[header_at:]
-            while out and not out[-1].strip():
-                out.pop()
-            out.append("")
-
-    for line in lines:
-        stripped = line.strip()
-        if skipping:
-            skipping = "]" not in stripped
-            continue
-        header = re.fullmatch(r"\[([^\[\]]+)\]\s*(#.*)?", stripped)
-        if header:
-            close_table()
-            table, header_at, keys_in_table = header.group(1).strip(), len(out), 0
-            out.append(line)
-            continue
-        key = re.match(r"([A-Za-z0-9_.\"'-]+)\s*=\s*(.*)", stripped)
-        if key is None:
-            out.append(line)
-            continue
-        name, value = key.group(1).strip("\"'"), key.group(2)
-        grader_key = (table in ("project.scripts", "project.gui-scripts")
-                      or table.startswith("project.entry-points")) and GRADER_PACKAGE in value
-        grader_data = (table.startswith("tool.setuptools.package-data")
-                       or table.startswith("tool.setuptools.exclude-package-data")) and (
-                           name == GRADER_PACKAGE)
-        if grader_key or grader_data:
-            skipping = value.startswith("[") and "]" not in value
-            continue
-        keys_in_table += 1
-        if table == "tool.setuptools.packages.find" and name == "include":
-            patterns = ", ".join(f'"{p}", "{p}.*"' for p in packages)
-            out.append(f"include = [{patterns}]")
-            skipping = value.startswith("[") and "]" not in value
-        elif table == "project" and name == "description":
-            out.append(f'description = "{BUNDLE_DESCRIPTION}"')
-        else:
-            out.append(line)
-    close_table()
-    while out and not out[-1].strip():
-        out.pop()
-    return "\n".join(out) + "\n"
-
-
 def audit(bundle: Path) -> list[str]:
     """Everything in ``bundle`` that must not be there (empty list: clean)."""
     problems = []
@@ -199,7 +134,7 @@ def audit(bundle: Path) -> list[str]:
         for marker in FORBIDDEN_MARKERS:
             if marker in text:
                 problems.append(f"{rel}: contains {marker!r}")
-        if rel.parts[0] == "dlbasics_grader":
+        if rel.parts[0] in (GRADER_PACKAGE, GRADER_DISTRIBUTION):
             problems.append(f"{rel}: instructor grader code")
         elif "EXERCISE = Exercise(" in text or "dlbasics_grader" in text and path.suffix == ".py":
             problems.append(f"{rel}: hidden-test or grader code")
@@ -228,11 +163,6 @@ def build(out: Path, repo: Path = REPO) -> Path:
         src = repo / name
         if src.is_file():
             shutil.copy2(src, out / name)
-    pyproject = repo / "pyproject.toml"
-    if pyproject.is_file():
-        (out / "pyproject.toml").write_text(
-            learner_pyproject(pyproject.read_text(encoding="utf-8"),
-                              _shipped_packages(COPY_DIRS, repo)), encoding="utf-8")
     readme = README.replace("{exercise_table}", _exercise_table(repo / "exercises"))
     (out / "README.md").write_text(readme, encoding="utf-8")
     problems = audit(out)
@@ -241,9 +171,11 @@ def build(out: Path, repo: Path = REPO) -> Path:
     return out
 
 
-PUBLIC_DROP_DIRS = ("solutions", "hidden_exercises", GRADER_PACKAGE, "tests/grading", ".ci")
+PUBLIC_DROP_DIRS = ("solutions", "hidden_exercises", GRADER_PACKAGE, GRADER_DISTRIBUTION,
+                    "tests/grading", ".ci")
 """What the public book repository never holds: solutions, the hidden exercises with the
-grading key, the grader, the grader's tests, and the instructors' own CI entry point."""
+grading key, the grader (its source and its distribution), the grader's tests, and the
+instructors' own CI entry point."""
 PUBLIC_DROP_TARGETS = ("release", "public")
 
 
@@ -288,7 +220,8 @@ def build_public(out: Path, repo: Path = REPO) -> Path:
     It holds every tracked file of ``repo`` except :data:`PUBLIC_DROP_DIRS` and the tests,
     tools and benchmarks that import the grader: the book (chapters, configuration, tools),
     the ``dlbasics`` package with its tests, the student exercises, and the CI workflows.
-    Its ``pyproject.toml`` installs ``dlbasics`` only and its Makefile has no grader targets.
+    Its ``pyproject.toml`` is the repository's (it installs ``dlbasics`` only); its Makefile
+    has no grader targets.
     """
     out = Path(out)
     if out.exists():
@@ -304,10 +237,7 @@ def build_public(out: Path, repo: Path = REPO) -> Path:
             continue
         target = out / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        if rel == "pyproject.toml":
-            target.write_text(learner_pyproject(src.read_text(encoding="utf-8"),
-                                                ["dlbasics"]), encoding="utf-8")
-        elif rel == "Makefile":
+        if rel == "Makefile":
             target.write_text(public_makefile(src.read_text(encoding="utf-8")), encoding="utf-8")
         else:
             shutil.copy2(src, target)

@@ -47,26 +47,60 @@ def _torch_pin() -> str:
     return pin
 
 
-def test_requirements_pin_torch_and_nothing_else():
+def test_requirements_leave_torch_to_the_extra_and_pin_nothing():
+    """Learners choose: ``-e .`` (chapter 1, Exercise 1) or ``-e ".[torch]"`` (the rest)."""
     lines = _requirement_lines(ROOT / "requirements.txt")
-    pinned = [line for line in lines if "==" in line]
-    assert pinned == [_torch_pin()]
+    assert lines[0] == "--extra-index-url https://download.pytorch.org/whl/cpu"
+    assert not [line for line in lines if "==" in line]
+    assert not any(re.match(r"torch\b", line) for line in lines)
     dev = _requirement_lines(ROOT / "requirements-dev.txt")
     assert any(line.startswith("jupyter-book") and "<2" in line for line in dev)
-    assert not any(line.startswith("torchvision") for line in lines + dev)
+    assert not any(line.startswith("torch") for line in lines + dev)
+    assert '-e ".[torch]"' in (ROOT / "Makefile").read_text()  # the book and its tests use it
 
 
 def test_every_place_that_names_the_torch_version_agrees_with_pyproject():
+    from dlbasics.install import torch_pin
     from dlbasics_grader.package import TORCH_VERSION
 
     pin = _torch_pin()
     assert re.fullmatch(r"torch==\d+\.\d+\.\d+", pin), pin
-    torch_lines = [
-        line
-        for path in sorted(ROOT.glob("requirements*.txt"))
-        for line in _requirement_lines(path)
-        if re.match(r"torch\b(?!vision)", line)
-    ]
-    assert torch_lines and set(torch_lines) == {pin}
+    assert f"torch=={torch_pin()}" == pin  # what require_torch() tells a learner to install
     assert f"torch=={TORCH_VERSION}" == pin  # the Gradescope and Classroom set-up installs this
     assert f"`{pin}`" in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+NO_TORCH = ("import sys; sys.modules['torch'] = None  # every `import torch` now fails\n")
+
+
+def _without_torch(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", NO_TORCH + code], capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_the_package_and_exercise_1_work_without_torch():
+    proc = _without_torch(
+        "import numpy as np, dlbasics\n"
+        "from dlbasics.checks import check\n"
+        "import dlbasics.checks.ex1\n"
+        "out, _ = dlbasics.dense_forward(np.ones((1, 2)), np.ones((3, 2)), np.zeros(3))\n"
+        "print(dlbasics.sigmoid(np.zeros(2)).tolist(), out.tolist())\n")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[0.5, 0.5] [[2.0, 2.0, 2.0]]"
+
+
+def test_require_torch_says_how_to_install_it():
+    proc = _without_torch("import dlbasics; dlbasics.require_torch()")
+    assert proc.returncode != 0
+    assert "ModuleNotFoundError: This notebook needs PyTorch" in proc.stderr
+    pin = _torch_pin()
+    for text in (f"%pip install --retries 1 --timeout 10 \"{pin}\" --extra-index-url "
+                 "https://download.pytorch.org/whl/cpu",
+                 f"{sys.executable} -m pip install --retries 1 --timeout 10 \"{pin}\"",
+                 'pip install --retries 1 --timeout 10 -r requirements.txt -e ".[torch]"',
+                 "restart the kernel"):
+        assert text in proc.stderr, text
+    # where torch is there it is silent
+    ok = subprocess.run([sys.executable, "-c", "import dlbasics; dlbasics.require_torch()"],
+                        capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0 and ok.stdout == "" and ok.stderr == "", ok.stderr

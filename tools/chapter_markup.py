@@ -96,7 +96,8 @@ IMAGE_ALT = {
                 "and dot products between encodings depending only on the offset",
     "a8b99cf4": "ReLU and GELU and their derivatives: GELU is smooth at 0 with a small negative dip",
     "89e91ddd": "Gradient norm of each block's first MLP weight matrix at initialization in a "
-                "stack of 12 blocks, for each placement of the layer normalization",
+                "stack of 12 blocks, log scale: pre-LN and post-LN with residual connections, and "
+                "without residual connections with and without layer normalization",
     "54f16273": "Training and validation cross-entropy per character of the Transformer and the "
                 "LSTM against the training step, with the bigram baseline",
     "59246a44": "Attention map of the chosen head and layer of the trained character model on the "

@@ -37,7 +37,7 @@ SETUP_LINE = re.compile(
 # The lines a Colab install cell may hold (besides comments and blank lines).
 _INSTALL_LINE = re.compile(
     r"^\s*(?:try:|except\s+ImportError\b.*:\s*(?:#.*)?|import\s+dlbasics\s*|"
-    r"[%!]\s*pip\s+install\b.*)$"
+    r"[%!]\s*pip\s+install\b.*|dlbasics\.require_torch\(\)\s*)$"  # tools/torch_install_note.py
 )
 
 

@@ -36,7 +36,7 @@ def _install() -> None:
     if os.environ.get("DLBASICS_SKIP_INSTALL") == "1":
         return
     command = [sys.executable, "-m", "pip", "install", "--quiet", str(HERE / "package"),
-               *EXTRA_REQUIREMENTS]
+               str(HERE / "package" / "grader"), *EXTRA_REQUIREMENTS]
     if EXTRA_REQUIREMENTS:
         command += ["--extra-index-url", TORCH_INDEX]
     subprocess.run(command, check=True)

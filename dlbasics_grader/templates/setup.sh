@@ -21,12 +21,13 @@ if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 10))'; then
     exit 1
 fi
 python3 -m venv "$VENV"
-"$VENV/bin/pip" install --quiet --upgrade pip
+"$VENV/bin/python" -m pip install --quiet --upgrade pip
 if [ "{needs_torch}" = "yes" ]; then
-    "$VENV/bin/pip" install --quiet "torch=={torch_version}" \
+    "$VENV/bin/python" -m pip install --quiet "torch=={torch_version}" \
         --index-url https://download.pytorch.org/whl/cpu
 fi
-"$VENV/bin/pip" install --quiet "$AUTOGRADER/source/package"
+# the course package and the grader, each from its own pyproject.toml
+"$VENV/bin/python" -m pip install --quiet "$AUTOGRADER/source/package" "$AUTOGRADER/source/package/grader"
 chmod -R a+rX "$VENV"
 # The hidden tests, the package source and the submissions stay readable by root
 # only: the sandbox runs every notebook as another user (and, where the kernel has

@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -193,3 +194,42 @@ def unzip(zip_path: Path, dest: Path) -> Path:
             if mode:
                 os.chmod(dest / info.filename, mode & 0o7777)
     return dest
+
+
+EDITABLE_COURSE = ("__editable__", "dlbasics-", "dlbasics_grader-", "dlbasics.", "dlbasics_grader.")
+"""Site-packages entries of this run's own editable install of the course and the grader."""
+
+
+def seeded_venv(dest: Path) -> Path:
+    """A fresh virtual environment at ``dest`` that already holds this run's third-party
+    packages (NumPy, matplotlib, ...) but neither the course package nor the grader.
+
+    ``setup.sh`` then installs what a Gradescope image gets from it (``dlbasics`` and the
+    grader, built by pip from the zip's ``package/`` and ``package/grader/``) in seconds,
+    instead of minutes spent fetching and unpacking the dependencies again. The packages are
+    hard links of this run's own files (one filesystem; a copy otherwise): every path stays
+    inside ``dest``, as the sandbox's Landlock rules require, and pip replaces files by new
+    ones, never in place, so this run's environment is left as it was.
+    """
+    base = getattr(sys, "_base_executable", sys.executable)
+    subprocess.run([base, "-m", "venv", "--without-pip", str(dest)], check=True, timeout=120)
+    ours = Path(sysconfig.get_paths()["purelib"])
+    theirs = Path(subprocess.run([str(dest / "bin" / "python"), "-c",
+                                  "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                                 capture_output=True, text=True, check=True).stdout.strip())
+    for entry in ours.iterdir():
+        if entry.name.startswith(EDITABLE_COURSE):
+            continue
+        target = theirs / entry.name
+        if entry.is_dir():
+            shutil.copytree(entry, target, copy_function=_link_or_copy, symlinks=True)
+        else:
+            _link_or_copy(entry, target)
+    return dest
+
+
+def _link_or_copy(src: str | Path, dst: str | Path) -> None:
+    try:
+        os.link(src, dst, follow_symlinks=False)
+    except OSError:
+        shutil.copy2(src, dst, follow_symlinks=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import stat
 import subprocess
@@ -17,7 +18,7 @@ from dlbasics_grader.cli import main
 from dlbasics_grader.package import actions_workflow
 
 from ..helpers import EX1, EXERCISES, HIDDEN, SOLUTIONS
-from .platforms import unzip
+from .platforms import seeded_venv, unzip
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +34,7 @@ def test_gradescope_zip_holds_scripts_package_and_only_this_exercises_tests(ex1_
         modes = {i.filename: i.external_attr >> 16 for i in zf.infolist()}
         scripts = {n: zf.read(n).decode() for n in ("setup.sh", "run_autograder")}
     assert {"setup.sh", "run_autograder", "hidden_exercises/ex1.py",
-            "package/pyproject.toml", "package/dlbasics/__init__.py",
+            "package/pyproject.toml", "package/grader/pyproject.toml", "package/dlbasics/__init__.py",
             "package/dlbasics_grader/sandbox/child/runner.py",
             "package/dlbasics/checks/ex1.py"} <= names
     assert not any(n.startswith("hidden_exercises/ex") and n != "hidden_exercises/ex1.py" for n in names)
@@ -51,21 +52,23 @@ GRADESCOPE_SCHEMA = json.loads((Path(__file__).parent / "schemas" / "gradescope_
 
 
 def _run_autograder(zip_path: Path, root: Path, submission: Path | None,
-                    extra: dict[str, Path] | None = None) -> dict:
+                    extra: dict[str, Path] | None = None, venv: Path = Path(sys.prefix)) -> dict:
     """Run the zip's own run_autograder, unchanged, in a simulated ``/autograder`` tree under
-    ``root`` (``$DLBASICS_AUTOGRADER``) with this virtual environment as the one setup.sh
-    makes (``$DLBASICS_VENV``); ``extra`` maps more file names in the submission to the
-    notebooks copied there. The results.json is checked against Gradescope's schema."""
+    ``root`` (``$DLBASICS_AUTOGRADER``; the zip is unzipped to ``root/source`` unless it is
+    there already) with ``venv`` as the one setup.sh made (``$DLBASICS_VENV``; by default
+    this run's own); ``extra`` maps more file names in the submission to the notebooks copied
+    there. The results.json is checked against Gradescope's schema."""
     source = root / "source"
-    unzip(zip_path, source)
+    if not source.is_dir():
+        unzip(zip_path, source)
     shutil.copy(source / "run_autograder", root / "run_autograder")  # as Gradescope does
-    (root / "submission").mkdir()
+    (root / "submission").mkdir(exist_ok=True)
     if submission is not None:
         shutil.copy(submission, root / "submission" / EX1)
     for name, path in (extra or {}).items():
         shutil.copy(path, root / "submission" / name)
     env = {"PATH": "/usr/bin:/bin", "HOME": str(root), "LANG": "C.UTF-8",
-           "DLBASICS_AUTOGRADER": str(root), "DLBASICS_VENV": sys.prefix}
+           "DLBASICS_AUTOGRADER": str(root), "DLBASICS_VENV": str(venv)}
     proc = subprocess.run([str(root / "run_autograder")], cwd=root, env=env,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
@@ -101,6 +104,44 @@ def test_run_autograder_chooses_and_names_the_graded_notebook(ex1_zip, tmp_path)
     assert results["output"].startswith(f"```text\nGraded {EX1} (the exercise's notebook). "
                                         "Warning: 2 other notebook(s) were not graded: "
                                         "A.ipynb, Untitled.ipynb.")
+
+
+@pytest.mark.slow
+def test_the_whole_zip_runs_as_on_gradescope_setup_sh_included(ex1_zip, tmp_path):
+    """Gradescope's two steps, with the zip's own scripts unchanged: setup.sh builds the image
+    (here without its apt-get lines, DLBASICS_SKIP_APT=1, and with pip's own configuration:
+    this machine's local wheel sources, or the network), then run_autograder grades one
+    submission with the virtual environment setup.sh made. That environment starts seeded
+    with this run's third-party packages (platforms.seeded_venv), so pip builds and installs
+    only the course package and the grader from the zip (seconds, not minutes)."""
+    root = tmp_path / "autograder"
+    unzip(ex1_zip, root / "source")
+    venv = seeded_venv(tmp_path / "venv")
+    python3 = tmp_path / "bin" / "python3"
+    python3.parent.mkdir()
+    python3.symlink_to(getattr(sys, "_base_executable", sys.executable))
+    pip_env = {k: v for k, v in os.environ.items() if k.startswith("PIP_")}
+    env = {**pip_env, "PATH": f"{python3.parent}:/usr/bin:/bin", "HOME": os.environ["HOME"],
+           "LANG": "C.UTF-8", "DLBASICS_AUTOGRADER": str(root), "DLBASICS_VENV": str(venv),
+           "DLBASICS_SKIP_APT": "1", "PIP_RETRIES": "1", "PIP_TIMEOUT": "10"}
+    setup = subprocess.run(["bash", str(root / "source" / "setup.sh")], cwd=root / "source",
+                           env=env, capture_output=True, text=True, timeout=600)
+    assert setup.returncode == 0, setup.stderr[-3000:]
+    # both distributions, installed from the zip into that environment, not this run's
+    where = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import importlib.metadata as m, dlbasics, "
+         "dlbasics_grader; print(dlbasics.__file__, dlbasics_grader.__file__, "
+         "m.version('dlbasics'), m.version('dlbasics-grader'))"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert where.returncode == 0, where.stderr
+    course, grader, *versions = where.stdout.split()
+    assert course.startswith(str(venv)) and grader.startswith(str(venv)), where.stdout
+    assert versions == ["0.1.0", "0.1.0"]
+    assert (venv / "bin" / "dlbasics-grade").is_file()
+    assert stat.S_IMODE((root / "source").stat().st_mode) & 0o077 == 0
+    assert stat.S_IMODE((root / "submission").stat().st_mode) & 0o077 == 0
+    results = _run_autograder(ex1_zip, root, SOLUTIONS / EX1, venv=venv)
+    assert results["score"] == 10 and {t["status"] for t in results["tests"]} == {"passed"}
 
 
 def test_setup_sh_refuses_a_python_older_than_3_10(ex1_zip, tmp_path):

@@ -89,8 +89,12 @@ def test_audit_finds_planted_solution_code(bundle, tmp_path):
     (planted / "solutions").mkdir()
     (planted / "hidden_exercises").mkdir(parents=True)
     (planted / "tests").mkdir()
-    (planted / "pyproject.toml").write_text((REPO / "pyproject.toml").read_text())
+    # the grader's packaging, at the top and in its own folder
+    (planted / "pyproject.toml").write_text((REPO / "grader" / "pyproject.toml").read_text())
+    (planted / "grader").mkdir()
+    (planted / "grader" / "pyproject.toml").write_text((REPO / "grader" / "pyproject.toml").read_text())
     problems = audit(planted)
+    assert any(p.startswith("grader/pyproject.toml: instructor grader code") for p in problems)
     assert any("# BEGIN SOLUTION" in p for p in problems)
     assert any(p.startswith("pyproject.toml: installs the grader") for p in problems)
     assert any(p.startswith("solutions/") for p in problems)
@@ -111,7 +115,8 @@ def test_bundle_installs_the_course_and_not_the_authoring_tools(bundle):
              .splitlines()]
     lines = [ln for ln in lines if ln]
     names = {re.split(r"[<>=\[ ]", ln)[0].lower() for ln in lines if not ln.startswith("-")}
-    assert {"torch", "numpy", "matplotlib", "scikit-learn", "ipywidgets", "jupyterlab"} <= names
+    assert {"numpy", "matplotlib", "scikit-learn", "ipywidgets", "jupyterlab"} <= names
+    assert "torch" not in names  # the package's `torch` extra: -e ".[torch]"
     assert not any(name.startswith(AUTHORING_TOOLS) for name in names)
     assert lines[0] == "--extra-index-url https://download.pytorch.org/whl/cpu"
     assert not (bundle / "requirements-dev.txt").exists()
@@ -135,8 +140,10 @@ def test_pip_prefers_the_cpu_build_when_both_builds_are_offered(tmp_path):
             zf.writestr(f"{info}/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\n"
                                          "Tag: py3-none-any\n")
             zf.writestr(f"{info}/RECORD", "")
-    pin = next(ln for ln in (REPO / "requirements.txt").read_text().splitlines()
-               if ln.startswith("torch=="))
+    import tomllib
+
+    (pin,) = tomllib.loads((REPO / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]["torch"]
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--no-deps",
          "--no-index", "--find-links", str(tmp_path / "pypi"), "--find-links",
@@ -149,8 +156,9 @@ def test_pip_prefers_the_cpu_build_when_both_builds_are_offered(tmp_path):
 def test_bundle_readme_says_python_windows_and_how_to_submit(bundle):
     readme = (bundle / "README.md").read_text()
     for text in ("Python 3.10 or newer", "On Windows", r".venv\Scripts\pip install --retries 1 "
-                 "--timeout 10 -r requirements.txt -e .",
-                 ".venv/bin/pip install --retries 1 --timeout 10 -r requirements.txt -e .",
+                 '--timeout 10 -r requirements.txt -e ".[torch]"',
+                 '.venv/bin/pip install --retries 1 --timeout 10 -r requirements.txt -e ".[torch]"',
+                 "Exercise 1 forbids PyTorch) `-e .` is enough",
                  "## Submitting", "Restart Kernel and Run All Cells", "Gradescope", "Classroom 50",
                  "CPU build"):
         assert text in readme, text
@@ -180,7 +188,9 @@ def _installs(pyproject: dict, bundle) -> tuple[dict, list[str]]:
 def test_bundle_pyproject_installs_nothing_of_the_grader(bundle):
     import tomllib
 
-    theirs = tomllib.loads((bundle / "pyproject.toml").read_text())
+    text = (bundle / "pyproject.toml").read_text()
+    assert text == (REPO / "pyproject.toml").read_text()  # copied, never rewritten
+    theirs = tomllib.loads(text)
     scripts, packages = _installs(theirs, bundle)
     assert not any("dlbasics_grader" in target for target in scripts.values()), scripts
     assert "dlbasics-grade" not in scripts
@@ -188,24 +198,24 @@ def test_bundle_pyproject_installs_nothing_of_the_grader(bundle):
     assert all(p == "dlbasics" or p.startswith("dlbasics.") for p in packages), packages
     assert "dlbasics_grader" not in theirs["tool"]["setuptools"].get("package-data", {})
     assert "autograder" not in theirs["project"]["description"]
-    # what the bundle keeps from the repository's file: name, version, dependencies
-    ours = tomllib.loads((REPO / "pyproject.toml").read_text())
-    for key in ("name", "version", "requires-python", "dependencies", "optional-dependencies"):
-        assert theirs["project"][key] == ours["project"][key], key
+    assert not (bundle / "grader").exists() and not (bundle / "dlbasics_grader").exists()
 
 
-def test_learner_pyproject_would_leave_out_a_grader_folder_in_the_bundle(tmp_path):
-    """The include patterns, not only the folder's absence, keep the grader out."""
+def test_the_course_package_would_leave_out_a_grader_folder_beside_it(tmp_path):
+    """The include patterns, not only the folder's absence, keep the grader out; the grader's
+    own distribution (grader/pyproject.toml) installs it, and the ``dlbasics-grade`` command."""
     import tomllib
-
-    from dlbasics_grader.release import learner_pyproject
 
     for name in ("dlbasics", "dlbasics_grader"):
         (tmp_path / name).mkdir()
         (tmp_path / name / "__init__.py").write_text("")
-    text = learner_pyproject((REPO / "pyproject.toml").read_text(), ["dlbasics"])
-    scripts, packages = _installs(tomllib.loads(text), tmp_path)
+    scripts, packages = _installs(tomllib.loads((REPO / "pyproject.toml").read_text()), tmp_path)
     assert packages == ["dlbasics"] and not scripts
-    # and the repository's own file does install the grader: the rewrite is what removes it
-    _, ours = _installs(tomllib.loads((REPO / "pyproject.toml").read_text()), tmp_path)
-    assert "dlbasics_grader" in ours
+    grader = tomllib.loads((REPO / "grader" / "pyproject.toml").read_text())
+    assert grader["tool"]["setuptools"]["package-dir"] == {"": ".."}
+    scripts, packages = _installs(grader, tmp_path)
+    assert packages == ["dlbasics_grader"]
+    assert scripts == {"dlbasics-grade": "dlbasics_grader.cli:main"}
+    course = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert f"dlbasics=={course['version']}" in grader["project"]["dependencies"]
+    assert grader["project"]["version"] == course["version"]
