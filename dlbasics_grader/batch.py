@@ -116,18 +116,6 @@ def batch_items(folder: Path, notebook: str) -> list[BatchItem]:
     return items
 
 
-def unreadable(path: Path) -> str:
-    """Why ``path`` is not a notebook the grader can read ("" when it is)."""
-    from dlbasics_grader.notebook import NotebookError, read_submission
-
-    try:
-        read_submission(path)
-    except (NotebookError, OSError) as exc:
-        return f"{path.name} is not a readable notebook: {exc}"
-    return ""
-
-
-
 def not_graded(exercise, path: Path, why: str):
     """The report of a student whose notebook could not be chosen: 0 points, saying why."""
     from dlbasics_grader.engine import GradeReport
@@ -157,8 +145,7 @@ def grade_batch(args: argparse.Namespace, exercise, tests_dir: Path) -> ExitStat
         private.append(args.csv.resolve().parent)
     if args.results_dir is not None:
         private.append(args.results_dir.resolve())
-    attention = {it.student: it.attention or (unreadable(it.path) if it.path else "")
-                 for it in items}
+    attention = {it.student: it.attention for it in items}
     rows, reports = [], {}
     ids = gradescope_students(args.submission)  # the LMS's student ids, in a Gradescope export
     t0 = time.monotonic()
@@ -168,6 +155,7 @@ def grade_batch(args: argparse.Namespace, exercise, tests_dir: Path) -> ExitStat
     def record(student: str, rep) -> None:
         """Keep one student's grade the moment it is known (CSV row, results file)."""
         reports[student] = rep
+        attention[student] = attention[student] or rep.unreadable
         rows.append(report.gradebook_row(ids.get(student, student), rep, attention[student],
                                          root=args.submission))
         if book is not None:

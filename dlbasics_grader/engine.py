@@ -1,7 +1,8 @@
 """Grading one submission: notebook -> sandbox -> probes -> score -> report.
 
-The grader's process never runs learner code: it reads the notebook as data,
-scans it with :mod:`ast`, hands cells and probe drivers to the sandbox
+The grader's process never runs learner code: a bounded child process reads the
+notebook as data and scans it (:mod:`dlbasics_grader.reading`), the grader hands cells and
+probe drivers to the sandbox
 (:mod:`dlbasics_grader.sandbox`), decodes the plain data that comes back and
 lets the exercise's ``score`` compare it with references it computes itself.
 Whatever the submission does, :func:`grade` returns a :class:`GradeReport`
@@ -10,7 +11,6 @@ with one test per graded part.
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import importlib.util
 import os
@@ -26,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from dlbasics.checks.static import StaticReport, scan
 from dlbasics_grader import codec
-from dlbasics_grader.notebook import NotebookError, read_submission
+from dlbasics_grader.notebook import NotebookError
+from dlbasics_grader.reading import read_submission
 from dlbasics_grader.sandbox import (
     WALL_FACTOR,
     Assessment,
@@ -89,6 +89,8 @@ class GradeReport:
     stdout: str = ""
     stderr: str = ""
     grader_error: str = ""
+    unreadable: str = ""
+    """Why the file is not a notebook the grader can read ("" when it is; then nothing ran)."""
 
     @property
     def score(self) -> float:
@@ -482,56 +484,38 @@ def grade(
 
 
 def _report(exercise: Exercise, submission: Submission, t0: float, tests: list[TestResult],
-            output: str = "", iso: dict[str, str] | None = None, grader_error: str = ""
-            ) -> GradeReport:
+            output: str = "", iso: dict[str, str] | None = None, grader_error: str = "",
+            unreadable: str = "") -> GradeReport:
     elapsed = time.monotonic() - t0
     return GradeReport(
         exercise=exercise.name, title=exercise.title, submission=submission.path, tests=tests,
         execution_time=elapsed, output=output or _overall_output(submission, tests, elapsed),
         isolation=iso or {}, stdout=clean_text(submission.stdout),
         stderr=clean_text(submission.stderr), grader_error=clean_text(grader_error),
+        unreadable=clean_text(unreadable),
     )
 
 
-def _read(exercise: Exercise, path: Path, submission: Submission) -> list | None:
-    """The notebook's cells (and its static scan into ``submission``), or None."""
+def _read(exercise: Exercise, path: Path, submission: Submission) -> tuple[list | None, str]:
+    """The notebook's cells (and its static scan into ``submission``), read in a bounded child
+    process (:mod:`dlbasics_grader.reading`); or None and why the file is not a notebook the
+    grader can read."""
     try:
         if path.is_symlink() or path.parent.is_symlink():
             raise NotebookError("it is a symbolic link (or in a linked folder); the grader "
                                 "reads only the notebook file itself")
-        cells = read_submission(path)
+        reading = read_submission(path, exercise.policy)
     except NotebookError as exc:
         submission.load_error = f"{path.name} could not be graded: {exc}."
-        return None
+        return None, f"{path.name} is not a readable notebook: {exc}"
     except OSError as exc:
-        submission.load_error = f"{path.name} could not be read: {exc.strerror or exc}."
-        return None
-    code_cells = [c for c in cells if not c.skipped]
-    if not code_cells:
+        why = exc.strerror or str(exc)
+        submission.load_error = f"{path.name} could not be read: {why}."
+        return None, f"{path.name} is not a readable notebook: {why}"
+    if not any(not c.skipped for c in reading.cells):
         submission.load_error = f"{path.name} has no code cells to run."
-    submission.static = _scan(code_cells, exercise.policy)
-    return cells
-
-
-def _scan(code_cells: list, policy) -> StaticReport:
-    """The static scan; a cell too deeply nested for ``ast`` is reported, not fatal."""
-    where = {c.index: c.label for c in code_cells}
-    pairs = [(c.index, c.code) for c in code_cells]
-    try:
-        return scan(pairs, policy, where=where)
-    except (RecursionError, MemoryError):
-        pass
-    readable, unreadable = [], []
-    for index, code in pairs:
-        try:
-            ast.parse(code)
-            readable.append((index, code))
-        except (RecursionError, MemoryError):
-            unreadable.append((index, "the cell is nested too deeply to read"))
-        except (SyntaxError, ValueError):
-            readable.append((index, code))  # the scan reports it as usual
-    report = scan(readable, policy, where=where)
-    return dataclasses.replace(report, syntax_errors=(*report.syntax_errors, *unreadable))
+    submission.static = reading.static
+    return list(reading.cells), ""
 
 
 def _grade(exercise: Exercise, path: Path, submission: Submission, t0: float,
@@ -548,10 +532,11 @@ def _grade(exercise: Exercise, path: Path, submission: Submission, t0: float,
             grader_error=f"refused: {assessment.refusal}")
 
     # 1. read the notebook (as data)
-    cells = _read(exercise, path, submission)
+    cells, unreadable = _read(exercise, path, submission)
     if cells is None:
         return _report(exercise, submission, t0, _all_parts(exercise, "error",
-                                                            submission.load_error))
+                                                            submission.load_error),
+                       unreadable=unreadable)
 
     # 2. what to run
     try:

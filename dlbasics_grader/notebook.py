@@ -1,12 +1,15 @@
 """Reading a submitted notebook without trusting it.
 
-:func:`read_submission` turns any file into the list of code cells to run, or
-into a sentence that tells the learner why the file cannot be graded (empty,
-binary, not JSON, not a notebook, an unsupported nbformat). Version 3
-notebooks are upgraded to version 4. IPython-only syntax (``%magic``,
-``!shell``, ``obj?``) is replaced by ``pass`` so line numbers stay right, and
-the public ``check(...)`` calls are removed: they belong to the learner's
-notebook, not to grading.
+:func:`read_notebook` turns any file's bytes into the code cells to run and the static scan of
+their code (:class:`Reading`), or into a sentence that tells the learner why the file cannot be
+graded (empty, binary, not JSON, not a notebook, an unsupported nbformat, too many cells).
+Version 3 notebooks are upgraded to version 4. IPython-only syntax (``%magic``, ``!shell``,
+``obj?``) is replaced by ``pass`` so line numbers stay right, and the public ``check(...)``
+calls are removed: they belong to the learner's notebook, not to grading. Each cell's code is
+parsed once, and that one tree serves the IPython test, the removal of the checks and the scan.
+
+The grader runs this in a bounded child process (:mod:`dlbasics_grader.reading`), never in its
+own: a syntax tree takes a hundred times the size of its text.
 """
 
 from __future__ import annotations
@@ -15,11 +18,20 @@ import ast
 import json
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
-from dlbasics.checks.static import describe_cell
+from dlbasics.checks.static import (
+    UNREADABLE,
+    ImportPolicy,
+    StaticReport,
+    describe_cell,
+    parse_code,
+    scan,
+)
 
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
+MAX_CODE_CELLS = 5_000
+"""Most code cells a notebook may have: the runner reports each cell twice, and the grader
+accepts 10,000 messages from one run."""
 
 # Cell magics whose body is Python: run the body. Any other cell magic
 # (%%bash, %%writefile, %%html, ...) skips the cell.
@@ -136,14 +148,13 @@ def _code_cells(data: bytes) -> list[tuple[int, str, int | None]]:
         if not isinstance(cell, dict):
             raise NotebookError(f"cell {i + 1} is not a notebook cell")
         if cell.get("cell_type") == "code":
+            if len(out) == MAX_CODE_CELLS:
+                raise NotebookError(f"it has more than {MAX_CODE_CELLS:,} code cells; merge "
+                                    "cells or remove the ones the exercise does not need")
             count = cell.get("execution_count", cell.get("prompt_number"))
             count = count if isinstance(count, int) and not isinstance(count, bool) else None
             out.append((i, _cell_source(cell), count))
     return out
-
-
-_PARSE_ERRORS = (SyntaxError, ValueError, RecursionError, MemoryError)
-"""What ``ast.parse`` raises on code it cannot read (deep nesting gives the last two)."""
 
 
 def _assign_magic(line: str) -> tuple[str, str] | None:
@@ -164,18 +175,33 @@ def _assign_magic(line: str) -> tuple[str, str] | None:
     return indent, targets
 
 
-def strip_ipython(source: str) -> tuple[str, str]:
+Tree = ast.Module | str
+"""What :func:`dlbasics.checks.static.parse_code` gives: a syntax tree, or why there is none."""
+DEEP_TEXT = 1 << 20
+"""Longest code whose ``MemoryError`` in the parser means nesting too deep for its stack
+(CPython raises it at 6,000 levels); longer code that runs out of memory is too large to read."""
+
+
+def _parse(code: str) -> Tree:
+    """:func:`parse_code`, where a parser stack overflow reads as nesting too deep; a
+    ``MemoryError`` on longer code propagates."""
+    try:
+        return parse_code(code)
+    except MemoryError:
+        if len(code) > DEEP_TEXT:
+            raise
+        return UNREADABLE
+
+
+def strip_ipython(source: str, tree: Tree | None = None) -> tuple[str, str]:
     """Replace IPython-only lines by ``pass``; returns ``(code, skip_reason)``.
 
-    Only cells that are not valid Python are touched. ``x = !ls`` becomes
-    ``x = None``. A cell starting with a non-Python cell magic (``%%bash``) is
-    skipped as a whole.
+    Only cells that are not valid Python are touched (``tree``: the cell's parse, when the
+    caller has it). ``x = !ls`` becomes ``x = None``. A cell starting with a non-Python cell
+    magic (``%%bash``) is skipped as a whole.
     """
-    try:
-        ast.parse(source)
+    if not isinstance(tree if tree is not None else _parse(source), str):
         return source, ""  # plain Python: nothing to strip
-    except _PARSE_ERRORS:
-        pass
     lines = source.split("\n")
     first = lines[0].strip() if lines else ""
     if first.startswith("%%"):
@@ -233,52 +259,72 @@ def _is_check_statement(node: ast.stmt) -> bool:
     return False
 
 
-def strip_checks(code: str) -> str:
+def strip_checks(code: str, tree: Tree | None = None) -> tuple[str, Tree]:
     """Remove top-level public ``check(...)`` calls, their import, and the cell that installs
-    the course package when it is missing.
+    the course package when it is missing; returns the code and its tree, both without them.
 
-    Only whole-line statements are removed (each becomes ``pass`` plus blank
-    lines, so line numbers stay right). Code that does not parse is returned
-    unchanged: the sandbox reports its ``SyntaxError``.
+    ``tree`` is the parse of ``code`` when the caller has it. Only whole-line statements are
+    removed (each becomes ``pass`` plus blank lines, so line numbers stay right, and a ``Pass``
+    node in the tree). Code that does not parse is returned unchanged: the sandbox reports its
+    ``SyntaxError``.
     """
-    try:
-        tree = ast.parse(code)
-    except _PARSE_ERRORS:
-        return code
+    tree = _parse(code) if tree is None else tree
+    if isinstance(tree, str):
+        return code, tree
     lines = code.split("\n")
+    body = []
     for node in tree.body:
-        if not _is_check_statement(node) or node.end_lineno is None:
-            continue
-        first, last = node.lineno - 1, node.end_lineno - 1
+        first, last = node.lineno - 1, (node.end_lineno or node.lineno) - 1
         before = lines[first][: node.col_offset]
-        if before.strip() or lines[last][node.end_col_offset :].strip():
-            continue  # shares a line with other code (``a = 1; check(...)``)
+        if (not _is_check_statement(node) or node.end_lineno is None or before.strip()
+                or lines[last][node.end_col_offset :].strip()):
+            body.append(node)  # (a check sharing a line with other code stays)
+            continue
         lines[first] = before + "pass"
         for k in range(first + 1, last + 1):
             lines[k] = ""
-    return "\n".join(lines)
+        body.append(ast.copy_location(ast.Pass(), node))
+    if len(body) == len(tree.body) and all(a is b for a, b in zip(body, tree.body)):
+        return code, tree
+    tree.body = body
+    return "\n".join(lines), tree
 
 
-def read_submission(path: Path | str) -> list[CodeCell]:
-    """The code cells of the notebook at ``path``, ready for the sandbox.
+@dataclass(frozen=True)
+class Reading:
+    """A notebook read: its code cells, and the static scan of those that run."""
 
-    Raises :class:`NotebookError` (learner-facing message) when the file is
-    not a gradable notebook, ``OSError`` when it cannot be read.
+    cells: tuple[CodeCell, ...]
+    static: StaticReport
+
+
+def read_notebook(data: bytes, rules: ImportPolicy) -> Reading:
+    """The code cells of the notebook in ``data``, ready for the sandbox, and their scan under
+    ``rules``; each cell's code is parsed once.
+
+    Raises :class:`NotebookError` (a learner-facing message) when the file is not a gradable
+    notebook. A ``MemoryError`` propagates (:mod:`dlbasics_grader.reading` says what it costs).
     """
-    path = Path(path)
-    size = path.stat().st_size
-    if size > MAX_NOTEBOOK_BYTES:
-        raise NotebookError(
-            f"the file is {size / 2**20:.0f} MB; a notebook must be under "
-            f"{MAX_NOTEBOOK_BYTES // 2**20} MB (clear large outputs before submitting)"
-        )
-    with open(path, "rb") as fh:
-        data = fh.read(MAX_NOTEBOOK_BYTES + 1)
-    cells = []
-    for index, source, count in _code_cells(data):
-        code, skipped = strip_ipython(source)
-        if not skipped:
-            code = strip_checks(code)
-        cells.append(CodeCell(index=index, source=source, code=code, skipped=skipped,
-                              execution_count=count))
-    return cells
+    cells: list[CodeCell] = []
+    where: dict[int, str] = {}
+    tree: dict[int, Tree] = {}  # the cell being scanned: one tree in memory at a time
+
+    def prepared():
+        for index, source, count in _code_cells(data):
+            parsed = _parse(source)
+            code, skipped = strip_ipython(source, parsed)
+            if not skipped and code != source:
+                parsed = _parse(code)
+            if not skipped:
+                code, parsed = strip_checks(code, parsed)
+            cell = CodeCell(index=index, source=source, code=code, skipped=skipped,
+                            execution_count=count)
+            cells.append(cell)
+            if not skipped:
+                tree.clear()
+                tree[index], where[index] = parsed, cell.label
+                yield index, code
+        tree.clear()
+
+    static = scan(prepared(), rules, where=where, trees=tree)
+    return Reading(cells=tuple(cells), static=static)

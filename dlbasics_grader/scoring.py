@@ -98,6 +98,18 @@ def labels_problem(pred: Any, graph_labels: np.ndarray | None, *, name: str, ite
     return None
 
 
+def _val_accuracy_problem(history: Any, val_out: np.ndarray, y_val: np.ndarray) -> list[str]:
+    """Why no epoch of ``history`` (``val_accuracy``, already of the right form) has the
+    exported model's validation accuracy (empty: one has)."""
+    acc = float(np.mean(val_out.argmax(axis=1) == y_val))
+    values = np.asarray(history, dtype=np.float64)
+    if np.any(np.abs(values - acc) <= 1.5 / len(y_val)):
+        return []
+    return [f"history['val_accuracy'] holds no epoch with the returned model's validation "
+            f"accuracy ({acc:.1%}, as the grader measures it on the exported model): compute "
+            "it on the validation data with the model in evaluation mode"]
+
+
 def score_training_run(
     train_part: Part,
     acc_part: Part,
@@ -117,6 +129,7 @@ def score_training_run(
     loop: Mapping[str, str],
     chance_max: float,
     hint: str = "",
+    y_val: np.ndarray | None = None,
 ) -> tuple[TestResult, TestResult]:
     """Score a training run: the form of its results and the loop, then the held-out accuracy.
 
@@ -153,6 +166,10 @@ def score_training_run(
         Highest accuracy the graph may reach with its parameters shuffled.
     hint : str
         Appended to the accuracy message when the accuracy earns partial credit.
+    y_val : np.ndarray, shape (n_val,), optional
+        The validation labels: one of ``history['val_accuracy']`` must then be the exported
+        model's validation accuracy, as the grader measures it (unless the validation rule is
+        already broken), so the history is checked against what the grader computed.
 
     Returns
     -------
@@ -167,6 +184,8 @@ def score_training_run(
     problem = labels_problem(outputs.get("pred_val"), None if val_out is None
                              else val_out.argmax(axis=1), name=predict_name, item=item)
     lines += [problem] if problem else []
+    if not lines and y_val is not None and val_out is not None and not loop.get("validation"):
+        lines += _val_accuracy_problem(outputs.get("val_accuracy"), val_out, y_val)
     half = train_part.max_score / 2
     share = half / len(LOOP_RULES)
     form = 0.0 if lines else half

@@ -758,7 +758,7 @@ def _score_confusion(part: Part, o: dict, seed: int):
 
 def _score_training(train_part: Part, acc_part: Part, o: dict, heldout, loop: dict,
                     cpu_s: float, seed: int):
-    _, _, (_, y_test) = _digits(seed)
+    _, (_, y_val), (_, y_test) = _digits(seed)
     setup = (f"The grader trained build_model(8, 10) with train_model's defaults on {N_TRAIN} "
              f"digits ({N_VAL} for validation), preprocessed by the grader, and evaluated the "
              f"trained model, exported as a graph, on {len(y_test)} held-out ones: new renditions "
@@ -767,7 +767,8 @@ def _score_training(train_part: Part, acc_part: Part, o: dict, heldout, loop: di
     return score_training_run(train_part, acc_part, o, heldout, y_test, n_val=N_VAL,
                               n_classes=10, predict_name="predict(model, X_val)", item="image",
                               setup=setup, acc_full=ACC_FULL, acc_tiers=ACC_TIERS, cpu_s=cpu_s,
-                              cpu_budget_s=CPU_BUDGET_S, loop=loop, chance_max=CHANCE_MAX)
+                              cpu_budget_s=CPU_BUDGET_S, loop=loop, chance_max=CHANCE_MAX,
+                              y_val=y_val)
 
 
 NAMES = ("normalization_stats", "preprocess", "build_model", "augment", "train_model", "predict",

@@ -495,7 +495,7 @@ def _score_gradients(part: Part, o: dict):
 
 def _score_training(train_part: Part, acc_part: Part, o: dict, heldout, loop: dict,
                     cpu_s: float, seed: int):
-    _, (_, _, (_, y_test)) = encoded_corpus(seed)
+    _, (_, (_, y_val), (_, y_test)) = encoded_corpus(seed)
     setup = (f"The grader built Vocabulary.from_texts on {N_TRAIN} training reviews, encoded "
              f"them itself, trained SentimentClassifier(len(vocab)) with train_model's defaults "
              f"({N_VAL} reviews for validation) and evaluated the trained model, exported as a "
@@ -508,7 +508,7 @@ def _score_training(train_part: Part, acc_part: Part, o: dict, heldout, loop: di
                               predict_name="predict(model, ids_val)", item="review", setup=setup,
                               acc_full=ACC_FULL, acc_tiers=ACC_TIERS, cpu_s=cpu_s,
                               cpu_budget_s=CPU_BUDGET_S, loop=loop, hint=hint,
-                              chance_max=CHANCE_MAX)
+                              chance_max=CHANCE_MAX, y_val=y_val)
 
 
 NAMES = ("encode_texts", "AdditiveAttention", "SentimentClassifier", "train_model", "predict")

@@ -25,8 +25,11 @@ model) and is measured with the learner's attention.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import inspect
 import math
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +46,7 @@ from dlbasics.checks._transformer import (
     reference_block,
     reference_logits,
 )
-from dlbasics.checks.ex4 import PART_CODE, PERPLEXITY_TIERS, training_rule_problems
+from dlbasics.checks.ex4 import PART_CODE, PERPLEXITY_TIERS, training_rule_problems, training_spy
 from dlbasics_grader.heldout import graph_probe, graph_problem, outputs_of
 from dlbasics_grader.secret import exercise_seed, public_seed, stream
 from dlbasics_grader.spec import (
@@ -261,9 +264,10 @@ def training_probe(ns, inputs):
 
 
 def loop_probe(ns, inputs):
+    """Train a CharTransformer wrapped in ``training_spy``, whose source travels with this
+    driver's (:func:`_loop_probe`): a cell that replaces ``dlbasics.checks.ex4.training_spy``
+    changes nothing here. Returns the record of the calls (data; the grader judges it)."""
     import torch
-
-    from dlbasics.checks.ex4 import training_spy
 
     torch.manual_seed(0)
     config = {k: int(inputs[k]) for k in ("d_model", "n_heads", "n_layers", "block_size")}
@@ -376,8 +380,17 @@ def probes(seed: int) -> list[Probe]:
         Probe.from_function(model_probe, timeout_s=30, inputs=_model_case(seed)),
         Probe.from_function(sampling_probe, timeout_s=30, inputs=_sampling_case(seed)),
         Probe.from_function(generate_probe, timeout_s=30, inputs=_generate_case(seed)),
-        Probe.from_function(loop_probe, timeout_s=60, inputs=_loop_case(seed)),
+        _loop_probe(seed),
     ]
+
+
+def _loop_probe(seed: int) -> Probe:
+    """:func:`loop_probe` with :func:`dlbasics.checks.ex4.training_spy` defined next to it in
+    the source the sandbox runs, so that nothing of the learner's process is imported."""
+    probe = Probe.from_function(loop_probe, timeout_s=60, inputs=_loop_case(seed))
+    spy = textwrap.dedent(inspect.getsource(training_spy))
+    return dataclasses.replace(probe, source=f"from __future__ import annotations\n\n{spy}\n\n"
+                                             f"{probe.source}")
 
 
 def heldout(seed: int) -> tuple[np.ndarray, np.ndarray]:

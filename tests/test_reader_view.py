@@ -1,6 +1,7 @@
 """What a reader of the book sees of the notebooks: the rules of
-tools/sphinx_reader_view.py, tools/widget_state.py and tools/chapter_markup.py,
-the chapters' markup, and the built pages (when there are any)."""
+tools/sphinx_reader_view.py, tools/widget_state.py, tools/chapter_markup.py and
+tools/sphinx_png_palette.py, the chapters' markup, and the built pages (when
+there are any)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tools import chapter_markup, sphinx_reader_view, widget_state
+from tools import chapter_markup, sphinx_png_palette, sphinx_reader_view, widget_state
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE = ROOT / "_build" / "html"
@@ -97,10 +98,47 @@ def test_a_dropdown_becomes_details_that_keep_their_markdown() -> None:
 
 def test_no_chapter_needs_the_markup_script() -> None:
     assert chapter_markup.main(["--check"]) == 0, (
-        "run `python tools/chapter_markup.py` (it rewrites {dropdown} blocks as <details> "
-        "and sets the explorers' alt text)")
+        "run `python tools/chapter_markup.py` (it rewrites {dropdown} blocks as <details>, "
+        "sets the explorers' alt text and draws figures for 2x screens)")
     for path in CHAPTERS:
-        assert "{dropdown}" not in path.read_text(encoding="utf-8"), path.name
+        text = path.read_text(encoding="utf-8")
+        assert "{dropdown}" not in text, path.name
+        assert text.count("%config InlineBackend.") == 1, f"{path.name}: one figure-format line"
+        assert chapter_markup.RETINA.replace('"', '\\"') in text, (
+            f"{path.name}: figures are not drawn for 2x screens")
+
+
+# ------------------------------------------------------------------ 2x figures
+def test_the_figure_format_line_becomes_retina_once() -> None:
+    code = '%matplotlib inline\n%config InlineBackend.figure_format = "png"\nimport numpy'
+    out = chapter_markup._FIGURE_FORMAT.sub(chapter_markup.RETINA, code)
+    assert out == '%matplotlib inline\n%config InlineBackend.figure_formats = ["retina"]\nimport numpy'
+    assert chapter_markup._FIGURE_FORMAT.sub(chapter_markup.RETINA, out) == out
+
+
+def test_a_2x_figure_as_a_palette_png_is_smaller_and_the_same_size() -> None:
+    import io
+
+    import numpy as np
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    fig = Figure(figsize=(4, 3))
+    ax = fig.add_subplot()
+    x = np.linspace(0, 6, 200)
+    ax.plot(x, np.sin(x), label="sin")
+    ax.imshow(np.outer(x, x), extent=(0, 6, -1, 1), aspect="auto", cmap="viridis")
+    ax.legend()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=200)
+    full = buf.getvalue()
+    small = sphinx_png_palette.palette_png(full)
+    assert len(small) < 0.6 * len(full), (len(small), len(full))
+    with Image.open(io.BytesIO(small)) as a, Image.open(io.BytesIO(full)) as b:
+        assert a.mode == "P" and a.size == b.size
+        diff = np.abs(np.asarray(a.convert("RGB"), float) - np.asarray(b.convert("RGB"), float))
+    assert diff.mean() < 2.0, diff.mean()  # out of 255: no visible change
+    assert sphinx_png_palette.palette_png(small) is small  # already a palette: left alone
 
 
 # ---------------------------------------------------------------- widget state

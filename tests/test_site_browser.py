@@ -3,8 +3,13 @@
 Debian's Chromium, driven by Playwright, opens every page of ``_build/html``
 from a server on 127.0.0.1; any request elsewhere is aborted and recorded.
 Each page must show no JavaScript console error, load every image, have
-every equation typeset by MathJax, and draw every saved widget as DOM
-controls. A screenshot of each page goes to ``_build/screenshots/``.
+every equation typeset by MathJax, draw every saved widget as DOM controls,
+and show every figure and explorer image with at least twice as many pixels
+as it is wide on the screen (sharp on a 2x, high-density screen). A
+screenshot of each page goes to ``_build/screenshots/``; at phone width
+(390 px) each explorer is photographed on its own, as the reader sees it
+after moving every control, and the picture must fit the screen and show a
+figure.
 
 Without Chromium or a built site these tests are skipped with the reason,
 except under ``CI=true``, where that is a failure.
@@ -179,6 +184,23 @@ WIDGET_REPORT = """
 """
 
 
+# Figures (the chapters' `_images/`) and explorer images on screen: pixels held against CSS
+# pixels shown. On a 2x screen an image is sharp when it holds twice the pixels it is shown at.
+SHARPNESS = """
+() => [...document.images]
+  .filter(img => img.offsetParent !== null && img.complete && img.naturalWidth > 0)
+  .filter(img => (img.getAttribute('src') || '').includes('_images/')
+                 || img.closest('.dlbasics-explorer'))
+  .map(img => ({image: (img.getAttribute('src') || '').startsWith('blob:')
+                  ? 'explorer: ' + (img.getAttribute('alt') || '').slice(0, 50)
+                  : img.getAttribute('src'),
+                natural: img.naturalWidth,
+                shown: img.getBoundingClientRect().width}))
+  .filter(img => img.shown > 0)
+"""
+MIN_PIXEL_RATIO = 1.98  # retina figures hold 2x the pixels, less a rounded half pixel
+
+
 def screenshot_path(name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS / (name.removesuffix(".html").replace("/", "__") + ".png")
@@ -231,6 +253,11 @@ def test_page_renders_offline(page, base_url: str, name: str) -> None:
     assert math["leftovers"] == [], f"{name}: raw TeX delimiters in the text: {math['leftovers']}"
     if math["math"]:
         assert math["containers"] >= math["math"], math
+
+    images = page.evaluate(SHARPNESS)
+    blurred = [f"{i['image']}: {i['natural']} px shown {i['shown']:.0f} px wide" for i in images
+               if i["natural"] < MIN_PIXEL_RATIO * i["shown"]]
+    assert blurred == [], f"{name}: images blurred on a 2x screen: {blurred[:5]}"
 
     if widgets["state"] or widgets["views"]:
         assert widgets["rendered"] == widgets["views"], (
@@ -348,9 +375,46 @@ def test_every_explorer_control_changes_the_figure(page, base_url: str, name: st
 @pytest.mark.parametrize("viewport", [PHONE], ids=["390px"])
 @pytest.mark.parametrize("name", EXPLORER_PAGES or ["<no explorer pages>"])
 def test_explorers_work_on_a_phone(page, base_url: str, name: str, viewport) -> None:
-    """At 390 px every control keeps a usable width inside the screen and still works."""
+    """At 390 px every control keeps a usable width inside the screen and still works.
+
+    Then the page must not scroll sideways, and a screenshot of each explorer
+    (``_build/screenshots/phone__<page>__explorer<N>.png``, at the phone's 2x
+    pixel density) must fit the screen's width and show a figure: many
+    colours, not a blank or a broken-image box.
+    """
+    from PIL import Image
+
     check_explorers(page, base_url, name, phone=True)
+    page.evaluate("window.scrollTo(0, 0)")
+    overflow = page.evaluate(PAGE_OVERFLOW)
+    assert overflow["scroll"] <= PHONE["width"], f"{name} scrolls sideways at 390 px: {overflow}"
+    explorers = page.locator(".dlbasics-explorer")
+    for e in range(explorers.count()):
+        explorer = explorers.nth(e)
+        explorer.scroll_into_view_if_needed()
+        path = screenshot_path(f"phone__{name}__explorer{e}")
+        explorer.screenshot(path=str(path))
+        with Image.open(path) as shot:
+            width, height = shot.size
+            colors = shot.convert("RGB").getcolors(maxcolors=1 << 16)
+        assert width <= 2 * PHONE["width"], f"{path.name}: {width} px wide, wider than the screen"
+        assert height > 200, f"{path.name}: only {height} px tall"
+        assert colors is None or len(colors) >= 32, (
+            f"{path.name}: {len(colors)} colours; the explorer shows no figure")
+        box = explorer.evaluate(FIGURE_BOX)
+        assert box and all(b["left"] >= -1 and b["right"] <= PHONE["width"] + 1 for b in box), (
+            f"{name}: explorer {e}'s figures do not fit the screen: {box}")
     page.screenshot(path=str(screenshot_path("phone__" + name)), full_page=False)
+
+
+PAGE_OVERFLOW = """
+() => ({scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth,
+        body: document.body.scrollWidth})
+"""
+FIGURE_BOX = """
+explorer => [...explorer.querySelectorAll('img')].filter(img => img.offsetParent !== null)
+  .map(img => { const r = img.getBoundingClientRect(); return {left: r.left, right: r.right}; })
+"""
 
 
 def check_explorers(page, base_url: str, name: str, phone: bool = False) -> None:

@@ -42,9 +42,10 @@ def test_the_explorer_shows_the_chosen_heads_weights():
     weights = [_maps(t, seed=i) for i, t in enumerate(TEXTS)]
     box = attention_head_explorer(TEXTS, weights)
     shown = static_view(box, text=1, layer=1, head=2)[0].value
-    from dlbasics.widgets.display import png
+    from dlbasics.widgets.display import DPI, PIXEL_RATIO, png
 
-    expected = png(plot_attention_head(TEXTS[1], weights[1][1, 2], title="layer 2, head 3"))
+    expected = png(plot_attention_head(TEXTS[1], weights[1][1, 2], title="layer 2, head 3"),
+                   DPI * PIXEL_RATIO)
     assert shown == expected
 
 

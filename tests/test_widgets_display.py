@@ -10,11 +10,18 @@ is followed through the saved links the way the browser follows them:
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from dlbasics.widgets.display import Control, Layer, explorer, png, static_view
+from dlbasics.widgets.display import DPI, PIXEL_RATIO, Control, Layer, explorer, png, static_view
+
+
+def _png2x(fig: Figure) -> bytes:
+    """The PNG an explorer stores for ``fig``: twice the pixels it is shown at."""
+    return png(fig, DPI * PIXEL_RATIO)
 
 
 def _shown(box, **indices) -> list[bytes | str]:
@@ -56,7 +63,7 @@ def test_every_grid_point_has_its_own_figure_and_links_select_it():
     for i, a in enumerate((1.0, 2.0, 3.0)):
         for j, kind in enumerate(("sin", "cos")):
             image, text = static_view(box, a=i, kind=j)
-            assert image.value == png(_curve(a, kind))
+            assert image.value == _png2x(_curve(a, kind))
             assert text.value == f"a = {a:g}"
     # one directional link per Stack, from the control's index to the stack's selection
     assert all(type(link).__name__ == "DirectionalLink" for link in box.links)
@@ -75,7 +82,7 @@ def test_live_show_redraws_off_the_grid_and_a_control_restores_the_grid():
     box = _toy()
     display = box.display
     box.show(a=2.5)
-    assert box.live[0].value == png(_curve(2.5, "sin"))
+    assert box.live[0].value == _png2x(_curve(2.5, "sin"))
     assert display.children == tuple(box.live)
     box.controls["kind"].index = 1
     assert display.children == tuple(box.roots)
@@ -88,7 +95,7 @@ def test_without_precompute_the_kernel_redraws_on_every_change():
     assert box.n_images == 0
     first = box.live[0].value
     box.controls["a"].index = 2
-    assert box.live[0].value == png(_curve(3.0, "sin")) != first
+    assert box.live[0].value == _png2x(_curve(3.0, "sin")) != first
 
 
 def test_controls_reject_values_off_their_grid():
@@ -96,6 +103,19 @@ def test_controls_reject_values_off_their_grid():
         Control("a", (1, 2), 3, "a")
     with pytest.raises(ValueError, match="unknown kind 'knob'; expected one of 'slider'"):
         Control("a", (1, 2), 1, "a", kind="knob")
+
+
+def test_images_hold_twice_the_pixels_they_are_shown_at():
+    """Sharp on a 2x screen: each image is shown ``DPI`` CSS px per inch and holds twice that."""
+    from PIL import Image
+
+    assert PIXEL_RATIO == 2
+    for box in (_toy(), _toy(precompute=False)):
+        image = static_view(box)[0] if box.roots and box.n_images else box.live[0]
+        shown = int(image.width)
+        assert shown == round(2 * DPI)  # the 2-inch wide figure of _curve
+        pixels = Image.open(io.BytesIO(image.value)).size
+        assert pixels[0] == PIXEL_RATIO * shown, (pixels, shown)
 
 
 def test_png_is_palette_compressed():

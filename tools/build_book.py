@@ -416,8 +416,11 @@ def main(argv: list[str] | None = None) -> int:
             fingerprint = inputs_fingerprint()
             if not args.reuse_cache:
                 drop_stale_cache(fingerprint)
-            execute_notebooks(toc_notebooks(), int(execute.get("timeout", 120)), args.jobs)
-            FINGERPRINT.write_text(fingerprint + "\n")
+            try:
+                execute_notebooks(toc_notebooks(), int(execute.get("timeout", 120)), args.jobs)
+            finally:  # the notebooks that did run are cached for these inputs, even if one failed
+                if CACHE.is_dir():
+                    FINGERPRINT.write_text(fingerprint + "\n")
         timings["execute"] = time.perf_counter() - start
 
         start = time.perf_counter()

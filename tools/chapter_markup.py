@@ -23,8 +23,15 @@ figures it outputs, or of every image an explorer draws
 (``tools/sphinx_reader_view.py``). A figure with a caption and no entry takes
 the caption's first sentence.
 
-The rewrite is idempotent and touches markdown cells only (no code, so no
-notebook needs to run again). Run it after editing or adding a chapter;
+And it draws the figures for high-density screens: the set-up line
+``%config InlineBackend.figure_format = ...`` becomes
+``%config InlineBackend.figure_formats = ["retina"]``, so every Matplotlib figure
+is a PNG with twice the pixels, shown at its usual size (the page hides the
+line, ``tools/sphinx_reader_view.py``). That line is the only code it touches:
+the notebook's saved figures follow at its next run (the book runs every
+chapter it builds).
+
+The rewrite is idempotent. Run it after editing or adding a chapter;
 ``tests/test_chapter_markup.py`` fails while a chapter still needs it::
 
     python tools/chapter_markup.py            # rewrite chapters/*.ipynb in place
@@ -96,7 +103,8 @@ IMAGE_ALT = {
                 "and dot products between encodings depending only on the offset",
     "a8b99cf4": "ReLU and GELU and their derivatives: GELU is smooth at 0 with a small negative dip",
     "89e91ddd": "Gradient norm of each block's first MLP weight matrix at initialization in a "
-                "stack of 12 blocks, for each placement of the layer normalization",
+                "stack of 12 blocks, log scale: pre-LN and post-LN with residual connections, and "
+                "without residual connections with and without layer normalization",
     "54f16273": "Training and validation cross-entropy per character of the Transformer and the "
                 "LSTM against the training step, with the bigram baseline",
     "59246a44": "Attention map of the chosen head and layer of the trained character model on the "
@@ -108,6 +116,9 @@ IMAGE_ALT = {
 # An opening fence: three or more colons or backticks, then {dropdown} and its title.
 _OPEN = re.compile(r"^(?P<fence>:{3,}|`{3,})\{dropdown\}[ \t]*(?P<title>.*?)[ \t]*$")
 _OPTION = re.compile(r"^:[\w-]+:")
+# The set-up line choosing the inline figure format, and what it becomes.
+_FIGURE_FORMAT = re.compile(r"^%config\s+InlineBackend\.figure_formats?\s*=.*$", re.M)
+RETINA = '%config InlineBackend.figure_formats = ["retina"]'
 
 
 def _plain_title(title: str) -> str:
@@ -183,6 +194,12 @@ def apply(path: Path, write: bool = True) -> list[str]:
         if alt and cell.metadata.get("mystnb", {}).get("image", {}).get("alt") != alt:
             cell.metadata.setdefault("mystnb", {}).setdefault("image", {})["alt"] = alt
             changes.append(f"{path.relative_to(ROOT)}: cell {index}: alt text")
+        if cell.cell_type == "code":
+            before = _source(cell)
+            after = _FIGURE_FORMAT.sub(RETINA, before)
+            if after != before:
+                cell.source = after
+                changes.append(f"{path.relative_to(ROOT)}: cell {index}: figures for 2x screens")
         if cell.cell_type != "markdown":
             continue
         before = _source(cell)

@@ -15,13 +15,13 @@ runs the same scan on the submitted notebook.
 from __future__ import annotations
 
 import ast
-from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections import defaultdict, deque
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-__all__ = ["ImportPolicy", "ImportRules", "StaticReport", "Violation", "describe_cell", "scan",
-           "shorten"]
+__all__ = ["ImportPolicy", "ImportRules", "StaticReport", "Violation", "describe_cell",
+           "parse_code", "scan", "shorten"]
 
 
 class ImportPolicy(Protocol):
@@ -236,6 +236,20 @@ def _defaults(func: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.AST]:
     return out
 
 
+_LITERALS = (ast.List, ast.Tuple, ast.Set)
+
+
+def _walk(node: ast.AST) -> Iterator[ast.AST]:
+    """Like :func:`ast.walk`, but a list, tuple or set of constants is not entered: its elements
+    refer to nothing, and a notebook may hold millions of them."""
+    todo = deque([node])
+    while todo:
+        node = todo.popleft()
+        if not (isinstance(node, _LITERALS) and all(type(e) is ast.Constant for e in node.elts)):
+            todo.extend(ast.iter_child_nodes(node))
+        yield node
+
+
 class _Scanner:
     def __init__(self, policy: ImportPolicy, where: Mapping[int, str]):
         self.policy = policy
@@ -347,7 +361,7 @@ class _Scanner:
         """
         local = local or set()
         for node in nodes:
-            for sub in ast.walk(node):
+            for sub in _walk(node):
                 if isinstance(sub, (ast.Import, ast.ImportFrom)):
                     self._check_import(sub, scope)
                 elif isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load):
@@ -382,10 +396,9 @@ class _Scanner:
                     ):
                         self._violate(sub, f"{sub.attr} can reach around the rules", scope)
 
-    def scan_cell(self, cell: int, code: str) -> None:
+    def scan_cell(self, cell: int, code: str, tree: ast.Module) -> None:
         self.cell = cell
         self.lines = code.split("\n")
-        tree = ast.parse(code)
         for node in tree.body:
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 self.names.update(self._check_import(node, "<module>"))
@@ -468,26 +481,47 @@ class _Scanner:
         return {k: frozenset(v) for k, v in self.uses.items()}
 
 
+UNREADABLE = "the cell is nested too deeply to read"
+"""Why a cell whose parse ran out of stack is not scanned."""
+
+
+def parse_code(code: str) -> ast.Module | str:
+    """The syntax tree of ``code``, or why it cannot be read (the sentence :func:`scan` reports).
+
+    A ``MemoryError`` propagates: the caller decides what code too large to read costs.
+    """
+    try:
+        return ast.parse(code)
+    except (SyntaxError, ValueError) as exc:
+        line = getattr(exc, "lineno", None)
+        where = f" (line {line})" if line else ""
+        return f"{type(exc).__name__}: {exc.args[0]}{where}"
+    except RecursionError:
+        return UNREADABLE
+
+
 def scan(cells: Iterable[tuple[int, str]], policy: ImportPolicy,
-         where: Mapping[int, str] | None = None) -> StaticReport:
+         where: Mapping[int, str] | None = None,
+         trees: Mapping[int, ast.Module | str] | None = None) -> StaticReport:
     """Scan ``(cell index, code)`` pairs under ``policy``.
 
     ``where`` maps a cell index to how a learner finds that cell (see
-    :func:`describe_cell`); violations quote it. Cells that do not parse are
-    listed in ``syntax_errors`` and otherwise ignored (the sandbox reports the
-    same error when it runs them).
+    :func:`describe_cell`); violations quote it. ``trees`` holds what
+    :func:`parse_code` gave for a cell's code when the caller parsed it already (each cell is
+    parsed once). Cells that do not parse are listed in ``syntax_errors`` and otherwise ignored
+    (the sandbox reports the same error when it runs them).
     """
-    scanner = _Scanner(policy, where or {})
+    scanner = _Scanner(policy, where if where is not None else {})
     syntax_errors = []
     for index, code in cells:
+        tree = trees[index] if trees is not None and index in trees else parse_code(code)
+        if isinstance(tree, str):
+            syntax_errors.append((index, tree))
+            continue
         try:
-            scanner.scan_cell(index, code)
-        except (SyntaxError, ValueError) as exc:
-            line = getattr(exc, "lineno", None)
-            where = f" (line {line})" if line else ""
-            syntax_errors.append((index, f"{type(exc).__name__}: {exc.args[0]}{where}"))
+            scanner.scan_cell(index, code, tree)
         except RecursionError:
-            syntax_errors.append((index, "the cell is nested too deeply to read"))
+            syntax_errors.append((index, UNREADABLE))
     uses = scanner.finish()
     return StaticReport(
         violations=tuple(scanner.violations),

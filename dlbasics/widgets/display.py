@@ -21,9 +21,11 @@ Layers sharing a ``cell`` are drawn on top of each other (transparent PNGs of
 the same size), so a figure whose parts depend on different controls costs the
 *sum* of the parts' grids instead of their product.
 
-:func:`png` is the one figure-to-PNG helper of the explorers: modest
-resolution, colours reduced to a palette, so that a page with a few hundred
-precomputed figures stays small.
+:func:`png` is the one figure-to-PNG helper of the explorers: colours reduced
+to a palette, so that a page with a few hundred precomputed figures stays
+small. Each image holds :data:`PIXEL_RATIO` pixels per CSS pixel and is shown
+at its CSS size (``DPI`` CSS pixels per inch of the figure), so it stays sharp
+on high-density (2x) screens.
 """
 
 from __future__ import annotations
@@ -38,10 +40,14 @@ from matplotlib.figure import Figure
 
 from dlbasics.validation import check_choice
 
-__all__ = ["DPI", "Control", "Explorer", "Layer", "explorer", "png", "static_view"]
+__all__ = ["DPI", "PIXEL_RATIO", "Control", "Explorer", "Layer", "explorer", "png", "static_view"]
 
-#: Resolution of explorer images (dots per inch of the figure size).
+#: Displayed size of explorer images: CSS pixels per inch of the figure size.
 DPI = 64
+
+#: Image pixels per CSS pixel: explorer images are drawn at ``DPI * PIXEL_RATIO``
+#: dots per inch and shown at ``DPI``, sharp on a 2x (high-density) screen.
+PIXEL_RATIO = 2
 
 #: Kinds of control: a selection slider, a drop-down, or a row of toggle buttons.
 KINDS = ("slider", "dropdown", "toggle")
@@ -215,10 +221,10 @@ class _Builder:
             if key not in self.cache:
                 self.cache[key] = widgets.HTML(result)
             return self.cache[key]
-        data = png(result, self.dpi, transparent=layer.transparent)
-        key = "png:" + hashlib.sha1(data).hexdigest()
+        image = _image(result, self.dpi, layer.transparent)
+        key = "png:" + hashlib.sha1(image.value).hexdigest() + image.width
         if key not in self.cache:
-            self.cache[key] = widgets.Image(value=data, format="png")
+            self.cache[key] = image
             self.images += 1
         return self.cache[key]
 
@@ -235,6 +241,15 @@ class _Builder:
                                (stack, "selected_index"))
         self.links.append(link)
         return stack
+
+
+def _image(fig: Figure, dpi: int, transparent: bool) -> Any:
+    """An Image widget of ``fig``: ``dpi * PIXEL_RATIO`` dots per inch, shown ``dpi`` per inch wide."""
+    import ipywidgets as widgets
+
+    width = round(fig.get_figwidth() * dpi)
+    data = png(fig, dpi * PIXEL_RATIO, transparent=transparent)
+    return widgets.Image(value=data, format="png", width=str(width))
 
 
 class Explorer:
@@ -320,6 +335,8 @@ def explorer(
         nothing is drawn ahead: a kernel redraws the current values on every
         change (the grid may then be as fine as wanted).
     dpi : int, default :data:`DPI`
+        CSS pixels per inch of the figures' size; the images hold
+        :data:`PIXEL_RATIO` times as many pixels.
     note : str, optional
         One line of HTML under the controls (e.g. what the static page leaves out).
     rows : sequence of sequence of str, optional
@@ -360,8 +377,9 @@ def explorer(
             if isinstance(result, str):
                 out.append(widgets.HTML(result, layout=cell_layouts[layer.cell]))
             else:
-                out.append(widgets.Image(value=png(result, dpi, transparent=layer.transparent),
-                                         format="png", layout=cell_layouts[layer.cell]))
+                image = _image(result, dpi, layer.transparent)
+                image.layout = cell_layouts[layer.cell]
+                out.append(image)
         return out
 
     if precompute:

@@ -16,6 +16,7 @@ import os
 import selectors
 import signal
 import time
+from pathlib import Path
 
 from dlbasics_grader.sandbox import protocol
 from dlbasics_grader.sandbox.job import Job, Phase, RawRun
@@ -29,6 +30,12 @@ WALL_FACTOR = 2.0
 long in wall time (code that sleeps or waits uses no CPU)."""
 MAX_MESSAGES = 10_000
 SMALL_MESSAGE = 256 * 1024
+READ_BYTES = 1 << 20
+"""Most bytes read from a stream at once (the message pipe holds 1 MiB)."""
+MAX_ITEMS = 1_000_000
+"""Most lists, objects and elements one message may hold, counted in its bytes before it is
+decoded: JSON amplifies (``[[],[],...]`` takes 3 bytes a list as text and about 60 decoded),
+and arrays travel as one base64 string each, so honest results hold few."""
 
 
 class CappedStream:
@@ -95,6 +102,10 @@ class MessageGate:
             return
         if len(self.run.cells) + len(self.run.probes) + self.run.ignored_messages > MAX_MESSAGES:
             self.violation = "it sent the grader more messages than a notebook can"
+            return
+        if line.count(b",") + line.count(b"[") + line.count(b"{") > MAX_ITEMS:
+            self.violation = ("it sent the grader a result with more than "
+                              f"{MAX_ITEMS:,} items (return NumPy arrays)")
             return
         try:
             msg = json.loads(line)
@@ -203,12 +214,49 @@ def phase_from(msg: protocol.CellEnd | protocol.ProbeEnd) -> Phase:
     )
 
 
+class FolderMeter:
+    """Bounds what a working folder without a filesystem of its own holds: at most
+    ``max_bytes`` of allocated blocks and ``max_entries`` files and folders (so that
+    measuring it stays cheap), read at most every ``every_s`` seconds."""
+
+    def __init__(self, folder: Path, max_bytes: int, max_entries: int = 20_000,
+                 every_s: float = 0.1) -> None:
+        self.folder, self.max_bytes, self.max_entries = folder, max_bytes, max_entries
+        self.every_s, self.next = every_s, 0.0
+
+    def over(self, now: float) -> str:
+        """Why the folder is over its bounds ("" when it is not, or not read this time)."""
+        if now < self.next:
+            return ""
+        self.next = now + self.every_s
+        used, entries, todo = 0, 0, [str(self.folder)]
+        while todo:
+            try:
+                with os.scandir(todo.pop()) as it:
+                    for entry in it:
+                        entries += 1
+                        if entries > self.max_entries:
+                            return (f"the notebook made more than {self.max_entries} files in "
+                                    "its working folder")
+                        st = entry.stat(follow_symlinks=False)
+                        used += st.st_blocks * 512
+                        if entry.is_dir(follow_symlinks=False):
+                            todo.append(entry.path)
+            except OSError:
+                continue
+        if used > self.max_bytes:
+            return (f"the notebook wrote more than {self.max_bytes >> 20} MB into its working "
+                    "folder")
+        return ""
+
+
 class Watch:
     """Reads one runner's streams and messages; stops it when a limit passes."""
 
     def __init__(self, proc, read_fd, job: Job, nonce, meter: CpuMeter, deadline: float,
-                 cpu_left: float, run: RawRun) -> None:
+                 cpu_left: float, run: RawRun, disk: FolderMeter | None = None) -> None:
         self.proc, self.job, self.meter, self.run = proc, job, meter, run
+        self.disk = disk
         self.deadline, self.cpu_left = deadline, cpu_left
         keep = job.limits.output_kb * 1024 // 2
         self.out, self.err = CappedStream(keep), CappedStream(keep)
@@ -254,6 +302,8 @@ class Watch:
             if (cpu - self.proto.started_cpu >= cpu_lim
                     or now - self.proto.started >= wall_lim):
                 self.stop_status, self.stop_reason = PhaseStatus.TIMEOUT, why
+            elif self.disk is not None and (why := self.disk.over(now)):
+                self.stop_status, self.stop_reason = PhaseStatus.CRASHED, why
         if self.stop_status:
             self.run.stopped_in = self.proto.phase
         return bool(self.stop_status)
@@ -276,7 +326,7 @@ class Watch:
     def _read_ready(self, timeout: float) -> None:
         for key, _ in self.sel.select(timeout=timeout):
             try:
-                data = os.read(key.fileobj.fileno(), 1 << 16)
+                data = os.read(key.fileobj.fileno(), READ_BYTES)
             except BlockingIOError:
                 continue
             except OSError:
@@ -294,7 +344,7 @@ class Watch:
     def _drain(self) -> None:
         while True:
             try:
-                data = self.chan.read(1 << 16)
+                data = self.chan.read(READ_BYTES)
             except (BlockingIOError, OSError):
                 data = None
             if not data:

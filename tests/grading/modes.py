@@ -1,17 +1,21 @@
-"""Running ``dlbasics-grade`` the three ways instructors run it, from a root test run.
+"""Running the grader the four ways instructors run it, from a root test run.
 
 * ``root``: as root, with namespaces (a CI container, ``sudo``);
-* ``nocap``: as root without CAP_SYS_ADMIN (Docker's default, so Gradescope):
+* ``nocap``: as root without CAP_SYS_ADMIN:
   ``setpriv --inh-caps=-sys_admin --bounding-set=-sys_admin``;
+* ``docker``: Docker's default, so Gradescope: root with Docker's default
+  capabilities under Docker's default seccomp profile (``docker/default.py``),
+  which denies ``unshare``, ``mount`` and every namespace; the cgroup
+  hierarchy is read-only there, so the grader is told it has none;
 * ``user``: as a normal user (an instructor's laptop): the user ``dlbtest``
   (created if missing) owns a copy of the hidden tests and solutions in its
   home, ``~/course``, as a clone of the course repository would be.
 
 When the Python running the tests, its virtual environment or the repository
 lives under a folder other users cannot enter (``/root/.pyenv``, a clone in
-``/root``), the ``user`` mode runs in a private mount namespace where that
-folder is an empty, open tmpfs with those bound back: what the user sees is an
-ordinary readable installation.
+``/root``), the ``user`` and ``docker`` modes run in a private mount namespace
+where that folder is an empty, open tmpfs with those bound back: what they see
+is an ordinary readable installation, as in a container image.
 """
 
 from __future__ import annotations
@@ -29,6 +33,10 @@ from dlbasics_grader.sandbox.fsplan import world_reachable
 from ..helpers import HIDDEN, REPO, SOLUTIONS
 
 MODES = ("root", "nocap", "user")
+"""The modes of the batch tests in ``test_modes.py``."""
+ALL_MODES = ("root", "nocap", "docker", "user")
+"""Every mode: the attack corpus runs in each."""
+DOCKER = Path(__file__).with_name("docker") / "default.py"
 USER = "dlbtest"
 
 
@@ -36,7 +44,8 @@ def unavailable(mode: str) -> str:
     """Why ``mode`` cannot run here ("" when it can)."""
     if os.geteuid() != 0:
         return "" if mode == "user" else "needs a root test run"
-    tools = {"nocap": ["setpriv"], "user": ["setpriv", "unshare", "useradd"]}.get(mode, [])
+    tools = {"nocap": ["setpriv"], "user": ["setpriv", "unshare", "useradd"],
+             "docker": ["setpriv", "unshare"]}.get(mode, [])
     missing = [t for t in tools if shutil.which(t) is None]
     return f"needs {', '.join(missing)}" if missing else ""
 
@@ -92,19 +101,32 @@ def _open_python_prefix() -> str:
 
 def grader_command(mode: str, args: list[str], env: dict[str, str] | None = None) -> list[str]:
     """The command line that runs ``dlbasics-grade ARGS`` in ``mode``."""
+    return python_command(mode, ["-m", "dlbasics_grader.cli", *args], env)
+
+
+def python_command(mode: str, args: list[str], env: dict[str, str] | None = None) -> list[str]:
+    """The command line that runs ``python ARGS`` in ``mode`` (environment ``env`` only)."""
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", **(env or {})}
-    base = [sys.executable, "-m", "dlbasics_grader.cli", *args]
+    if mode == "docker":
+        env = {**env, "DLBASICS_SANDBOX_DISABLE": ",".join(
+            filter(None, [env.get("DLBASICS_SANDBOX_DISABLE", ""), "cgroup"]))}
+    base = [sys.executable, *args]
+    clean = ["env", "-i", *(f"{k}={v}" for k, v in env.items()), *base]
     if mode == "root":
-        return ["env", "-i", *(f"{k}={v}" for k, v in env.items()), *base]
+        return clean
     if mode == "nocap":
-        return ["setpriv", "--inh-caps=-sys_admin", "--bounding-set=-sys_admin", "--", "env",
-                "-i", *(f"{k}={v}" for k, v in env.items()), *base]
-    home, _ = Path(_user().pw_dir), None
+        return ["setpriv", "--inh-caps=-sys_admin", "--bounding-set=-sys_admin", "--", *clean]
+    q = shlex.quote
+    if mode == "docker":
+        inner = (_open_python_prefix() + f"exec env PYTHONPATH={q(str(REPO))} "
+                 f"{q(sys.executable)} {q(str(DOCKER))} -- " + " ".join(q(a) for a in clean))
+        return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", inner]
+    home = Path(_user().pw_dir)
     env = {**env, "HOME": str(home)}
-    inner = (_open_python_prefix() + f"cd {shlex.quote(str(home))} && exec setpriv "
+    inner = (_open_python_prefix() + f"cd {q(str(home))} && exec setpriv "
              f"--reuid={USER} --regid={USER} --init-groups -- env -i "
-             + " ".join(shlex.quote(f"{k}={v}") for k, v in env.items()) + " "
-             + " ".join(shlex.quote(a) for a in base))
+             + " ".join(q(f"{k}={v}") for k, v in env.items()) + " "
+             + " ".join(q(a) for a in base))
     return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", inner]
 
 

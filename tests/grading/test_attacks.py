@@ -1,15 +1,16 @@
 """The attack corpus (tests/grading/attacks/): each submission gets the right grade.
 
-For every attack: the grader returns (never raises), each test has a valid
-status, the total is the expected one, the learner sees a message saying what
-happened, nothing hidden leaks into the results, files outside the sandbox are
-untouched, and no process of the sandbox survives grading.
+For every attack, in each of the four modes the grader runs in (``modes.ALL_MODES``:
+root, root without CAP_SYS_ADMIN, Docker's default, a normal user): the grader
+returns (never raises), each test has a valid status, the total is the expected
+one, the learner sees a message saying what happened, nothing hidden leaks into
+the results, files outside the sandbox are untouched, what the attack aimed at
+outside was not reached, and no process of the sandbox survives grading.
 """
 
 from __future__ import annotations
 
 import ast
-import hashlib
 import importlib.util
 import json
 import os
@@ -17,55 +18,20 @@ from pathlib import Path
 
 import pytest
 
-from dlbasics_grader.engine import grade
 from dlbasics_grader.report import summary as terminal_summary
 from dlbasics_grader.spec import STATUSES
 
-from ..helpers import HIDDEN, REPO, write_notebook
-from .helpers import EXERCISE_NAMES, boot_ticks, survivors
+from .corpus import ATTACK_DIR, ATTACKS, CorpusRun, grade_corpus, snapshot
+from .helpers import EXERCISE_NAMES, survivors
+from .modes import ALL_MODES
 
-ATTACK_DIR = Path(__file__).with_name("attacks")
-ATTACKS = sorted(p.stem for p in ATTACK_DIR.glob("a[0-9][0-9]_*.py"))
+
+def _alternatives(needle: str | tuple[str, ...]) -> tuple:
+    return needle if isinstance(needle, tuple) else (needle,)
 
 
 def _load(name: str):
     return importlib.import_module(f".attacks.{name}", __package__)
-
-
-def _build(mod, path: Path, solution: list[str], stubs: list[str],
-           fill: dict[str, str] | None = None) -> Path:
-    if hasattr(mod, "RAW"):
-        path.write_bytes(mod.RAW)
-    elif hasattr(mod, "build"):
-        mod.build(path, solution)
-    else:
-        cells = mod.cells(solution) if hasattr(mod, "cells") else []
-        if hasattr(mod, "CELLS"):
-            for c in mod.CELLS:
-                cells += solution if c == "SOLUTION" else stubs if c == "STUBS" else [
-                    _fill(c, {"{REPO}": str(REPO), **(fill or {})})
-                ]
-        write_notebook(path, cells)
-    return path
-
-
-def _fill(cell: str, fill: dict[str, str]) -> str:
-    for key, value in fill.items():
-        cell = cell.replace(key, value)
-    return cell
-
-
-def _snapshot(outside: Path) -> dict[str, str]:
-    """Contents of what an attack might try to change outside the sandbox.
-
-    (Other files of the repository may legitimately change while the tests
-    run, so only these are compared.)
-    """
-    snap = {str(p): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in [HIDDEN / "ex1.py", *sorted(outside.iterdir())] if p.is_file()}
-    snap["repo files"] = ",".join(sorted(p.name for p in REPO.iterdir()
-                                         if "attack" in p.name))
-    return snap
 
 
 # --------------------------------------------------------------------------
@@ -127,7 +93,8 @@ def test_every_exercise_1_attack_declares_its_grade(attack, ex1):
     assert set(status) <= {p.name for p in ex1.parts} and set(status.values()) <= set(STATUSES)
     for key in ("EXPECT_OUTPUT", "FORBIDDEN_OUTPUT", "CANARIES"):
         value = getattr(mod, key, [])
-        assert isinstance(value, list) and all(isinstance(v, str) and v for v in value), key
+        texts = [t for v in value for t in (_alternatives(v) if key == "EXPECT_OUTPUT" else [v])]
+        assert isinstance(value, list) and all(isinstance(t, str) and t for t in texts), key
     # below full marks the attack says which parts fail or what the learner is told
     # (at full marks the harness requires every part to pass)
     assert mod.EXPECT_SCORE == ex1.max_score or status or any(
@@ -143,28 +110,35 @@ def test_every_exercise_attack_names_an_exercise_and_adds_cells_that_parse(attac
     assert cells and all(isinstance(c, str) and ast.parse(c) for c in cells)
 
 
+_RUNS: dict[str, CorpusRun] = {}
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory, ex1_solution_cells, ex1_stub_cells):
+    """``corpus(mode)``: the whole corpus graded in ``mode`` (one batch per mode, once)."""
+
+    def run(mode: str) -> CorpusRun:
+        if mode not in _RUNS:
+            _RUNS[mode] = grade_corpus(mode, tmp_path_factory.mktemp(f"corpus-{mode}"),
+                                       ex1_solution_cells, ex1_stub_cells)
+        return _RUNS[mode]
+
+    yield run
+    for r in _RUNS.values():
+        r.close()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ATTACKS)
-def test_attack_is_graded_right(name, tmp_path, ex1, ex1_solution_cells, ex1_stub_cells):
-    mod = _load(name)
-    sub_dir = tmp_path / "submission"
-    sub_dir.mkdir()
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    (outside / "canary.txt").write_text("untouched")
-    arranged = mod.arrange(outside, os.getuid()) if hasattr(mod, "arrange") else None
-    try:
-        path = _build(mod, sub_dir / "ex1_neural_network.ipynb", ex1_solution_cells,
-                      ex1_stub_cells, arranged.fill if arranged else None)
-        before = _snapshot(outside)
-        report = grade(ex1, path, private_paths=[HIDDEN],
-                       time_scale=getattr(mod, "TIME_SCALE", 0.25))
-        done_ticks = boot_ticks()
-        if arranged:
-            arranged.check(report)
-    finally:
-        if arranged:
-            arranged.close()
+@pytest.mark.parametrize("mode", [pytest.param(m, marks=pytest.mark.xdist_group(f"corpus-{m}"))
+                                  for m in ALL_MODES])
+def test_attack_is_graded_right(mode, name, corpus, ex1):
+    run = corpus(mode)
+    mod, graded = _load(name), run.graded[name]
+    assert not graded.error, graded.error
+    report = graded.report
+    if graded.arranged is not None:
+        graded.arranged.check(report)
 
     results = report.to_gradescope()
     json.dumps(results)  # serializable
@@ -173,7 +147,7 @@ def test_attack_is_graded_right(name, tmp_path, ex1, ex1_solution_cells, ex1_stu
     assert not report.grader_error, report.grader_error
     assert [t.name for t in report.tests] == [p.name for p in ex1.parts]
     assert all(t.status in STATUSES for t in report.tests)
-    summary = f"{name}: {report.score}\n{report.output}\n" + "\n".join(
+    summary = f"{name} ({mode}): {report.score}\n{report.output}\n" + "\n".join(
         f"{t.name} {t.status} {t.score}: {t.output}" for t in report.tests)
     assert report.score == mod.EXPECT_SCORE, summary
     expected_status = getattr(mod, "EXPECT_STATUS", {})
@@ -184,7 +158,8 @@ def test_attack_is_graded_right(name, tmp_path, ex1, ex1_solution_cells, ex1_stu
             assert t.status == "passed", summary
     visible = report.output + "\n" + "\n".join(t.output for t in report.tests)
     for needle in getattr(mod, "EXPECT_OUTPUT", []):
-        assert needle in visible, f"{needle!r} not in:\n{summary}"
+        # a tuple: any one of these (how a refusal reads differs between modes)
+        assert any(n in visible for n in _alternatives(needle)), f"{needle!r} not in:\n{summary}"
     everything = json.dumps(results) + report.stdout + report.stderr
     for secret in getattr(mod, "FORBIDDEN_OUTPUT", []):
         assert secret not in everything, f"{secret!r} leaked"
@@ -192,12 +167,27 @@ def test_attack_is_graded_right(name, tmp_path, ex1, ex1_solution_cells, ex1_stu
         assert len(report.stdout) + len(report.stderr) < mod.MAX_KEPT_OUTPUT
     for canary in getattr(mod, "CANARIES", []):
         assert not os.path.exists(canary), f"{canary} was written"
-    assert _snapshot(outside) == before, "files outside the sandbox changed"
+    assert snapshot(graded.outside, run.hidden) == graded.before, \
+        "files outside the sandbox changed"
     if hasattr(mod, "after"):
         mod.after(report)
     uid = report.isolation.get("user", "")
     if uid.startswith("uid "):
-        assert survivors(int(uid.split()[1]), done_ticks) == []
+        assert survivors(int(uid.split()[1]), graded.done_ticks) == []
+
+
+GRADER_PEAK_MIB = 512
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", [pytest.param(m, marks=pytest.mark.xdist_group(f"corpus-{m}"))
+                                  for m in ALL_MODES])
+def test_the_grader_stays_within_its_memory_over_the_whole_corpus(mode, corpus):
+    """The grading process itself (outside every sandbox limit) peaks below 512 MiB, however
+    the notebooks and the messages their runners send amplify when decoded."""
+    peaks = {n: g.grader_peak_kib for n, g in corpus(mode).graded.items()}
+    assert all(peaks.values()), peaks
+    assert max(peaks.values()) < GRADER_PEAK_MIB * 1024, peaks
 
 
 def test_real_limits_stay_generous_for_slow_but_fair_notebooks(ex1):

@@ -103,3 +103,32 @@ def test_no_held_out_input_is_in_the_learners_sandbox(name):
                 if arr.ndim == h.ndim and arr.shape[1:] == h.shape[1:] and arr.dtype == h.dtype:
                     shared = rows & {x.tobytes() for x in arr}
                     assert len(shared) < 0.2 * len(rows), (probe.name, len(shared))
+
+
+def test_a_history_is_checked_against_the_exported_models_validation_accuracy():
+    """``history['val_accuracy']`` must hold the exported model's own validation accuracy (the
+    grader's measurement), so numbers made up in the learner's process lose the form points."""
+    from dlbasics_grader.scoring import score_training_run
+    from dlbasics_grader.spec import Part, ProbeResult
+
+    rng = np.random.default_rng(0)
+    y_val, y_test = rng.integers(0, 2, 50), rng.integers(0, 2, 60)
+    val_out = np.eye(2)[y_val] * 5.0
+    val_out[:10] = val_out[:10, ::-1]  # 80 % right
+    heldout = ProbeResult("heldout", "ok", {"X_val_out": val_out, "X_test_out": np.eye(2)[y_test],
+                                            "reset_out": np.zeros((60, 2)), "constants": 0})
+    pred = val_out.argmax(axis=1)
+
+    def form(history):
+        outputs = {"history_type": "dict", "train_loss": [1.0, 0.5], "val_accuracy": history,
+                   "pred_val": pred}
+        train, _ = score_training_run(
+            Part("t", 2.0, "t"), Part("a", 2.0, "a"), outputs, heldout, y_test, n_val=50,
+            n_classes=2, predict_name="predict", item="sample", setup="", acc_full=0.9,
+            acc_tiers=[(0.9, 2.0)], cpu_s=1.0, cpu_budget_s=10.0, loop={}, chance_max=0.6,
+            y_val=y_val)
+        return train.output
+
+    assert "right form: 1/1" in form([0.7, 0.8])
+    made_up = form([0.97, 0.99])
+    assert "right form: 0/1" in made_up and "no epoch with the returned model's" in made_up

@@ -9,14 +9,15 @@ import nbformat
 import numpy as np
 import pytest
 
+from dlbasics.checks.static import ImportRules
 from dlbasics_grader import codec
 from dlbasics_grader.notebook import (
     NotebookError,
     parse_notebook,
-    read_submission,
     strip_checks,
     strip_ipython,
 )
+from dlbasics_grader.reading import read_submission
 from dlbasics_grader.spec import Part, ProbeResult, compare_arrays
 
 # -- codec ---------------------------------------------------------------------
@@ -122,7 +123,9 @@ def test_non_python_cell_magics_are_skipped():
 def test_public_checks_are_removed_but_similar_code_is_kept():
     src = ("from dlbasics.checks import check\nx = 1\ncheck('ex1.init', Net)\n"
            "import dlbasics_grader.spec as spec\nrecheck = check\n")
-    out = strip_checks(src).split("\n")
+    code, tree = strip_checks(src)
+    out = code.split("\n")
+    assert [type(n).__name__ for n in tree.body] == ["Pass", "Assign", "Pass", "Import", "Assign"]
     assert out[0] == "pass" and out[2] == "pass"
     assert out[1] == "x = 1" and out[3].startswith("import dlbasics_grader.spec")
     assert out[4] == "recheck = check"
@@ -130,10 +133,15 @@ def test_public_checks_are_removed_but_similar_code_is_kept():
 
 def test_read_submission_runs_the_whole_pipeline(tmp_path):
     p = tmp_path / "nb.ipynb"
-    p.write_bytes(_nb_bytes("%time x = 1", "check('ex1.forward', C)"))
-    cells = read_submission(p)
-    assert [c.index for c in cells] == [1, 2]
+    p.write_bytes(_nb_bytes("%time x = 1", "check('ex1.forward', C)", "import torch\ny = 2"))
+    reading = read_submission(p, ImportRules(forbidden_modules=("torch",), reason="NumPy only"))
+    cells = reading.cells
+    assert [c.index for c in cells] == [1, 2, 3]
     assert cells[0].code == "pass" and cells[1].code == "pass"
+    assert cells[1].source == "check('ex1.forward', C)"
+    assert [(v.cell, v.line, v.what) for v in reading.static.violations] == [
+        (3, 1, "import torch")]
+    assert reading.static.names == {"torch", "y"}
 
 
 # -- spec helpers ---------------------------------------------------------------

@@ -9,8 +9,10 @@ Each module describes one submission and what grading it must give:
 * ``EXPECT_SCORE``: the total score. ``EXPECT_STATUS``: ``{part: status}`` for
   the parts that must not pass (every other part must pass if the score is
   full). ``EXPECT_OUTPUT``: substrings the learner must see (overall output or
-  a test's output). ``FORBIDDEN_OUTPUT``: substrings that must not appear
-  anywhere in the results or the kept output (hidden values).
+  a test's output); a tuple of substrings means any one of them (a refusal
+  reads differently where a mount hides a file and where Landlock refuses it).
+  ``FORBIDDEN_OUTPUT``: substrings that must not appear anywhere in the results
+  or the kept output (hidden values).
 * ``CANARIES``: paths outside the sandbox that must not exist afterwards.
 * ``TIME_SCALE``: multiplies every time limit (default 0.25 to keep timeouts cheap).
 * ``after(report)``: extra assertions on the report.

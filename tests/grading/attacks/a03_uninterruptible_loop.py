@@ -12,3 +12,4 @@ CELLS = [
 ]
 EXPECT_SCORE = 10
 EXPECT_OUTPUT = ["did not stop when interrupted", "ran the notebook again without this cell"]
+TIME_SCALE = 0.5  # the killed cell costs its time limit, and the rerun must fit in the total

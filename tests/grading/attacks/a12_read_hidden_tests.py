@@ -21,5 +21,5 @@ CELLS = [
     "STUBS",
 ]
 EXPECT_SCORE = 0
-EXPECT_OUTPUT = ["FileNotFoundError"]
+EXPECT_OUTPUT = [("FileNotFoundError", "PermissionError")]
 FORBIDDEN_OUTPUT = ["2_914_067", "Hidden tests of Exercise 1", "BEGIN SOLUTION", "He initialization"]

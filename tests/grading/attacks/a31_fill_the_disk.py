@@ -1,4 +1,5 @@
-"""Write file after file to fill the disk: the working folder is a small in-memory one."""
+"""Write file after file to fill the disk: the working folder is a small in-memory one (its own
+tmpfs, or without namespaces a folder on /dev/shm whose size the grader watches)."""
 
 CELLS = [
     "open('huge.bin', 'wb').write(b'0' * 200 * 2**20)",
@@ -11,4 +12,4 @@ CELLS = [
     "SOLUTION",
 ]
 EXPECT_SCORE = 10
-EXPECT_OUTPUT = ["No space left on device", "File too large"]
+EXPECT_OUTPUT = [("No space left on device", "wrote more than"), "File too large"]

@@ -4,8 +4,8 @@ from /proc: list /proc, walk every pid up to the newest one, and read the parent
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
-import sys
 from pathlib import Path
 
 VICTIM_MARK = "dlbasics-a40-password-" + "hunter2"
@@ -47,10 +47,10 @@ class Victim:
     """A process of the grading user's whose command line holds a password."""
 
     def __init__(self, uid: int) -> None:
-        pw_uid = uid if os.geteuid() == 0 else None
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", "import time; time.sleep(600)", VICTIM_MARK],
-            user=pw_uid, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+            ["/bin/sh", "-c", "sleep 600; true", VICTIM_MARK],
+            user=uid if os.geteuid() == 0 else None, start_new_session=True,
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
         self.fill: dict[str, str] = {}
 
     def check(self, report) -> None:
@@ -60,7 +60,7 @@ class Victim:
                 assert "sandbox/child/runner.py" in line, line
 
     def close(self) -> None:
-        self.proc.kill()
+        os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait()
 
 
