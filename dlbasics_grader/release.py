@@ -192,7 +192,10 @@ def _grader_bound(path: Path) -> bool:
     if path.suffix != ".py":
         return False
     text = path.read_text(encoding="utf-8", errors="replace")
-    return GRADER_PACKAGE in text or "hidden_exercises" in text and "skip" not in text
+    uses_solutions = re.search(r"^\s*from\s+\S*helpers\s+import\b[^\n]*\bSOLUTIONS\b", text,
+                               re.MULTILINE) is not None  # tests/helpers.py's solutions folder
+    return (GRADER_PACKAGE in text or "hidden_exercises" in text and "skip" not in text
+            or uses_solutions)
 
 
 def public_makefile(text: str) -> str:
