@@ -15,7 +15,6 @@ import importlib
 import json
 import os
 import pickle
-import resource
 import subprocess
 import sys
 import time
@@ -26,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..helpers import HIDDEN, REPO, write_notebook
-from .helpers import boot_ticks
+from .helpers import boot_ticks, peak_kib
 
 ATTACK_DIR = Path(__file__).with_name("attacks")
 ATTACKS = sorted(p.stem for p in ATTACK_DIR.glob("a[0-9][0-9]_*.py"))
@@ -186,9 +185,9 @@ def main(spec_file: str) -> None:
         except BaseException:  # noqa: BLE001 - recorded: the test fails with it
             graded = (None, traceback.format_exc())
         done = boot_ticks()
-        peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        peak = peak_kib()
         with open(Path(spec["out"]) / f"{job['name']}.pickle", "wb") as fh:
-            pickle.dump((*graded, peak_kib, done, time.monotonic() - t0), fh)
+            pickle.dump((*graded, peak, done, time.monotonic() - t0), fh)
 
     with ThreadPoolExecutor(max_workers=JOBS) as pool:
         list(pool.map(one, spec["jobs"]))

@@ -16,6 +16,19 @@ from ..helpers import HIDDEN
 EXERCISE_NAMES = available_exercises(HIDDEN)
 
 
+def peak_kib() -> int:
+    """This process's peak resident memory in KiB since its ``exec`` (``VmHWM``).
+
+    Not ``ru_maxrss``: Linux keeps that across ``execve``, so a process started by a large
+    test worker would report the worker's peak, not its own.
+    """
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmHWM line in /proc/self/status")
+
+
 def boot_ticks() -> float:
     """Clock ticks since boot (the unit of a process's start time in ``/proc/PID/stat``)."""
     with open("/proc/uptime") as fh:

@@ -106,24 +106,33 @@ def twenty_mb(tmp_path_factory) -> dict[str, Path]:
                                  [f"a{k} = '" + "1" * 4_960 + "'" for k in range(4_000)])}
 
 
-_GRADE = """
-import json, resource, sys
+# VmHWM, not ru_maxrss: Linux keeps ru_maxrss across execve, so the child started by a large
+# test worker would report the worker's peak (see tests.grading.helpers.peak_kib).
+_PEAK = """
+def peak_kib():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+"""
+
+_GRADE = _PEAK + """
+import json, sys
 from pathlib import Path
 from dlbasics_grader.engine import grade, load_exercise
 ex1 = load_exercise("ex1", Path(sys.argv[1]))
 rep = grade(ex1, sys.argv[2], private_paths=[Path(sys.argv[1])], time_scale=0.25)
 print(json.dumps({"score": rep.score, "output": rep.output, "error": rep.grader_error,
-                  "peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+                  "peak_kib": peak_kib()}))
 """
 
-_BATCH = """
-import json, resource, runpy, sys
+_BATCH = _PEAK + """
+import json, runpy, sys
 sys.argv = ["dlbasics-grade", *sys.argv[1:]]
 try:
     runpy.run_module("dlbasics_grader.cli", run_name="__main__")
 except SystemExit as exc:
     code = exc.code
-print(json.dumps({"exit": code, "peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+print(json.dumps({"exit": code, "peak_kib": peak_kib()}))
 """
 
 

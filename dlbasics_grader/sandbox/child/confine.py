@@ -32,6 +32,7 @@ _SYSTEM_READ = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/sys",
                 "/etc/passwd", "/etc/group", "/etc/nsswitch.conf", "/dev/urandom",
                 "/dev/random", "/dev/zero")
 _SYSTEM_WRITE = ("/dev/null",)
+_SITE_NAMES = ("site-packages", "dist-packages")
 _PROC_READ = ("/proc/self", "/proc/cpuinfo", "/proc/meminfo", "/proc/stat", "/proc/sys",
               "/proc/filesystems", "/proc/loadavg", "/proc/uptime", "/proc/version")
 """All of /proc that Landlock lets the learner's code read: its own process (``/proc/self``
@@ -395,43 +396,62 @@ def _under(path, parent):
 
 
 def _fs_rules(iso, report):
-    """Landlock allow-lists: what the learner's code may read and write."""
+    """Landlock allow-lists: what the learner's code may read and write.
+
+    A Landlock rule on a folder grants its rights to everything beneath it, so no
+    rule may cover a *hole*: a folder the sandbox must never see (``iso.never``:
+    hidden tests, solutions, the grader's package, the home folder) or a
+    site-packages entry of a forbidden package (``torch`` in Exercise 1). A rule
+    that would cover a hole is split: its folder becomes list-only and its
+    children are allowed one by one, down to the hole, which gets no rule. Only
+    real site folders (``site-packages``/``dist-packages``) of ``sys.path`` are
+    opened, never another entry (an editable install puts a checkout's root on
+    ``sys.path``; opening it would open the whole checkout).
+    """
     import sysconfig
 
-    never = [os.path.realpath(p) for p in iso.never]
     exclude = set(iso.exclude_entries)
-    read, list_only, refused = [], [], []
-
-    def allow(path, into):
-        real = os.path.realpath(path)
-        if any(_under(n, real) for n in never):
-            refused.append(real)  # would open a folder the sandbox must not see
-            return
-        into.append(real)
-
-    for p in (*_SYSTEM_READ, *_PROC_READ):
-        allow(p, read)
     paths = sysconfig.get_paths()
     stdlib = {os.path.realpath(paths[k]) for k in ("stdlib", "platstdlib") if paths.get(k)}
-    site_dirs = []
-    for entry in sys.path:
-        real = os.path.realpath(entry) if entry else ""
-        if real and os.path.isdir(real) and real not in stdlib and not any(
-                _under(real, s) and real != s and os.path.basename(real) != "site-packages"
-                for s in stdlib):
-            site_dirs.append(real)
-    for d in sorted(stdlib):
-        allow(d, list_only)
-        for name in os.listdir(d):
-            if name not in ("site-packages", "dist-packages"):
-                allow(os.path.join(d, name), read)
+    site_dirs = sorted({os.path.realpath(e) for e in sys.path if e
+                        and os.path.basename(os.path.realpath(e)) in _SITE_NAMES
+                        and os.path.isdir(e)})
+    holes = {os.path.realpath(p) for p in iso.never}
     for d in site_dirs:
-        allow(d, list_only)
         for name in os.listdir(d):
             top = name.split("-")[0].split(".")[0]
             if name in exclude or top in exclude or name.startswith("dlbasics_grader"):
-                continue
-            allow(os.path.join(d, name), read)
+                holes.add(os.path.realpath(os.path.join(d, name)))
+    read, list_only, split = [], [], []
+
+    def allow(path, into, depth=0):
+        real = os.path.realpath(path)
+        if not os.path.exists(real) or real in holes:
+            return
+        inside = [h for h in holes if _under(h, real)]
+        if not inside:
+            into.append(real)
+            return
+        if depth > 12 or not os.path.isdir(real):
+            return
+        split.append(real)  # holds a hole: list it, open its children one by one
+        list_only.append(real)
+        try:
+            names = os.listdir(real)
+        except OSError:
+            return
+        for name in names:
+            allow(os.path.join(real, name), into, depth + 1)
+
+    for p in (*_SYSTEM_READ, *_PROC_READ):
+        allow(p, read)
+    for d in sorted(stdlib):
+        list_only.append(d)
+        for name in os.listdir(d):
+            if name not in _SITE_NAMES:
+                allow(os.path.join(d, name), read)
+    for d in site_dirs:
+        allow(d, read)
     for base in {sys.base_prefix, sys.prefix, sys.exec_prefix}:
         allow(os.path.join(base, "bin"), read)
         allow(os.path.join(base, "pyvenv.cfg"), read)
@@ -454,8 +474,9 @@ def _fs_rules(iso, report):
     if report.get("private_tmp") == "yes":
         # not a folder with the environment bound back beneath it: the rule would open it all
         write += iso.tmp_write
-    if refused:
-        report["landlock_refused"] = ", ".join(sorted(set(refused)))
+    write = [w for w in write if not any(_under(h, os.path.realpath(w)) for h in holes)]
+    if split:
+        report["landlock_split"] = ", ".join(sorted(set(split)))
     return read, write, list_only
 
 
