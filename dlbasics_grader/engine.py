@@ -333,6 +333,27 @@ class _Runs(RunRecord):
     setup_error: str = ""
 
 
+TRANSIENT_SETUP = ("BlockingIOError", "Resource temporarily unavailable")
+"""How a sandbox setup that failed for want of a process slot reads. Without a user of its
+own or a cgroup (a normal user's grader), every sandbox of a batch counts against one
+``RLIMIT_NPROC``: another submission's processes may take the slot this one needs until
+they are killed. Such a setup is tried again (no learner code has run yet)."""
+
+
+def _run_job(job: Job, private: list[Path], deadline: float, cpu_left: float) -> Any:
+    """:func:`run_job`, again after a short wait while its setup fails for a transient
+    shortage (:data:`TRANSIENT_SETUP`) and the deadline allows."""
+    delay = 0.25
+    while True:
+        raw = run_job(job, private, deadline, cpu_left)
+        transient = raw.fatal and not raw.isolation and any(
+            marker in raw.fatal for marker in TRANSIENT_SETUP)
+        if not transient or time.monotonic() + delay >= deadline:
+            return raw
+        time.sleep(delay)
+        delay = min(2 * delay, 4.0)
+
+
 def run_with_restarts(job: Job, private: list[Path]) -> _Runs:
     """Run ``job``, launching the sandbox again after a probe (or cell) that had
     to be killed, without what killed it, until every probe has run."""
@@ -341,7 +362,7 @@ def run_with_restarts(job: Job, private: list[Path]) -> _Runs:
     cpu_left = float(limits.total_wall_s)
     runs = _Runs()
     for attempt in range(MAX_RESTARTS + 1):
-        raw = run_job(job, private, deadline, cpu_left)
+        raw = _run_job(job, private, deadline, cpu_left)
         cpu_left -= raw.cpu_s
         if attempt == 0:
             runs.isolation = raw.isolation

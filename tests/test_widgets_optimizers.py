@@ -136,3 +136,12 @@ def test_race_hyperparameters_reach_the_optimizers():
 def test_race_rejects_bad_arguments(kwargs):
     with pytest.raises(ValueError):
         optimizer_race(**kwargs)
+
+
+def test_the_race_offers_one_step_count_and_shows_no_steps_control():
+    """One step count keeps chapter 5's page within its weight: no control, half the grid."""
+    from dlbasics.widgets.optimizers import STEPS
+
+    box = optimizer_race(lrs=(0.1,), momenta=(0.9,), alphas=(0.9,), beta1s=(0.9,))
+    shown = [w for row in box.widget.children[0].children for w in row.children]
+    assert STEPS == (150,) and box.controls["steps"] not in shown

@@ -59,10 +59,11 @@ def _user() -> pwd.struct_passwd:
 
 
 def course_copy() -> tuple[Path, Path]:
-    """(home, course) of the test user: ``~/course/hidden_exercises`` and ``~/course/solutions``."""
+    """(home, course) of the test user: ``~/course-PID/hidden_exercises`` and
+    ``~/course-PID/solutions``, one copy per test process (xdist workers run side by side)."""
     pw = _user()
     home = Path(pw.pw_dir)
-    course = home / "course"
+    course = home / f"course-{os.getpid()}"
     if course.exists():
         shutil.rmtree(course)
     (course / "tests").mkdir(parents=True)

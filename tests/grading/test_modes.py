@@ -32,7 +32,7 @@ READER = r'''
 import os
 hits, tried = [], []
 targets = [{hidden!r} + "/ex1.py", {solutions!r} + "/ex1_neural_network.ipynb",
-           os.path.expanduser("~{user}/course/hidden_exercises/ex1.py"),
+           {course!r} + "/hidden_exercises/ex1.py",
            "/root/.bashrc", "/proc/%d/environ" % os.getppid(),
            "/proc/%d/cwd/hidden_exercises/ex1.py" % os.getppid(),
            "/proc/%d/root{hidden}/ex1.py" % os.getppid()]
@@ -56,9 +56,9 @@ raise RuntimeError("LEAK " + " ".join(hits)[:3500] + " tried " + ",".join(sorted
 
 WRITER = r'''
 import os
-for path in [{hidden!r} + "/ex1.py", os.path.expanduser("~{user}/course/hidden_exercises/ex1.py"),
+for path in [{hidden!r} + "/ex1.py", {course!r} + "/hidden_exercises/ex1.py",
              {package!r} + "/__init__.py", "/root/.bashrc",
-             os.path.expanduser("~{user}/.bashrc"), {repo!r} + "/dlbasics-canary"]:
+             os.path.expanduser("~dlbtest/.bashrc"), {repo!r} + "/dlbasics-canary"]:
     try:
         with open(path, "a") as fh:
             fh.write("pwned\n")
@@ -119,7 +119,7 @@ def test_batch_of_attacks_in_each_mode(mode, tmp_path, ex1_solution_cells, ex1_s
     subs.mkdir(parents=True)
     import dlbasics
 
-    fill = {"hidden": str(hidden), "solutions": str(solutions), "user": "dlbtest",
+    fill = {"hidden": str(hidden), "solutions": str(solutions), "course": str(course),
             "package": str(Path(dlbasics.__file__).parent), "repo": str(REPO)}
     cells = {
         "reader": [READER.format(**fill), *ex1_stub_cells],

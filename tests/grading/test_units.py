@@ -168,3 +168,31 @@ def test_part_results_are_clipped_and_statuses_follow_probes():
     assert res.status == "timeout" and res.score == 0 and "longer than 1 s" in res.output
     nie = ProbeResult("p", "error", error="NotImplementedError: do it")
     assert part.from_probe(nie).output.startswith("Not implemented yet")
+
+
+@pytest.mark.parametrize("fatal, expect_calls", [
+    ("BlockingIOError: [Errno 11] Resource temporarily unavailable", 3),
+    ("PermissionError: [Errno 1] Operation not permitted", 1),
+])
+def test_a_setup_short_of_a_process_slot_is_tried_again(monkeypatch, fatal, expect_calls):
+    """Without a user or cgroup of its own, another sandbox may hold the process slot this
+    one's setup needs: that setup is tried again; any other setup failure is not."""
+    import time
+
+    from dlbasics_grader import engine
+    from dlbasics_grader.sandbox.job import RawRun
+
+    calls = []
+
+    def fake_run_job(job, private, deadline, cpu_left):
+        calls.append(1)
+        return RawRun(finished=True) if len(calls) == 3 else RawRun(fatal=fatal)
+
+    monkeypatch.setattr(engine, "run_job", fake_run_job)
+    monkeypatch.setattr(engine.time, "sleep", lambda s: None)
+    raw = engine._run_job(None, [], time.monotonic() + 60, 10.0)
+    assert len(calls) == expect_calls
+    assert raw.finished == (expect_calls == 3)
+    calls.clear()
+    expired = engine._run_job(None, [], time.monotonic() - 1, 10.0)  # past its deadline: no retry
+    assert len(calls) == 1 and not expired.finished

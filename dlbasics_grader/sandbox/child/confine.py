@@ -416,7 +416,8 @@ def _fs_rules(iso, report):
     site_dirs = sorted({os.path.realpath(e) for e in sys.path if e
                         and os.path.basename(os.path.realpath(e)) in _SITE_NAMES
                         and os.path.isdir(e)})
-    holes = {os.path.realpath(p) for p in iso.never}
+    # a hole that does not exist here (beneath the private /tmp, say) cannot be reached
+    holes = {os.path.realpath(p) for p in iso.never if os.path.lexists(p)}
     for d in site_dirs:
         for name in os.listdir(d):
             top = name.split("-")[0].split(".")[0]
