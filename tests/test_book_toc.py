@@ -135,7 +135,7 @@ def test_no_chapter_allows_errors(notebooks: dict[str, nbformat.NotebookNode]) -
     for name, nb in notebooks.items():
         execution = nb.metadata.get("execution", {})
         assert not execution.get("allow_errors"), f"{name}: metadata allows errors"
-        assert "timeout" not in execution, f"{name}: overrides the 120 s cell timeout"
+        assert "timeout" not in execution, f"{name}: overrides the book's cell timeout"
 
 
 def test_config_executes_strictly() -> None:
@@ -143,7 +143,9 @@ def test_config_executes_strictly() -> None:
     execute = config["execute"]
     assert execute["execute_notebooks"] in {"cache", "force"}
     assert execute.get("allow_errors") is False
-    assert int(execute["timeout"]) <= 120
+    # a backstop for a cell that never ends, not the budget (a chapter runs in about a minute):
+    # the explorers draw their whole grid in one cell, which a loaded machine makes slow
+    assert 0 < int(execute["timeout"]) <= 300
     assert config["only_build_toc_files"] is True
 
 
