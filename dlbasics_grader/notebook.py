@@ -251,6 +251,9 @@ def _is_check_statement(node: ast.stmt) -> bool:
             return True
         if isinstance(func, ast.Attribute) and func.attr == "check":
             return True
+        if isinstance(func, ast.Attribute) and func.attr == "require_torch" and isinstance(
+                func.value, ast.Name) and func.value.id == "dlbasics":
+            return True  # the first cell's PyTorch check, which needs the import removed above
     if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
         return node.module in _CHECK_MODULES and all(
             a.name == "check" and a.asname in (None, "check") for a in node.names)

@@ -21,6 +21,14 @@ the attention's multi-head and causal points are compared with PyTorch at the
 scale the learner's one-head output shows. Causality of the whole model is its
 own requirement (a language model that sees the next character is no language
 model) and is measured with the learner's attention.
+
+Whether a part runs PyTorch's own attention is read from graphs too: the
+attention layer, the block and the model are traced in the sandbox
+(``graph`` outputs), and the evaluation sandbox lists each graph's operations
+and runs it on the part's case (:data:`GRAPH_CHECKS`). A part scores 0 when
+its graph runs PyTorch's attention, cannot be exported, or computes something
+other than what the learner's call returned. No watch in the learner's process
+decides a point.
 """
 
 from __future__ import annotations
@@ -112,15 +120,19 @@ LOOP_CASE = {"d_model": 32, "n_heads": 2, "n_layers": 1, "block_size": 16}
 
 
 def attention_probe(ns, inputs):
+    """The layer's outputs, and the four-head layer with causal=True as a graph: its
+    operations (PyTorch's own attention or not) are read where no learner code runs."""
     import torch
+    from torch import nn
 
-    from dlbasics.checks._transformer import ForbiddenOps, load_weights
+    from dlbasics.checks._export import export_graph
+    from dlbasics.checks._transformer import load_weights
 
     x = torch.from_numpy(inputs["x"])
     changed = torch.from_numpy(inputs["x_changed"])
     names = ("qkv.weight", "qkv.bias", "out.weight", "out.bias")
     out = {}
-    with ForbiddenOps() as watch, torch.no_grad():
+    with torch.no_grad():
         for heads in (1, 4):
             layer = ns["MultiHeadSelfAttention"](int(inputs["d_model"]), heads)
             load_weights(layer, {n: torch.from_numpy(inputs[f"h{heads}.{n}"]) for n in names})
@@ -128,23 +140,40 @@ def attention_probe(ns, inputs):
             out[f"h{heads}_causal"] = layer(x, causal=True).numpy()
         out["h4_changed"] = layer(changed, causal=True).numpy()
         out["h4_default"] = layer(x).numpy()
-    out["forbidden"] = watch.seen
+
+    class Causal(nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x):
+            return self.inner(x, causal=True)
+
+    try:
+        out["graph"] = export_graph(Causal(layer), x)
+    except Exception as exc:
+        out["graph_error"] = f"{type(exc).__name__}: {exc}"
     return out
 
 
 def block_probe(ns, inputs):
     import torch
 
-    from dlbasics.checks._transformer import ForbiddenOps, load_weights, torch_attention
+    from dlbasics.checks._export import export_graph
+    from dlbasics.checks._transformer import load_weights, torch_attention
 
     x = torch.from_numpy(inputs["x"])
     state = {k[len("w."):]: torch.from_numpy(v) for k, v in inputs.items() if k.startswith("w.")}
     block = ns["TransformerBlock"](int(inputs["d_model"]), int(inputs["n_heads"]))
     load_weights(block, state)
-    with ForbiddenOps() as watch, torch.no_grad():
-        block(x)  # with the learner's own attention, only to see what runs
+    out = {}
+    with torch.no_grad():
+        out["own"] = block(x).numpy()  # with the learner's own attention: its graph's reference
+    try:
+        out["graph"] = export_graph(block, x)
+    except Exception as exc:
+        out["graph_error"] = f"{type(exc).__name__}: {exc}"
     block.attn = torch_attention(block.attn)  # PyTorch's attention in place of the learner's
-    out = {"forbidden": watch.seen}
     with torch.no_grad():
         out["full"] = block(x).numpy()
         last = block.mlp[2]
@@ -163,16 +192,20 @@ def block_probe(ns, inputs):
 def model_probe(ns, inputs):
     import torch
 
-    from dlbasics.checks._transformer import ForbiddenOps, model_from_inputs, torch_attention
+    from dlbasics.checks._export import export_graph
+    from dlbasics.checks._transformer import model_from_inputs, torch_attention
 
     model = model_from_inputs(ns["CharTransformer"], inputs)
     model.eval()
     ids = torch.from_numpy(inputs["ids"])
     out = {}
-    with ForbiddenOps() as watch, torch.no_grad():
+    with torch.no_grad():
         out["own"] = model(ids).numpy()
         out["own_changed"] = model(torch.from_numpy(inputs["ids_changed"])).numpy()
-    out["forbidden"] = watch.seen
+    try:
+        out["graph"] = export_graph(model, ids)
+    except Exception as exc:
+        out["graph_error"] = f"{type(exc).__name__}: {exc}"
     for block in model.blocks:
         block.attn = torch_attention(block.attn)
     with torch.no_grad():
@@ -404,8 +437,29 @@ def _heldout_probe(seed: int) -> Probe:
                        reset_seed=public_seed(seed, "reset"), timeout_s=90)
 
 
-EVALUATIONS = (Evaluation("heldout", source="training_probe", models=("graph",),
-                          probe=_heldout_probe),)
+def _graph_check(case: str, key: str):
+    """The evaluation of a part's exported graph on its own (public) case: which operations
+    it runs and what it computes, where no learner code runs."""
+    cases = {"attention": _attention_case, "block": _block_case, "model": _model_case}
+
+    def probe(seed: int) -> Probe:
+        return graph_probe({key: cases[case](seed)[key]}, 3, timeout_s=30)
+
+    return probe
+
+
+GRAPH_CHECKS = {"ex4.attention": ("attention_graph", "attention_probe", "h4_causal", "x"),
+                "ex4.block": ("block_graph", "block_probe", "own", "x"),
+                "ex4.model": ("model_graph", "model_probe", "own", "ids")}
+"""Per part: its graph's evaluation, the probe that exported it, the probe's output the graph
+must reproduce, and the input set it runs on."""
+
+EVALUATIONS = (
+    Evaluation("heldout", source="training_probe", models=("graph",), probe=_heldout_probe),
+    *(Evaluation(name, source=source, models=("graph",),
+                 probe=_graph_check(source.removesuffix("_probe"), key))
+      for name, source, _, key in GRAPH_CHECKS.values()),
+)
 
 
 # ----------------------------------------------------------------------------
@@ -436,16 +490,35 @@ def _matches(got, want: np.ndarray) -> bool:
     return compare_arrays(got, want, name="x", **TOL) is None
 
 
-def _forbidden_line(o: dict) -> str | None:
-    seen = o.get("forbidden")
-    if isinstance(seen, list) and seen:
-        names = ", ".join(str(s)[:80] for s in seen[:4])
-        return f"0 points: your code ran PyTorch's own attention ({names}). {REASON}."
+def _graph_line(part: str, outputs: dict, results) -> str | None:
+    """Why ``part`` scores 0 from its exported graph, evaluated where no learner code ran:
+    the graph runs PyTorch's own attention, could not be exported, or computes something
+    other than what the learner's code returned. None when none of these."""
+    name, _, own_key, key = GRAPH_CHECKS[part]
+    what = part.removeprefix("ex4.")
+    result = results.get(name)
+    if result is None or not result.ok:
+        why = (result.error or result.describe_failure()) if result is not None else "not run"
+        return (f"0 points: your {what} code could not be checked as an exported graph (how "
+                f"the grader sees which operations it runs): {str(why).splitlines()[0]}")
+    ops = result.outputs.get("ops")
+    used = [op for op in ops if any(piece in str(op).lower() for piece in FORBIDDEN_OPS)] \
+        if isinstance(ops, list) else ["(the graph's operations could not be read)"]
+    if used:
+        return (f"0 points: your {what} code runs PyTorch's own attention "
+                f"({', '.join(map(str, used[:3]))}). {REASON}.")
+    got, _ = as_array(result.outputs.get(f"{key}_out"), "graph")
+    own, _ = as_array(outputs.get(own_key), "own")
+    if got is None or own is None or got.shape != own.shape or \
+            not np.allclose(got, own, **TOL):
+        return (f"0 points: your {what} code, exported as a graph, computes something other "
+                "than what it returned when called: the grader cannot see which operations "
+                "it runs.")
     return None
 
 
-def _score_attention(part: Part, o: dict, seed: int):
-    forbidden = _forbidden_line(o)
+def _score_attention(part: Part, o: dict, seed: int, results: dict):
+    forbidden = _graph_line(part.name, o, results)
     if forbidden:
         return part.failed(forbidden)
     case = _attention_case(seed)
@@ -501,8 +574,8 @@ def _score_attention(part: Part, o: dict, seed: int):
                    "the causal mask; later inputs never change earlier outputs.")
 
 
-def _score_block(part: Part, o: dict, seed: int):
-    forbidden = _forbidden_line(o)
+def _score_block(part: Part, o: dict, seed: int, results: dict):
+    forbidden = _graph_line(part.name, o, results)
     if forbidden:
         return part.failed(forbidden)
     case = _block_case(seed)
@@ -533,8 +606,8 @@ def _score_block(part: Part, o: dict, seed: int):
                    "(graded with PyTorch's attention in place of yours).")
 
 
-def _score_model(part: Part, o: dict, seed: int):
-    forbidden = _forbidden_line(o)
+def _score_model(part: Part, o: dict, seed: int, results: dict):
+    forbidden = _graph_line(part.name, o, results)
     if forbidden:
         return part.failed(forbidden)
     case = _model_case(seed)
@@ -768,9 +841,10 @@ def _static_zero(part: Part, submission) -> object | None:
 
 def score(results, submission):
     seed = submission.seed
-    runtime = [line for line in (_forbidden_line(results[p].outputs) for p in
-                                 ("attention_probe", "block_probe", "model_probe")
-                                 if results[p].ok) if line]
+    # the perplexity's model is built from the same code: what zeroes a part zeroes it too
+    runtime = [line.removeprefix("0 points: ") for line in (
+        _graph_line(part, results[source].outputs, results)
+        for part, (_, source, _, _) in GRAPH_CHECKS.items() if results[source].ok) if line]
     loop = results["loop_probe"]
     loop_calls = loop.outputs.get("calls") if loop.ok else (
         "the grader's recording model could not be trained: "
@@ -782,9 +856,9 @@ def score(results, submission):
     heldout_result = results.get("heldout") or ProbeResult(
         "heldout", "not run", error="the trained model was not evaluated")
     tests = score_parts(PARTS, results, submission, names=NAMES, simple={
-        "ex4.attention": ("attention_probe", lambda p, o: _score_attention(p, o, seed)),
-        "ex4.block": ("block_probe", lambda p, o: _score_block(p, o, seed)),
-        "ex4.model": ("model_probe", lambda p, o: _score_model(p, o, seed)),
+        "ex4.attention": ("attention_probe", lambda p, o: _score_attention(p, o, seed, results)),
+        "ex4.block": ("block_probe", lambda p, o: _score_block(p, o, seed, results)),
+        "ex4.model": ("model_probe", lambda p, o: _score_model(p, o, seed, results)),
         "ex4.sampling": ("sampling_probe", lambda p, o: _score_sampling(p, o, seed)),
         "ex4.generate": ("generate_probe", lambda p, o: _score_generate(p, o, seed)),
     }, joint={("ex4.training", "ex4.perplexity"): ("training_probe", lambda t, a, o: (

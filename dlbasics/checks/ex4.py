@@ -17,6 +17,7 @@ import numpy as np
 from dlbasics.checks._common import fmt, seeded_torch
 from dlbasics.checks._transformer import (
     FORBIDDEN_NAMES,
+    FORBIDDEN_OPS,
     P_MIN,
     REASON,
     ForbiddenOps,
@@ -62,6 +63,53 @@ def _forbidden(watch: ForbiddenOps) -> CheckOutcome | None:
     return CheckOutcome(False, "your code runs PyTorch's own attention, which this exercise "
                         "does not allow: the parts that use it will score 0.",
                         f"seen while it ran: {', '.join(watch.seen)}\n{REASON}.")
+
+
+def _graph_problem(module: Any, example: Any, own: Any, what: str,
+                   causal: bool | None = None) -> CheckOutcome | None:
+    """What the grader does with ``module``: export it as a traced graph, read the graph's
+    operations and run it on ``example``. None when it exports, runs no attention of
+    PyTorch's and returns ``own`` (the module's output when called); else why not."""
+    import io
+    import warnings
+
+    import torch
+
+    from dlbasics.checks._export import export_graph
+
+    class Call(torch.nn.Module):
+        def __init__(self, inner: Any) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x: Any) -> Any:
+            return self.inner(x, causal=causal)
+
+    try:
+        data = export_graph(Call(module) if causal is not None else module, example)
+    except RuntimeError as exc:
+        return CheckOutcome(False, f"your {what} cannot be exported as a graph (torch.jit.trace),"
+                            " which is how the grader reads the operations it runs: the part "
+                            "would score 0.", str(exc))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        graph = torch.jit.load(io.BytesIO(data.tobytes()), map_location="cpu")
+    inlined = graph.inlined_graph
+    torch._C._jit_pass_dce(inlined)
+    used = sorted({n.kind() for n in inlined.nodes()
+                   if any(piece in n.kind().lower() for piece in FORBIDDEN_OPS)})
+    if used:
+        return CheckOutcome(False, "your code runs PyTorch's own attention, which this exercise "
+                            "does not allow: the parts that use it will score 0.",
+                            f"in its exported graph: {', '.join(used)}\n{REASON}.")
+    with torch.no_grad():
+        got = graph(example)
+    if not torch.allclose(got, own, rtol=1e-4, atol=1e-5):
+        return CheckOutcome(False, f"your {what}, exported as a graph, computes something other "
+                            "than what it returns when called: the grader reads the graph, so "
+                            "the part would score 0.", "Compute the same thing whether or not "
+                            "torch.jit is tracing.")
+    return None
 
 
 def _randomize(module: Any, std: float = 0.5, seed: int = 0) -> None:
@@ -183,6 +231,9 @@ def check_attention(MultiHeadSelfAttention) -> CheckOutcome:
     if not same:
         return CheckOutcome(False, "with causal=True (the default) changing positions 3-5 "
                             "changed the outputs at positions 0-2.")
+    problem = _graph_problem(layer, x, runs[-1][3], "MultiHeadSelfAttention", causal=True)
+    if problem:
+        return problem
     return CheckOutcome(True, "equal to nn.MultiheadAttention with 1, 2 and 3 heads, with and "
                         "without the causal mask; the default is causal.")
 
@@ -208,8 +259,8 @@ def check_block(TransformerBlock) -> CheckOutcome:
                             f"x: (3, 5, 8), given {tuple(got.shape)}")
     want = reference_block(x, state, 2)
     if torch.allclose(got, want, rtol=1e-4, atol=1e-4):
-        return CheckOutcome(True, "x + attn(ln1(x)), then + mlp(ln2(.)), with GELU and the "
-                            "causal mask.")
+        return _graph_problem(block, x, got, "TransformerBlock") or CheckOutcome(
+            True, "x + attn(ln1(x)), then + mlp(ln2(.)), with GELU and the causal mask.")
     for kwargs, what in (({"post_ln": True}, "it normalizes after each residual sum (post-LN); "
                           "this block normalizes the input of each sub-layer: x + attn(ln1(x))"),
                          ({"activation": "relu"}, "the MLP uses ReLU instead of GELU"),
@@ -265,6 +316,9 @@ def check_model(CharTransformer) -> CheckOutcome:
     else:
         return CheckOutcome(False, "a sequence longer than block_size should raise ValueError "
                             "(there is no learned position for it).")
+    problem = _graph_problem(model, ids, got, "CharTransformer")
+    if problem:
+        return problem
     return CheckOutcome(True, "logits (batch, T, vocab_size) equal the reference with learned "
                         "positions; earlier logits ignore later characters; T > block_size "
                         "raises ValueError.")

@@ -108,13 +108,27 @@ FORBIDDEN_ATTENTION = {
     "hidden from the scan": "        sdpa = getattr(F, 'scaled_dot_product' + '_attention')\n"
                             "        return self.out(sdpa(q, k, v, is_causal=causal)"
                             ".transpose(1, 2).reshape(batch, T, d_model))\n",
+    "watch blinded": "        import dlbasics.checks._transformer as watch\n"
+                     "        watch.ForbiddenOps.__exit__ = lambda self, *a: "
+                     "setattr(self, 'seen', []) or False\n"
+                     "        sdpa = getattr(F, 'scaled_dot_product' + '_attention')\n"
+                     "        return self.out(sdpa(q, k, v, is_causal=causal)"
+                     ".transpose(1, 2).reshape(batch, T, d_model))\n",
+    "another graph when traced": "        sdpa = getattr(F, 'scaled_dot_product' + '_attention')\n"
+                                 "        if torch.jit.is_tracing():\n"
+                                 "            return self.out(v.transpose(1, 2)"
+                                 ".reshape(batch, T, d_model))\n"
+                                 "        return self.out(sdpa(q, k, v, is_causal=causal)"
+                                 ".transpose(1, 2).reshape(batch, T, d_model))\n",
 }
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("how", list(FORBIDDEN_ATTENTION))
 def test_pytorch_attention_scores_zero_where_it_is_used(how, ex4, tmp_path):
-    """Found by the static scan when named, by watching the operators that run when not."""
+    """Found by the static scan when named; when not, from the layer's exported graph,
+    evaluated where no learner code runs: its operations, and whether it computes what the
+    layer returned when called. Nothing in the learner's process decides it."""
     cells = definition_cells(SOLUTIONS / NOTEBOOK, drop=("def ngram_perplexity",),
                              change=(("        scores = q @ k.transpose(-2, -1) / "
                                       "math.sqrt(d_head)        # (batch, heads, T, T)\n",
@@ -125,7 +139,8 @@ def test_pytorch_attention_scores_zero_where_it_is_used(how, ex4, tmp_path):
         assert got[part] == 0.0, part
     assert got["ex4.sampling"] == 3.0 and got["ex4.generate"] == 1.0
     attention = next(t for t in report.tests if t.name == "ex4.attention")
-    assert "scaled_dot_product" in attention.output
+    assert ("computes something other" if how == "another graph when traced"
+            else "scaled_dot_product") in attention.output, attention.output
 
 
 # --------------------------------------------------------------------------

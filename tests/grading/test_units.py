@@ -20,6 +20,8 @@ from dlbasics_grader.notebook import (
 from dlbasics_grader.reading import read_submission
 from dlbasics_grader.spec import Part, ProbeResult, compare_arrays
 
+from ..helpers import EXERCISES
+
 # -- codec ---------------------------------------------------------------------
 
 
@@ -129,6 +131,24 @@ def test_public_checks_are_removed_but_similar_code_is_kept():
     assert out[0] == "pass" and out[2] == "pass"
     assert out[1] == "x = 1" and out[3].startswith("import dlbasics_grader.spec")
     assert out[4] == "recheck = check"
+
+
+@pytest.mark.parametrize("name", ["ex1_neural_network", "ex2_cnn", "ex3_lstm_attention",
+                                  "ex4_transformer"])
+def test_the_first_cell_of_every_exercise_is_removed_whole(name):
+    """The install cell (``try: import dlbasics``, ``%pip``) and its ``require_torch()``:
+    the grader removes both, never the import alone (which left a NameError)."""
+    nb = nbformat.read(EXERCISES / f"{name}.ipynb", as_version=4)
+    first = next(c.source for c in nb.cells if c.cell_type == "code")
+    code, problem = strip_ipython(first)
+    assert not problem
+    stripped, tree = strip_checks(code)
+    assert all(type(n).__name__ == "Pass" for n in tree.body), stripped
+
+
+def test_only_the_course_packages_require_torch_is_removed():
+    code, tree = strip_checks("import x\nx.require_torch()\nrequire_torch()\n")
+    assert [type(n).__name__ for n in tree.body] == ["Import", "Expr", "Expr"]
 
 
 def test_read_submission_runs_the_whole_pipeline(tmp_path):
