@@ -269,13 +269,18 @@ class Probe:
         inputs: Mapping[str, Any] | None = None,
         timeout_s: float = 10.0,
         name: str | None = None,
+        helpers: Sequence[Callable[..., Any]] = (),
     ) -> Probe:
         """Build a probe from a module-level function of the hidden-test module.
 
-        Only ``fn``'s own source travels: it must not use globals of the
-        hidden module (import inside it instead).
+        Only ``fn``'s own source travels, after the sources of ``helpers``
+        (functions or classes it calls by name, defined next to it in the
+        sandbox, so that nothing of the learner's process is imported for
+        them): neither may use other globals of the hidden module (import
+        inside them instead).
         """
-        source = textwrap.dedent(inspect.getsource(fn))
+        parts = [textwrap.dedent(inspect.getsource(f)) for f in (*helpers, fn)]
+        source = ("from __future__ import annotations\n\n" if helpers else "") + "\n\n".join(parts)
         return cls(
             name=name or fn.__name__,
             source=source,

@@ -27,6 +27,45 @@ TORCH_LIMITS = Limits(
 hence ``memory_kind="data"``)."""
 
 
+def trained_outputs(ns, inputs, make_model):
+    """What the PyTorch exercises' training drivers return (a helper that travels with their
+    source, ``Probe.from_function(..., helpers=(trained_outputs,))``; runs in the sandbox).
+
+    Trains ``make_model()`` with the learner's ``train_model`` on ``inputs`` (seeded, one
+    thread) and returns the history's curves, ``predict``'s labels on the validation inputs
+    and the trained model as a graph traced on ``inputs["batch"]`` training rows (the grader
+    evaluates it where no learner code runs).
+    """
+    import numpy as np
+    import torch
+
+    from dlbasics.checks._export import export_graph
+
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    X_tr, y_tr, X_val, y_val = (torch.from_numpy(inputs[k])
+                                for k in ("X_train", "y_train", "X_val", "y_val"))
+    model = make_model()
+    history = ns["train_model"](model, X_tr, y_tr, X_val, y_val)
+    out = {"history_type": type(history).__name__}
+    if isinstance(history, dict):
+        for key in ("train_loss", "val_accuracy"):
+            try:
+                out[key] = [float(v) for v in history[key]]
+            except Exception as exc:
+                out[f"{key}_error"] = f"{type(exc).__name__}: {exc}"
+    try:
+        pred = ns["predict"](model, X_val)
+        out["pred_val"] = pred.detach().numpy() if isinstance(pred, torch.Tensor) else np.asarray(pred)
+    except Exception as exc:
+        out["pred_val_error"] = f"{type(exc).__name__}: {exc}"
+    try:
+        out["graph"] = export_graph(model, X_tr[:inputs["batch"]])
+    except Exception as exc:
+        out["graph_error"] = f"{type(exc).__name__}: {exc}"
+    return out
+
+
 def training_parts(exercise: str, acc_full: float) -> tuple[Part, Part]:
     """The training-loop part and the held-out accuracy part the PyTorch exercises share."""
     return (Part(f"{exercise}.training", 2.0, "Training loop: history, shuffling, evaluation mode, "
@@ -38,6 +77,12 @@ def training_parts(exercise: str, acc_full: float) -> tuple[Part, Part]:
 def bullets(lines: Sequence[str]) -> str:
     """``lines`` as a list, one ``- line`` each."""
     return "\n".join(f"- {x}" for x in lines)
+
+
+def point_unless(problems: Sequence[str], lines: list[str]) -> float:
+    """1 point when a requirement shows no ``problems``; else 0, and ``problems`` join ``lines``."""
+    lines.extend(problems)
+    return 0.0 if problems else 1.0
 
 
 def verdict(part: Part, score: float, lines: Sequence[str], passed: str) -> TestResult:

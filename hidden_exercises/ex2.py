@@ -36,7 +36,7 @@ from dlbasics_grader.spec import (
 )
 
 from . import _common
-from ._common import TORCH_LIMITS, bullets, not_implemented, score_parts, verdict
+from ._common import TORCH_LIMITS, bullets, not_implemented, score_parts, trained_outputs, verdict
 
 SEED = exercise_seed("ex2", Path(__file__).parent)  # 256 bits from the grading key
 
@@ -256,35 +256,7 @@ def augment_probe(ns, inputs):
 
 
 def training_probe(ns, inputs):
-    import numpy as np
-    import torch
-
-    from dlbasics.checks._export import export_graph
-
-    torch.manual_seed(0)
-    torch.set_num_threads(1)
-    X_tr, y_tr, X_val, y_val = (torch.from_numpy(inputs[k])
-                                for k in ("X_train", "y_train", "X_val", "y_val"))
-    model = ns["build_model"](8, 10)
-    history = ns["train_model"](model, X_tr, y_tr, X_val, y_val)
-    out = {"history_type": type(history).__name__}
-    if isinstance(history, dict):
-        for key in ("train_loss", "val_accuracy"):
-            try:
-                out[key] = [float(v) for v in history[key]]
-            except Exception as exc:
-                out[f"{key}_error"] = f"{type(exc).__name__}: {exc}"
-    try:
-        pred = ns["predict"](model, X_val)
-        out["pred_val"] = pred.detach().numpy() if isinstance(pred, torch.Tensor) else np.asarray(pred)
-    except Exception as exc:
-        out["pred_val_error"] = f"{type(exc).__name__}: {exc}"
-    # the trained model leaves as a graph; the grader evaluates it where no learner code runs
-    try:
-        out["graph"] = export_graph(model, X_tr[:inputs["batch"]])
-    except Exception as exc:
-        out["graph_error"] = f"{type(exc).__name__}: {exc}"
-    return out
+    return trained_outputs(ns, inputs, lambda: ns["build_model"](8, 10))
 
 
 def confusion_probe(ns, inputs):
@@ -427,7 +399,7 @@ def probes(seed: int) -> list[Probe]:
     x8, y8 = _image_batch(seed, 8, 64)
     x28, y28 = _image_batch(seed, 28, 16)
     return [  # the training run first: the CPU it and the cells used is the budget's
-        Probe.from_function(training_probe, timeout_s=120, inputs={
+        Probe.from_function(training_probe, timeout_s=120, helpers=(trained_outputs,), inputs={
             "X_train": X_tr, "y_train": y_tr, "X_val": X_val, "y_val": y_val,
             "batch": EVAL_BATCH}),
         Probe.from_function(preprocess_probe, timeout_s=20, inputs=_small_cases(seed)),

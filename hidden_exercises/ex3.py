@@ -23,18 +23,10 @@ from dlbasics.checks._training import loop_inputs, training_loop_probe
 from dlbasics_grader.heldout import graph_probe
 from dlbasics_grader.scoring import score_training_run
 from dlbasics_grader.secret import exercise_seed, public_seed, stream
-from dlbasics_grader.spec import (
-    Evaluation,
-    Exercise,
-    Part,
-    Probe,
-    SandboxPolicy,
-    as_array,
-    compare_arrays,
-)
+from dlbasics_grader.spec import Evaluation, Exercise, Part, Probe, SandboxPolicy, as_array, compare_arrays
 
 from . import _common
-from ._common import TORCH_LIMITS, bullets, not_implemented, score_parts, verdict
+from ._common import TORCH_LIMITS, bullets, not_implemented, score_parts, trained_outputs, verdict
 
 SEED = exercise_seed("ex3", Path(__file__).parent)  # 256 bits from the grading key
 
@@ -162,35 +154,7 @@ def gradient_probe(ns, inputs):
 
 
 def training_probe(ns, inputs):
-    import numpy as np
-    import torch
-
-    from dlbasics.checks._export import export_graph
-
-    torch.manual_seed(0)
-    torch.set_num_threads(1)
-    X_tr, y_tr, X_val, y_val = (torch.from_numpy(inputs[k])
-                                for k in ("X_train", "y_train", "X_val", "y_val"))
-    model = ns["SentimentClassifier"](int(inputs["vocab_size"]))
-    history = ns["train_model"](model, X_tr, y_tr, X_val, y_val)
-    out = {"history_type": type(history).__name__}
-    if isinstance(history, dict):
-        for key in ("train_loss", "val_accuracy"):
-            try:
-                out[key] = [float(v) for v in history[key]]
-            except Exception as exc:
-                out[f"{key}_error"] = f"{type(exc).__name__}: {exc}"
-    try:
-        pred = ns["predict"](model, X_val)
-        out["pred_val"] = pred.detach().numpy() if isinstance(pred, torch.Tensor) else np.asarray(pred)
-    except Exception as exc:
-        out["pred_val_error"] = f"{type(exc).__name__}: {exc}"
-    # the trained model leaves as a graph; the grader evaluates it where no learner code runs
-    try:
-        out["graph"] = export_graph(model, X_tr[:inputs["batch"]])
-    except Exception as exc:
-        out["graph_error"] = f"{type(exc).__name__}: {exc}"
-    return out
+    return trained_outputs(ns, inputs, lambda: ns["SentimentClassifier"](int(inputs["vocab_size"])))
 
 
 # ----------------------------------------------------------------------------
@@ -288,7 +252,7 @@ def encoded_corpus(seed: int):
 def probes(seed: int) -> list[Probe]:
     vocab_size, ((X_tr, y_tr), (X_val, y_val), _) = encoded_corpus(seed)
     return [  # the training run first: the CPU it and the cells used is the budget's
-        Probe.from_function(training_probe, timeout_s=120, inputs={
+        Probe.from_function(training_probe, timeout_s=120, helpers=(trained_outputs,), inputs={
             "X_train": X_tr, "y_train": y_tr, "X_val": X_val, "y_val": y_val,
             "vocab_size": vocab_size, "batch": EVAL_BATCH}),
         Probe.from_function(encode_probe, timeout_s=20, inputs=_encode_case(seed)),

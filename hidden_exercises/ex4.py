@@ -33,11 +33,8 @@ decides a point.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-import inspect
 import math
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -64,11 +61,12 @@ from dlbasics_grader.spec import (
     Probe,
     ProbeResult,
     SandboxPolicy,
+    TestResult,
     as_array,
     compare_arrays,
 )
 
-from ._common import TORCH_LIMITS, bullets, score_parts, verdict
+from ._common import TORCH_LIMITS, bullets, point_unless, score_parts, verdict
 
 SEED = exercise_seed("ex4", Path(__file__).parent)  # 256 bits from the grading key
 
@@ -420,10 +418,8 @@ def probes(seed: int) -> list[Probe]:
 def _loop_probe(seed: int) -> Probe:
     """:func:`loop_probe` with :func:`dlbasics.checks.ex4.training_spy` defined next to it in
     the source the sandbox runs, so that nothing of the learner's process is imported."""
-    probe = Probe.from_function(loop_probe, timeout_s=60, inputs=_loop_case(seed))
-    spy = textwrap.dedent(inspect.getsource(training_spy))
-    return dataclasses.replace(probe, source=f"from __future__ import annotations\n\n{spy}\n\n"
-                                             f"{probe.source}")
+    return Probe.from_function(loop_probe, timeout_s=60, inputs=_loop_case(seed),
+                               helpers=(training_spy,))
 
 
 def heldout(seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -517,10 +513,13 @@ def _graph_line(part: str, outputs: dict, results) -> str | None:
     return None
 
 
-def _score_attention(part: Part, o: dict, seed: int, results: dict):
-    forbidden = _graph_line(part.name, o, results)
-    if forbidden:
-        return part.failed(forbidden)
+def _graph_zero(part: Part, o: dict, results) -> TestResult | None:
+    """0 points when :func:`_graph_line` says so, before anything else is scored."""
+    line = _graph_line(part.name, o, results)
+    return part.failed(line) if line else None
+
+
+def _score_attention(part: Part, o: dict, seed: int):
     case = _attention_case(seed)
     x = _tensor(case["x"])
 
@@ -565,19 +564,13 @@ def _score_attention(part: Part, o: dict, seed: int, results: dict):
                                "the outputs at positions 0-3: a query must not see later keys")
     if own is None or not _matches(o.get("h4_default"), own):
         causal_problems.append("forward(x) without causal= should be causal (the default)")
-    if causal_problems:
-        lines += causal_problems
-    else:
-        score += 1
+    score += point_unless(causal_problems, lines)
     return verdict(part, score, lines,
                    "Equal to nn.MultiheadAttention with one and four heads, with and without "
                    "the causal mask; later inputs never change earlier outputs.")
 
 
-def _score_block(part: Part, o: dict, seed: int, results: dict):
-    forbidden = _graph_line(part.name, o, results)
-    if forbidden:
-        return part.failed(forbidden)
+def _score_block(part: Part, o: dict, seed: int):
     case = _block_case(seed)
     x, state = _tensor(case["x"]), _state(case, "w.")
     score, lines = 0.0, []
@@ -606,10 +599,7 @@ def _score_block(part: Part, o: dict, seed: int, results: dict):
                    "(graded with PyTorch's attention in place of yours).")
 
 
-def _score_model(part: Part, o: dict, seed: int, results: dict):
-    forbidden = _graph_line(part.name, o, results)
-    if forbidden:
-        return part.failed(forbidden)
+def _score_model(part: Part, o: dict, seed: int):
     case = _model_case(seed)
     import torch
 
@@ -691,10 +681,7 @@ def _score_sampling(part: Part, o: dict, seed: int):
             topk_lines.append(f"with top_k={k}: the kept ids should keep their relative "
                               "probabilities (the softmax over the k kept logits); the "
                               "frequencies do not follow it")
-    if topk_lines:
-        lines += topk_lines
-    else:
-        score += 1
+    score += point_unless(topk_lines, lines)
     temp_lines = []
     for key, row, temperature in (("cool", 2, 0.6), ("hot", 3, 1.8)):
         draws, msg = _draws(o, key, n)
@@ -706,10 +693,7 @@ def _score_sampling(part: Part, o: dict, seed: int):
                               "follow softmax(logits / temperature)"
                               + (" (they follow softmax(logits): the temperature is ignored)"
                                  if plain else ""))
-    if temp_lines:
-        lines += temp_lines
-    else:
-        score += 1
+    score += point_unless(temp_lines, lines)
     return verdict(part, score, lines,
                    "Temperature 0 is the argmax; top-k draws stay in the k largest with the "
                    "right odds; frequencies follow softmax(logits / temperature).")
@@ -855,10 +839,13 @@ def score(results, submission):
     cpu_s = submission.cells_cpu_s() + results["training_probe"].cpu_s
     heldout_result = results.get("heldout") or ProbeResult(
         "heldout", "not run", error="the trained model was not evaluated")
+    def graph_first(fn):  # the part's graph may zero it before its outputs are scored
+        return lambda p, o: _graph_zero(p, o, results) or fn(p, o, seed)
+
     tests = score_parts(PARTS, results, submission, names=NAMES, simple={
-        "ex4.attention": ("attention_probe", lambda p, o: _score_attention(p, o, seed, results)),
-        "ex4.block": ("block_probe", lambda p, o: _score_block(p, o, seed, results)),
-        "ex4.model": ("model_probe", lambda p, o: _score_model(p, o, seed, results)),
+        "ex4.attention": ("attention_probe", graph_first(_score_attention)),
+        "ex4.block": ("block_probe", graph_first(_score_block)),
+        "ex4.model": ("model_probe", graph_first(_score_model)),
         "ex4.sampling": ("sampling_probe", lambda p, o: _score_sampling(p, o, seed)),
         "ex4.generate": ("generate_probe", lambda p, o: _score_generate(p, o, seed)),
     }, joint={("ex4.training", "ex4.perplexity"): ("training_probe", lambda t, a, o: (

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
@@ -190,6 +191,13 @@ def _need_site() -> list[Path]:
     return pages
 
 
+def _chapter_pages() -> Iterator[tuple[Path, str]]:
+    """Each built chapter page and its text."""
+    for page in _need_site():
+        if page.parent.name == "chapters":
+            yield page, page.read_text(encoding="utf-8", errors="replace")
+
+
 BUILD_PATH = re.compile(r"(?<![\w.~])/(?:root|tmp|home|work|private|var/folders|Users)/")
 
 
@@ -206,10 +214,7 @@ def test_no_page_shows_a_path_of_the_build_machine() -> None:
 
 @pytest.mark.book
 def test_chapter_pages_hide_set_up_code_and_fold_answers() -> None:
-    for page in _need_site():
-        if page.parent.name != "chapters":
-            continue
-        text = page.read_text(encoding="utf-8", errors="replace")
+    for page, text in _chapter_pages():
         for leftover in ("NBVAL_", "%config", "%matplotlib", "pip install", "{dropdown}", ":::"):
             assert leftover not in text, f"{page.name} shows {leftover!r}"
         assert '<details class="dropdown">' in text, f"{page.name}: no folded self-check answers"
@@ -217,10 +222,7 @@ def test_chapter_pages_hide_set_up_code_and_fold_answers() -> None:
 
 @pytest.mark.book
 def test_every_image_of_a_chapter_page_has_alt_text() -> None:
-    for page in _need_site():
-        if page.parent.name != "chapters":
-            continue
-        text = page.read_text(encoding="utf-8", errors="replace")
+    for page, text in _chapter_pages():
         for img in re.findall(r"<img\b[^>]*_images/[^>]*>", text):  # figures, not theme logos
             alt = re.search(r'alt="([^"]*)"', img)
             assert alt and len(alt[1]) > 10 and not re.search(r"\.(png|jpe?g|svg)$|[0-9a-f]{32}",
