@@ -1,4 +1,4 @@
-"""A first visit to a chapter of the built site downloads at most 6 MB, 8 MB with explorers.
+"""A first visit to any chapter of the built site downloads at most 6 MB, explorers included.
 
 The weight is measured in a real browser: headless Chromium with an empty
 cache opens the page from a server on 127.0.0.1 and counts the bytes of every
@@ -8,9 +8,9 @@ book's scripts, stylesheets and fonts, MathJax, the widget manager and every
 image. Links a reader may follow (the notebook download, the PDF) are not
 fetched and not counted.
 
-A chapter with an explorer may weigh up to 8 MB: it loads the widget manager
-(2 MB) and embeds every figure its explorers precomputed, each at twice the
-pixels it is shown at, so that it is sharp on high-density screens.
+A chapter with an explorer loads the widget manager (2 MB) and embeds every
+figure its explorers precomputed, each at twice the pixels it is shown at (sharp
+on high-density screens): its grid of settings is chosen to fit the same budget.
 
 ``python tests/test_page_weight.py`` prints the table the README reports.
 """
@@ -30,8 +30,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SITE = ROOT / "_build" / "html"
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
-BUDGET = 6_000_000  # bytes for a first visit to one chapter, uncompressed
-EXPLORER_BUDGET = 8_000_000  # the same for a chapter with an explorer
+BUDGET = 6_000_000  # bytes for a first visit to one chapter, uncompressed, explorers included
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("site_browser")]
@@ -119,12 +118,18 @@ def test_first_visit_to_a_chapter_is_within_budget(weights, name: str) -> None:
     sizes = weights[name]
     total = sum(sizes.values())
     largest = sorted(sizes.items(), key=lambda kv: -kv[1])[:6]
-    budget = EXPLORER_BUDGET if has_explorer(name) else BUDGET
-    assert total <= budget, (
-        f"a first visit to {name} downloads {total / 1e6:.2f} MB (budget {budget / 1e6:.0f} MB); "
+    assert total <= BUDGET, (
+        f"a first visit to {name} downloads {total / 1e6:.2f} MB (budget {BUDGET / 1e6:.0f} MB); "
         "largest: " + ", ".join(f"{path} {n / 1e6:.2f} MB" for path, n in largest)
     )
     assert name in sizes and sizes[name] > 0, f"the page itself was not counted: {list(sizes)}"
+    manager = [p for p in sizes if _is_widget_manager(p)]
+    assert bool(manager) == has_explorer(name), (
+        f"{name}: the widget manager should load exactly on pages with explorers ({manager})")
+
+
+def _is_widget_manager(path: str) -> bool:
+    return "/html-manager/" in path or "/requirejs/" in path
 
 
 def table(names: list[str]) -> str:
@@ -133,7 +138,7 @@ def table(names: list[str]) -> str:
     for name, sizes in first_visit(names):
         html = sizes.get(name, 0)
         mathjax = sum(n for p, n in sizes.items() if "/mathjax/" in p)
-        manager = sum(n for p, n in sizes.items() if "/html-manager/" in p or "/requirejs/" in p)
+        manager = sum(n for p, n in sizes.items() if _is_widget_manager(p))
         images = sum(n for p, n in sizes.items() if p.startswith("_images/"))
         rest = sum(sizes.values()) - html - mathjax - manager - images
         rows.append(f"| `{name.split('/')[-1]}` | " + " | ".join(
