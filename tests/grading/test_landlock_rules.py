@@ -90,3 +90,18 @@ def test_the_working_folder_never_opens_a_hole(tmp_path, monkeypatch):
                           extra_packages=[], workdir=str(t["checkout"]), tmp_write=[])
     _, write, _ = confine._fs_rules(iso, {})
     assert str(t["checkout"]) not in write
+
+
+def test_the_entries_excluded_for_a_forbidden_package_are_its_distributions_files():
+    """Every top-level entry the distribution providing ``torch`` installed (its sibling
+    packages and metadata too), read from its RECORD, and never the allowed packages."""
+    import importlib.metadata
+
+    from dlbasics_grader.sandbox.fsplan import EXCLUDE_CACHE, excluded_entries
+
+    EXCLUDE_CACHE.clear()
+    entries = set(excluded_entries(("torch.nn",)))
+    dist = importlib.metadata.distribution("torch")
+    tops = {f.parts[0] for f in dist.files if f.parts and f.parts[0] != ".."}
+    assert tops <= entries and {"torch", "dlbasics_grader"} <= entries
+    assert not entries & {"numpy", "dlbasics", "matplotlib"}
