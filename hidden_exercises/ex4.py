@@ -41,9 +41,9 @@ import numpy as np
 
 from dlbasics.checks._transformer import (
     FORBIDDEN_NAMES,
-    FORBIDDEN_OPS,
     P_MIN,
     REASON,
+    attention_ops,
     chi_square_p,
     heldout_windows,
     perplexity_of,
@@ -61,7 +61,6 @@ from dlbasics_grader.spec import (
     Probe,
     ProbeResult,
     SandboxPolicy,
-    TestResult,
     as_array,
     compare_arrays,
 )
@@ -497,9 +496,7 @@ def _graph_line(part: str, outputs: dict, results) -> str | None:
         why = (result.error or result.describe_failure()) if result is not None else "not run"
         return (f"0 points: your {what} code could not be checked as an exported graph (how "
                 f"the grader sees which operations it runs): {str(why).splitlines()[0]}")
-    ops = result.outputs.get("ops")
-    used = [op for op in ops if any(piece in str(op).lower() for piece in FORBIDDEN_OPS)] \
-        if isinstance(ops, list) else ["(the graph's operations could not be read)"]
+    used = attention_ops(result.outputs.get("ops"))
     if used:
         return (f"0 points: your {what} code runs PyTorch's own attention "
                 f"({', '.join(map(str, used[:3]))}). {REASON}.")
@@ -511,12 +508,6 @@ def _graph_line(part: str, outputs: dict, results) -> str | None:
                 "than what it returned when called: the grader cannot see which operations "
                 "it runs.")
     return None
-
-
-def _graph_zero(part: Part, o: dict, results) -> TestResult | None:
-    """0 points when :func:`_graph_line` says so, before anything else is scored."""
-    line = _graph_line(part.name, o, results)
-    return part.failed(line) if line else None
 
 
 def _score_attention(part: Part, o: dict, seed: int):
@@ -779,9 +770,7 @@ def _score_perplexity(part: Part, result, cpu_s: float, seed: int, forbidden: li
     logits, problem = outputs_of(result, "windows", (N_WINDOWS, len(TOY_ALPHABET)))
     if logits is None:
         return part.failed(f"{setup}\n{problem}")
-    ops = result.outputs.get("ops")
-    used = [op for op in ops if any(piece in str(op).lower() for piece in FORBIDDEN_OPS)] \
-        if isinstance(ops, list) else ["(the graph's operations could not be read)"]
+    used = attention_ops(result.outputs.get("ops"))
     if used:
         return part.failed(f"{setup}\n0 points: the exported model runs PyTorch's own attention "
                            f"({', '.join(map(str, used[:3]))}). {REASON}.")
@@ -825,10 +814,11 @@ def _static_zero(part: Part, submission) -> object | None:
 
 def score(results, submission):
     seed = submission.seed
-    # the perplexity's model is built from the same code: what zeroes a part zeroes it too
-    runtime = [line.removeprefix("0 points: ") for line in (
-        _graph_line(part, results[source].outputs, results)
-        for part, (_, source, _, _) in GRAPH_CHECKS.items() if results[source].ok) if line]
+    # each part's graph may zero it before its outputs are scored; the perplexity's model is
+    # built from the same code, so what zeroes a part zeroes it too
+    graph_lines = {part: _graph_line(part, results[source].outputs, results)
+                   for part, (_, source, _, _) in GRAPH_CHECKS.items() if results[source].ok}
+    runtime = [line.removeprefix("0 points: ") for line in graph_lines.values() if line]
     loop = results["loop_probe"]
     loop_calls = loop.outputs.get("calls") if loop.ok else (
         "the grader's recording model could not be trained: "
@@ -839,8 +829,10 @@ def score(results, submission):
     cpu_s = submission.cells_cpu_s() + results["training_probe"].cpu_s
     heldout_result = results.get("heldout") or ProbeResult(
         "heldout", "not run", error="the trained model was not evaluated")
-    def graph_first(fn):  # the part's graph may zero it before its outputs are scored
-        return lambda p, o: _graph_zero(p, o, results) or fn(p, o, seed)
+
+    def graph_first(fn):
+        return lambda p, o: p.failed(graph_lines[p.name]) if graph_lines.get(p.name) \
+            else fn(p, o, seed)
 
     tests = score_parts(PARTS, results, submission, names=NAMES, simple={
         "ex4.attention": ("attention_probe", graph_first(_score_attention)),

@@ -51,6 +51,16 @@ FORBIDDEN_OPS = ("scaled_dot_product", "multi_head_attention", "transformer_enco
                  "transformer_decoder", "flash_attention", "efficient_attention")
 """Pieces of the names of PyTorch functions and operators that compute attention for you."""
 
+
+def attention_ops(names: Any) -> list[str]:
+    """The names among ``names`` (functions, operators, graph node kinds) that are PyTorch's
+    own attention (:data:`FORBIDDEN_OPS`), in order, each once; a ``names`` that is not a list
+    of names (an exported graph's untrusted record) counts as one that could not be read."""
+    if not isinstance(names, (list, tuple, set)):
+        return ["(the graph's operations could not be read)"]
+    found = [str(n) for n in names if any(piece in str(n).lower() for piece in FORBIDDEN_OPS)]
+    return list(dict.fromkeys(found))
+
 REASON = ("Exercise 4 builds attention from matrix products and a softmax: nn.MultiheadAttention, "
           "F.scaled_dot_product_attention, nn.Transformer* and dlbasics' attention functions are "
           "not allowed")
@@ -72,8 +82,7 @@ class ForbiddenOps:
         self._modes: list[Any] = []
 
     def _note(self, name: str) -> None:
-        low = name.lower()
-        if any(piece in low for piece in FORBIDDEN_OPS) and name not in self.seen:
+        if attention_ops([name]) and name not in self.seen:
             self.seen.append(name)
 
     def __enter__(self) -> ForbiddenOps:

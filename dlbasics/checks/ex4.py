@@ -17,10 +17,10 @@ import numpy as np
 from dlbasics.checks._common import fmt, seeded_torch
 from dlbasics.checks._transformer import (
     FORBIDDEN_NAMES,
-    FORBIDDEN_OPS,
     P_MIN,
     REASON,
     ForbiddenOps,
+    attention_ops,
     chi_square_p,
     heldout_windows,
     perplexity_of,
@@ -96,8 +96,7 @@ def _graph_problem(module: Any, example: Any, own: Any, what: str,
         graph = torch.jit.load(io.BytesIO(data.tobytes()), map_location="cpu")
     inlined = graph.inlined_graph
     torch._C._jit_pass_dce(inlined)
-    used = sorted({n.kind() for n in inlined.nodes()
-                   if any(piece in n.kind().lower() for piece in FORBIDDEN_OPS)})
+    used = attention_ops(sorted({n.kind() for n in inlined.nodes()}))
     if used:
         return CheckOutcome(False, "your code runs PyTorch's own attention, which this exercise "
                             "does not allow: the parts that use it will score 0.",
