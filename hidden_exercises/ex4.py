@@ -504,9 +504,10 @@ def _graph_line(part: str, outputs: dict, results) -> str | None:
     own, _ = as_array(outputs.get(own_key), "own")
     if got is None or own is None or got.shape != own.shape or \
             not np.allclose(got, own, **TOL):
-        return (f"0 points: your {what} code, exported as a graph, computes something other "
-                "than what it returned when called: the grader cannot see which operations "
-                "it runs.")
+        return (f"0 points: your {what} code, exported as a graph (torch.jit.trace), computes "
+                "something other than what it returned when called, so the grader cannot see "
+                "which operations it runs. Compute the same thing whether or not torch.jit is "
+                "tracing.")
     return None
 
 

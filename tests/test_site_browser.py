@@ -417,6 +417,17 @@ explorer => [...explorer.querySelectorAll('img')].filter(img => img.offsetParent
 """
 
 
+# How far a slider's value read-out reaches past its own control (0: inside it). A read-out
+# that spills over lies on the next control's label.
+READOUT_SPILL = """
+control => {
+  const readout = control.querySelector('.widget-readout');
+  if (!readout || readout.offsetParent === null) return 0;
+  return readout.getBoundingClientRect().right - control.getBoundingClientRect().right;
+}
+"""
+
+
 def check_explorers(page, base_url: str, name: str, phone: bool = False) -> None:
     if not EXPLORER_PAGES:
         skip_or_fail("no built page with an explorer in _build/html (run `make book`)")
@@ -426,6 +437,7 @@ def check_explorers(page, base_url: str, name: str, phone: bool = False) -> None
     assert explorers.count() >= 1, f"{name}: the saved explorer was not drawn"
     dead = []
     narrow = []
+    crowded = []
     operated = 0
     for e in range(explorers.count()):
         explorer = explorers.nth(e)
@@ -438,6 +450,9 @@ def check_explorers(page, base_url: str, name: str, phone: bool = False) -> None
             for c in range(controls.count()):
                 control = controls.nth(c)
                 label = (control.inner_text() or kind).strip().split("\n")[0][:40]
+                spill = control.evaluate(READOUT_SPILL)
+                if spill > 1:
+                    crowded.append(f"explorer {e}, {kind} {label!r}: read-out {spill:.0f} px out")
                 if phone:
                     size = control.evaluate(CONTROL_WIDTH)
                     if size["width"] < 44 or size["right"] > size["page"] + 1:
@@ -457,6 +472,7 @@ def check_explorers(page, base_url: str, name: str, phone: bool = False) -> None
                     dead.append(f"explorer {e}, {kind} {label!r}")
     assert operated >= 1, f"{name}: no control found in its explorers"
     assert narrow == [], f"{name}: controls too narrow or off the screen: {narrow}"
+    assert crowded == [], f"{name}: value read-outs spilling onto the next control: {crowded}"
     assert dead == [], f"{name}: controls that change nothing: {dead}"
     assert page.log.blocked == [], f"{name} tried to reach the network: {page.log.blocked}"
     assert page.log.errors == [], f"{name}: console errors: {page.log.errors}"

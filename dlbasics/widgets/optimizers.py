@@ -531,9 +531,9 @@ def optimizer_race(
         Control("surface", tuple(LOSS_SURFACES), surface, "surface", kind="dropdown", width="240px"),
         Control("lr", tuple(lrs), lr, "learning rate η"),
         Control("steps", tuple(step_counts), steps, "steps", width="240px"),
-        Control("momentum", tuple(momenta), momentum, "SGD momentum", width="240px"),
-        Control("alpha", tuple(alphas), alpha, "RMSprop α", width="240px"),
-        Control("beta1", tuple(beta1s), beta1, "Adam β₁", width="240px"),
+        Control("momentum", tuple(momenta), momentum, "SGD momentum"),
+        Control("alpha", tuple(alphas), alpha, "RMSprop α"),
+        Control("beta1", tuple(beta1s), beta1, "Adam β₁"),
     ]
     base = ("surface", "lr", "steps")
     layers = [
