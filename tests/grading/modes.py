@@ -64,6 +64,10 @@ def course_copy() -> tuple[Path, Path]:
     pw = _user()
     home = Path(pw.pw_dir)
     course = home / f"course-{os.getpid()}"
+    for stale in home.glob("course-*"):  # left by test processes that have ended
+        pid = stale.name.removeprefix("course-")
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(stale, ignore_errors=True)
     if course.exists():
         shutil.rmtree(course)
     (course / "tests").mkdir(parents=True)

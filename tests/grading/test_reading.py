@@ -106,13 +106,10 @@ def twenty_mb(tmp_path_factory) -> dict[str, Path]:
                                  [f"a{k} = '" + "1" * 4_960 + "'" for k in range(4_000)])}
 
 
-# VmHWM, not ru_maxrss: Linux keeps ru_maxrss across execve, so the child started by a large
-# test worker would report the worker's peak (see tests.grading.helpers.peak_kib).
+# the scripts run with the checkout on PYTHONPATH; peak_kib reads VmHWM, not ru_maxrss (which
+# Linux keeps across execve: a child of a large test worker would report the worker's peak)
 _PEAK = """
-def peak_kib():
-    for line in open("/proc/self/status"):
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
+from tests.grading.helpers import peak_kib
 """
 
 _GRADE = _PEAK + """
