@@ -88,7 +88,7 @@ def values_probe(ns, inputs):
             if inputs["method"] == "forward":
                 out[act] = net.forward(inputs["X"].copy())
             else:
-                dW, db = net.backward(inputs["X"].copy(), inputs["y"].copy())
+                dW, db = net.gradients(inputs["X"].copy(), inputs["y"].copy())
                 out[f"{act}_dW"], out[f"{act}_db"] = list(dW), list(db)
         except Exception as exc:
             out[act] = None
@@ -209,7 +209,7 @@ def probes(seed: int) -> list[Probe]:
         Probe.from_function(values_probe, name="forward_probe", timeout_s=10,
                             inputs={**common, "method": "forward"}),
         Probe.from_function(values_probe, name="backward_probe", timeout_s=10,
-                            inputs={**common, "method": "backward"}),
+                            inputs={**common, "method": "gradients"}),
         Probe.from_function(sgd_probe, name="train_probe", timeout_s=20,
                             inputs=_train_inputs(seed)),
     ]
@@ -297,7 +297,7 @@ def _score_values(part: Part, r, kind: str, seed: int):
             problem = None
             if not isinstance(dW, list) or not isinstance(db, list) or len(dW) != len(Ws) \
                     or len(db) != len(Ws):
-                problem = (f"backward should return (dW, db), two lists of {len(Ws)} arrays "
+                problem = (f"gradients should return (dW, db), two lists of {len(Ws)} arrays "
                            "(one per layer, in order)")
             else:
                 status[act] = [(classify_gradient(dW[i], dW_ref[i], len(y), 1e-4, 1e-7),
@@ -321,7 +321,7 @@ def _score_values(part: Part, r, kind: str, seed: int):
         hint = ("\nHint: use self.weights and self.biases (the grader assigns them), apply the "
                 "activation to every hidden layer but not to the output layer (logits).")
     else:
-        hint = "\n" + (backward_diagnosis(status) or "Hint: backward must return (dW, db).")
+        hint = "\n" + (backward_diagnosis(status) or "Hint: gradients must return (dW, db).")
     return part.failed(f"{good} of {len(ACTIVATIONS)} activations right on {net}:\n"
                        + "\n".join(lines) + hint, score=float(good),
                        status="error" if errors == len(ACTIVATIONS) else "failed")
@@ -368,9 +368,9 @@ def _score_train(part: Part, r, seed: int):
     setup = (f"Trained CompleteNeuralNetwork({TRAIN_SIZES}, activation='relu', seed=0) with "
              f"train(X, y, epochs={epochs}, batch_size={TRAIN_KW['batch_size']}, "
              f"lr={TRAIN_KW['lr']}) on {N_TRAIN} points of three spirals, from the grader's "
-             "He-initialized weights and with the grader's forward and backward (a mistake "
+             "He-initialized weights and with the grader's forward and gradients (a mistake "
              "there costs ex1.forward or ex1.backward only), then twice more for 3 epochs "
-             "(seed=0 again, seed=1); the grader replayed the batches backward received to "
+             "(seed=0 again, seed=1); the grader replayed the batches self.gradients received to "
              f"check the weights, and tested the trained weights on {N_TEST} new points.")
     total = form + shuffled + earned
     text = setup + "\n" + "\n".join(rows)

@@ -141,3 +141,37 @@ def test_layer_functions_name_their_arrays_in_lower_case():
 @pytest.mark.parametrize("name", ["lr", "eps", "weight_decay", "rng", "betas", "alpha"])
 def test_the_glossary_states_each_name(name):
     assert f"``{name}``" in dlbasics.__doc__
+
+
+def _notebook_backwards() -> dict[str, list[str]]:
+    """``{"notebook, cell N: name": parameter names}`` of every ``backward`` a notebook defines."""
+    import ast
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    found = {}
+    for path in sorted([*root.glob("chapters/*.ipynb"), *root.glob("exercises/*.ipynb"),
+                        *root.glob("solutions/*.ipynb")]):
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        for i, cell in enumerate(cells):
+            source = "".join(cell["source"])
+            if cell["cell_type"] != "code" or "backward" not in source:
+                continue
+            tree = ast.parse("\n".join(ln for ln in source.splitlines() if not ln.startswith(("%", "!"))))
+            for node in ast.walk(tree):
+                if isinstance(node, ast.FunctionDef) and node.name.split("_")[-1] == "backward":
+                    where = f"{path.parent.name}/{path.name}, cell {i}: {node.name}"
+                    found[where] = [a.arg for a in node.args.args if a.arg != "self"]
+    return found
+
+
+def test_every_backward_in_the_book_and_the_exercises_takes_dout():
+    """A learner meets one contract: a ``backward`` takes the upstream gradient first (``dout``,
+    ``dh``, ...), never the data; a method from the data is ``gradients`` (Exercise 1,
+    ``MLP.gradients``, chapter 4)."""
+    backwards = _notebook_backwards()
+    assert len(backwards) >= 3  # chapter 8's layer classes and batch-norm function
+    breaks = {where: names for where, names in backwards.items()
+              if not names or not names[0].startswith("d")}
+    assert not breaks, breaks

@@ -35,7 +35,7 @@ IMPORT_RULES = ImportRules(
 PART_CODE = {
     "ex1.init": (f"{CLASS}.__init__",),
     "ex1.forward": (f"{CLASS}.forward",),
-    "ex1.backward": (f"{CLASS}.backward",),
+    "ex1.backward": (f"{CLASS}.gradients",),
     "ex1.train": (f"{CLASS}.train", f"{CLASS}.predict"),
 }
 """Which of the learner's definitions each graded part runs."""
@@ -146,8 +146,8 @@ def sgd_probe(ns: dict, inputs: dict) -> dict:
     Self-contained (it is also the grader's probe). Each run builds
     ``CompleteNeuralNetwork(sizes, activation="relu", seed=...)``, sets the weights and biases
     given in ``inputs`` (``W0``, ``b0``, ...), installs a plain NumPy ReLU ``forward`` and
-    ``backward`` (so a mistake in the learner's own costs its own part only) and calls the
-    learner's ``train``. ``backward`` notes the rows of every batch it gets (their indices in
+    ``gradients`` (so a mistake in the learner's own costs its own part only) and calls the
+    learner's ``train``. ``gradients`` notes the rows of every batch it gets (their indices in
     ``X``, ``-1`` for a row that is not one of ``X``'s). Runs (:data:`RUNS`): ``first`` with
     ``seed`` and ``kwargs``, ``again`` with the same seed and ``other`` with ``seed + 1``, both
     for ``short_epochs`` epochs. Returns, per run, the batches, the weights after training
@@ -185,7 +185,7 @@ def sgd_probe(ns: dict, inputs: dict) -> dict:
             net._cache = cache
             return a
 
-        def backward(Xb, yb, net=net, batches=batches, forward=forward):
+        def gradients(Xb, yb, net=net, batches=batches, forward=forward):
             Xb = np.asarray(Xb, dtype=np.float64)
             batches.append([rows.get(np.ascontiguousarray(r).tobytes(), -1)
                             for r in Xb.reshape(len(Xb), -1)])
@@ -204,7 +204,7 @@ def sgd_probe(ns: dict, inputs: dict) -> dict:
                     delta = (delta @ net.weights[layer]) * np.heaviside(zs[layer - 1], 0.0)
             return dW, db
 
-        net.forward, net.backward = forward, backward
+        net.forward, net.gradients = forward, gradients
         kwargs = dict(inputs["kwargs"])
         if short:
             kwargs["epochs"] = int(inputs["short_epochs"])
@@ -303,7 +303,7 @@ def sgd_problems(outputs: dict, inputs: dict) -> dict[str, list[str]]:
     "losses": ...}``, each a list of problems (empty: kept).
 
     ``sgd``: replaying, here, mini-batch SGD from the initial weights on the batches
-    ``backward`` received (each row with its own label) gives the weights each run returned,
+    ``gradients`` received (each row with its own label) gives the weights each run returned,
     so those batches are the ones that trained them. ``order`` (read only from batches that
     did): every epoch visits every sample once in batches of ``batch_size``, in a new order,
     the same seed repeats the order and another seed changes it. ``losses``: ``train``
@@ -326,7 +326,7 @@ def sgd_problems(outputs: dict, inputs: dict) -> dict[str, list[str]]:
             break
         batches = _index_batches(outputs.get(f"{run}_batches"), n)
         if batches is None:
-            out["sgd"].append("backward received rows that are not training samples: pass it "
+            out["sgd"].append("self.gradients received rows that are not training samples: pass it "
                               "rows of X (and their labels)")
             break
         Ws = [np.array(inputs[f"W{i}"], dtype=np.float64) for i in range(n_layers)]
@@ -335,15 +335,15 @@ def sgd_problems(outputs: dict, inputs: dict) -> dict[str, list[str]]:
         if not all(np.allclose(a, b, rtol=1e-5, atol=1e-8)
                    for a, b in zip([*Ws, *bs], [*returned[0], *returned[1]])):
             out["sgd"].append(
-                "the trained weights are not what mini-batch SGD on the batches backward "
+                "the trained weights are not what mini-batch SGD on the batches self.gradients "
                 "received gives: update every weight and bias once per batch, W -= lr * dW, "
-                "with the gradients backward returned for that batch (each row with its own "
+                "with the gradients self.gradients returned for that batch (each row with its own "
                 "label)")
             break
         orders[run] = batches
     if out["sgd"]:
         out["order"] = ["the order of the batches is judged only once the trained weights "
-                        "come from the batches backward received"]
+                        "come from the batches self.gradients received"]
         out["losses"] = ["the epoch losses are checked only against the batches that trained "
                          "the weights"]
         return out
@@ -355,11 +355,11 @@ def sgd_problems(outputs: dict, inputs: dict) -> dict[str, list[str]]:
                     for e in range(epochs)]
     whole = sizes == want
     if not first:
-        out["order"].append("train never called self.backward: compute each batch's gradients "
-                            "with backward (the grader replays the batches it gets)")
+        out["order"].append("train never called self.gradients: compute each batch's gradients "
+                            "with self.gradients (the grader replays the batches it gets)")
     elif not whole:
         out["order"].append(
-            f"with {n} samples, batch_size={size} and epochs={epochs}, backward should get "
+            f"with {n} samples, batch_size={size} and epochs={epochs}, self.gradients should get "
             f"{per_epoch} batches per epoch of sizes {want[:per_epoch]}; it got sizes "
             f"{sizes[:2 * per_epoch]}{' ...' if len(sizes) > 2 * per_epoch else ''}")
     elif any(sorted(o) != list(range(n)) for o in epoch_orders):
@@ -401,7 +401,7 @@ def _loss_form(losses: Any, epochs: int, means: list[float] | None) -> list[str]
     if means is not None and not np.allclose(arr, means, rtol=1e-4, atol=1e-6):
         e = int(np.argmax(np.abs(arr - np.asarray(means))))
         return [f"the epoch losses are not the mean batch losses of the epoch (epoch {e + 1}: "
-                f"train returned {arr[e]:.4f}, the batches backward received give "
+                f"train returned {arr[e]:.4f}, the batches self.gradients received give "
                 f"{means[e]:.4f}): weight each batch's loss, taken before its update, by its "
                 "size and divide by the number of samples"]
     if not arr[-1] < arr[0]:
@@ -568,20 +568,20 @@ def check_loss(softmax_cross_entropy) -> CheckOutcome:
 
 @register("ex1.backward", uses=PART_CODE["ex1.backward"])
 def check_backward(cls: type) -> CheckOutcome:
-    """``backward`` against ``dlbasics.MLP.gradients`` with the same weights, layer by layer."""
+    """``gradients`` against ``dlbasics.MLP.gradients`` with the same weights, layer by layer."""
     sizes = [3, 4, 5, 2]
     Ws, bs, X, y = _public_case(sizes, seed=1, n=6)
     status: dict[str, list[tuple[str, str]]] = {}
     first_problem = ""
     for act in ACTIVATIONS:
         net = _net_with(cls, sizes, act, Ws, bs)
-        result = net.backward(X.copy(), y.copy())
+        result = net.gradients(X.copy(), y.copy())
         if not isinstance(result, tuple) or len(result) != 2:
-            return CheckOutcome(False, "backward should return a tuple (dW, db).")
+            return CheckOutcome(False, "gradients should return a tuple (dW, db).")
         dW, db = result
         ref_dW, ref_db = _reference_mlp(sizes, act, Ws, bs).gradients(X, y)
         if len(dW) != len(ref_dW) or len(db) != len(ref_db):
-            return CheckOutcome(False, "backward should return one gradient per layer.",
+            return CheckOutcome(False, "gradients should return one gradient per layer.",
                                 f"expected {len(ref_dW)} arrays in dW and in db, given "
                                 f"{len(dW)} and {len(db)}.")
         status[act] = [(classify_gradient(dW[i], ref_dW[i], len(y), 1e-5, 1e-7),
@@ -600,7 +600,7 @@ def check_backward(cls: type) -> CheckOutcome:
 @register("ex1.train", uses=PART_CODE["ex1.train"])
 def check_train(cls: type) -> CheckOutcome:
     """Mini-batch SGD on public spirals as the grader runs it (:func:`sgd_probe`, with a plain
-    ReLU forward and backward installed), judged from the weights (:func:`sgd_problems`)."""
+    ReLU forward and gradients installed), judged from the weights (:func:`sgd_problems`)."""
     from dlbasics import make_spirals
 
     X, y = make_spirals(450, n_classes=3, noise=0.05, seed=0, turns=0.75, dtype=np.float64)

@@ -51,11 +51,11 @@ def test_untouched_student_notebook_scores_zero(ex1):
 
 def test_init_and_forward_alone_earn_their_five_points(ex1, tmp_path, ex1_solution_cells,
                                                         ex1_stub_cells):
-    cells = [st if ("def backward(" in s or "def train(" in s) else s
+    cells = [st if ("def gradients(" in s or "def train(" in s) else s
              for s, st in zip(ex1_solution_cells, ex1_stub_cells)]
     report = _grade(ex1, tmp_path, cells)
     assert _scores(report) == {"ex1.init": 2, "ex1.forward": 3, "ex1.backward": 0, "ex1.train": 0}
-    assert "backward: replace this line with your code" in report.tests[2].output
+    assert "gradients: replace this line with your code" in report.tests[2].output
 
 
 def test_a_wrong_sigmoid_derivative_costs_one_backward_point(ex1, tmp_path, ex1_solution_cells):
@@ -72,7 +72,7 @@ def test_summed_instead_of_averaged_gradients(ex1, tmp_path, ex1_solution_cells)
     report = _grade(ex1, tmp_path, cells)
     scores = _scores(report)
     assert scores["ex1.backward"] == 0 and scores["ex1.init"] == 2 and scores["ex1.forward"] == 3
-    assert scores["ex1.train"] == 2  # one mistake costs once: training uses the grader's backward
+    assert scores["ex1.train"] == 2  # one mistake costs once: training uses the grader's gradients
     assert "MEAN cross-entropy" in report.tests[2].output
 
 
@@ -205,7 +205,7 @@ def test_the_training_message_states_every_point_rule(ex1):
     from dlbasics_grader.spec import ProbeResult
 
     mod = load_hidden_module("ex1", HIDDEN)
-    weights = mod._initial_weights(ex1.seed)  # untrained, and no batch ever reached backward
+    weights = mod._initial_weights(ex1.seed)  # untrained, and no batch ever reached gradients
     Ws, bs = [weights[f"W{i}"] for i in range(3)], [weights[f"b{i}"] for i in range(3)]
     outputs = {"pred": relu_logits(Ws, bs, mod._train_data(ex1.seed)[0]).argmax(axis=1)}
     for run in ("first", "again", "other"):
@@ -214,7 +214,7 @@ def test_the_training_message_states_every_point_rule(ex1):
     result = mod._score_train(ex1.part("ex1.train"), ProbeResult("train_probe", "ok", outputs),
                               ex1.seed)
     assert result.score == 0.5
-    for text in ("right form: 0.5/0.5", "never called self.backward", "0/0.5 point",
+    for text in ("right form: 0.5/0.5", "never called self.gradients", "0/0.5 point",
                  "Held-out accuracy (below 70%)",
                  "0/1 point (90 % earns the point, 70 % half of it)"):
         assert text in result.output, result.output

@@ -1,8 +1,8 @@
-"""backward (only) computed with PyTorch autograd: 0 for backward and training, the rest counts."""
+"""gradients (only) computed with PyTorch autograd: 0 for gradients and training, the rest counts."""
 
 TORCH_BACKWARD = '''
 @add_to_class(CompleteNeuralNetwork)
-def backward(self, X, y):
+def gradients(self, X, y):
     import torch
     Ws = [torch.tensor(W, requires_grad=True) for W in self.weights]
     bs = [torch.tensor(b, requires_grad=True) for b in self.biases]
@@ -17,7 +17,7 @@ def backward(self, X, y):
 
 
 def cells(solution_cells):
-    return [TORCH_BACKWARD if "def backward(" in src else src for src in solution_cells]
+    return [TORCH_BACKWARD if "def gradients(" in src else src for src in solution_cells]
 
 
 EXPECT_SCORE = 5

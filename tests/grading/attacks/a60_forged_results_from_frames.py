@@ -84,6 +84,6 @@ print("FORGERY NOT SENT")
 CELLS = ["STUBS", FIND_RUNNER + FORGE]
 EXPECT_SCORE = 0
 EXPECT_STATUS = every_part("failed")
-EXPECT_OUTPUT = ["the trained weights are not what mini-batch SGD on the batches backward "
+EXPECT_OUTPUT = ["the trained weights are not what mini-batch SGD on the batches self.gradients "
                  "received gives"]
 FORBIDDEN_OUTPUT = ["FORGERY NOT SENT"]
