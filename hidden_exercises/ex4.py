@@ -39,6 +39,12 @@ from pathlib import Path
 
 import numpy as np
 
+from dlbasics.checks._lm_training import (
+    LM_LOOP_RULES,
+    lm_loop_inputs,
+    lm_loop_probe,
+    lm_loop_rule_problems,
+)
 from dlbasics.checks._transformer import (
     FORBIDDEN_NAMES,
     P_MIN,
@@ -51,7 +57,7 @@ from dlbasics.checks._transformer import (
     reference_block,
     reference_logits,
 )
-from dlbasics.checks.ex4 import PART_CODE, PERPLEXITY_TIERS, training_rule_problems, training_spy
+from dlbasics.checks.ex4 import PART_CODE, PERPLEXITY_TIERS
 from dlbasics_grader.heldout import graph_probe, graph_problem, outputs_of
 from dlbasics_grader.secret import exercise_seed, public_seed, stream
 from dlbasics_grader.spec import (
@@ -108,7 +114,6 @@ LIMITS = TORCH_LIMITS
 D_MODEL, T_CASE = 16, 7
 MODEL_CASE = {"vocab_size": 13, "d_model": 16, "n_heads": 4, "n_layers": 2, "block_size": 8}
 GEN_CASE = {"vocab_size": 11, "d_model": 16, "n_heads": 2, "n_layers": 1, "block_size": 6}
-LOOP_CASE = {"d_model": 32, "n_heads": 2, "n_layers": 1, "block_size": 16}
 
 
 # ----------------------------------------------------------------------------
@@ -293,20 +298,6 @@ def training_probe(ns, inputs):
     return out
 
 
-def loop_probe(ns, inputs):
-    """Train a CharTransformer wrapped in ``training_spy``, whose source travels with this
-    driver's (:func:`_loop_probe`): a cell that replaces ``dlbasics.checks.ex4.training_spy``
-    changes nothing here. Returns the record of the calls (data; the grader judges it)."""
-    import torch
-
-    torch.manual_seed(0)
-    config = {k: int(inputs[k]) for k in ("d_model", "n_heads", "n_layers", "block_size")}
-    spy = training_spy(ns["CharTransformer"](int(inputs["vocab_size"]), **config))
-    ns["train_model"](spy, torch.from_numpy(inputs["train_ids"]),
-                      torch.from_numpy(inputs["val_ids"]), steps=30, eval_every=10)
-    return {"calls": spy.calls}
-
-
 # ----------------------------------------------------------------------------
 # Grader-side data and references
 # ----------------------------------------------------------------------------
@@ -390,11 +381,10 @@ def _generate_case(seed: int) -> dict:
 
 
 def _loop_case(seed: int) -> dict:
-    from dlbasics.toy_language import TOY_ALPHABET, encode_chars, make_toy_text
+    """The inputs of the grader's probe of ``train_model`` (public data, not held out)."""
+    from dlbasics.toy_language import TOY_ALPHABET
 
-    ids = encode_chars(make_toy_text(6000, seed=public_seed(seed, "loop")))
-    return {**LOOP_CASE, "vocab_size": len(TOY_ALPHABET), "train_ids": ids[:5000],
-            "val_ids": ids[5000:]}
+    return lm_loop_inputs(public_seed(seed, "loop"), len(TOY_ALPHABET))
 
 
 def probes(seed: int) -> list[Probe]:
@@ -415,10 +405,10 @@ def probes(seed: int) -> list[Probe]:
 
 
 def _loop_probe(seed: int) -> Probe:
-    """:func:`loop_probe` with :func:`dlbasics.checks.ex4.training_spy` defined next to it in
-    the source the sandbox runs, so that nothing of the learner's process is imported."""
-    return Probe.from_function(loop_probe, timeout_s=60, inputs=_loop_case(seed),
-                               helpers=(training_spy,))
+    """:func:`dlbasics.checks._lm_training.lm_loop_probe`: ``train_model`` trains the grader's
+    probe model three times; the rules are read from what the runs leave, in the grader."""
+    return Probe.from_function(lm_loop_probe, name="loop_probe", timeout_s=60,
+                               inputs=_loop_case(seed))
 
 
 def heldout(seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -734,19 +724,12 @@ def _history_problem(o: dict) -> str | None:
     return None
 
 
-def _score_training(part: Part, o: dict, loop) -> object:
+def _score_training(part: Part, o: dict, rules: dict[str, str]) -> object:
     problem = _history_problem(o)
     rows = [f"History with falling training and validation losses: {0 if problem else 1}/1"
             + (f"\n  - {problem}" if problem else "")]
     earned = 0.0 if problem else 1.0
-    if isinstance(loop, str):
-        rules = {"windows": loop, "validation": loop}
-    else:
-        rules = training_rule_problems(loop, LOOP_CASE["block_size"])
-    for rule, what in (("windows", "Training batches are random windows of at most "
-                        "block_size characters, in training mode"),
-                       ("validation", "The validation loss is computed in evaluation mode "
-                        "under torch.no_grad()")):
+    for rule, what in LM_LOOP_RULES.items():
         earned += 0.0 if rules[rule] else 0.5
         rows.append(f"{what}: {0 if rules[rule] else 0.5:g}/0.5"
                     + (f"\n  - {rules[rule]}" if rules[rule] else ""))
@@ -821,12 +804,9 @@ def score(results, submission):
                    for part, (_, source, _, _) in GRAPH_CHECKS.items() if results[source].ok}
     runtime = [line.removeprefix("0 points: ") for line in graph_lines.values() if line]
     loop = results["loop_probe"]
-    loop_calls = loop.outputs.get("calls") if loop.ok else (
-        "the grader's recording model could not be trained: "
-        + loop.describe_failure().splitlines()[0])
-    if not loop.ok or not isinstance(loop_calls, list) or \
-            not all(isinstance(c, dict) for c in loop_calls):
-        loop_calls = loop_calls if isinstance(loop_calls, str) else "no record of the calls"
+    loop_rules = lm_loop_rule_problems(loop.outputs, _loop_case(seed)) if loop.ok else \
+        dict.fromkeys(LM_LOOP_RULES, "the grader's probe model could not be trained: "
+                      + loop.describe_failure().splitlines()[0])
     cpu_s = submission.cells_cpu_s() + results["training_probe"].cpu_s
     heldout_result = results.get("heldout") or ProbeResult(
         "heldout", "not run", error="the trained model was not evaluated")
@@ -842,7 +822,7 @@ def score(results, submission):
         "ex4.sampling": ("sampling_probe", lambda p, o: _score_sampling(p, o, seed)),
         "ex4.generate": ("generate_probe", lambda p, o: _score_generate(p, o, seed)),
     }, joint={("ex4.training", "ex4.perplexity"): ("training_probe", lambda t, a, o: (
-        _score_training(t, o, loop_calls),
+        _score_training(t, o, loop_rules),
         _score_perplexity(a, heldout_result, cpu_s, seed, runtime)))})
     return [_static_zero(next(p for p in PARTS if p.name == t.name), submission) or t
             for t in tests]

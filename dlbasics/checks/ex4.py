@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from dlbasics.checks._common import fmt, seeded_torch
+from dlbasics.checks._lm_training import lm_loop_inputs, lm_loop_probe, lm_loop_rule_problems
 from dlbasics.checks._transformer import (
     FORBIDDEN_NAMES,
     P_MIN,
@@ -401,81 +402,6 @@ def check_generate(generate, CharTransformer) -> CheckOutcome:
                         "at temperature 0 appends the argmax.")
 
 
-def training_spy(model: Any) -> Any:
-    """``model`` wrapped in a module that records how ``train_model`` calls it (public, and
-    used by the grader).
-
-    The wrapper has the model's ``block_size`` and a list ``calls``: for each call, whether
-    it was in training mode, whether gradients were on, the shape and dtype of ``ids`` and
-    its first row.
-    """
-    from torch import nn
-
-    class Spy(nn.Module):
-        def __init__(self, inner):
-            super().__init__()
-            self.inner = inner
-            self.block_size = inner.block_size
-            self.calls: list[dict] = []
-
-        def forward(self, ids):
-            import torch
-
-            self.calls.append({"training": self.training, "grad": torch.is_grad_enabled(),
-                               "shape": tuple(ids.shape), "dtype": str(ids.dtype),
-                               "first": ids[0].tolist() if ids.ndim == 2 else []})
-            return self.inner(ids)
-
-    return Spy(model)
-
-
-def _well_formed(call: Any) -> bool:
-    """Whether one recorded call has the fields :func:`training_spy` writes, of their types
-    (the grader reads the record as untrusted data)."""
-    if not isinstance(call, dict):
-        return False
-    shape, first = call.get("shape"), call.get("first")
-    return (isinstance(call.get("training"), bool) and isinstance(call.get("grad"), bool)
-            and isinstance(call.get("dtype"), str) and isinstance(shape, (list, tuple))
-            and all(type(n) is int for n in shape) and isinstance(first, (list, tuple))
-            and all(type(n) is int for n in first))
-
-
-def training_rule_problems(calls: list[dict], block_size: int) -> dict[str, str]:
-    """What broke each rule of the training loop, from :func:`training_spy`'s record.
-
-    ``windows``: training batches are ``(batch, T)`` int64 with ``T <= block_size``, in
-    training mode with gradients, and start at random places (no two batches alike);
-    ``validation``: at least one validation pass, every call without gradients in evaluation
-    mode. Empty strings mark the rules kept.
-    """
-    if not isinstance(calls, list) or not all(_well_formed(c) for c in calls):
-        why = "the record of how the model was called is malformed"
-        return {"windows": why, "validation": why}
-    train = [c for c in calls if c.get("grad")]
-    val = [c for c in calls if not c.get("grad")]
-    out = {"windows": "", "validation": ""}
-    if not train:
-        out["windows"] = "the model was never called with gradients on (no training step)"
-    elif any(len(c["shape"]) != 2 or c["shape"][1] > block_size or c["dtype"] != "torch.int64"
-             for c in train):
-        bad = next(c for c in train if len(c["shape"]) != 2 or c["shape"][1] > block_size
-                   or c["dtype"] != "torch.int64")
-        out["windows"] = (f"a training batch had shape {bad['shape']} and dtype {bad['dtype']}; "
-                          f"expected int64 (batch, T) with T <= block_size = {block_size}")
-    elif any(not c["training"] for c in train):
-        out["windows"] = "a training step ran in evaluation mode: call model.train() first"
-    elif len({tuple(c["first"]) for c in train}) < 0.9 * len(train):
-        out["windows"] = ("the training batches repeat: draw random window starts for every "
-                          "batch (torch.randint with a seeded generator)")
-    if not val:
-        out["validation"] = "the validation text was never evaluated under torch.no_grad()"
-    elif any(c["training"] for c in val):
-        out["validation"] = ("the validation loss was computed in training mode: call "
-                             "model.eval() before it (and model.train() after)")
-    return out
-
-
 @register("ex4.training", uses=PART_CODE["ex4.training"])
 def check_training(train_model, CharTransformer) -> CheckOutcome:
     """Sixty steps on a small text: the history, a falling loss, the loop's rules."""
@@ -483,8 +409,7 @@ def check_training(train_model, CharTransformer) -> CheckOutcome:
     from dlbasics.toy_language import TOY_ALPHABET, encode_chars, make_toy_text
 
     ids = torch.from_numpy(encode_chars(make_toy_text(12_000, seed=1)))
-    model = training_spy(CharTransformer(len(TOY_ALPHABET), d_model=32, n_heads=2, n_layers=1,
-                                        block_size=16))
+    model = CharTransformer(len(TOY_ALPHABET), d_model=32, n_heads=2, n_layers=1, block_size=16)
     history = train_model(model, ids[:10_000], ids[10_000:], steps=60, eval_every=20)
     if not isinstance(history, dict) or not {"train_loss", "val_loss"} <= set(history):
         return CheckOutcome(False, "train_model should return a dict with 'train_loss' and "
@@ -499,10 +424,13 @@ def check_training(train_model, CharTransformer) -> CheckOutcome:
             and train[-1] < train[0]):
         return CheckOutcome(False, "the losses did not fall.",
                             f"train_loss {fmt(train)}, val_loss {fmt(val)}")
-    problems = [p for p in training_rule_problems(model.calls, 16).values() if p]
+    inputs = lm_loop_inputs(PUBLIC_TEXT_SEED, len(TOY_ALPHABET))
+    problems = [p for p in lm_loop_rule_problems(lm_loop_probe({"train_model": train_model},
+                                                               inputs), inputs).values() if p]
     if problems:
-        return CheckOutcome(False, "the training loop breaks a rule of Part 5.",
-                            "\n".join(problems))
+        return CheckOutcome(False, "the training loop breaks a rule of Part 5 (seen by training "
+                            "a small model of the grader's three times: seed 0 twice, seed 1).",
+                            "\n".join(f"- {p}" for p in problems))
     return CheckOutcome(True, f"60 steps: training loss {train[0]:.2f} -> {train[-1]:.2f}, "
                         f"validation loss {val[0]:.2f} -> {val[-1]:.2f} (nats per character; "
                         f"uniform guessing is ln {len(TOY_ALPHABET)} = "

@@ -190,13 +190,13 @@ def test_the_grader_language_is_not_the_public_one(ex4, hidden):
 GARBAGE = [
     {},
     {"h1_nomask": "right", "forbidden": "nothing", "full": [[1, 2], [3]], "greedy": None,
-     "ids": {"a": 1}, "history_type": "dict", "train_loss": "low", "calls": 7, "n_heads": "4",
+     "ids": {"a": 1}, "history_type": "dict", "train_loss": "low", "first_table": 7, "n_heads": "4",
      "block_size": 10 ** 9, "w.tok_emb.weight": np.zeros((2, 2))},
     {"h1_nomask": np.full((3, 7, 16), np.nan), "h4_causal": np.zeros((1,)),
      "own": np.ones((3, 8, 13)) * 1e300, "greedy_type": "torch.Tensor", "greedy": np.zeros(5),
      "topk_type": "torch.Tensor", "topk": np.full(5000, -1), "step_logits": np.zeros((1, 1)),
      "history_type": "dict", "train_loss": [3.0, float("nan")], "val_loss": [3.0, 2.0],
-     "calls": [{"grad": True}], "block_size": 32, "n_heads": 0,
+     "first_table": [[0.5]], "first_val_loss": [1.0, "x"], "block_size": 32, "n_heads": 0,
      "w.pos_emb.weight": np.full((32, 4), np.inf)},
 ]
 
