@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from dlbasics.optim import Optimizer, repr_from_attributes
+from dlbasics.optim import AttributeRepr, Optimizer
 from dlbasics.validation import check_int, check_positive
 
 __all__ = ["CosineAnnealingLR", "LRScheduler", "LinearLR", "SequentialLR", "StepLR"]
@@ -53,7 +53,7 @@ def _check_factor(value: float, name: str, *, allow_zero: bool) -> float:
     return value
 
 
-class LRScheduler:
+class LRScheduler(AttributeRepr):
     """Base class: sets ``optimizer.lr`` on every :meth:`step`.
 
     Parameters
@@ -116,9 +116,6 @@ class LRScheduler:
 
     def _closed_form_lr(self) -> float:
         raise NotImplementedError
-
-    def __repr__(self) -> str:
-        return repr_from_attributes(self)
 
 
 class StepLR(LRScheduler):

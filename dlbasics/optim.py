@@ -36,18 +36,21 @@ from dlbasics.validation import check_positive, check_probability, format_shape
 __all__ = ["SGD", "Adam", "Optimizer", "RMSprop", "clip_grad_norm"]
 
 
-def repr_from_attributes(obj: object) -> str:
-    """``ClassName(name=value, ...)`` from ``obj``'s public attributes, in the order they were set.
+class AttributeRepr:
+    """Mixin: ``repr`` is ``ClassName(name=value, ...)``, the public attributes in the order they
+    were set.
 
-    The ``__repr__`` of the optimizers here and of the learning-rate schedulers
-    in :mod:`dlbasics.lr_scheduler`: what was set in ``__init__`` (and ``t`` or
+    The base of the optimizers here and of the learning-rate schedulers in
+    :mod:`dlbasics.lr_scheduler`: what was set in ``__init__`` (and ``t`` or
     ``last_epoch``, the step count) is shown; attributes starting with ``_`` are not.
     """
-    args = ", ".join(f"{k}={v!r}" for k, v in vars(obj).items() if not k.startswith("_"))
-    return f"{type(obj).__name__}({args})"
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
+        return f"{type(self).__name__}({args})"
 
 
-class Optimizer:
+class Optimizer(AttributeRepr):
     """Base class: checks parameters against gradients and keeps per-parameter state.
 
     :meth:`update` checks that the parameters and gradients pair up (counts,
@@ -109,9 +112,6 @@ class Optimizer:
 
     def _step(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
         raise NotImplementedError
-
-    def __repr__(self) -> str:
-        return repr_from_attributes(self)
 
 
 class SGD(Optimizer):

@@ -53,34 +53,29 @@ def strip_code(source: str, where: str = "cell") -> str:
     """The student version of one code cell's source."""
     lines = source.split("\n")
     out: list[str] = []
-    i = 0
-    while i < len(lines):
-        m = BEGIN.match(lines[i])
-        if not m:
-            if END.match(lines[i]):
+    begin: int | None = None  # the line of the open solution block's BEGIN marker
+    indent, stubs = "", []
+    for i, line in enumerate(lines):
+        if m := BEGIN.match(line):
+            if begin is not None:
+                raise MarkerError(f"{where}, line {i + 1}: nested '# BEGIN SOLUTION'")
+            begin, indent, stubs = i, m.group("indent"), []
+        elif END.match(line):
+            if begin is None:
                 raise MarkerError(f"{where}, line {i + 1}: '# END SOLUTION' without a BEGIN")
-            out.append(lines[i])
-            i += 1
-            continue
-        indent = m.group("indent")
-        j = i + 1
-        stubs = []
-        while j < len(lines) and not END.match(lines[j]):
-            if BEGIN.match(lines[j]):
-                raise MarkerError(f"{where}, line {j + 1}: nested '# BEGIN SOLUTION'")
-            s = STUB.match(lines[j])
-            if s:
-                stubs.append(s.group("indent") + s.group("code"))
-            j += 1
-        if j == len(lines):
-            raise MarkerError(f"{where}, line {i + 1}: '# BEGIN SOLUTION' without an END")
-        if stubs:
-            out.extend(stubs)
-        else:
-            fn = _enclosing_function(lines, i, indent)
-            what = f"{fn}: replace" if fn else "Replace"
-            out.append(f'{indent}raise NotImplementedError("{what} this line with your code")')
-        i = j + 1
+            if stubs:
+                out.extend(stubs)
+            else:
+                fn = _enclosing_function(lines, begin, indent)
+                what = f"{fn}: replace" if fn else "Replace"
+                out.append(f'{indent}raise NotImplementedError("{what} this line with your code")')
+            begin = None
+        elif begin is None:
+            out.append(line)
+        elif s := STUB.match(line):
+            stubs.append(s.group("indent") + s.group("code"))
+    if begin is not None:
+        raise MarkerError(f"{where}, line {begin + 1}: '# BEGIN SOLUTION' without an END")
     return "\n".join(out)
 
 

@@ -19,6 +19,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from dlbasics.activations import get_activation
+from dlbasics.validation import check_choice
+from dlbasics.widgets.display import Explorer
 
 __all__ = [
     "BIAS_GRID",
@@ -30,9 +32,6 @@ __all__ = [
     "neuron_output",
     "plot_neuron",
 ]
-
-from dlbasics.validation import check_choice
-from dlbasics.widgets.display import Explorer
 
 #: The four corners of the unit square, in the order (0,0), (0,1), (1,0), (1,1).
 GATE_INPUTS = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
