@@ -187,13 +187,15 @@ class Part:
     """One graded part of an exercise: one ``tests[]`` entry in results.json.
 
     ``name`` is stable and unique (``"ex1.forward"``); it is also the public
-    check's name when there is one. ``title`` is what a learner reads.
+    check's name when there is one. ``title`` is what a learner reads;
+    ``full_credit``, what a learner reads when the part earns full marks.
     """
 
     name: str
     max_score: float
     title: str
     visibility: Visibility = "visible"
+    full_credit: str = ""
 
     def result(self, score: float, status: Status, output: str) -> TestResult:
         """A :class:`TestResult` for this part (score clipped to ``[0, max_score]``)."""

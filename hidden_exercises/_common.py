@@ -85,11 +85,12 @@ def point_unless(problems: Sequence[str], lines: list[str]) -> float:
     return 0.0 if problems else 1.0
 
 
-def verdict(part: Part, score: float, lines: Sequence[str], passed: str) -> TestResult:
-    """Full marks with ``passed`` when ``score`` is the part's maximum, else ``score`` points and
-    every problem in ``lines``."""
+def verdict(part: Part, score: float, lines: Sequence[str], passed: str | None = None
+            ) -> TestResult:
+    """Full marks with ``passed`` (by default the part's ``full_credit``) when ``score`` is the
+    part's maximum, else ``score`` points and every problem in ``lines``."""
     if score == part.max_score:
-        return part.passed(passed)
+        return part.passed(part.full_credit if passed is None else passed)
     return part.failed(bullets(lines), score=score)
 
 

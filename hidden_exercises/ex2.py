@@ -60,7 +60,10 @@ TRAINING_PART, ACCURACY_PART = _common.training_parts("ex2", ACC_FULL)
 PARTS = (
     Part("ex2.preprocess", 1.0, "Preprocessing: scaling, normalization, (n, 1, s, s) float32"),
     Part("ex2.model", 2.0, "CNN output shapes for 8x8 and 28x28 images"),
-    Part("ex2.layers", 2.0, "Convolution, pooling, dropout and batch normalization layers"),
+    Part("ex2.layers", 2.0, "Convolution, pooling, dropout and batch normalization layers",
+         full_credit="Convolution, pooling, dropout (active only in training mode) and batch normalization "
+                     "(batch statistics in training mode, running statistics in evaluation mode) are all in "
+                     "what forward computes."),
     Part("ex2.augment", 2.0, "Augmentation keeps shapes and labels, changes images a little"),
     TRAINING_PART,
     Part("ex2.confusion", 1.0, "Confusion matrix"),
@@ -640,10 +643,7 @@ def _score_layers(part: Part, r):
                 lines.append(problem)
             else:
                 score += 0.5
-    return verdict(part, score, lines,
-                   "Convolution, pooling, dropout (active only in training mode) and batch "
-                   "normalization (batch statistics in training mode, running statistics in "
-                   "evaluation mode) are all in what forward computes.")
+    return verdict(part, score, lines)
 
 
 def _correlations(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -44,8 +44,12 @@ EVAL_BATCH = 50  # the trained model is traced, and evaluated, on batches of thi
 TRAINING_PART, ACCURACY_PART = _common.training_parts("ex3", ACC_FULL)
 PARTS = (
     Part("ex3.encode", 1.0, "Padded token ids and mask"),
-    Part("ex3.attention", 3.0, "Attention weights sum to 1 and are 0 on padding"),
-    Part("ex3.model", 2.0, "Classifier output shapes; predictions ignore padding"),
+    Part("ex3.attention", 3.0, "Attention weights sum to 1 and are 0 on padding",
+         full_credit="Weights are >= 0, sum to 1, are exactly 0 on padding, ignore what the padding holds, "
+                     "and the context is the weighted sum of h."),
+    Part("ex3.model", 2.0, "Classifier output shapes; predictions ignore padding",
+         full_credit="Logits (batch, num_classes) and weights (batch, length); a review gets the same "
+                     "logits alone and padded."),
     Part("ex3.gradients", 2.0, "Gradient flows to the embedding and the LSTM"),
     TRAINING_PART,
     ACCURACY_PART,
@@ -366,9 +370,7 @@ def _score_attention(part: Part, o: dict, seed: int):
                          "sum_t weights[:, t] * h[:, t].")
         else:
             score += 1.0
-    return verdict(part, score, lines,
-                   "Weights are >= 0, sum to 1, are exactly 0 on padding, ignore what the "
-                   "padding holds, and the context is the weighted sum of h.")
+    return verdict(part, score, lines)
 
 
 def _score_model(part: Part, o: dict, seed: int):
@@ -413,9 +415,7 @@ def _score_model(part: Part, o: dict, seed: int):
                      "pack_padded_sequence)")
     else:
         score += 1.0
-    return verdict(part, score, lines,
-                   "Logits (batch, num_classes) and weights (batch, length); a review gets "
-                   "the same logits alone and padded.")
+    return verdict(part, score, lines)
 
 
 def _gradient_summary(modules) -> tuple[int | None, int, float | None]:

@@ -39,23 +39,12 @@ from pathlib import Path
 
 import numpy as np
 
+from dlbasics.checks import _transformer as shared
 from dlbasics.checks._lm_training import (
     LM_LOOP_RULES,
     lm_loop_inputs,
     lm_loop_probe,
     lm_loop_rule_problems,
-)
-from dlbasics.checks._transformer import (
-    FORBIDDEN_NAMES,
-    P_MIN,
-    REASON,
-    attention_ops,
-    chi_square_p,
-    heldout_windows,
-    perplexity_of,
-    reference_attention,
-    reference_block,
-    reference_logits,
 )
 from dlbasics.checks.ex4 import PART_CODE, PERPLEXITY_TIERS
 from dlbasics_grader.heldout import graph_probe, graph_problem, outputs_of
@@ -92,10 +81,18 @@ of each (every default and any block_size up to this sees its full context)."""
 EVAL_BATCH = 200  # the trained model is traced, and evaluated, on batches of this many windows
 
 PARTS = (
-    Part("ex4.attention", 3.0, "Causal multi-head self-attention equals PyTorch's"),
-    Part("ex4.block", 2.0, "Pre-LN block: attention and GELU MLP sub-layers"),
-    Part("ex4.model", 2.0, "Character model: logits with learned positions; causality"),
-    Part("ex4.sampling", 3.0, "Sampling: temperature 0, top-k, temperature"),
+    Part("ex4.attention", 3.0, "Causal multi-head self-attention equals PyTorch's",
+         full_credit="Equal to nn.MultiheadAttention with one and four heads, with and without the causal "
+                     "mask; later inputs never change earlier outputs."),
+    Part("ex4.block", 2.0, "Pre-LN block: attention and GELU MLP sub-layers",
+         full_credit="x + attn(ln1(x)) and h + mlp(ln2(h)) with the exact GELU, each on its own (graded "
+                     "with PyTorch's attention in place of yours)."),
+    Part("ex4.model", 2.0, "Character model: logits with learned positions; causality",
+         full_credit="Logits equal the reference with learned positions, and earlier logits never depend on "
+                     "later characters."),
+    Part("ex4.sampling", 3.0, "Sampling: temperature 0, top-k, temperature",
+         full_credit="Temperature 0 is the argmax; top-k draws stay in the k largest with the right odds; "
+                     "frequencies follow softmax(logits / temperature)."),
     Part("ex4.generate", 1.0, "Generation: prompt kept, context cropped, greedy steps"),
     Part("ex4.training", 2.0, "Training loop: history, random windows, evaluation mode"),
     Part("ex4.perplexity", 3.0, "Held-out perplexity within the CPU budget"),
@@ -103,8 +100,8 @@ PARTS = (
 
 POLICY = SandboxPolicy(
     forbidden_modules=("torchvision", "torchtext"),
-    forbidden_names=FORBIDDEN_NAMES,
-    reason=REASON,
+    forbidden_names=shared.FORBIDDEN_NAMES,
+    reason=shared.REASON,
     preload=("numpy", "torch"),
     allow_processes=False,
 )
@@ -413,7 +410,7 @@ def _loop_probe(seed: int) -> Probe:
 
 def heldout(seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The held-out windows ``(N_WINDOWS, WINDOW)`` and the character after each."""
-    return heldout_windows(_text_ids(seed)[N_TRAIN + N_VAL:], WINDOW, N_WINDOWS)
+    return shared.heldout_windows(_text_ids(seed)[N_TRAIN + N_VAL:], WINDOW, N_WINDOWS)
 
 
 def _heldout_probe(seed: int) -> Probe:
@@ -486,10 +483,10 @@ def _graph_line(part: str, outputs: dict, results) -> str | None:
         why = (result.error or result.describe_failure()) if result is not None else "not run"
         return (f"0 points: your {what} code could not be checked as an exported graph (how "
                 f"the grader sees which operations it runs): {str(why).splitlines()[0]}")
-    used = attention_ops(result.outputs.get("ops"))
+    used = shared.attention_ops(result.outputs.get("ops"))
     if used:
         return (f"0 points: your {what} code runs PyTorch's own attention "
-                f"({', '.join(map(str, used[:3]))}). {REASON}.")
+                f"({', '.join(map(str, used[:3]))}). {shared.REASON}.")
     got, _ = as_array(result.outputs.get(f"{key}_out"), "graph")
     own, _ = as_array(outputs.get(own_key), "own")
     if got is None or own is None or got.shape != own.shape or \
@@ -507,7 +504,7 @@ def _score_attention(part: Part, o: dict, seed: int):
 
     def ref(heads: int, causal: bool, rule: str = "1/sqrt(d_head)", inp=x) -> np.ndarray:
         factor = SCALES[rule](D_MODEL // heads, D_MODEL)
-        return reference_attention(inp, _state(case, f"h{heads}."), heads, causal,
+        return shared.reference_attention(inp, _state(case, f"h{heads}."), heads, causal,
                                    factor).numpy()
 
     score, lines = 0.0, []
@@ -547,9 +544,7 @@ def _score_attention(part: Part, o: dict, seed: int):
     if own is None or not _matches(o.get("h4_default"), own):
         causal_problems.append("forward(x) without causal= should be causal (the default)")
     score += point_unless(causal_problems, lines)
-    return verdict(part, score, lines,
-                   "Equal to nn.MultiheadAttention with one and four heads, with and without "
-                   "the causal mask; later inputs never change earlier outputs.")
+    return verdict(part, score, lines)
 
 
 def _score_block(part: Part, o: dict, seed: int):
@@ -564,7 +559,7 @@ def _score_block(part: Part, o: dict, seed: int):
                                 "layer set to zero): expected x + attn(ln1(x))"),
                                ("mlp_only", no_attn, "the MLP sub-layer (the attention's output "
                                 "projection set to zero): expected x + mlp(ln2(x))")):
-        want = reference_block(x, weights, 4).numpy()
+        want = shared.reference_block(x, weights, 4).numpy()
         if _matches(o.get(key), want):
             score += 1
             continue
@@ -573,12 +568,10 @@ def _score_block(part: Part, o: dict, seed: int):
                                      ({"activation": "relu"}, "the MLP uses ReLU, not GELU"),
                                      ({"activation": "tanh-gelu"}, "the MLP uses the tanh "
                                       "approximation of GELU, not the exact one"))
-                     if _matches(o.get(key), reference_block(x, weights, 4, **kw).numpy())), "")
+                     if _matches(o.get(key), shared.reference_block(x, weights, 4, **kw).numpy())), "")
         problem = compare_arrays(o.get(key), want, name="the block's output", **TOL)
         lines.append(f"{what}. {problem}" + (f" Likely cause: {hint}." if hint else ""))
-    return verdict(part, score, lines,
-                   "x + attn(ln1(x)) and h + mlp(ln2(h)) with the exact GELU, each on its own "
-                   "(graded with PyTorch's attention in place of yours).")
+    return verdict(part, score, lines)
 
 
 def _score_model(part: Part, o: dict, seed: int):
@@ -586,7 +579,7 @@ def _score_model(part: Part, o: dict, seed: int):
     import torch
 
     ids = torch.from_numpy(case["ids"])
-    want = reference_logits(ids, _state(case, "w."), case["n_heads"]).numpy()
+    want = shared.reference_logits(ids, _state(case, "w."), case["n_heads"]).numpy()
     score, lines = 0.0, []
     problem = compare_arrays(o.get("wired"), want, name="the logits", **TOL) or \
         compare_arrays(o.get("wired_short"), want[:, :5], name="the logits of 5 characters",
@@ -608,9 +601,7 @@ def _score_model(part: Part, o: dict, seed: int):
                      "0-4: your model sees later characters (is your attention's mask applied?)")
     else:
         score += 1
-    return verdict(part, score, lines,
-                   "Logits equal the reference with learned positions, and earlier logits never "
-                   "depend on later characters.")
+    return verdict(part, score, lines)
 
 
 def _draws(o: dict, key: str, n: int) -> tuple[np.ndarray | None, str]:
@@ -659,7 +650,7 @@ def _score_sampling(part: Part, o: dict, seed: int):
             continue
         probs = np.zeros(len(logits[row]))
         probs[keep] = _softmax(logits[row, keep] / temperature)
-        if temperature == 1.0 and chi_square_p(draws, probs) < P_MIN:
+        if temperature == 1.0 and shared.chi_square_p(draws, probs) < shared.P_MIN:
             topk_lines.append(f"with top_k={k}: the kept ids should keep their relative "
                               "probabilities (the softmax over the k kept logits); the "
                               "frequencies do not follow it")
@@ -669,16 +660,14 @@ def _score_sampling(part: Part, o: dict, seed: int):
         draws, msg = _draws(o, key, n)
         if draws is None:
             temp_lines.append(msg)
-        elif chi_square_p(draws, _softmax(logits[row] / temperature)) < P_MIN:
-            plain = chi_square_p(draws, _softmax(logits[row])) >= P_MIN
+        elif shared.chi_square_p(draws, _softmax(logits[row] / temperature)) < shared.P_MIN:
+            plain = shared.chi_square_p(draws, _softmax(logits[row])) >= shared.P_MIN
             temp_lines.append(f"temperature={temperature}: the frequencies of {n} draws do not "
                               "follow softmax(logits / temperature)"
                               + (" (they follow softmax(logits): the temperature is ignored)"
                                  if plain else ""))
     score += point_unless(temp_lines, lines)
-    return verdict(part, score, lines,
-                   "Temperature 0 is the argmax; top-k draws stay in the k largest with the "
-                   "right odds; frequencies follow softmax(logits / temperature).")
+    return verdict(part, score, lines)
 
 
 def _score_generate(part: Part, o: dict, seed: int):
@@ -754,23 +743,23 @@ def _score_perplexity(part: Part, result, cpu_s: float, seed: int, forbidden: li
     logits, problem = outputs_of(result, "windows", (N_WINDOWS, len(TOY_ALPHABET)))
     if logits is None:
         return part.failed(f"{setup}\n{problem}")
-    used = attention_ops(result.outputs.get("ops"))
+    used = shared.attention_ops(result.outputs.get("ops"))
     if used:
         return part.failed(f"{setup}\n0 points: the exported model runs PyTorch's own attention "
-                           f"({', '.join(map(str, used[:3]))}). {REASON}.")
+                           f"({', '.join(map(str, used[:3]))}). {shared.REASON}.")
 
     def reset_metric(reset) -> tuple[bool, str]:
         arr, _ = as_array(reset, "reset")
         if arr is None or arr.shape != logits.shape or not np.all(np.isfinite(arr)):
             return False, ""
-        return perplexity_of(arr, targets) < RESET_MIN_PPL, \
+        return shared.perplexity_of(arr, targets) < RESET_MIN_PPL, \
             f"has a held-out perplexity below {RESET_MIN_PPL:g}"
 
     problem = graph_problem(result, reset_metric, chance="a model that learned nothing is "
                             "near 20 or more")
     if problem:
         return part.failed(f"{setup}\nNo points: {problem}.")
-    ppl = perplexity_of(logits, targets)
+    ppl = shared.perplexity_of(logits, targets)
     points = next((p for limit, p in PERPLEXITY_TIERS if ppl <= limit), 0.0)
     band = next((f"at most {limit:g}" for limit, p in PERPLEXITY_TIERS if ppl <= limit),
                 f"above {PERPLEXITY_TIERS[-1][0]:g}")
