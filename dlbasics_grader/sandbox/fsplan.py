@@ -160,9 +160,13 @@ def _record_tops(dist: importlib.metadata.Distribution) -> list[str]:
     per grading); from ``dist.files`` when it has no ``RECORD``."""
     record = dist.read_text("RECORD")
     if record is None:
-        return [f.parts[0] for f in dist.files or () if f.parts]
-    return [row[0].replace("\\", "/").split("/", 1)[0]
-            for row in csv.reader(record.splitlines()) if row and row[0]]
+        return sorted({f.parts[0] for f in dist.files or () if f.parts})
+    tops = set()
+    for line in record.splitlines():  # "path,hash,size"; a path holding a comma is quoted
+        path = next(csv.reader([line]), [""])[0] if line.startswith('"') else line.split(",", 1)[0]
+        if path:
+            tops.add(path.replace("\\", "/").split("/", 1)[0])
+    return sorted(tops)
 
 
 def _provided_modules(dist: importlib.metadata.Distribution) -> set[str]:
@@ -187,9 +191,10 @@ def excluded_entries(forbidden: tuple[str, ...]) -> list[str]:
         dists = []
     for dist in dists:
         try:
+            if not _provided_modules(dist) & set(key):
+                continue  # most distributions: their metadata is never parsed
             name = (dist.metadata["Name"] or "").lower().replace("_", "-")
-            provided = _provided_modules(dist)
-            if not provided & set(key) or (name == "dlbasics" and "dlbasics" not in key):
+            if name == "dlbasics" and "dlbasics" not in key:
                 continue
             tops = _record_tops(dist)
         except Exception:  # noqa: BLE001 - one broken distribution: its names still count
