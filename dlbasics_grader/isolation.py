@@ -208,7 +208,10 @@ def libseccomp():
     """libseccomp 2 through ctypes (argument types set), or None."""
     if "seccomp" in os.environ.get("DLBASICS_SANDBOX_DISABLE", ""):
         return None
-    for name in ("libseccomp.so.2", ctypes.util.find_library("seccomp")):
+    # the soname first: find_library runs `ldconfig -p`, a process, and is needed only where
+    # the soname is not found
+    for name in ("libseccomp.so.2", None):
+        name = name or ctypes.util.find_library("seccomp")
         if not name:
             continue
         try:
