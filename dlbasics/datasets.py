@@ -38,6 +38,7 @@ from dlbasics.validation import (
 )
 
 __all__ = [
+    "bundled_digits",
     "iterate_minibatches",
     "load_digits",
     "make_circles",
@@ -286,13 +287,36 @@ def make_circles(
 
 
 @functools.lru_cache(maxsize=1)
-def _digits_raw() -> tuple[np.ndarray, np.ndarray]:
-    """The 1797 digits as read from scikit-learn's bundled file (read once)."""
-    from sklearn.datasets import load_digits as sklearn_load_digits
+def bundled_digits() -> tuple[np.ndarray, np.ndarray]:
+    """The 1797 handwritten digits that scikit-learn ships, as they are in its file.
 
-    bunch = sklearn_load_digits()
-    images = bunch.images.astype(np.uint8)  # integer intensities 0..16
-    labels = bunch.target.astype(np.int64)
+    Read once with NumPy from ``sklearn/datasets/data/digits.csv.gz`` (importing
+    scikit-learn itself takes about a second); through ``sklearn.datasets.load_digits``
+    where that file is not found.
+
+    Returns
+    -------
+    images : np.ndarray
+        ``(1797, 8, 8)`` uint8 intensities 0-16, read-only.
+    labels : np.ndarray
+        ``(1797,)`` int64 digits 0-9, read-only.
+    """
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("sklearn")
+    folders = list(spec.submodule_search_locations or []) if spec else []
+    path = next((p for p in (Path(f) / "datasets" / "data" / "digits.csv.gz" for f in folders)
+                 if p.is_file()), None)
+    if path is not None:
+        table = np.loadtxt(path, delimiter=",", dtype=np.float64)
+        images, labels = table[:, :64].reshape(-1, 8, 8), table[:, 64]
+    else:
+        from sklearn.datasets import load_digits as sklearn_load_digits
+
+        bunch = sklearn_load_digits()
+        images, labels = bunch.images, bunch.target
+    images, labels = images.astype(np.uint8), labels.astype(np.int64)
     images.flags.writeable = False
     labels.flags.writeable = False
     return images, labels
@@ -383,7 +407,7 @@ def load_digits(
     check_bool(return_images, "return_images")
     dt = _float_dtype(dtype)
     image_size = check_int(image_size, "image_size", minimum=8)
-    images, labels = _digits_raw()
+    images, labels = bundled_digits()
     if image_size == 8:
         X = images.astype(dt) / dt.type(16)
     else:

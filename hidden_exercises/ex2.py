@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from dlbasics.checks._training import loop_inputs, training_loop_probe
+from dlbasics.datasets import bundled_digits
 from dlbasics_grader.heldout import graph_probe
 from dlbasics_grader.scoring import score_training_run
 from dlbasics_grader.secret import exercise_seed, public_seed, stream
@@ -283,9 +284,7 @@ def symmetries(images: np.ndarray) -> np.ndarray:
 
 @functools.lru_cache(maxsize=1)
 def _public_flat() -> np.ndarray:
-    from sklearn.datasets import load_digits
-
-    return symmetries(load_digits().images.astype(np.float64)).reshape(-1, 64)
+    return symmetries(bundled_digits()[0].astype(np.float64)).reshape(-1, 64)
 
 
 def distance_to_public(images: np.ndarray) -> np.ndarray:
@@ -338,10 +337,8 @@ def render_digits(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def _digits(seed: int):
     """Training, validation and held-out digits: renditions of disjoint public digits, each
     set from its own stream."""
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    images, labels = digits.images.astype(np.float64), digits.target.astype(np.int64)
+    images, labels = bundled_digits()
+    images = images.astype(np.float64)
     order = stream(seed, "split").permutation(len(labels))
     a, b = N_TRAIN, N_TRAIN + N_VAL
     sets = []
@@ -362,17 +359,15 @@ def _small_cases(seed: int) -> dict:
 
 def _image_batch(seed: int, size: int, n: int):
     """Normalized digit images (n, 1, size, size) float32 and their labels."""
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
+    images, labels = bundled_digits()
     rng = stream(seed, f"batch {size}")
-    idx = rng.choice(len(digits.target), size=n, replace=False)
-    x = digits.images[idx] / 16.0
+    idx = rng.choice(len(labels), size=n, replace=False)
+    x = images[idx] / 16.0
     if size != 8:  # nearest-neighbour upsampling to size x size
         rows = np.arange(size) * 8 // size
         x = x[:, rows][:, :, rows]
     x = ((x - 0.3) / 0.38).astype(np.float32)[:, None]
-    return x, digits.target[idx].astype(np.int64)
+    return x, labels[idx]
 
 
 def _confusion_case(seed: int) -> dict:

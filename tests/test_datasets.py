@@ -376,3 +376,31 @@ def test_import_dlbasics_does_not_import_torch():
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_bundled_digits_are_scikit_learns_without_importing_it(monkeypatch):
+    """Read from the file scikit-learn ships, equal to ``sklearn.datasets.load_digits``, and
+    through it where the file is not where it was."""
+    import importlib.util
+    import subprocess
+    import sys
+
+    from sklearn.datasets import load_digits as sklearn_digits
+
+    from dlbasics.datasets import bundled_digits
+
+    reference = sklearn_digits()
+    for read in ("file", "fallback"):
+        bundled_digits.cache_clear()
+        if read == "fallback":
+            monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+        images, labels = bundled_digits()
+        assert images.dtype == np.uint8 and labels.dtype == np.int64, read
+        np.testing.assert_array_equal(images, reference.images)
+        np.testing.assert_array_equal(labels, reference.target)
+        assert not images.flags.writeable and not labels.flags.writeable
+    bundled_digits.cache_clear()
+    code = ("import sys; from dlbasics.datasets import bundled_digits; bundled_digits(); "
+            "print('sklearn' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -19,16 +19,17 @@ from dlbasics.checks.registry import CheckOutcome, register
 def _digit_batch(n: int, size: int = 8, seed: int = 0) -> tuple[Any, Any]:
     """``n`` normalized digits as a float32 tensor (n, 1, size, size) and their labels."""
     import torch
-    from sklearn.datasets import load_digits
 
-    digits = load_digits()
-    idx = np.random.default_rng(seed).choice(len(digits.target), size=n, replace=False)
-    x = digits.images[idx] / 16.0
+    from dlbasics.datasets import bundled_digits
+
+    images, labels = bundled_digits()
+    idx = np.random.default_rng(seed).choice(len(labels), size=n, replace=False)
+    x = images[idx] / 16.0
     if size != 8:
         rows = np.arange(size) * 8 // size
         x = x[:, rows][:, :, rows]
     x = ((x - 0.3) / 0.38).astype(np.float32)[:, None]
-    return torch.from_numpy(x), torch.from_numpy(digits.target[idx].astype(np.int64))
+    return torch.from_numpy(x), torch.from_numpy(labels[idx])
 
 
 @register("ex2.preprocess")
