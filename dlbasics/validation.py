@@ -16,6 +16,7 @@ Nothing draws fresh entropy from the operating system, so every result repeats.
 
 from __future__ import annotations
 
+import functools
 import numbers
 import re
 from collections.abc import Sequence
@@ -335,6 +336,18 @@ def check_mask(mask: Any, shape: Sequence[int], meaning: str, hint: str = "") ->
 _DIM = re.compile(r"(\d*)([A-Za-z]\w*)?")
 
 
+@functools.lru_cache(maxsize=256)
+def _parse_dims(tokens: tuple[str, ...]) -> tuple[tuple[tuple[str, str | None], ...], tuple[int, ...]]:
+    """Each symbol of a shape as (factor, name), and the order in which the axes bind names.
+
+    Plain symbols bind first ("4H H" takes H from H); a layer checks the same few
+    shape strings on every call, so they are parsed once.
+    """
+    parsed = tuple(_DIM.fullmatch(token).groups() for token in tokens)  # type: ignore[union-attr]
+    order = tuple(sorted(range(len(parsed)), key=lambda i: bool(parsed[i][0])))
+    return parsed, order
+
+
 def check_shapes(**arrays: tuple[Any, str] | tuple[Any, str, bool]) -> list[np.ndarray]:
     """Convert arrays to floats and check them against symbolic shapes, in one call.
 
@@ -360,7 +373,7 @@ def check_shapes(**arrays: tuple[Any, str] | tuple[Any, str, bool]) -> list[np.n
     sizes: dict[str, tuple[int, str]] = {}  # symbol -> (size, the array that set it)
     out: dict[str, np.ndarray] = {}
     for name, (value, dims, *finite) in arrays.items():
-        tokens = dims.split()
+        tokens = tuple(dims.split())
         leading = tokens[0] == "..."  # any number of leading axes, checked by no symbol
         arr = as_float_array(value, name, ndim=None if leading else len(tokens),
                              finite=finite[0] if finite else True)
@@ -368,20 +381,22 @@ def check_shapes(**arrays: tuple[Any, str] | tuple[Any, str, bool]) -> list[np.n
             if arr.ndim < len(tokens) - 1:
                 raise ValueError(f"{name} has shape {format_shape(arr.shape)}; expected "
                                  f"({', '.join(tokens)}): at least {len(tokens) - 1} axis")
-            tokens = [str(n) for n in arr.shape[: arr.ndim - len(tokens) + 1]] + tokens[1:]
-        parsed = [_DIM.fullmatch(token).groups() for token in tokens]  # type: ignore[union-attr]
-        for (factor, symbol), size in sorted(zip(parsed, arr.shape), key=lambda d: bool(d[0][0])):
+            tokens = tuple(str(n) for n in arr.shape[: arr.ndim - len(tokens) + 1]) + tokens[1:]
+        parsed, order = _parse_dims(tokens)
+        shape = arr.shape
+        for i in order:
+            factor, symbol = parsed[i]
             k = int(factor or 1)
-            if symbol is not None and symbol not in sizes and size % k == 0:
-                sizes[symbol] = (size // k, name)  # plain symbols bind first: "4H H" takes H from H
+            if symbol is not None and symbol not in sizes and shape[i] % k == 0:
+                sizes[symbol] = (shape[i] // k, name)
         expected = [int(f or 1) * (sizes[sym][0] if sym in sizes else 1) if sym is None or sym in sizes
                     else None for f, sym in parsed]
-        if tuple(expected) != arr.shape:
+        if tuple(expected) != shape:
             known = " = " + format_shape(expected) if None not in expected else ""
             sources = ", ".join(f"{sym} from {src}" for sym, (_, src) in sizes.items()
                                 if src != name and sym in {d[1] for d in parsed})
             raise ValueError(
-                f"{name} has shape {format_shape(arr.shape)}; expected ({', '.join(tokens)}){known}"
+                f"{name} has shape {format_shape(shape)}; expected ({', '.join(tokens)}){known}"
                 + (f" ({sources})" if sources else "")
             )
         out[name] = arr

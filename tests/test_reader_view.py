@@ -175,6 +175,26 @@ def test_shrunk_widget_state_drops_defaults_merges_equal_leaves_and_renames() ->
     assert f'"model_id":"{names["e" * 32]}"' in widget_state.rename_views(page, names)
 
 
+def test_without_webp_the_shrunk_state_keeps_its_png_images() -> None:
+    """The single page printed to the PDF skips the WebP encoding (most of the shrinking's time)."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), "white").save(out, format="png")
+    data = base64.b64encode(out.getvalue()).decode("ascii")
+    image = {**_model("ImageModel", "@jupyter-widgets/controls", {"format": "png", "width": "40"}),
+             "buffers": [{"path": ["value"], "encoding": "base64", "data": data}]}
+    state = {"version_major": 2, "version_minor": 0, "state": {"f" * 32: image}}
+    kept, _ = widget_state.shrink(state, keep={"f" * 32}, webp=False)
+    assert [m["state"].get("format", "png") for m in kept["state"].values()] == ["png"]
+    assert [m["buffers"][0]["data"] for m in kept["state"].values()] == [data]
+    small, _ = widget_state.shrink(state, keep={"f" * 32})
+    assert [m["state"]["format"] for m in small["state"].values()] == ["webp"]
+
+
 # ----------------------------------------------------------------- built pages
 def built_pages() -> list[Path]:
     return sorted(p for p in SITE.rglob("*.html") if "_static" not in p.parts) \

@@ -124,6 +124,34 @@ def test_png_is_palette_compressed():
     assert small.startswith(b"\x89PNG") and len(small) < len(full)
 
 
+@pytest.mark.parametrize("transparent", [False, True])
+@pytest.mark.parametrize("figsize", [(2.0, 1.5), (3.3, 2.7), (4.55, 3.75)])
+def test_png_quantizes_the_pixels_the_figure_saves_as_png(figsize, transparent):
+    """png() reads the rendered pixels directly: the same image as decoding the figure's PNG."""
+    from PIL import Image
+
+    fig = Figure(figsize=figsize)
+    ax = fig.add_subplot()
+    x = np.linspace(0, 6, 200)
+    ax.plot(x, np.sin(x), label="sin")
+    ax.imshow(np.outer(x, x), extent=(0, 6, -1, 1), aspect="auto", cmap="viridis", alpha=0.7)
+    ax.set_title("$z = w x + b$")
+    dpi = DPI * PIXEL_RATIO
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, transparent=transparent)
+    buf.seek(0)
+    with Image.open(buf) as full:
+        if transparent:
+            expected = full.convert("RGBA").quantize(64, method=Image.Quantize.FASTOCTREE)
+        else:
+            expected = full.convert("RGB").quantize(64, method=Image.Quantize.MEDIANCUT)
+        size = full.size
+    with Image.open(io.BytesIO(png(fig, dpi, transparent=transparent))) as got:
+        assert got.size == size
+        assert got.mode == "P"
+        assert np.array_equal(np.asarray(got.convert("RGBA")), np.asarray(expected.convert("RGBA")))
+
+
 # ------------------------------------------------------------- every explorer
 def test_neuron_explorer_static_grid():
     from dlbasics.widgets.neuron import GATES, neuron_explorer

@@ -5,9 +5,12 @@ Steps, each of which fails the build (non-zero exit) when it goes wrong:
 1. **Execute** every notebook of ``_toc.yml`` whose code changed since its last
    successful run, ``--jobs`` at a time, into the jupyter-cache that Jupyter
    Book reads (``_build/.jupyter_cache``). A failing cell stops here with its
-   traceback. (Jupyter Book would execute them too, but one at a time.) When
-   ``dlbasics``, the requirements or data under ``chapters/`` changed, the
-   cache is emptied first, so no page shows outputs of older code.
+   traceback. (Jupyter Book would execute them too, but one at a time.) The
+   notebooks expected to run longest start first (the last run in the cache,
+   else the cell timings saved in the notebook), so that no long chapter runs
+   on alone at the end; the log gives each notebook's time and its slowest
+   cell. When ``dlbasics``, the requirements or data under ``chapters/``
+   changed, the cache is emptied first, so no page shows outputs of older code.
 2. **HTML**: ``jupyter-book build . -W -n --keep-going``; every warning
    (broken reference, unknown citation, missing glue key, bad docstring) is
    an error.
@@ -20,6 +23,15 @@ Steps, each of which fails the build (non-zero exit) when it goes wrong:
    the site as ``_build/html/deep-learning-basics.pdf``, which the landing
    page links. Without Chromium the PDF is skipped with a message, except under
    ``CI=true`` where that is an error.
+
+Steps 2 and 4 run at the same time (two processes, one per core of the
+2-core machine that builds the book): the single-page build has its own build
+folder, ``_build/single`` (Sphinx's environment and the extracted figures
+cannot be shared by two builds at once), reads the same jupyter-cache, and
+leaves out the image re-encoding that only makes the web pages lighter (WebP
+in the widget state, palette PNGs). Their output goes to ``_build/logs/`` and
+is printed when each build ends. Neither build executes a notebook: step 1
+has cached them all.
 
 Usage: ``python tools/build_book.py [--jobs N] [--no-pdf] [--clean] [--reuse-cache]``
 """
@@ -45,7 +57,8 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "_build"
 HTML = BUILD / "html"
-SINGLEHTML = BUILD / "singlehtml"
+SINGLE = BUILD / "single"  # the single-page build's own build folder (--path-output)
+SINGLEHTML = SINGLE / "_build" / "singlehtml"
 PDF = BUILD / "pdf" / "deep-learning-basics.pdf"
 CACHE = BUILD / ".jupyter_cache"
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
@@ -111,19 +124,37 @@ def toc_notebooks() -> list[Path]:
 
 
 # ------------------------------------------------------------------ execution
-def _execute_notebook(path: str, timeout: int) -> tuple[str, str, float, str | None]:
-    """Run one notebook in a worker process; return it executed, as JSON."""
+def _execute_notebook(
+    path: str, timeout: int
+) -> tuple[str, str, float, str | None, tuple[int, float] | None]:
+    """Run one notebook in a worker process; return it executed, as JSON.
+
+    Also returns the slowest code cell as (index among the notebook's cells,
+    seconds), timed by nbclient's hooks: the notebook itself is not changed
+    (jupyter-cache matches notebooks by their code cells *and* their metadata).
+    """
     import nbformat
     from jupyter_cache.executors.utils import single_nb_execution
 
     nb = nbformat.read(path, as_version=4)
+    started: dict[int, float] = {}
+    seconds: dict[int, float] = {}
+
+    def on_cell_execute(cell: object, cell_index: int) -> None:
+        started[cell_index] = time.perf_counter()
+
+    def on_cell_executed(cell: object, cell_index: int, execute_reply: object) -> None:
+        seconds[cell_index] = time.perf_counter() - started.pop(cell_index, time.perf_counter())
+
     result = single_nb_execution(
-        nb, cwd=str(Path(path).parent), timeout=timeout, allow_errors=False
+        nb, cwd=str(Path(path).parent), timeout=timeout, allow_errors=False,
+        on_cell_execute=on_cell_execute, on_cell_executed=on_cell_executed,
     )
     error = None
     if result.err is not None:
         error = result.exc_string or f"{type(result.err).__name__}: {result.err}"
-    return path, nbformat.writes(nb), result.time, error
+    slowest = max(seconds.items(), key=lambda item: item[1]) if seconds else None
+    return path, nbformat.writes(nb), result.time, error, slowest
 
 
 FINGERPRINT = CACHE / "inputs-fingerprint.txt"
@@ -159,8 +190,69 @@ def drop_stale_cache(fingerprint: str) -> None:
         shutil.rmtree(CACHE)
 
 
+def saved_cell_seconds(nb: dict) -> float:
+    """Seconds the notebook's code cells took when it was last run and saved.
+
+    Jupyter (nbclient, JupyterLab with cell timing on) stores when each cell
+    started and finished in the cell's ``execution`` metadata; 0 without it.
+    """
+    from datetime import datetime
+
+    total = 0.0
+    for cell in nb.get("cells", []):
+        timing = cell.get("metadata", {}).get("execution", {})
+        try:
+            start = datetime.fromisoformat(timing["iopub.execute_input"].replace("Z", "+00:00"))
+            end = datetime.fromisoformat(timing["shell.execute_reply"].replace("Z", "+00:00"))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            continue
+        total += max(0.0, (end - start).total_seconds())
+    return total
+
+
+def longest_first(notebooks: list[Path], expected: dict[Path, float]) -> list[Path]:
+    """``notebooks`` in the order to start them: longest expected run first.
+
+    With two workers, a long chapter started last would run on alone at the
+    end; started first, the short ones fill the other worker meanwhile. Ties
+    (and notebooks without an estimate) keep their reading order.
+    """
+    return sorted(notebooks, key=lambda path: -expected.get(path, 0.0))
+
+
+def expected_seconds(notebooks: list[Path], cache: object) -> dict[Path, float]:
+    """How long each notebook is expected to run.
+
+    The last run recorded in the jupyter-cache for the same file (an older
+    version of it, when its code changed since), else the cell timings saved
+    in the notebook itself (a cold build), else nothing.
+    """
+    import nbformat
+
+    last_run: dict[str, tuple[object, float]] = {}
+    try:
+        records = cache.list_cache_records()  # type: ignore[attr-defined]
+    except Exception:  # an unreadable cache only loses the estimates
+        records = []
+    for record in records:
+        seconds = (record.data or {}).get("execution_seconds")
+        if seconds is not None and (
+            record.uri not in last_run or record.created > last_run[record.uri][0]
+        ):
+            last_run[record.uri] = (record.created, float(seconds))
+    expected = {}
+    for path in notebooks:
+        uri = str(path.absolute())
+        if uri in last_run:
+            expected[path] = last_run[uri][1]
+        else:
+            expected[path] = saved_cell_seconds(nbformat.read(path, as_version=4))
+    return expected
+
+
 def execute_notebooks(notebooks: list[Path], timeout: int, jobs: int) -> None:
-    """Execute the notebooks jupyter-cache does not hold yet, ``jobs`` at a time."""
+    """Execute the notebooks jupyter-cache does not hold yet, ``jobs`` at a time,
+    the longest expected first (:func:`longest_first`)."""
     import nbformat
     from jupyter_cache import get_cache
     from jupyter_cache.base import CacheBundleIn
@@ -175,12 +267,13 @@ def execute_notebooks(notebooks: list[Path], timeout: int, jobs: int) -> None:
     log(f"execute: {len(notebooks) - len(todo)} notebook(s) cached, {len(todo)} to run")
     if not todo:
         return
+    todo = longest_first(todo, expected_seconds(todo, cache))
 
     failures: list[tuple[str, str]] = []
     with ProcessPoolExecutor(max_workers=max(1, min(jobs, len(todo)))) as pool:
         futures = [pool.submit(_execute_notebook, str(path), timeout) for path in todo]
         for future in as_completed(futures):
-            path, text, seconds, error = future.result()
+            path, text, seconds, error, slowest = future.result()
             name = shown(Path(path))
             if error is not None:
                 log(f"execute: FAILED {name} after {seconds:.1f} s")
@@ -195,7 +288,8 @@ def execute_notebooks(notebooks: list[Path], timeout: int, jobs: int) -> None:
                 check_validity=False,
                 overwrite=True,
             )
-            log(f"execute: {name} in {seconds:.1f} s")
+            detail = f" (slowest: cell {slowest[0]}, {slowest[1]:.1f} s)" if slowest else ""
+            log(f"execute: {name} in {seconds:.1f} s{detail}")
     if failures:
         for name, error in failures:
             print(f"\n==== {name} ====\n{error}", file=sys.stderr)
@@ -204,17 +298,77 @@ def execute_notebooks(notebooks: list[Path], timeout: int, jobs: int) -> None:
 
 
 # ----------------------------------------------------------------- jupyter-book
-def jupyter_book(*args: str) -> None:
-    exe = Path(sys.executable).with_name("jupyter-book")
-    command = [str(exe) if exe.exists() else "jupyter-book", "build", str(ROOT),
-               "-W", "-n", "--keep-going", *args]
-    log("run: " + " ".join(command[1:]))
-    completed = subprocess.run(command, cwd=ROOT)
-    if completed.returncode != 0:
-        raise BuildError(
-            f"jupyter-book {' '.join(args) or 'html'} build failed (exit {completed.returncode}):"
-            " see the warnings above"
-        )
+class JupyterBookBuild:
+    """``jupyter-book build`` (strict) running in a subprocess, its output in a log file.
+
+    The HTML build and the single-page build run side by side, each in its own
+    build folder (``--path-output``): Sphinx keeps its environment
+    (``.doctrees``) and MyST-NB the figures it extracts (``jupyter_execute``)
+    there, and neither may be shared by two builds at a time. Both read the
+    executed notebooks from the one jupyter-cache (:func:`link_cache`), which
+    step 1 has filled: neither runs a notebook.
+    """
+
+    def __init__(self, name: str, *args: str, path_output: Path | None = None) -> None:
+        exe = Path(sys.executable).with_name("jupyter-book")
+        command = [str(exe) if exe.exists() else "jupyter-book", "build", str(ROOT),
+                   "-W", "-n", "--keep-going", *args]
+        if path_output is not None:
+            link_cache(path_output)
+            command += ["--path-output", str(path_output)]
+        self.name = name
+        self.log_path = BUILD / "logs" / f"jupyter-book-{name}.log"
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log(f"run: {' '.join(command[1:])}  (output: {shown(self.log_path)})")
+        self.started = time.perf_counter()
+        self.finished: float | None = None
+        with self.log_path.open("wb") as handle:
+            self.process = subprocess.Popen(command, cwd=ROOT, stdout=handle,
+                                            stderr=subprocess.STDOUT)
+        self._waiter = threading.Thread(target=self._wait, daemon=True)
+        self._waiter.start()
+
+    def _wait(self) -> None:
+        self.process.wait()
+        self.finished = time.perf_counter()
+
+    @property
+    def seconds(self) -> float:
+        """Wall-clock seconds from its start to its end (so far, while it runs)."""
+        return (self.finished or time.perf_counter()) - self.started
+
+    def wait(self) -> None:
+        """Wait for the build, print its output in one piece, fail if it failed."""
+        self._waiter.join()
+        sys.stdout.flush()
+        sys.stdout.buffer.write(self.log_path.read_bytes())
+        sys.stdout.flush()
+        log(f"{self.name}: jupyter-book finished in {self.seconds:.1f} s")
+        if self.process.returncode != 0:
+            raise BuildError(
+                f"jupyter-book {self.name} build failed (exit {self.process.returncode}):"
+                f" see the warnings above (also in {shown(self.log_path)})"
+            )
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+        self._waiter.join()
+
+
+def link_cache(path_output: Path) -> None:
+    """Let a build with ``--path-output`` read the executed notebooks of :data:`CACHE`.
+
+    MyST-NB looks for the jupyter-cache in ``<path-output>/_build/.jupyter_cache``;
+    a symbolic link there points it at the one :func:`execute_notebooks` filled.
+    """
+    link = path_output / "_build" / ".jupyter_cache"
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if link.is_symlink():
+        link.unlink()
+    elif link.exists():
+        shutil.rmtree(link)
+    link.symlink_to(os.path.relpath(CACHE, link.parent), target_is_directory=True)
 
 
 # -------------------------------------------------------------- offline check
@@ -364,15 +518,21 @@ def pdf_page_count(path: Path) -> int:
     return len(re.findall(rb"/Type\s*/Page(?![s\w])", path.read_bytes()))
 
 
-def build_pdf() -> None:
-    if not CHROMIUM.exists():
-        message = (f"PDF skipped: no Chromium at {CHROMIUM} (install it with "
-                   "`apt-get install chromium`, or run `make browser` as root)")
-        if IN_CI:
-            raise BuildError(message + "; CI=true needs the PDF")
-        log(message)
-        return
-    jupyter_book("--builder", "singlehtml")
+def chromium_missing() -> bool:
+    """True (after saying so) when there is no Chromium to print the PDF with."""
+    if CHROMIUM.exists():
+        return False
+    message = (f"PDF skipped: no Chromium at {CHROMIUM} (install it with "
+               "`apt-get install chromium`, or run `make browser` as root)")
+    if IN_CI:
+        raise BuildError(message + "; CI=true needs the PDF")
+    log(message)
+    return True
+
+
+def build_pdf(single_page: JupyterBookBuild) -> None:
+    """Wait for the single-page build, check it and print it to :data:`PDF`."""
+    single_page.wait()
     check_offline(SINGLEHTML)
     # Printing takes half a minute: skip it when the single page is unchanged.
     page_hash = hashlib.sha256((SINGLEHTML / "intro.html").read_bytes()).hexdigest()
@@ -385,11 +545,20 @@ def build_pdf() -> None:
         stamp.write_text(page_hash + "\n")
         log(f"pdf: {shown(PDF)} ({pdf_page_count(PDF)} pages, "
             f"{PDF.stat().st_size / 1e6:.1f} MB)")
-    shutil.copyfile(PDF, HTML / PDF.name)
-    log(f"pdf: copied into the site as {shown(HTML / PDF.name)} (the landing page links it)")
 
 
 # ----------------------------------------------------------------------- main
+def done_line(timings: dict[str, float]) -> str:
+    """The steps' wall-clock times in build order; the PDF is made alongside the HTML."""
+    order = ["execute", "html", "offline check", "pdf", "total"]
+    steps = []
+    for step in sorted(timings, key=lambda s: order.index(s) if s in order else len(order)):
+        steps.append(f"{step} {timings[step]:.1f} s")
+        if step == "pdf" and "html" in timings:
+            steps[-1] += " (alongside the html)"
+    return ", ".join(steps)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=int(os.environ.get("JOBS", "2")),
@@ -403,6 +572,7 @@ def main(argv: list[str] | None = None) -> int:
 
     os.chdir(ROOT)
     timings: dict[str, float] = {}
+    started = time.perf_counter()
     try:
         if args.clean and BUILD.exists():
             shutil.rmtree(BUILD)
@@ -423,23 +593,37 @@ def main(argv: list[str] | None = None) -> int:
                     FINGERPRINT.write_text(fingerprint + "\n")
         timings["execute"] = time.perf_counter() - start
 
+        # The HTML and the single page (for the PDF) are built at the same time;
+        # the PDF is printed while the HTML build is still writing its pages.
         start = time.perf_counter()
-        jupyter_book()
-        timings["html"] = time.perf_counter() - start
+        html_build = JupyterBookBuild("html")
+        single_page = None
+        try:
+            if not args.no_pdf and not chromium_missing():
+                single_page = JupyterBookBuild("singlehtml", "--builder", "singlehtml",
+                                               path_output=SINGLE)
+                build_pdf(single_page)
+                timings["pdf"] = time.perf_counter() - start
+        except BaseException:
+            for build in (html_build, single_page):
+                if build is not None:
+                    build.stop()
+            raise
+        html_build.wait()
+        timings["html"] = html_build.seconds
 
-        start = time.perf_counter()
+        check = time.perf_counter()
         pages = check_offline(HTML)
-        timings["offline check"] = time.perf_counter() - start
+        timings["offline check"] = time.perf_counter() - check
         log(f"offline: {pages} pages load nothing from the network")
-
-        if not args.no_pdf:
-            start = time.perf_counter()
-            build_pdf()
-            timings["pdf"] = time.perf_counter() - start
+        if single_page is not None:
+            shutil.copyfile(PDF, HTML / PDF.name)
+            log(f"pdf: copied into the site as {shown(HTML / PDF.name)} (the landing page links it)")
+        timings["total"] = time.perf_counter() - started
     except BuildError as error:
         print(f"\n[build_book] ERROR: {error}", file=sys.stderr)
         return 1
-    log("done: " + ", ".join(f"{step} {seconds:.1f} s" for step, seconds in timings.items()))
+    log("done: " + done_line(timings))
     log(f"open {shown(HTML)}/index.html")
     return 0
 

@@ -10,7 +10,9 @@
   attached instead, so the widgets are drawn in the PDF too.
 * The saved widget state of a page is replaced by an equivalent, smaller one
   (``tools/widget_state.py``): chapter 1's state falls from 3.0 MB to about a
-  third, with every explorer working as before.
+  third, with every explorer working as before. The single page printed to the
+  PDF keeps its images as PNG (the WebP encoding is most of the time this takes,
+  and the PDF does not get smaller from it).
 * The theme's Font Awesome script (1.5 MB, which turns icon elements into
   inline SVG) is not loaded: the theme's stylesheet draws the same icons with
   the Font Awesome web fonts it ships.
@@ -83,10 +85,12 @@ def smaller_widget_state(
     if not states or "body" not in context:
         return
     keep = widget_state.view_ids(context["body"])
+    # the single page is only printed to the PDF, where WebP images are no smaller than PNG
+    webp = app.builder is None or app.builder.name != "singlehtml"
     names: dict[str, str] = {}
     for script in states:
         state = json.loads(script.attributes["body"].replace("<\\/", "</"))
-        small, renamed = widget_state.shrink(state, keep=keep, first=len(names))
+        small, renamed = widget_state.shrink(state, keep=keep, first=len(names), webp=webp)
         names.update(renamed)
         script.attributes["body"] = widget_state.script_json(small)
     context["body"] = widget_state.rename_views(context["body"], names)

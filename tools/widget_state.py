@@ -131,7 +131,7 @@ def _short_id(n: int) -> str:
 
 
 def shrink(
-    state: Mapping[str, Any], keep: set[str] | None = None, first: int = 0
+    state: Mapping[str, Any], keep: set[str] | None = None, first: int = 0, webp: bool = True
 ) -> tuple[dict, dict[str, str]]:
     """An equivalent, smaller widget state.
 
@@ -146,6 +146,10 @@ def shrink(
     first : int, default 0
         Number of the first new id (a page with several states numbers them
         one after the other, so that no two states share an id).
+    webp : bool, default True
+        Store PNG images as lossless WebP where that is smaller. The encoding
+        is most of the time this takes (about 15 s for the whole book); the
+        single page that is printed to the PDF leaves it out.
 
     Returns
     -------
@@ -154,7 +158,9 @@ def shrink(
         to the id of the model they were merged into).
     """
     keep = keep or set()
-    models = {mid: _webp(_without_defaults(model)) for mid, model in state["state"].items()}
+    models = {mid: _without_defaults(model) for mid, model in state["state"].items()}
+    if webp:
+        models = {mid: _webp(model) for mid, model in models.items()}
     alias: dict[str, str] = {mid: mid for mid in models}
 
     def resolve(mid: str) -> str:
