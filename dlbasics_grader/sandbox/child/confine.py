@@ -240,6 +240,8 @@ def _own_pid_namespace(libc, ctypes, report):
         pass  # the host's /proc stays; Landlock keeps other processes' entries closed
     try:
         child = os.fork()
+    except OSError:
+        raise  # the runner reports it as a failed setup (EAGAIN: tried again by the grader)
     except BaseException:  # noqa: BLE001
         os._exit(3)
     if child:  # pid 1: reap every orphan, pass on how the notebook's process ended
