@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from dlbasics.optim import AttributeRepr, Optimizer
+from dlbasics.optim import Optimizer, attribute_repr
 from dlbasics.validation import check_int, check_positive
 
 __all__ = ["CosineAnnealingLR", "LRScheduler", "LinearLR", "SequentialLR", "StepLR"]
@@ -53,7 +53,7 @@ def _check_factor(value: float, name: str, *, allow_zero: bool) -> float:
     return value
 
 
-class LRScheduler(AttributeRepr):
+class LRScheduler:
     """Base class: sets ``optimizer.lr`` on every :meth:`step`.
 
     Parameters
@@ -68,6 +68,8 @@ class LRScheduler(AttributeRepr):
     last_epoch : int
         The number of :meth:`step` calls so far (0 right after construction).
     """
+
+    __repr__ = attribute_repr
 
     def __init__(self, optimizer: Optimizer) -> None:
         self.optimizer = _check_optimizer(optimizer)

@@ -36,21 +36,18 @@ from dlbasics.validation import check_positive, check_probability, format_shape
 __all__ = ["SGD", "Adam", "Optimizer", "RMSprop", "clip_grad_norm"]
 
 
-class AttributeRepr:
-    """Mixin: ``repr`` is ``ClassName(name=value, ...)``, the public attributes in the order they
-    were set.
+def attribute_repr(self: object) -> str:
+    """``ClassName(name=value, ...)``: the public attributes in the order they were set.
 
-    The base of the optimizers here and of the learning-rate schedulers in
+    The ``__repr__`` of the optimizers here and of the learning-rate schedulers in
     :mod:`dlbasics.lr_scheduler`: what was set in ``__init__`` (and ``t`` or
     ``last_epoch``, the step count) is shown; attributes starting with ``_`` are not.
     """
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
-        return f"{type(self).__name__}({args})"
+    args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
+    return f"{type(self).__name__}({args})"
 
 
-class Optimizer(AttributeRepr):
+class Optimizer:
     """Base class: checks parameters against gradients and keeps per-parameter state.
 
     :meth:`update` checks that the parameters and gradients pair up (counts,
@@ -62,6 +59,8 @@ class Optimizer(AttributeRepr):
     lr : float
         Step size :math:`\\eta > 0` (the learning rate).
     """
+
+    __repr__ = attribute_repr
 
     def __init__(self, lr: float) -> None:
         self.lr = check_positive(lr, "lr")
