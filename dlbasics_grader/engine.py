@@ -20,6 +20,7 @@ import time
 import traceback
 import types
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,12 +34,14 @@ from dlbasics_grader.sandbox import (
     WALL_FACTOR,
     Assessment,
     Job,
+    Launch,
     Phase,
     PhaseStatus,
     RunRecord,
     SandboxUnavailable,
     assess,
     run_job,
+    scaled_limits,
 )
 from dlbasics_grader.sandbox.protocol import Cell
 from dlbasics_grader.spec import (
@@ -340,12 +343,15 @@ own or a cgroup (a normal user's grader), every sandbox of a batch counts agains
 they are killed. Such a setup is tried again (no learner code has run yet)."""
 
 
-def _run_job(job: Job, private: list[Path], deadline: float, cpu_left: float) -> Any:
-    """:func:`run_job`, again after a short wait while its setup fails for a transient
-    shortage (:data:`TRANSIENT_SETUP`) and the deadline allows."""
+def _run_job(job: Job, private: list[Path], deadline: float, cpu_left: float,
+             launch: Launch | None = None) -> Any:
+    """:func:`run_job` (in ``launch`` if given), again in a new sandbox after a short wait
+    while its setup fails for a transient shortage (:data:`TRANSIENT_SETUP`) and the
+    deadline allows."""
     delay = 0.25
     while True:
-        raw = run_job(job, private, deadline, cpu_left)
+        raw = run_job(job, private, deadline, cpu_left, launch)
+        launch = None
         transient = raw.fatal and not raw.isolation and any(
             marker in raw.fatal for marker in TRANSIENT_SETUP)
         if not transient or time.monotonic() + delay >= deadline:
@@ -354,15 +360,17 @@ def _run_job(job: Job, private: list[Path], deadline: float, cpu_left: float) ->
         delay = min(2 * delay, 4.0)
 
 
-def run_with_restarts(job: Job, private: list[Path]) -> _Runs:
-    """Run ``job``, launching the sandbox again after a probe (or cell) that had
-    to be killed, without what killed it, until every probe has run."""
+def run_with_restarts(job: Job, private: list[Path], launch: Launch | None = None) -> _Runs:
+    """Run ``job`` (first in ``launch``, a sandbox already started for it, if given),
+    launching the sandbox again after a probe (or cell) that had to be killed, without
+    what killed it, until every probe has run."""
     limits = job.limits
     deadline = time.monotonic() + limits.total_wall_s * WALL_FACTOR
     cpu_left = float(limits.total_wall_s)
     runs = _Runs()
     for attempt in range(MAX_RESTARTS + 1):
-        raw = _run_job(job, private, deadline, cpu_left)
+        raw = _run_job(job, private, deadline, cpu_left, launch)
+        launch = None
         cpu_left -= raw.cpu_s
         if attempt == 0:
             runs.isolation = raw.isolation
@@ -432,8 +440,9 @@ def run_evaluations(exercise: Exercise, results: dict[str, ProbeResult], seed: i
                     ) -> dict[str, ProbeResult]:
     """Run ``exercise.evaluations`` in one fresh sandbox that runs no learner code.
 
-    Each evaluation's graphs come from its source probe's outputs (data from the learner's
-    sandbox); its held-out inputs come from the grader and go only here. Returns one
+    Each evaluation's graphs (and the plain values it names) come from its source probe's
+    outputs (data from the learner's sandbox); its held-out inputs come from the grader and
+    go only here. Returns one
     :class:`ProbeResult` per evaluation: the driver's outputs, or an ``error`` saying why
     there was nothing to evaluate.
     """
@@ -456,8 +465,9 @@ def run_evaluations(exercise: Exercise, results: dict[str, ProbeResult], seed: i
             out[ev.name] = ProbeResult(name=ev.name, status="error", error=problems[0])
             continue
         probe = ev.probe(seed)
+        values = {key: source.outputs.get(key) for key in ev.values}
         ready.append(dataclasses.replace(probe, name=ev.name,
-                                         inputs={**dict(probe.inputs), **graphs}))
+                                         inputs={**dict(probe.inputs), **values, **graphs}))
     if not ready:
         return out
     job = Job.build([], ready, EVALUATION_POLICY, exercise.limits, time_scale)
@@ -552,33 +562,51 @@ def _grade(exercise: Exercise, path: Path, submission: Submission, t0: float,
             "it cannot be isolated; tell your instructor."),
             grader_error=f"refused: {assessment.refusal}")
 
-    # 1. read the notebook (as data)
-    cells, unreadable = _read(exercise, path, submission)
-    if cells is None:
-        return _report(exercise, submission, t0, _all_parts(exercise, "error",
-                                                            submission.load_error),
-                       unreadable=unreadable)
-
-    # 2. what to run
+    # 1. read the notebook (as data, in a bounded child process) while the sandbox starts
+    #    and confines itself
+    with ThreadPoolExecutor(1, thread_name_prefix="dlbasics-read") as pool:
+        reading = pool.submit(_read, exercise, path, submission)
+        try:
+            launch = Launch(exercise.policy, scaled_limits(exercise.limits, time_scale), private)
+        except SandboxUnavailable as exc:
+            reading.result()
+            return _report(exercise, submission, t0, _all_parts(
+                exercise, "error", "The grader could not start its sandbox; tell your "
+                "instructor."), grader_error=str(exc))
+        try:
+            cells, unreadable = reading.result()
+        except BaseException:
+            launch.close()
+            raise
     try:
-        probes = list(exercise.probes(submission.seed))
-        names = [p.name for p in probes]
-        if len(set(names)) != len(names):
-            raise GraderSetupError(f"probe names are not unique: {names}")
-        job = Job.build(cells, probes, exercise.policy, exercise.limits, time_scale)
-    except Exception as exc:  # noqa: BLE001 - a bug in the hidden tests
-        msg = f"grader error while preparing the tests: {type(exc).__name__}: {exc}"
-        return _report(exercise, submission, t0, _all_parts(
-            exercise, "error", "The grader failed before running your notebook; tell your "
-            "instructor."), grader_error=msg + "\n" + traceback.format_exc())
+        # 2. a notebook the grader cannot read earns nothing
+        if cells is None:
+            return _report(exercise, submission, t0, _all_parts(exercise, "error",
+                                                                submission.load_error),
+                           unreadable=unreadable)
 
-    # 3. run, restarting after a probe (or cell) that had to be killed
-    try:
-        runs = run_with_restarts(job, private)
-    except SandboxUnavailable as exc:
-        return _report(exercise, submission, t0, _all_parts(
-            exercise, "error", "The grader could not start its sandbox; tell your instructor."),
-            grader_error=str(exc))
+        # 3. what to run
+        try:
+            probes = list(exercise.probes(submission.seed))
+            names = [p.name for p in probes]
+            if len(set(names)) != len(names):
+                raise GraderSetupError(f"probe names are not unique: {names}")
+            job = Job.build(cells, probes, exercise.policy, exercise.limits, time_scale)
+        except Exception as exc:  # noqa: BLE001 - a bug in the hidden tests
+            msg = f"grader error while preparing the tests: {type(exc).__name__}: {exc}"
+            return _report(exercise, submission, t0, _all_parts(
+                exercise, "error", "The grader failed before running your notebook; tell "
+                "your instructor."), grader_error=msg + "\n" + traceback.format_exc())
+
+        # 4. run, restarting after a probe (or cell) that had to be killed
+        try:
+            runs = run_with_restarts(job, private, launch)
+        except SandboxUnavailable as exc:
+            return _report(exercise, submission, t0, _all_parts(
+                exercise, "error", "The grader could not start its sandbox; tell your "
+                "instructor."), grader_error=str(exc))
+    finally:
+        launch.close()
     iso = isolation_record(assessment, runs.isolation)
     submission.stdout, submission.stderr = runs.stdout, runs.stderr
     if runs.setup_error:
@@ -597,12 +625,12 @@ def _grade(exercise: Exercise, path: Path, submission: Submission, t0: float,
     for r in results.values():
         r.traceback = _relabel(r.traceback, labels)
 
-    # 4. held-out evaluations of exported models, in a fresh sandbox without learner code
+    # 5. held-out evaluations of exported models, in a fresh sandbox without learner code
     if exercise.evaluations:
         results.update(run_evaluations(exercise, results, submission.seed, private, time_scale,
                                        max_bytes))
 
-    # 5. score (grader-side only)
+    # 6. score (grader-side only)
     try:
         tests = _validate_tests(exercise, exercise.score(results, submission))
     except Exception as exc:  # noqa: BLE001 - a bug in the hidden tests

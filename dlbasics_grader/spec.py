@@ -159,8 +159,10 @@ class SandboxPolicy:
         One sentence shown to the learner, e.g. "Exercise 1 is written from
         scratch with NumPy only".
     preload
-        Modules the runner imports before the learner's code (faster startup,
-        and the runner keeps private references to what it needs).
+        Modules the runner imports before the learner's code, while the grader
+        still reads the notebook: what the exercise's notebook imports (its
+        import then costs nothing, and runs before the audit hook, which slows
+        imports down), and what the runner keeps private references to.
     allow_processes
         If false, ``os.fork``, ``subprocess``, ``os.system`` and friends raise
         ``PermissionError`` in the sandbox (a NumPy exercise needs none; a
@@ -320,12 +322,17 @@ class Evaluation:
     probe
         ``probe(seed) -> Probe``: the driver and the held-out inputs (secret
         inputs are fine here, and only here).
+    values
+        Other output keys of ``source`` that reach the driver under the same
+        input key (``None`` when missing), such as the size a model was traced
+        at. They are the learner's data: the driver checks them before use.
     """
 
     name: str
     source: str
     models: tuple[str, ...]
     probe: Callable[[int], Probe]
+    values: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,8 @@ PARTS = (
 )
 ENTRY_POINTS = PART_CODE  # which of the learner's methods each part runs (public)
 
-POLICY = SandboxPolicy(**dataclasses.asdict(IMPORT_RULES), preload=("numpy",),
+POLICY = SandboxPolicy(**dataclasses.asdict(IMPORT_RULES),
+                       preload=("numpy", "matplotlib.pyplot"),  # what the notebook imports
                        allow_processes=False)
 
 LIMITS = Limits(cpu_s=90, memory_mb=1024, nproc=16, file_size_mb=16, open_files=64,

@@ -74,7 +74,7 @@ PARTS = (
 POLICY = SandboxPolicy(
     forbidden_modules=("torchvision",),
     reason="Exercise 2 uses PyTorch's own operations (torchvision is not part of the course)",
-    preload=("numpy", "torch"),
+    preload=("numpy", "matplotlib.pyplot", "torch"),
     allow_processes=False,
 )
 

@@ -59,7 +59,7 @@ POLICY = SandboxPolicy(
     forbidden_modules=("torchvision", "torchtext"),
     reason="Exercise 3 uses PyTorch's own layers (torchvision and torchtext are not part of "
     "the course)",
-    preload=("numpy", "torch"),
+    preload=("numpy", "matplotlib.pyplot", "torch"),
     allow_processes=False,
 )
 

@@ -41,7 +41,9 @@ import numpy as np
 
 from dlbasics.checks import _transformer as shared
 from dlbasics.checks._lm_training import (
+    HISTORY_RULE,
     LM_LOOP_RULES,
+    history_problem,
     lm_loop_inputs,
     lm_loop_probe,
     lm_loop_rule_problems,
@@ -79,6 +81,12 @@ WINDOW = 128
 """Length of the held-out windows; the exported model reads the last ``block_size`` characters
 of each (every default and any block_size up to this sees its full context)."""
 EVAL_BATCH = 200  # the trained model is traced, and evaluated, on batches of this many windows
+VAL_BATCH = 16
+"""Validation windows per batch that the untrained and the trained model are traced on (their
+validation losses are computed from these graphs)."""
+TIE_TOL = 1e-3
+"""Largest difference between the trained model's two graphs (held-out and validation) on the
+same windows: both are traced from one model."""
 
 PARTS = (
     Part("ex4.attention", 3.0, "Causal multi-head self-attention equals PyTorch's",
@@ -102,7 +110,7 @@ POLICY = SandboxPolicy(
     forbidden_modules=("torchvision", "torchtext"),
     forbidden_names=shared.FORBIDDEN_NAMES,
     reason=shared.REASON,
-    preload=("numpy", "torch"),
+    preload=("numpy", "matplotlib.pyplot", "torch"),
     allow_processes=False,
 )
 
@@ -265,15 +273,30 @@ def training_probe(ns, inputs):
 
     torch.manual_seed(0)
     torch.set_num_threads(1)
-    train = torch.from_numpy(inputs["train_ids"])
+    train, val = torch.from_numpy(inputs["train_ids"]), torch.from_numpy(inputs["val_ids"])
     model = ns["CharTransformer"](int(inputs["vocab_size"]))
-    history = ns["train_model"](model, train, torch.from_numpy(inputs["val_ids"]))
-    out = {"history_type": type(history).__name__}
-    for key in ("train_loss", "val_loss"):
+    out = {}
+
+    def validation_graph(key):
+        """The whole model (logits at every position) traced on validation windows of its
+        block_size: the grader computes its validation loss where no learner code runs."""
         try:
-            out[key] = [float(v) for v in history[key]]
+            size = int(model.block_size)
+            example = val[:int(inputs["val_batch"]) * size].view(-1, size)
+            with torch.random.fork_rng():  # tracing must not change the training run
+                out[key] = export_graph(model, example)
+            out["block_size"] = size
         except Exception as exc:
             out[f"{key}_error"] = f"{type(exc).__name__}: {exc}"
+
+    validation_graph("graph_init")
+    history = ns["train_model"](model, train, val)
+    out["history_type"] = type(history).__name__
+    try:
+        out["history"] = {key: [float(v) for v in history[key]]
+                          for key in ("train_loss", "val_loss")}
+    except Exception as exc:
+        out["history_error"] = f"{type(exc).__name__}: {exc}"
 
     class NextCharacter(nn.Module):
         """Logits of the character after each window, from its last block_size characters."""
@@ -285,13 +308,70 @@ def training_probe(ns, inputs):
         def forward(self, ids):
             return self.inner(ids[:, -int(self.inner.block_size):])[:, -1]
 
-    # the trained model leaves as a graph; the grader evaluates it where no learner code runs
+    # the trained model leaves as graphs; the grader evaluates them where no learner code runs
     try:
         starts = torch.arange(int(inputs["batch"]))[:, None] * 97
         out["graph"] = export_graph(NextCharacter(model),
                                     train[starts + torch.arange(int(inputs["window"]))])
     except Exception as exc:
         out["graph_error"] = f"{type(exc).__name__}: {exc}"
+    validation_graph("graph_trained")
+    return out
+
+
+def validation_driver(ns, inputs):
+    """The validation losses of the untrained and the trained model, and how far the trained
+    model's validation graph is from its held-out graph on the same windows.
+
+    Runs in the evaluation sandbox (``ns`` is empty): the graphs come from the training run,
+    ``block_size`` is the learner's (checked here), the windows and the loss are the
+    grader's. The loss is ``evaluate_loss``'s: consecutive windows of ``block_size`` of
+    ``val_ids`` and the same shifted by one, mean cross-entropy per character.
+    """
+    import io
+    import warnings
+
+    import torch
+    import torch.nn.functional as F
+
+    torch.set_num_threads(1)
+    size, batch = inputs["block_size"], int(inputs["val_batch"])
+    if type(size) is not int or not 1 <= size <= int(inputs["window"]):
+        return {"problem": f"block_size is {str(size)[:40]}; the grader reads models with a "
+                           f"block_size from 1 to {int(inputs['window'])}"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        graphs = {key: torch.jit.load(io.BytesIO(inputs[key].tobytes()), map_location="cpu")
+                  for key in ("graph_init", "graph_trained", "graph")}
+
+    def logits(graph, x, rows):
+        """``graph`` on ``x`` in batches of ``rows`` (the traced shape; the last batch filled
+        up with the first rows, whose outputs are dropped)."""
+        outs = []
+        for start in range(0, len(x), rows):
+            chunk = x[start:start + rows]
+            n = len(chunk)
+            if n < rows:
+                chunk = torch.cat([chunk, x[:rows - n]])
+            with torch.no_grad():
+                y = graph.eval()(chunk)
+            outs.append((y[0] if isinstance(y, (tuple, list)) else y)[:n].double())
+        return torch.cat(outs)
+
+    from dlbasics.checks._lm_training import validation_windows
+
+    x, y = (torch.from_numpy(a) for a in validation_windows(inputs["val_ids"], size))
+    out = {}
+    for key in ("graph_init", "graph_trained"):
+        z = logits(graphs[key], x, batch)
+        if z.shape[:2] != x.shape or not bool(torch.isfinite(z).all()):
+            return {"problem": f"the model's logits on validation windows of block_size = {size} "
+                               f"have shape {tuple(z.shape)} or are not finite"}
+        out[key] = float(F.cross_entropy(z.flatten(0, 1), y.flatten()))
+    windows = torch.from_numpy(inputs["windows"])
+    last = logits(graphs["graph"], windows, int(inputs["batch"]))
+    own = logits(graphs["graph_trained"], windows[:, -size:], batch)[:, -1]
+    out["tie"] = float((last - own).abs().max()) if last.shape == own.shape else float("inf")
     return out
 
 
@@ -391,7 +471,8 @@ def probes(seed: int) -> list[Probe]:
     return [  # the training run first: the CPU it and the cells used is the budget's
         Probe.from_function(training_probe, timeout_s=120, inputs={
             "vocab_size": len(TOY_ALPHABET), "train_ids": ids[:N_TRAIN],
-            "val_ids": ids[N_TRAIN:N_TRAIN + N_VAL], "batch": EVAL_BATCH, "window": WINDOW}),
+            "val_ids": ids[N_TRAIN:N_TRAIN + N_VAL], "batch": EVAL_BATCH, "window": WINDOW,
+            "val_batch": VAL_BATCH}),
         Probe.from_function(attention_probe, timeout_s=30, inputs=_attention_case(seed)),
         Probe.from_function(block_probe, timeout_s=30, inputs=_block_case(seed)),
         Probe.from_function(model_probe, timeout_s=30, inputs=_model_case(seed)),
@@ -411,6 +492,15 @@ def _loop_probe(seed: int) -> Probe:
 def heldout(seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The held-out windows ``(N_WINDOWS, WINDOW)`` and the character after each."""
     return shared.heldout_windows(_text_ids(seed)[N_TRAIN + N_VAL:], WINDOW, N_WINDOWS)
+
+
+def _validation_probe(seed: int) -> Probe:
+    """The training run's validation losses, computed from its graphs: the learner's own
+    validation text (not held out), with windows for tying the graphs together."""
+    val = _text_ids(seed)[N_TRAIN:N_TRAIN + N_VAL]
+    return Probe.from_function(validation_driver, timeout_s=60, inputs={
+        "val_ids": val, "val_batch": VAL_BATCH, "batch": EVAL_BATCH, "window": WINDOW,
+        "windows": shared.heldout_windows(val, WINDOW, EVAL_BATCH)[0]})
 
 
 def _heldout_probe(seed: int) -> Probe:
@@ -438,6 +528,9 @@ must reproduce, and the input set it runs on."""
 
 EVALUATIONS = (
     Evaluation("heldout", source="training_probe", models=("graph",), probe=_heldout_probe),
+    Evaluation("validation", source="training_probe",
+               models=("graph_init", "graph_trained", "graph"), values=("block_size",),
+               probe=_validation_probe),
     *(Evaluation(name, source=source, models=("graph",),
                  probe=_graph_check(source.removesuffix("_probe"), key))
       for name, source, _, key in GRAPH_CHECKS.values()),
@@ -695,28 +788,36 @@ def _score_generate(part: Part, o: dict, seed: int):
                        "is the model's argmax at temperature 0.")
 
 
-def _history_problem(o: dict) -> str | None:
-    if o.get("history_type") != "dict":
-        return f"train_model should return a dict, got {o.get('history_type')}"
-    train, msg = as_array(o.get("train_loss"), "history['train_loss']")
-    val, msg_v = as_array(o.get("val_loss"), "history['val_loss']")
-    if train is None or val is None:
-        return o.get("train_loss_error") or o.get("val_loss_error") or msg or msg_v
-    if train.ndim != 1 or train.shape != val.shape or len(train) < 2:
-        return (f"history['train_loss'] and history['val_loss'] should hold one value per "
-                f"record, at least two (got shapes {train.shape} and {val.shape})")
-    if not (np.all(np.isfinite(train)) and np.all(np.isfinite(val))):
-        return "the history contains NaN or inf: the training diverged"
-    if not (train[-1] < train[0] and val[-1] < val[0]):
-        return (f"the losses did not fall (training {train[0]:.3f} -> {train[-1]:.3f}, "
-                f"validation {val[0]:.3f} -> {val[-1]:.3f})")
-    return None
+def _history_problem(o: dict, validation: ProbeResult) -> str | None:
+    """Why the history breaks :data:`HISTORY_RULE` (None: it keeps it), judged against the
+    validation losses the grader computed from the exported models in the evaluation sandbox
+    (``validation``); the history itself is the learner's data."""
+    history = o.get("history")
+    if o.get("history_type") != "dict" or not isinstance(history, dict):
+        return (o.get("history_error")
+                or f"train_model should return a dict, got {o.get('history_type')}")
+    if not validation.ok:
+        why = validation.error or validation.describe_failure()
+        return ("the grader could not compute the validation loss from your exported model: "
+                f"{str(why).splitlines()[0]}")
+    v = validation.outputs
+    if isinstance(v.get("problem"), str):
+        return f"the grader could not compute the validation loss: {v['problem']}"
+    init, trained, tie = (v.get(k) for k in ("graph_init", "graph_trained", "tie"))
+    if not all(isinstance(x, float) and math.isfinite(x) for x in (init, trained, tie)):
+        return "the grader could not compute the validation loss from your exported model"
+    if tie > TIE_TOL:
+        return ("the model traced for the validation loss is not the model traced for the "
+                "held-out text after training: forward must compute the same whenever it is "
+                "called")
+    return history_problem(history, init, trained)
 
 
-def _score_training(part: Part, o: dict, rules: dict[str, str]) -> object:
-    problem = _history_problem(o)
-    rows = [f"History with falling training and validation losses: {0 if problem else 1}/1"
-            + (f"\n  - {problem}" if problem else "")]
+def _score_training(part: Part, o: dict, rules: dict[str, str], validation: ProbeResult
+                    ) -> object:
+    problem = _history_problem(o, validation)
+    rows = [f"{HISTORY_RULE} (both computed by the grader from the exported models): "
+            f"{0 if problem else 1}/1" + (f"\n  - {problem}" if problem else "")]
     earned = 0.0 if problem else 1.0
     for rule, what in LM_LOOP_RULES.items():
         earned += 0.0 if rules[rule] else 0.5
@@ -797,8 +898,9 @@ def score(results, submission):
         dict.fromkeys(LM_LOOP_RULES, "the grader's probe model could not be trained: "
                       + loop.describe_failure().splitlines()[0])
     cpu_s = submission.cells_cpu_s() + results["training_probe"].cpu_s
-    heldout_result = results.get("heldout") or ProbeResult(
-        "heldout", "not run", error="the trained model was not evaluated")
+    heldout_result, validation = (results.get(name) or ProbeResult(
+        name, "not run", error="the trained model was not evaluated")
+        for name in ("heldout", "validation"))
 
     def graph_first(fn):
         return lambda p, o: p.failed(graph_lines[p.name]) if graph_lines.get(p.name) \
@@ -811,7 +913,7 @@ def score(results, submission):
         "ex4.sampling": ("sampling_probe", lambda p, o: _score_sampling(p, o, seed)),
         "ex4.generate": ("generate_probe", lambda p, o: _score_generate(p, o, seed)),
     }, joint={("ex4.training", "ex4.perplexity"): ("training_probe", lambda t, a, o: (
-        _score_training(t, o, loop_rules),
+        _score_training(t, o, loop_rules, validation),
         _score_perplexity(a, heldout_result, cpu_s, seed, runtime)))})
     return [_static_zero(next(p for p in PARTS if p.name == t.name), submission) or t
             for t in tests]

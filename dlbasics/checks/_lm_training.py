@@ -126,6 +126,53 @@ def lm_loop_probe(ns: dict, inputs: dict) -> dict:
     return out
 
 
+HISTORY_RULE = ("History: its last validation loss is the trained model's, and training lowered "
+                "it below the untrained model's")
+"""The history's rule. The judge computes both losses itself (the grader from the exported
+models, where no learner code runs); the history only has to agree with them."""
+
+HISTORY_RTOL = 0.02
+"""How close the history's last validation loss must be to the judge's: a windowing that differs
+by a window, or a record a step before the end, stays well within it; a number not computed
+from the model does not."""
+
+
+def validation_windows(ids: np.ndarray, block_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """``evaluate_loss``'s windows of ``ids`` (int ``(n,)``): consecutive inputs of
+    ``block_size`` characters and the same shifted by one, both ``((n - 1) // block_size,
+    block_size)``."""
+    ids = np.asarray(ids, dtype=np.int64)
+    count = (len(ids) - 1) // block_size
+    return (ids[:count * block_size].reshape(count, block_size),
+            ids[1:count * block_size + 1].reshape(count, block_size))
+
+
+def history_problem(history: Any, untrained: float, trained: float) -> str | None:
+    """Why ``history`` (what ``train_model`` returned; untrusted) breaks :data:`HISTORY_RULE`
+    (``None``: it keeps it), given the validation losses of the untrained and the trained
+    model that the judge computed itself."""
+    if not isinstance(history, dict):
+        return f"train_model should return a dict, got {type(history).__name__}"
+    try:
+        train = np.asarray(history.get("train_loss"), dtype=np.float64)
+        val = np.asarray(history.get("val_loss"), dtype=np.float64)
+    except (TypeError, ValueError):
+        return "history['train_loss'] and history['val_loss'] should be lists of numbers"
+    if train.ndim != 1 or train.shape != val.shape or len(train) < 2:
+        return (f"history['train_loss'] and history['val_loss'] should hold one value per "
+                f"record, at least two (got shapes {train.shape} and {val.shape})")
+    if not (np.all(np.isfinite(train)) and np.all(np.isfinite(val))):
+        return "the history contains NaN or inf: the training diverged"
+    if not abs(val[-1] - trained) <= HISTORY_RTOL * trained:
+        return (f"the last validation loss of the history ({val[-1]:.3f}) is not the trained "
+                f"model's loss on val_ids ({trained:.3f}, as evaluate_loss defines it): record "
+                "evaluate_loss(model, val_ids) after the last step")
+    if not trained < untrained:
+        return (f"training did not lower the validation loss (untrained model {untrained:.3f}, "
+                f"trained {trained:.3f})")
+    return None
+
+
 def _table(value: Any, vocab: int) -> np.ndarray | None:
     try:
         arr = np.asarray(value, dtype=np.float64)

@@ -8,7 +8,9 @@ The host half, one job per module:
 * :mod:`.cgroup` -- a cgroup per sandbox (root): CPU share, memory, tasks;
 * :mod:`.processes` -- finding, metering and killing the sandbox's processes;
 * :mod:`.watch` -- the watch loop: output, messages, time limits;
-* :mod:`.launch` -- :func:`run_job`, which puts them together;
+* :mod:`.launch` -- :class:`Launch` (a sandbox started before its work is known,
+  confining itself while the grader reads the notebook) and :func:`run_job`, which put
+  them together;
 * :mod:`.assess` -- what isolation the host gives, and when to refuse.
 
 :mod:`.protocol` is the typed contract both halves share. The child half,
@@ -30,10 +32,17 @@ The isolation comes from what the host offers (:func:`dlbasics_grader.isolation.
 """
 
 from dlbasics_grader.sandbox.assess import Assessment, assess
-from dlbasics_grader.sandbox.job import Job, Phase, RawRun, RunRecord, SandboxUnavailable
-from dlbasics_grader.sandbox.launch import run_job
+from dlbasics_grader.sandbox.job import (
+    Job,
+    Phase,
+    RawRun,
+    RunRecord,
+    SandboxUnavailable,
+    scaled_limits,
+)
+from dlbasics_grader.sandbox.launch import Launch, run_job
 from dlbasics_grader.sandbox.protocol import PhaseStatus
 from dlbasics_grader.sandbox.watch import WALL_FACTOR
 
-__all__ = ["WALL_FACTOR", "Assessment", "Job", "Phase", "PhaseStatus", "RawRun", "RunRecord",
-           "SandboxUnavailable", "assess", "run_job"]
+__all__ = ["WALL_FACTOR", "Assessment", "Job", "Launch", "Phase", "PhaseStatus", "RawRun",
+           "RunRecord", "SandboxUnavailable", "assess", "run_job", "scaled_limits"]

@@ -7,12 +7,21 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from dlbasics_grader.sandbox.protocol import Cell, PhaseStatus, Policy, ProbeCall
+from dlbasics_grader.sandbox.protocol import Cell, PhaseStatus, ProbeCall
 from dlbasics_grader.spec import Limits, SandboxPolicy
 
 
 class SandboxUnavailable(RuntimeError):
     """The sandbox cannot be set up on this machine (an instructor problem)."""
+
+
+def scaled_limits(limits: Limits, time_scale: float) -> Limits:
+    """``limits`` with every time limit (cell, total, CPU) multiplied by ``time_scale``."""
+    if time_scale == 1.0:
+        return limits
+    return dataclasses.replace(limits, cell_wall_s=limits.cell_wall_s * time_scale,
+                               total_wall_s=limits.total_wall_s * time_scale,
+                               cpu_s=max(1, int(limits.cpu_s * time_scale)))
 
 
 @dataclass
@@ -38,10 +47,7 @@ class Job:
         """From code cells (``index``, ``code``, ``skipped``) and :class:`Probe` objects."""
         from dlbasics_grader.codec import encode
 
-        if time_scale != 1.0:
-            limits = dataclasses.replace(limits, cell_wall_s=limits.cell_wall_s * time_scale,
-                                         total_wall_s=limits.total_wall_s * time_scale,
-                                         cpu_s=max(1, int(limits.cpu_s * time_scale)))
+        limits = scaled_limits(limits, time_scale)
         return cls(
             cells=[Cell(index=c.index, code=c.code, skipped=c.skipped) for c in cells],
             probes=[ProbeCall(name=p.name, source=p.source, entry=p.entry,
@@ -55,13 +61,6 @@ class Job:
 
     def skip_cell(self, k: int, reason: str) -> None:
         self.cells[k] = dataclasses.replace(self.cells[k], skipped=reason)
-
-    def wire_policy(self) -> Policy:
-        """The part of the policy the runner enforces."""
-        pol = self.policy
-        return Policy(forbidden_modules=list(pol.forbidden_modules), reason=pol.reason,
-                      preload=list(pol.preload), allow_processes=pol.allow_processes)
-
 
 @dataclass
 class Phase:

@@ -1,12 +1,13 @@
-"""Launching one sandbox: :func:`run_job`.
+"""Launching one sandbox: :class:`Launch` and :func:`run_job`.
 
-It writes the :class:`~dlbasics_grader.sandbox.protocol.ChildJob` for the
-runner (:mod:`dlbasics_grader.sandbox.child.runner`), starts it with a clean
-environment in a fresh working directory (its own user id as root, leased
-with ``flock``; its own cgroup), lets :class:`~dlbasics_grader.sandbox.watch.Watch`
-read it and enforce the limits, and kills every process it started. It
-returns a :class:`~dlbasics_grader.sandbox.job.RawRun`: plain data about what
-happened, nothing more.
+A :class:`Launch` writes the :class:`~dlbasics_grader.sandbox.protocol.ChildJob` for
+the runner (:mod:`dlbasics_grader.sandbox.child.runner`) and starts it with a clean
+environment in a fresh working directory (its own user id as root, leased with
+``flock``; its own cgroup). The runner confines itself while the grader reads the
+notebook; then the launch sends it the cells and probes, lets
+:class:`~dlbasics_grader.sandbox.watch.Watch` read it and enforce the limits, and kills
+every process it started. It returns a :class:`~dlbasics_grader.sandbox.job.RawRun`:
+plain data about what happened, nothing more.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from dlbasics_grader.sandbox.job import Job, RawRun, SandboxUnavailable
 from dlbasics_grader.sandbox.processes import CpuMeter, count_tasks_of, kill_all
 from dlbasics_grader.sandbox.protocol import PhaseStatus
 from dlbasics_grader.sandbox.watch import WALL_FACTOR, FolderMeter, Watch
+from dlbasics_grader.spec import Limits, SandboxPolicy
 
 RUNNER = Path(__file__).resolve().parent / "child" / "runner.py"
 SANDBOX_UIDS = range(61000, 61500)
@@ -186,34 +188,49 @@ def _is_tmpfs(path: Path) -> bool:
         return False
 
 
-def run_job(job: Job, private_paths: list[Path], deadline: float, cpu_left: float) -> RawRun:
-    """Run one launch of the sandbox; see the module docstring.
+class Launch:
+    """One sandbox process, started before its work is known.
 
-    ``deadline`` is the absolute ``time.monotonic()`` wall-clock backstop;
-    ``cpu_left`` the notebook's remaining CPU seconds (its own, not the
-    machine's: a busy neighbour does not use them up).
+    :meth:`__init__` writes the :class:`~dlbasics_grader.sandbox.protocol.ChildJob` and
+    starts the runner, which confines itself and imports the policy's preloaded modules
+    while the grader reads the notebook; :meth:`run` sends it the cells and probes (a
+    :class:`~dlbasics_grader.sandbox.protocol.ChildWork`), watches it to the end and
+    cleans up; :meth:`close` cleans up a launch that is not needed after all. Either
+    way, every process it started is killed and its folder removed.
     """
-    host = isolation.host_support()
-    limits = job.limits
-    as_root = os.geteuid() == 0
-    lease = _UidLease() if host["root"] else None
-    token, nonce = secrets.token_hex(16), secrets.token_hex(16)
-    contained = host["mount_ns"] or host["user_ns"]
-    jobdir = _job_folder(as_root, contained)
-    workdir = jobdir / "work"
-    run = RawRun()
-    proc = cgroup = None
-    read_fd = write_fd = -1
-    t_start = time.monotonic()
-    try:
-        uid = lease.uid if lease else None
+
+    def __init__(self, policy: SandboxPolicy, limits: Limits,
+                 private_paths: list[Path]) -> None:
+        host = isolation.host_support()
+        self.policy, self.limits = policy, limits
+        as_root = os.geteuid() == 0
+        self.contained = host["mount_ns"] or host["user_ns"]
+        self.lease = _UidLease() if host["root"] else None
+        self.token, self.nonce = secrets.token_hex(16), secrets.token_hex(16)
+        self.proc: subprocess.Popen | None = None
+        self.cgroup: Cgroup | None = None
+        self.read_fd = self.work_fd = -1
+        self.t_start = time.monotonic()
+        self.jobdir: Path | None = None
+        try:
+            self.jobdir = _job_folder(as_root, self.contained)
+            self._start(host, private_paths)
+        except BaseException:
+            self.close()
+            raise
+
+    def _start(self, host: dict, private_paths: list[Path]) -> None:
+        limits, policy = self.limits, self.policy
+        workdir = self.workdir = self.jobdir / "work"
+        uid = self.lease.uid if self.lease else None
         for p in (workdir, workdir / "tmp"):
             p.mkdir(mode=0o700)
             if uid is not None:
                 os.chown(p, uid, uid)
-        work_mb = max(limits.file_size_mb * 2, 32)
+        self.work_mb = max(limits.file_size_mb * 2, 32)
         if host["cgroup"]:
-            cgroup = Cgroup(f"job-{token[:16]}", limits, extra_mb=work_mb + 3 * TMP_MB)
+            self.cgroup = Cgroup(f"job-{self.token[:16]}", limits,
+                                 extra_mb=self.work_mb + 3 * TMP_MB)
         fs = plan_filesystem(private_paths, workdir) if host["root"] else {
             "hide": [], "rebind": [], "need_mounts": False}
         runtime = runtime_folders()
@@ -221,14 +238,12 @@ def run_job(job: Job, private_paths: list[Path], deadline: float, cpu_left: floa
         nproc = limits.nproc
         if not host["root"]:
             nproc += count_tasks_of(os.getuid())
-        forbidden = job.policy.forbidden_modules
+        forbidden = policy.forbidden_modules
+        cgroup = self.cgroup
         child = protocol.ChildJob(
-            nonce=nonce,
+            nonce=self.nonce,
             workdir=str(workdir),
-            cells=job.cells,
-            probes=job.probes,
-            start_probe=job.start_probe,
-            policy=job.wire_policy(),
+            policy=wire_policy(policy),
             cell_timeout_s=limits.cell_wall_s,
             wall_factor=WALL_FACTOR,
             max_result_bytes=int(limits.result_mb * 1024 * 1024 * 1.4),
@@ -242,7 +257,7 @@ def run_job(job: Job, private_paths: list[Path], deadline: float, cpu_left: floa
                 hide=[protocol.Mask(path=h, mode=m) for h, m in fs["hide"]],
                 rebind=fs["rebind"], need_mounts=fs["need_mounts"], runtime=runtime,
                 tmp_rebind=tmp["rebind"], tmp_write=tmp["writable"],
-                font_cache=matplotlib_font_cache(), work_mb=work_mb, tmp_mb=TMP_MB,
+                font_cache=matplotlib_font_cache(), work_mb=self.work_mb, tmp_mb=TMP_MB,
                 mount_ns=host["mount_ns"], user_ns=host["user_ns"],
                 landlock=host["landlock"] > 0, seccomp=host["seccomp"],
                 cgroup=[str(p) for p in cgroup.paths.values()] if cgroup else [],
@@ -254,31 +269,61 @@ def run_job(job: Job, private_paths: list[Path], deadline: float, cpu_left: floa
                 else ["dlbasics"],
             ),
         )
-        job_file = jobdir / "job.json"
+        job_file = self.jobdir / "job.json"
         fd = os.open(job_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(protocol.to_wire(child), fh)
-        read_fd, write_fd = os.pipe()
-        _widen_pipe(read_fd)
-        proc = subprocess.Popen(
-            [sys.executable, "-X", "faulthandler", str(RUNNER), str(job_file), str(write_fd)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            pass_fds=(write_fd,), cwd=str(jobdir), env=_clean_env(workdir, token),
-            start_new_session=True, close_fds=True,
-        )
-        os.close(write_fd)
-        write_fd = -1
-        meter = CpuMeter(proc.pid, cgroup)
-        disk = None if contained else FolderMeter(workdir, work_mb * 1024 * 1024)
-        Watch(proc, read_fd, job, nonce, meter, deadline, cpu_left, run, disk).loop()
-        run.cpu_s = meter.read()
-        if cgroup is not None and run.stop_status == PhaseStatus.CRASHED \
-                and cgroup.oom_killed() and "SIGKILL" in run.stop_reason:
-            run.stop_status = PhaseStatus.OUT_OF_MEMORY
-            run.stop_reason = "the notebook's processes used more memory than allowed"
-    finally:
-        kill_all(proc.pid if proc is not None else None, lease.uid if lease else None, token,
-                 cgroup)
+        self.read_fd, write_fd = os.pipe()
+        work_read, self.work_fd = os.pipe()
+        _widen_pipe(self.read_fd)
+        _widen_pipe(self.work_fd)
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-X", "faulthandler", str(RUNNER), str(job_file),
+                 str(write_fd), str(work_read)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                pass_fds=(write_fd, work_read), cwd=str(self.jobdir),
+                env=_clean_env(workdir, self.token), start_new_session=True, close_fds=True,
+            )
+        finally:
+            os.close(write_fd)
+            os.close(work_read)
+        self.meter = CpuMeter(self.proc.pid, cgroup)
+
+    def run(self, job: Job, deadline: float, cpu_left: float) -> RawRun:
+        """Send ``job``'s cells and probes, watch the runner until it is done or stopped, and
+        clean up. ``deadline`` is the absolute ``time.monotonic()`` wall-clock backstop;
+        ``cpu_left`` the notebook's remaining CPU seconds (its own, not the machine's: a busy
+        neighbour does not use them up)."""
+        if job.policy != self.policy or job.limits != self.limits:
+            raise ValueError("the job's policy or limits differ from the ones this sandbox "
+                             "was started with")
+        run = RawRun()
+        try:
+            work = protocol.ChildWork(cells=job.cells, probes=job.probes,
+                                      start_probe=job.start_probe)
+            data = json.dumps(protocol.to_wire(work)).encode("utf-8", "surrogatepass")
+            disk = None if self.contained else FolderMeter(self.workdir,
+                                                           self.work_mb * 1024 * 1024)
+            work_fd, self.work_fd = self.work_fd, -1  # the watch writes and closes it
+            Watch(self.proc, self.read_fd, job, self.nonce, self.meter, deadline, cpu_left,
+                  run, disk, work=(work_fd, data)).loop()
+            run.cpu_s = self.meter.read()
+            if self.cgroup is not None and run.stop_status == PhaseStatus.CRASHED \
+                    and self.cgroup.oom_killed() and "SIGKILL" in run.stop_reason:
+                run.stop_status = PhaseStatus.OUT_OF_MEMORY
+                run.stop_reason = "the notebook's processes used more memory than allowed"
+        finally:
+            self.close()
+            run.wall_s = time.monotonic() - self.t_start
+        return run
+
+    def close(self) -> None:
+        """Kill every process this launch started and remove its folder (idempotent)."""
+        proc = self.proc
+        if proc is not None or self.lease is not None or self.cgroup is not None:
+            kill_all(proc.pid if proc is not None else None,
+                     self.lease.uid if self.lease else None, self.token, self.cgroup)
         if proc is not None:
             for stream in (proc.stdout, proc.stderr):
                 if stream:
@@ -288,14 +333,34 @@ def run_job(job: Job, private_paths: list[Path], deadline: float, cpu_left: floa
                     proc.wait(timeout=5)
                 except subprocess.TimeoutExpired:
                     pass
-        for fd_ in (read_fd, write_fd):
+        for name in ("read_fd", "work_fd"):
+            fd_ = getattr(self, name)
             if fd_ >= 0:
                 try:
                     os.close(fd_)
                 except OSError:
                     pass
-        shutil.rmtree(jobdir, ignore_errors=True)
-        if lease:
-            lease.release()
-        run.wall_s = time.monotonic() - t_start
-    return run
+                setattr(self, name, -1)
+        if self.jobdir is not None:
+            shutil.rmtree(self.jobdir, ignore_errors=True)
+            self.jobdir = None
+        if self.lease:
+            self.lease.release()
+            self.lease = None
+        self.proc = self.cgroup = None
+
+
+def wire_policy(policy: SandboxPolicy) -> protocol.Policy:
+    """The part of ``policy`` the runner enforces."""
+    return protocol.Policy(forbidden_modules=list(policy.forbidden_modules),
+                           reason=policy.reason, preload=list(policy.preload),
+                           allow_processes=policy.allow_processes)
+
+
+def run_job(job: Job, private_paths: list[Path], deadline: float, cpu_left: float,
+            launch: Launch | None = None) -> RawRun:
+    """Run ``job`` in ``launch`` (a sandbox started for its policy and limits), or in a new
+    one; see :class:`Launch`."""
+    if launch is None:
+        launch = Launch(job.policy, job.limits, private_paths)
+    return launch.run(job, deadline, cpu_left)

@@ -1,7 +1,9 @@
 """The contract between the grader and its sandbox's runner, decoded strictly.
 
-The grader (host) writes a :class:`ChildJob` for the runner (child); the runner
-answers with one message per line (:class:`Ready`, :class:`CellEnd`, ...). Both
+The grader (host) writes a :class:`ChildJob` for the runner (child): how to confine
+itself, which it does while the grader is still reading the notebook; then it sends the
+:class:`ChildWork` (the cells and probes) down a pipe. The runner answers with one message
+per line (:class:`Ready`, :class:`CellEnd`, ...). Both
 sides use this one module, so a field renamed on one side and not the other
 fails at once: :func:`from_wire` refuses a missing field, an unknown field and
 a value of the wrong type, so a misspelt key can never switch Landlock or
@@ -153,20 +155,30 @@ class IsolationPlan:
 
 @dataclass(frozen=True)
 class ChildJob:
-    """The whole job file the runner reads. Nothing secret: the learner's code can see it,
+    """The job file the runner reads when it starts: everything it needs to confine itself
+    and import its preloaded modules, none of it from the notebook (so the sandbox can start
+    while the grader reads the notebook). Nothing secret: the learner's code can see it,
     except ``nonce``, which the runner keeps out of the learner's namespace."""
 
     nonce: str
     workdir: str
-    cells: list[Cell]
-    probes: list[ProbeCall]
-    start_probe: int
     policy: Policy
     cell_timeout_s: float
     wall_factor: float
     max_result_bytes: int
     limits: ResourceLimits
     isolation: IsolationPlan
+
+
+@dataclass(frozen=True)
+class ChildWork:
+    """What the runner runs, sent down its work pipe once the grader has read the notebook:
+    the code cells in order, the probes, and ``start_probe``, the first probe to run (after
+    a restart). Nothing secret."""
+
+    cells: list[Cell]
+    probes: list[ProbeCall]
+    start_probe: int
 
 
 # ----------------------------------------------------------------------------

@@ -254,7 +254,8 @@ class Watch:
     """Reads one runner's streams and messages; stops it when a limit passes."""
 
     def __init__(self, proc, read_fd, job: Job, nonce, meter: CpuMeter, deadline: float,
-                 cpu_left: float, run: RawRun, disk: FolderMeter | None = None) -> None:
+                 cpu_left: float, run: RawRun, disk: FolderMeter | None = None,
+                 work: tuple[int, bytes] | None = None) -> None:
         self.proc, self.job, self.meter, self.run = proc, job, meter, run
         self.disk = disk
         self.deadline, self.cpu_left = deadline, cpu_left
@@ -270,6 +271,11 @@ class Watch:
         self.chan = os.fdopen(read_fd, "rb", buffering=0, closefd=False)
         self.sel.register(self.chan, selectors.EVENT_READ, "chan")
         self.open_streams = 3
+        self.work_fd, self.work = -1, memoryview(b"")
+        if work is not None:  # the runner's work, written as its pipe takes it, then closed
+            self.work_fd, self.work = work[0], memoryview(work[1])
+            os.set_blocking(self.work_fd, False)
+            self.sel.register(self.work_fd, selectors.EVENT_WRITE, "work")
         self.rusage = None
         self.stop_status: PhaseStatus | None = None
         self.stop_reason = ""
@@ -323,8 +329,30 @@ class Watch:
         if len(self.buf) > self.max_line and not self.proto.violation:
             self.proto.violation = "it sent more data than the grader accepts"
 
+    def _write_work(self) -> None:
+        """Write what the work pipe takes now; close it when all is written or the runner
+        has gone (its setup failed: the channel says why)."""
+        try:
+            n = os.write(self.work_fd, self.work[:READ_BYTES])
+        except BlockingIOError:
+            return
+        except OSError:
+            n, self.work = 0, memoryview(b"")
+        self.work = self.work[n:]
+        if not self.work:
+            self._close_work()
+
+    def _close_work(self) -> None:
+        if self.work_fd >= 0:
+            self.sel.unregister(self.work_fd)
+            os.close(self.work_fd)
+            self.work_fd = -1
+
     def _read_ready(self, timeout: float) -> None:
         for key, _ in self.sel.select(timeout=timeout):
+            if key.data == "work":
+                self._write_work()
+                continue
             try:
                 data = os.read(key.fileobj.fileno(), READ_BYTES)
             except BlockingIOError:
@@ -376,6 +404,7 @@ class Watch:
                     or time.monotonic() - exited_at > 0.5):
                 self._drain()
                 break
+        self._close_work()
         self.sel.close()
         self.chan.close()
         self.run.stdout, self.run.stderr = self.out.text(), self.err.text()

@@ -127,6 +127,20 @@ def test_the_public_check_reports_a_broken_loop():
     assert ok.ok, ok
 
 
+def test_the_public_check_agrees_with_the_grader_on_a_made_up_history():
+    """The grader's history rule, run here on the model itself: falling numbers that are not
+    the model's validation losses fail the public check as they fail the grade
+    (``tests/grading/test_ex4.py``, "a made-up history")."""
+    from dlbasics.checks import run
+
+    from ..grading.test_ex4 import MISTAKES
+
+    ns = namespace_of(definition_cells(SOLUTIONS / NOTEBOOK, drop=("def ngram_perplexity",),
+                                       change=(MISTAKES["a made-up history"][0],)))
+    outcome = run("ex4.training", ns["train_model"], ns["CharTransformer"])
+    assert not outcome.ok and "is not the trained model's loss" in outcome.message, outcome
+
+
 @pytest.mark.parametrize("garbage", [["x", 1.0, 2.0], [float("nan")] * 3, "low", None, [1.0]])
 def test_untrusted_validation_losses_break_the_rule_without_a_crash(garbage):
     from dlbasics.checks._lm_training import LM_LOOP_RUNS, lm_loop_inputs, lm_loop_rule_problems

@@ -84,6 +84,13 @@ MISTAKES = {
         {"ex4.attention": 2.0}),
     "sampling ignores top-k": (("    if top_k is not None:\n", "    if False:\n"),
                                {"ex4.sampling": 2.0}),
+    # the loop itself is right (the grader's probe model gets the real history), but the
+    # history of the real model is made up: falling numbers, not the model's losses
+    "a made-up history": (("    model.eval()\n    return history\n",
+                           "    model.eval()\n    if hasattr(model, 'tok_emb'):\n"
+                           "        return {'train_loss': [3.0, 2.5], 'val_loss': [3.0, 2.5]}\n"
+                           "    return history\n"),
+                          {"ex4.training": 1.0}),
 }
 
 
@@ -190,12 +197,15 @@ def test_the_grader_language_is_not_the_public_one(ex4, hidden):
 GARBAGE = [
     {},
     {"h1_nomask": "right", "forbidden": "nothing", "full": [[1, 2], [3]], "greedy": None,
-     "ids": {"a": 1}, "history_type": "dict", "train_loss": "low", "first_table": 7, "n_heads": "4",
+     "ids": {"a": 1}, "history_type": "dict", "history": {"train_loss": "low"}, "first_table": 7,
+     "n_heads": "4", "graph_init": "x", "graph_trained": [1.0], "tie": None, "problem": 3,
      "block_size": 10 ** 9, "w.tok_emb.weight": np.zeros((2, 2))},
     {"h1_nomask": np.full((3, 7, 16), np.nan), "h4_causal": np.zeros((1,)),
      "own": np.ones((3, 8, 13)) * 1e300, "greedy_type": "torch.Tensor", "greedy": np.zeros(5),
      "topk_type": "torch.Tensor", "topk": np.full(5000, -1), "step_logits": np.zeros((1, 1)),
-     "history_type": "dict", "train_loss": [3.0, float("nan")], "val_loss": [3.0, 2.0],
+     "history_type": "dict", "history": {"train_loss": [3.0, float("nan")],
+                                         "val_loss": [3.0, 2.0]},
+     "graph_init": float("nan"), "graph_trained": 1.0, "tie": float("inf"),
      "first_table": [[0.5]], "first_val_loss": [1.0, "x"], "block_size": 32, "n_heads": 0,
      "w.pos_emb.weight": np.full((32, 4), np.inf)},
 ]
@@ -212,6 +222,39 @@ def test_score_survives_untrusted_outputs(outputs, ex4):
         assert t.status in ("failed", "error", "timeout")
         assert math.isfinite(t.score) and t.output
         assert t.score <= 0.5 or t.name == "ex4.training"  # garbage earns (almost) nothing
+
+
+def _validation(init=2.6, trained=1.9, tie=0.0) -> ProbeResult:
+    """What the evaluation sandbox computes from the training run's graphs (built here)."""
+    return ProbeResult("validation", "ok", {"graph_init": init, "graph_trained": trained,
+                                            "tie": tie})
+
+
+HISTORY = {"train_loss": [2.5, 2.0, 1.95], "val_loss": [2.4, 2.0, 1.91]}
+
+
+@pytest.mark.parametrize("history, validation, says", [
+    (HISTORY, _validation(), None),
+    ({"train_loss": [2.4, 2.0], "val_loss": [2.3, 1.5]}, _validation(), "is not the trained"),
+    ({"train_loss": [2.4, 2.0], "val_loss": [2.3, 2.5]}, _validation(), "is not the trained"),
+    (HISTORY, _validation(init=1.8), "did not lower"),
+    (HISTORY, _validation(tie=0.5), "is not the model traced"),
+    (HISTORY, ProbeResult("validation", "error", error="the graph failed"), "the graph failed"),
+    (HISTORY, ProbeResult("validation", "ok", {"problem": "block_size is 999"}),
+     "block_size is 999"),
+    ({"train_loss": [2.0], "val_loss": [1.91]}, _validation(), "at least two"),
+    ([1.0, 2.0], _validation(), "should return a dict"),
+])
+def test_the_history_point_is_judged_against_the_losses_the_grader_computed(
+        hidden, history, validation, says):
+    """The history's last validation loss must be the trained model's, and below the untrained
+    model's, both from the evaluation sandbox: falling numbers alone earn nothing."""
+    o = {"history_type": type(history).__name__, "history": history}
+    problem = hidden._history_problem(o, validation)
+    if says is None:
+        assert problem is None
+    else:
+        assert problem is not None and says in problem, problem
 
 
 def test_failed_probes_give_zero_with_their_status(ex4):

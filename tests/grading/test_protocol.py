@@ -14,7 +14,13 @@ import pytest
 from dlbasics_grader.sandbox import protocol
 from dlbasics_grader.sandbox.job import Job, RawRun
 from dlbasics_grader.sandbox.launch import RUNNER
-from dlbasics_grader.sandbox.protocol import ChildJob, Event, PhaseStatus, ProtocolError
+from dlbasics_grader.sandbox.protocol import (
+    ChildJob,
+    ChildWork,
+    Event,
+    PhaseStatus,
+    ProtocolError,
+)
 from dlbasics_grader.sandbox.watch import MessageGate
 from dlbasics_grader.spec import Limits, SandboxPolicy
 
@@ -22,10 +28,6 @@ from dlbasics_grader.spec import Limits, SandboxPolicy
 def _job() -> ChildJob:
     return ChildJob(
         nonce="n" * 32, workdir="/tmp/w",
-        cells=[protocol.Cell(index=0, code="x = 1", skipped="")],
-        probes=[protocol.ProbeCall(name="p", source="def f(ns, i):\n    return {}\n",
-                                   entry="f", timeout_s=1.5, inputs={"a": [1, 2]})],
-        start_probe=0,
         policy=protocol.Policy(forbidden_modules=["torch"], reason="numpy only", preload=[],
                                allow_processes=False),
         cell_timeout_s=2.0, wall_factor=2.0, max_result_bytes=1000,
@@ -42,12 +44,31 @@ def _job() -> ChildJob:
             extra_packages=["dlbasics"]))
 
 
-def _wire() -> dict:
-    return json.loads(json.dumps(protocol.to_wire(_job())))
+def _work() -> ChildWork:
+    return ChildWork(
+        cells=[protocol.Cell(index=0, code="x = 1", skipped="")],
+        probes=[protocol.ProbeCall(name="p", source="def f(ns, i):\n    return {}\n",
+                                   entry="f", timeout_s=1.5, inputs={"a": [1, 2]})],
+        start_probe=0)
 
 
-def test_a_job_survives_the_trip_through_json_unchanged():
+def _wire(value=None) -> dict:
+    return json.loads(json.dumps(protocol.to_wire(value or _job())))
+
+
+def test_a_job_and_its_work_survive_the_trip_through_json_unchanged():
     assert protocol.from_wire(ChildJob, _wire()) == _job()
+    assert protocol.from_wire(ChildWork, _wire(_work())) == _work()
+
+
+def test_the_job_the_sandbox_starts_with_holds_nothing_from_the_notebook():
+    """The sandbox confines itself before the notebook is read: its job has no cells or
+    probes, and they arrive (strictly decoded too) as the work."""
+    assert not {"cells", "probes", "start_probe"} & set(_wire())
+    wire = _wire(_work())
+    wire["cells"][0]["skiped"] = wire["cells"][0].pop("skipped")
+    with pytest.raises(ProtocolError, match="unknown field.*'skiped'"):
+        protocol.from_wire(ChildWork, wire)
 
 
 @pytest.mark.parametrize("field", ["landlock", "seccomp", "never", "hide"])
@@ -71,7 +92,7 @@ def test_a_misspelt_key_is_an_error_naming_both_spellings():
     (("isolation", "uid"), 1.0),             # a float is not an int
     (("limits", "memory_kind"), "rss"),      # not a MemoryKind
     (("cell_timeout_s",), float("nan")),     # not finite
-    (("cells",), {"index": 0}),              # not a list
+    (("isolation", "hide"), {"path": "/"}),  # not a list
 ])
 def test_a_mistyped_value_is_an_error(where, value):
     wire = _wire()
@@ -91,22 +112,50 @@ def test_status_values_are_enums_equal_to_their_text():
                                "traceback": "", "t": 0.1})
 
 
+def _run_runner(tmp_path, job: dict, work: bytes) -> tuple[subprocess.CompletedProcess, list]:
+    """Run the runner on ``job`` (its file) and ``work`` (its work pipe); its messages."""
+    job_file = tmp_path / "job.json"
+    job_file.write_text(json.dumps(job))
+    read_fd, write_fd = os.pipe()
+    work_read, work_write = os.pipe()
+    os.write(work_write, work)
+    os.close(work_write)
+    proc = subprocess.run([sys.executable, str(RUNNER), str(job_file), str(write_fd),
+                           str(work_read)], pass_fds=(write_fd, work_read), cwd=tmp_path,
+                          capture_output=True, timeout=60)
+    os.close(write_fd)
+    os.close(work_read)
+    with os.fdopen(read_fd, "rb") as fh:
+        return proc, [json.loads(line) for line in fh.read().splitlines()]
+
+
 def test_the_runner_refuses_a_job_with_a_misspelt_key_before_running_anything(tmp_path):
     wire = _wire()
     wire["isolation"]["landlok"] = wire["isolation"].pop("landlock")
-    wire["cells"] = [{"index": 0, "code": "open('ran', 'w')", "skipped": ""}]
-    job_file = tmp_path / "job.json"
-    job_file.write_text(json.dumps(wire))
-    read_fd, write_fd = os.pipe()
-    proc = subprocess.run([sys.executable, str(RUNNER), str(job_file), str(write_fd)],
-                          pass_fds=(write_fd,), cwd=tmp_path, capture_output=True, timeout=60)
-    os.close(write_fd)
-    with os.fdopen(read_fd, "rb") as fh:
-        lines = fh.read().splitlines()
+    work = _wire(_work())
+    work["cells"] = [{"index": 0, "code": "open('ran', 'w')", "skipped": ""}]
+    proc, msgs = _run_runner(tmp_path, wire, json.dumps(work).encode())
     assert proc.returncode == 3, proc.stderr
-    msg = json.loads(lines[0])
-    assert msg["ev"] == "fatal" and "'landlok'" in msg["error"] and "'landlock'" in msg["error"]
-    assert len(lines) == 1 and not (tmp_path / "ran").exists()
+    assert msgs[0]["ev"] == "fatal" and "'landlok'" in msgs[0]["error"]
+    assert "'landlock'" in msgs[0]["error"]
+    assert len(msgs) == 1 and not (tmp_path / "ran").exists()
+
+
+@pytest.mark.parametrize("work", [
+    b"{not json",
+    json.dumps({"cells": [{"index": 0, "code": "open('ran', 'w')", "skiped": ""}],
+                "probes": [], "start_probe": 0}).encode(),
+])
+def test_the_runner_refuses_malformed_work_before_running_any_of_it(tmp_path, work):
+    """A work message that is not JSON, or has a misspelt key, stops the runner with a fatal
+    message: no cell runs, and no ``ready`` is sent (the grader would not count it as run)."""
+    wire = _wire()
+    wire["isolation"].update(landlock=False, seccomp=False, user_ns=False)
+    wire["workdir"] = wire["isolation"]["workdir"] = str(tmp_path)
+    proc, msgs = _run_runner(tmp_path, wire, work)
+    assert proc.returncode == 3, proc.stderr
+    assert [m["ev"] for m in msgs] == ["fatal"], msgs
+    assert "malformed work" in msgs[0]["error"] and not (tmp_path / "ran").exists()
 
 
 def _gate() -> tuple[MessageGate, RawRun]:

@@ -203,15 +203,17 @@ def test_a_setup_short_of_a_process_slot_is_tried_again(monkeypatch, fatal, expe
     from dlbasics_grader.sandbox.job import RawRun
 
     calls = []
+    started = object()  # the sandbox started while the notebook was read
 
-    def fake_run_job(job, private, deadline, cpu_left):
-        calls.append(1)
+    def fake_run_job(job, private, deadline, cpu_left, launch=None):
+        calls.append(launch)
         return RawRun(finished=True) if len(calls) == 3 else RawRun(fatal=fatal)
 
     monkeypatch.setattr(engine, "run_job", fake_run_job)
     monkeypatch.setattr(engine.time, "sleep", lambda s: None)
-    raw = engine._run_job(None, [], time.monotonic() + 60, 10.0)
+    raw = engine._run_job(None, [], time.monotonic() + 60, 10.0, started)
     assert len(calls) == expect_calls
+    assert calls[0] is started and not any(calls[1:])  # a retry starts a new sandbox
     assert raw.finished == (expect_calls == 3)
     calls.clear()
     expired = engine._run_job(None, [], time.monotonic() - 1, 10.0)  # past its deadline: no retry

@@ -1,19 +1,23 @@
 """The program that runs one submission inside the sandbox.
 
-Started by :func:`dlbasics_grader.sandbox.launch.run_job` as
-``python runner.py JOB_FILE FD``. It uses the standard library and NumPy only
+Started by :class:`dlbasics_grader.sandbox.launch.Launch` as
+``python runner.py JOB_FILE FD WORK_FD``. It uses the standard library and NumPy only
 and imports nothing from ``dlbasics`` or the grader package: it loads
 :mod:`confine`, :mod:`guards`, the shared ``protocol.py``, ``codec.py`` and
 ``isolation.py`` by path, before it restricts itself. Steps:
 
 1. Read the job and delete its file; decode it strictly as a
    ``protocol.ChildJob`` (a missing or unknown field stops the runner).
-2. Confine itself (:func:`confine.isolate`, then :func:`confine.restrict`).
-3. Install the guards (:func:`guards.install_guards`).
-4. Run the notebook's code cells in one namespace, each under a soft time
+2. Confine itself (:func:`confine.isolate`, then :func:`confine.restrict`) and
+   import the policy's preloaded modules, while the grader is still reading the
+   notebook.
+3. Read the cells and probes from ``WORK_FD`` until the grader closes it, and
+   decode them strictly as a ``protocol.ChildWork``.
+4. Install the guards (:func:`guards.install_guards`).
+5. Run the notebook's code cells in one namespace, each under a soft time
    limit on its CPU time (with a wall-clock backstop), recording errors and
    going on, as Jupyter's "Run All" with errors allowed would.
-5. Run each probe driver and send its outputs back.
+6. Run each probe driver and send its outputs back.
 
 Everything goes back over file descriptor ``FD`` as one JSON object per line,
 each carrying the job's nonce. The learner's code runs in this process, so it
@@ -149,8 +153,8 @@ def _describe_exception(exc, timeout_msg=""):
 
 
 class Runner:
-    def __init__(self, job, channel):
-        self.job = job
+    def __init__(self, job, work, channel):
+        self.job, self.work = job, work
         self.chan = channel
         self.main_pid = os.getpid()
         self.perf = time.perf_counter
@@ -219,7 +223,7 @@ class Runner:
 
     def run_cells(self, ns):
         limit = self.job.cell_timeout_s
-        for k, cell in enumerate(self.job.cells):
+        for k, cell in enumerate(self.work.cells):
             if cell.skipped:
                 self.chan.send(Event.CELL_END, protocol.CellEnd(
                     i=k, status=PhaseStatus.SKIPPED, error=cell.skipped, traceback="", t=0.0))
@@ -261,9 +265,9 @@ class Runner:
 
     def run_probes(self, ns):
         max_bytes = self.job.max_result_bytes
-        start = self.job.start_probe
+        start = self.work.start_probe
         pristine = dict(__builtins__)
-        for j, probe in enumerate(self.job.probes):
+        for j, probe in enumerate(self.work.probes):
             if j < start:
                 continue
             self.chan.send(Event.PROBE_START, protocol.Started(i=j))
@@ -306,9 +310,26 @@ class Runner:
                 outputs=payload))
 
 
+def _read_work(fd):
+    """The JSON the grader writes to ``fd``, read until it closes its end; ``fd`` is closed."""
+    chunks = []
+    try:
+        while True:
+            try:
+                data = os.read(fd, 1 << 20)
+            except InterruptedError:
+                continue
+            if not data:
+                break
+            chunks.append(data)
+    finally:
+        os.close(fd)
+    return json.loads(b"".join(chunks))
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    job_file, fd = argv[0], int(argv[1])
+    job_file, fd, work_fd = argv[0], int(argv[1]), int(argv[2])
     with open(job_file, encoding="utf-8") as fh:
         wire = json.load(fh)
     os.unlink(job_file)  # nothing the learner's code could read it from later
@@ -342,9 +363,14 @@ def main(argv=None):
         _np.ones((256, 256)) @ _np.ones((256, 256))
     except Exception:  # noqa: BLE001
         pass
+    try:
+        work = protocol.from_wire(protocol.ChildWork, _read_work(work_fd), "work")
+    except (OSError, ValueError) as exc:  # ProtocolError and JSON errors are ValueErrors
+        chan.send(Event.FATAL, protocol.Fatal(error=f"the grader sent malformed work: {exc}"))
+        os._exit(3)
     chan.send(Event.READY, protocol.Ready(isolation=report))
     _guards.install_guards(policy)
-    runner = Runner(job, chan)
+    runner = Runner(job, work, chan)
     ns = runner.namespace()
     runner.run_cells(ns)
     chan.send(Event.CELLS_DONE)

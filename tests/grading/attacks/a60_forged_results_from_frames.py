@@ -1,7 +1,7 @@
 """Forge every probe's result with the runner's own channel, found through the stack frames.
 
 The last cell walks up its frames (``inspect.currentframe``, ``sys._getframe``) to the
-runner, whose ``chan.send`` holds the nonce, and reads the job (every probe's inputs) from
+runner, whose ``chan.send`` holds the nonce, and reads its work (every probe's inputs) from
 it. It then sends, as if the probes had run: verdict-shaped outputs (``passed``, ``score``),
 and for the training probe a record of perfectly shuffled batches with the grader's own
 initial weights as "trained" weights, decreasing losses and the matching predictions. Then
@@ -65,7 +65,7 @@ def _forge(name, inputs):
 
 
 if _runner is not None:
-    _send, _job = _runner.chan.send, _runner.job
+    _send, _job = _runner.chan.send, getattr(_runner, "work", _runner.job)
     _send(_proto.Event.CELL_END, _proto.CellEnd(i=len(_job.cells) - 1,
                                                 status=_proto.PhaseStatus.OK, error="",
                                                 traceback="", t=0.0))
