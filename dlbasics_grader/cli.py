@@ -113,8 +113,19 @@ def _cmd_grade(args: argparse.Namespace) -> None:
 
 
 def _grade(args: argparse.Namespace) -> None:
+    from dlbasics_grader.sandbox.spawn import RunnerProcess
+
+    # the runner starts Python and imports NumPy while the grader imports the rest of itself
+    process = RunnerProcess() if args.submission.is_file() else None
+    try:
+        _grade_one(args, process)
+    finally:
+        if process is not None:
+            process.close()
+
+
+def _grade_one(args: argparse.Namespace, process) -> None:
     from dlbasics_grader import engine, report
-    from dlbasics_grader.batch import choose_notebook, write_results
 
     if args.github and not args.results:
         raise GradeExit(ExitStatus.USAGE, "--github needs --results FILE")
@@ -122,6 +133,8 @@ def _grade(args: argparse.Namespace) -> None:
     sub = args.submission
     if not sub.exists():
         if args.results:  # every submission gets a results file, even a missing one
+            from dlbasics_grader.batch import write_results
+
             write_results(args.results, engine.grade(exercise, sub, private_paths=[tests_dir]),
                           args.gradescope)
         raise GradeExit(ExitStatus.USAGE, f"{sub}: no such file or folder")
@@ -132,6 +145,8 @@ def _grade(args: argparse.Namespace) -> None:
     _isolation_gate(tests_dir, args.allow_unisolated, args.results)
     note = ""
     if sub.is_dir():
+        from dlbasics_grader.batch import choose_notebook
+
         pick, others = choose_notebook(sub, exercise.notebook)
         if pick is None:
             note = f"No notebook (.ipynb) was submitted; expected {exercise.notebook}."
@@ -145,7 +160,8 @@ def _grade(args: argparse.Namespace) -> None:
                          + ", ".join(str(o.relative_to(sub)) for o in others) + ".")
             sub = pick
     rep = engine.grade(exercise, sub, private_paths=[tests_dir],
-                       allow_unisolated=args.allow_unisolated)
+                       allow_unisolated=args.allow_unisolated,
+                       process=process if sub == args.submission else None)
     if args.quiet:
         print(f"{rep.score:g}/{rep.max_score:g} {terminal_safe(sub)}")
     else:  # the note is the grader's own line: printed without the learner-output mark
@@ -153,6 +169,8 @@ def _grade(args: argparse.Namespace) -> None:
     if note:
         rep.output = f"{note}\n{rep.output}"
     if args.results:
+        from dlbasics_grader.batch import write_results
+
         write_results(args.results, rep, args.gradescope)
         if not args.quiet:
             print(f"  results: {args.results} (and {Path(args.results).with_suffix('.md')})")

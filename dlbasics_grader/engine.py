@@ -20,7 +20,6 @@ import time
 import traceback
 import types
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,8 +27,6 @@ from typing import Any
 import numpy as np
 
 from dlbasics_grader import codec
-from dlbasics_grader.notebook import NotebookError
-from dlbasics_grader.reading import read_submission
 from dlbasics_grader.sandbox import (
     WALL_FACTOR,
     Assessment,
@@ -37,6 +34,7 @@ from dlbasics_grader.sandbox import (
     Launch,
     Phase,
     PhaseStatus,
+    RunnerProcess,
     RunRecord,
     SandboxUnavailable,
     assess,
@@ -489,6 +487,7 @@ def grade(
     seed: int | None = None,
     time_scale: float = 1.0,
     allow_unisolated: bool = False,
+    process: RunnerProcess | None = None,
 ) -> GradeReport:
     """Grade the notebook at ``path``; never raises for anything the file does.
 
@@ -498,7 +497,9 @@ def grade(
     (cell, probe, total, CPU); tests use it to make timeouts cheap. Unless
     ``allow_unisolated``, a host where nothing keeps ``private_paths`` from the
     submission makes every part an error that says so (see
-    :func:`dlbasics_grader.sandbox.assess`).
+    :func:`dlbasics_grader.sandbox.assess`). ``process``: a runner started earlier
+    (:class:`~dlbasics_grader.sandbox.spawn.RunnerProcess`) for the first sandbox to take
+    over; it is closed in every case.
     """
     t0 = time.monotonic()
     path = Path(path)
@@ -506,12 +507,15 @@ def grade(
     submission = Submission(path=path, seed=seed)
     try:
         return _grade(exercise, path, submission, t0, private_paths, time_scale,
-                      allow_unisolated)
+                      allow_unisolated, process)
     except Exception as exc:  # noqa: BLE001 - one submission's failure is its own result
         return _report(exercise, submission, t0, _all_parts(
             exercise, "error", "The grader failed on this notebook; tell your instructor."),
             grader_error=f"grader error: {type(exc).__name__}: {clean_text(exc, 2000)}\n"
             + clean_text(traceback.format_exc(), 20_000))
+    finally:
+        if process is not None:
+            process.close()
 
 
 def _report(exercise: Exercise, submission: Submission, t0: float, tests: list[TestResult],
@@ -531,6 +535,9 @@ def _read(exercise: Exercise, path: Path, submission: Submission) -> tuple[list 
     """The notebook's cells (and its static scan into ``submission``), read in a bounded child
     process (:mod:`dlbasics_grader.reading`); or None and why the file is not a notebook the
     grader can read."""
+    from dlbasics_grader.notebook import NotebookError  # after the sandbox has started
+    from dlbasics_grader.reading import read_submission
+
     try:
         if path.is_symlink() or path.parent.is_symlink():
             raise NotebookError("it is a symbolic link (or in a linked folder); the grader "
@@ -551,7 +558,7 @@ def _read(exercise: Exercise, path: Path, submission: Submission) -> tuple[list 
 
 def _grade(exercise: Exercise, path: Path, submission: Submission, t0: float,
            private_paths: Sequence[str | os.PathLike], time_scale: float,
-           allow_unisolated: bool) -> GradeReport:
+           allow_unisolated: bool, process: RunnerProcess | None) -> GradeReport:
     given = [Path(p) for p in private_paths]
     private = [*given, path.resolve().parent, Path.cwd()]
     secrets_ = [*given, *(s for g in given for s in secret_paths(g)[1:])]
@@ -562,22 +569,20 @@ def _grade(exercise: Exercise, path: Path, submission: Submission, t0: float,
             "it cannot be isolated; tell your instructor."),
             grader_error=f"refused: {assessment.refusal}")
 
-    # 1. read the notebook (as data, in a bounded child process) while the sandbox starts
-    #    and confines itself
-    with ThreadPoolExecutor(1, thread_name_prefix="dlbasics-read") as pool:
-        reading = pool.submit(_read, exercise, path, submission)
-        try:
-            launch = Launch(exercise.policy, scaled_limits(exercise.limits, time_scale), private)
-        except SandboxUnavailable as exc:
-            reading.result()
-            return _report(exercise, submission, t0, _all_parts(
-                exercise, "error", "The grader could not start its sandbox; tell your "
-                "instructor."), grader_error=str(exc))
-        try:
-            cells, unreadable = reading.result()
-        except BaseException:
-            launch.close()
-            raise
+    # 1. start the sandbox, then read the notebook (as data, in a bounded child process)
+    #    while the sandbox confines itself and imports its preloaded modules
+    try:
+        launch = Launch(exercise.policy, scaled_limits(exercise.limits, time_scale), private,
+                        process)
+    except SandboxUnavailable as exc:
+        return _report(exercise, submission, t0, _all_parts(
+            exercise, "error", "The grader could not start its sandbox; tell your "
+            "instructor."), grader_error=str(exc))
+    try:
+        cells, unreadable = _read(exercise, path, submission)
+    except BaseException:
+        launch.close()
+        raise
     try:
         # 2. a notebook the grader cannot read earns nothing
         if cells is None:

@@ -8,10 +8,12 @@ The host half, one job per module:
 * :mod:`.cgroup` -- a cgroup per sandbox (root): CPU share, memory, tasks;
 * :mod:`.processes` -- finding, metering and killing the sandbox's processes;
 * :mod:`.watch` -- the watch loop: output, messages, time limits;
+* :mod:`.spawn` -- :class:`RunnerProcess`: the runner's process, started before its
+  job is prepared;
 * :mod:`.launch` -- :class:`Launch` (a sandbox started before its work is known,
   confining itself while the grader reads the notebook) and :func:`run_job`, which put
   them together;
-* :mod:`.assess` -- what isolation the host gives, and when to refuse.
+* :mod:`.assessment` -- what isolation the host gives, and when to refuse.
 
 :mod:`.protocol` is the typed contract both halves share. The child half,
 :mod:`.child`, runs inside the sandbox: the runner confines itself and then
@@ -31,18 +33,27 @@ The isolation comes from what the host offers (:func:`dlbasics_grader.isolation.
   network and IPC namespaces, and resource limits.
 """
 
-from dlbasics_grader.sandbox.assess import Assessment, assess
-from dlbasics_grader.sandbox.job import (
-    Job,
-    Phase,
-    RawRun,
-    RunRecord,
-    SandboxUnavailable,
-    scaled_limits,
-)
-from dlbasics_grader.sandbox.launch import Launch, run_job
-from dlbasics_grader.sandbox.protocol import PhaseStatus
-from dlbasics_grader.sandbox.watch import WALL_FACTOR
+import importlib
 
-__all__ = ["WALL_FACTOR", "Assessment", "Job", "Launch", "Phase", "PhaseStatus", "RawRun",
-           "RunRecord", "SandboxUnavailable", "assess", "run_job", "scaled_limits"]
+_EXPORTS = {
+    "Assessment": "assessment", "assess": "assessment",
+    "Job": "job", "Phase": "job", "RawRun": "job", "RunRecord": "job",
+    "SandboxUnavailable": "job", "scaled_limits": "job",
+    "Launch": "launch", "run_job": "launch",
+    "PhaseStatus": "protocol",
+    "RunnerProcess": "spawn",
+    "WALL_FACTOR": "watch",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    """The names above, each imported from its module when first used: ``dlbasics-grade
+    grade`` starts the runner (:mod:`.spawn`, standard library only) before it imports the
+    rest."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value

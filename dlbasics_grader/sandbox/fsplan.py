@@ -12,15 +12,19 @@ Landlock's refusals.
 from __future__ import annotations
 
 import csv
-import importlib.metadata
+import hashlib
+import json
 import os
 import site
 import stat
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dlbasics
+
+if TYPE_CHECKING:  # imported where needed: reading the metadata is rare (it is cached)
+    import importlib.metadata
 
 GRADER_PACKAGE = Path(__file__).resolve().parents[1]
 WORLD_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
@@ -179,13 +183,30 @@ def _provided_modules(dist: importlib.metadata.Distribution) -> set[str]:
             if top not in ("..", "__pycache__") and not top.endswith((".dist-info", ".data"))}
 
 
-def excluded_entries(forbidden: tuple[str, ...]) -> list[str]:
-    """Top-level site-packages entries of the distributions that provide ``forbidden``."""
+def excluded_entries(forbidden: tuple[str, ...], cache_dir: Path | None = None) -> list[str]:
+    """Top-level site-packages entries of the distributions that provide ``forbidden``.
+
+    Reading every distribution's metadata takes tens of milliseconds, so the answer is kept
+    for the process and, with ``cache_dir`` (a folder only the grader's user can write),
+    in a file named for what it depends on: the forbidden names, the Python version and
+    each ``sys.path`` folder with its modification time (installing or removing a
+    distribution changes its folder's)."""
     key = tuple(sorted({m.split(".")[0] for m in forbidden}))
     if key in EXCLUDE_CACHE:
         return EXCLUDE_CACHE[key]
+    stored = _cache_file(key, cache_dir) if cache_dir is not None else None
+    if stored is not None:
+        try:
+            found = json.loads(stored.read_text(encoding="utf-8"))
+            if isinstance(found, list) and all(isinstance(e, str) for e in found):
+                EXCLUDE_CACHE[key] = found
+                return found
+        except (OSError, ValueError):
+            pass
     out = set(key) | {"dlbasics_grader"}
     try:
+        import importlib.metadata
+
         dists = list(importlib.metadata.distributions())
     except Exception:  # noqa: BLE001 - broken metadata: fall back to the names
         dists = []
@@ -202,4 +223,33 @@ def excluded_entries(forbidden: tuple[str, ...]) -> list[str]:
         out.update(top for top in tops if top and top != ".."
                    and not (top.endswith(".dist-info") and name == "dlbasics"))
     EXCLUDE_CACHE[key] = sorted(out)
+    if stored is not None:
+        _write_private(stored, json.dumps(EXCLUDE_CACHE[key]))
     return EXCLUDE_CACHE[key]
+
+
+def _cache_file(key: tuple[str, ...], cache_dir: Path) -> Path | None:
+    """Where :func:`excluded_entries` keeps its answer for ``key`` and the installation as it
+    is now; None if the folders of ``sys.path`` cannot be read."""
+    try:
+        state = [key, sys.version, sys.prefix]
+        for entry in sys.path:
+            folder = os.path.realpath(entry or ".")
+            state.append([folder, os.stat(folder).st_mtime_ns if os.path.isdir(folder) else 0])
+    except OSError:
+        return None
+    digest = hashlib.sha256(json.dumps(state).encode("utf-8", "surrogatepass")).hexdigest()
+    return cache_dir / f"excluded-{digest[:32]}.json"
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` readable by its owner only, atomically; nothing on error."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except OSError:
+        pass

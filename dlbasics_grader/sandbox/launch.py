@@ -39,10 +39,10 @@ from dlbasics_grader.sandbox.fsplan import (
 from dlbasics_grader.sandbox.job import Job, RawRun, SandboxUnavailable
 from dlbasics_grader.sandbox.processes import CpuMeter, count_tasks_of, kill_all
 from dlbasics_grader.sandbox.protocol import PhaseStatus
+from dlbasics_grader.sandbox.spawn import RunnerProcess
 from dlbasics_grader.sandbox.watch import WALL_FACTOR, FolderMeter, Watch
 from dlbasics_grader.spec import Limits, SandboxPolicy
 
-RUNNER = Path(__file__).resolve().parent / "child" / "runner.py"
 SANDBOX_UIDS = range(61000, 61500)
 ROOT_BASE = Path("/run/dlbasics-grade")
 CGROUP_NAME = "dlbasics-grade"
@@ -113,34 +113,6 @@ def matplotlib_font_cache() -> str | None:
 
 
 
-def _clean_env(workdir: Path, token: str) -> dict[str, str]:
-    """The sandbox's whole environment: nothing from the grader's, nothing secret.
-
-    ``PYTHONHASHSEED`` is fixed (not derived from the grading seed, which must
-    stay in the grader)."""
-    return {
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "HOME": str(workdir),
-        "TMPDIR": str(workdir / "tmp"),
-        "LANG": "C.UTF-8",
-        "LC_ALL": "C.UTF-8",
-        "OMP_NUM_THREADS": "1",
-        "OPENBLAS_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-        "NUMEXPR_NUM_THREADS": "1",
-        "TORCH_NUM_THREADS": "1",
-        "PYTHONHASHSEED": "0",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "PYTHONNOUSERSITE": "1",
-        "PYTHONSAFEPATH": "1",
-        "PYTHONUNBUFFERED": "0",
-        "MPLBACKEND": "Agg",
-        "MPLCONFIGDIR": str(workdir / ".matplotlib"),
-        "DLBASICS_SANDBOX": "1",
-        "DLBASICS_SANDBOX_TOKEN": token,
-    }
-
-
 SHARED_TMPFS = Path("/dev/shm")
 
 
@@ -166,18 +138,6 @@ def _job_folder(as_root: bool, contained: bool) -> Path:
     return jobdir
 
 
-CHANNEL_PIPE_BYTES = 1 << 20
-
-
-def _widen_pipe(fd: int) -> None:
-    """Give the message pipe 1 MiB (the unprivileged maximum by default) instead of 64 KiB, so a
-    large result crosses in a few reads instead of one grader wake-up per 64 KiB."""
-    try:
-        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, CHANNEL_PIPE_BYTES)
-    except (OSError, AttributeError):
-        pass  # a smaller pipe is only slower
-
-
 def _is_tmpfs(path: Path) -> bool:
     """Whether ``path`` is the mount point of a tmpfs (which has a size limit)."""
     try:
@@ -189,35 +149,46 @@ def _is_tmpfs(path: Path) -> bool:
 
 
 class Launch:
-    """One sandbox process, started before its work is known.
+    """One sandbox, started before its work is known.
 
-    :meth:`__init__` writes the :class:`~dlbasics_grader.sandbox.protocol.ChildJob` and
-    starts the runner, which confines itself and imports the policy's preloaded modules
-    while the grader reads the notebook; :meth:`run` sends it the cells and probes (a
+    :meth:`__init__` starts the runner's process (or takes over ``process``, one started
+    even earlier: :class:`~dlbasics_grader.sandbox.spawn.RunnerProcess`), prepares the
+    :class:`~dlbasics_grader.sandbox.protocol.ChildJob` while that process starts Python,
+    and sends it; the runner confines itself and imports the policy's preloaded modules
+    while the grader reads the notebook. :meth:`run` sends it the cells and probes (a
     :class:`~dlbasics_grader.sandbox.protocol.ChildWork`), watches it to the end and
     cleans up; :meth:`close` cleans up a launch that is not needed after all. Either
     way, every process it started is killed and its folder removed.
     """
 
-    def __init__(self, policy: SandboxPolicy, limits: Limits,
-                 private_paths: list[Path]) -> None:
-        host = isolation.host_support()
+    def __init__(self, policy: SandboxPolicy, limits: Limits, private_paths: list[Path],
+                 process: RunnerProcess | None = None) -> None:
         self.policy, self.limits = policy, limits
-        as_root = os.geteuid() == 0
-        self.contained = host["mount_ns"] or host["user_ns"]
-        self.lease = _UidLease() if host["root"] else None
-        self.token, self.nonce = secrets.token_hex(16), secrets.token_hex(16)
-        self.proc: subprocess.Popen | None = None
+        self.lease: _UidLease | None = None
         self.cgroup: Cgroup | None = None
-        self.read_fd = self.work_fd = -1
-        self.t_start = time.monotonic()
         self.jobdir: Path | None = None
+        self.process: RunnerProcess | None = process
         try:
-            self.jobdir = _job_folder(as_root, self.contained)
+            if process is None:  # first, so that Python starts while the job is prepared
+                self.process = RunnerProcess()
+            host = isolation.host_support()
+            self.contained = host["mount_ns"] or host["user_ns"]
+            self.lease = _UidLease() if host["root"] else None
+            self.nonce = secrets.token_hex(16)
+            self.jobdir = _job_folder(os.geteuid() == 0, self.contained)
             self._start(host, private_paths)
         except BaseException:
             self.close()
             raise
+
+    @property
+    def proc(self) -> subprocess.Popen | None:
+        return self.process.proc if self.process is not None else None
+
+    @property
+    def token(self) -> str:
+        assert self.process is not None
+        return self.process.token
 
     def _start(self, host: dict, private_paths: list[Path]) -> None:
         limits, policy = self.limits, self.policy
@@ -263,31 +234,14 @@ class Launch:
                 cgroup=[str(p) for p in cgroup.paths.values()] if cgroup else [],
                 cgroup_summary=cgroup.summary if cgroup else "",
                 never=never_readable(private_paths),
-                exclude_entries=excluded_entries(forbidden) if forbidden else [
+                exclude_entries=excluded_entries(
+                    forbidden, ROOT_BASE / "cache" if os.geteuid() == 0 else None) if forbidden else [
                     "dlbasics_grader"],
                 extra_packages=[] if any(m.split(".")[0] == "dlbasics" for m in forbidden)
                 else ["dlbasics"],
             ),
         )
-        job_file = self.jobdir / "job.json"
-        fd = os.open(job_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(protocol.to_wire(child), fh)
-        self.read_fd, write_fd = os.pipe()
-        work_read, self.work_fd = os.pipe()
-        _widen_pipe(self.read_fd)
-        _widen_pipe(self.work_fd)
-        try:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-X", "faulthandler", str(RUNNER), str(job_file),
-                 str(write_fd), str(work_read)],
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                pass_fds=(write_fd, work_read), cwd=str(self.jobdir),
-                env=_clean_env(workdir, self.token), start_new_session=True, close_fds=True,
-            )
-        finally:
-            os.close(write_fd)
-            os.close(work_read)
+        self.process.send_job(json.dumps(protocol.to_wire(child)).encode("utf-8"))
         self.meter = CpuMeter(self.proc.pid, cgroup)
 
     def run(self, job: Job, deadline: float, cpu_left: float) -> RawRun:
@@ -299,14 +253,17 @@ class Launch:
             raise ValueError("the job's policy or limits differ from the ones this sandbox "
                              "was started with")
         run = RawRun()
+        process = self.process
+        if process is None or process.proc is None:
+            raise ValueError("this sandbox was closed")
         try:
             work = protocol.ChildWork(cells=job.cells, probes=job.probes,
                                       start_probe=job.start_probe)
             data = json.dumps(protocol.to_wire(work)).encode("utf-8", "surrogatepass")
             disk = None if self.contained else FolderMeter(self.workdir,
                                                            self.work_mb * 1024 * 1024)
-            work_fd, self.work_fd = self.work_fd, -1  # the watch writes and closes it
-            Watch(self.proc, self.read_fd, job, self.nonce, self.meter, deadline, cpu_left,
+            work_fd, process.work_fd = process.work_fd, -1  # the watch writes and closes it
+            Watch(process.proc, process.read_fd, job, self.nonce, self.meter, deadline, cpu_left,
                   run, disk, work=(work_fd, data)).loop()
             run.cpu_s = self.meter.read()
             if self.cgroup is not None and run.stop_status == PhaseStatus.CRASHED \
@@ -314,40 +271,27 @@ class Launch:
                 run.stop_status = PhaseStatus.OUT_OF_MEMORY
                 run.stop_reason = "the notebook's processes used more memory than allowed"
         finally:
+            t_start = process.t_start
             self.close()
-            run.wall_s = time.monotonic() - self.t_start
+            run.wall_s = time.monotonic() - t_start
         return run
 
     def close(self) -> None:
         """Kill every process this launch started and remove its folder (idempotent)."""
-        proc = self.proc
-        if proc is not None or self.lease is not None or self.cgroup is not None:
-            kill_all(proc.pid if proc is not None else None,
-                     self.lease.uid if self.lease else None, self.token, self.cgroup)
-        if proc is not None:
-            for stream in (proc.stdout, proc.stderr):
-                if stream:
-                    stream.close()
-            if proc.returncode is None:
-                try:
-                    proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    pass
-        for name in ("read_fd", "work_fd"):
-            fd_ = getattr(self, name)
-            if fd_ >= 0:
-                try:
-                    os.close(fd_)
-                except OSError:
-                    pass
-                setattr(self, name, -1)
+        process = self.process
+        pid = process.pid if process is not None else None
+        if pid is not None or self.lease is not None or self.cgroup is not None:
+            kill_all(pid, self.lease.uid if self.lease else None,
+                     process.token if process is not None else "", self.cgroup)
+        if process is not None:
+            process.close()
         if self.jobdir is not None:
             shutil.rmtree(self.jobdir, ignore_errors=True)
             self.jobdir = None
         if self.lease:
             self.lease.release()
             self.lease = None
-        self.proc = self.cgroup = None
+        self.cgroup = None
 
 
 def wire_policy(policy: SandboxPolicy) -> protocol.Policy:

@@ -64,7 +64,8 @@ def session_of(pid: int) -> int:
 
 def kill_all(pgid: int | None, uid: int | None, token: str, cgroup: Cgroup | None) -> None:
     """SIGKILL every process of the sandbox: its cgroup, its session (the
-    sandbox cannot leave it: seccomp), its uid (root), or its token."""
+    sandbox cannot leave it: seccomp), its uid (root), or its token (an empty ``token``
+    marks nothing)."""
     if pgid:
         try:
             os.killpg(pgid, signal.SIGKILL)
@@ -73,14 +74,14 @@ def kill_all(pgid: int | None, uid: int | None, token: str, cgroup: Cgroup | Non
     if cgroup is not None:
         cgroup.remove()
     me = os.getpid()
-    tok = f"DLBASICS_SANDBOX_TOKEN={token}".encode()
+    tok = f"DLBASICS_SANDBOX_TOKEN={token}\0".encode() if token else b""
 
     def ours(p: int) -> bool:
         if p == me or state_of(p) in "ZX":  # dead, waiting to be reaped
             return False
         if uid is not None:
             return uid_of(p) == uid
-        return (pgid is not None and session_of(p) == pgid) or has_token(p, tok)
+        return (pgid is not None and session_of(p) == pgid) or bool(tok and has_token(p, tok))
 
     kill_until_gone(lambda: pids_where(ours), rounds=50)
 

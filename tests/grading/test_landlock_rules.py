@@ -105,3 +105,54 @@ def test_the_entries_excluded_for_a_forbidden_package_are_its_distributions_file
     tops = {f.parts[0] for f in dist.files if f.parts and f.parts[0] != ".."}
     assert tops <= entries and {"torch", "dlbasics_grader"} <= entries
     assert not entries & {"numpy", "dlbasics", "matplotlib"}
+
+
+def test_a_link_inside_a_split_folder_is_judged_by_where_it_leads(tmp_path, monkeypatch):
+    """Entries of a split folder are opened by their own path only when they are not links:
+    a link to a hole (``/usr/share/peek -> secret``) opens nothing, a link to an allowed
+    folder opens where it leads."""
+    system = tmp_path / "usr"
+    for d in (system / "share" / "secret", system / "bin", tmp_path / "elsewhere"):
+        d.mkdir(parents=True)
+        (d / "f").write_text("x")
+    (system / "share" / "peek").symlink_to(system / "share" / "secret")
+    (system / "tools").symlink_to(tmp_path / "elsewhere")
+    read, _, _, _ = _rules(monkeypatch, [], [system / "share" / "secret"],
+                           system=(str(system),))
+    assert not _covered(system / "share" / "secret" / "f", read)
+    assert str(system / "share" / "peek") not in read
+    assert str(tmp_path / "elsewhere") in read and str(system / "tools") not in read
+    assert _covered(system / "bin" / "f", read)
+
+
+def test_the_excluded_entries_are_kept_in_a_private_file_named_for_the_installation(
+        tmp_path, monkeypatch):
+    """The answer is written once (owner-only), read back instead of the metadata, and not
+    used once a folder of ``sys.path`` has changed (a distribution installed or removed)."""
+    import importlib.metadata
+
+    from dlbasics_grader.sandbox import fsplan
+
+    cache = tmp_path / "cache"
+    extra = tmp_path / "site"
+    extra.mkdir()
+    monkeypatch.setattr(sys, "path", [*sys.path, str(extra)])
+    fsplan.EXCLUDE_CACHE.clear()
+    first = fsplan.excluded_entries(("torch",), cache)
+    (stored,) = cache.iterdir()
+    assert stored.stat().st_mode & 0o777 == 0o600 and "torch" in first
+
+    def no_metadata():
+        raise AssertionError("the metadata was read again")
+
+    fsplan.EXCLUDE_CACHE.clear()
+    monkeypatch.setattr(importlib.metadata, "distributions", no_metadata)
+    assert fsplan.excluded_entries(("torch",), cache) == first
+
+    (extra / "new_package-1.0.dist-info").mkdir()  # the folder changes: a new key
+    os.utime(extra, ns=(0, stored.stat().st_mtime_ns + 10**9))
+    fsplan.EXCLUDE_CACHE.clear()
+    monkeypatch.setattr(importlib.metadata, "distributions", lambda: [])
+    assert fsplan.excluded_entries(("torch",), cache) == ["dlbasics_grader", "torch"]
+    assert len(list(cache.iterdir())) == 2
+    fsplan.EXCLUDE_CACHE.clear()

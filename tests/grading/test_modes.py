@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from dlbasics_grader.engine import secret_paths
-from dlbasics_grader.sandbox.assess import readable_by_others
+from dlbasics_grader.sandbox.assessment import readable_by_others
 
 from ..helpers import HIDDEN, REPO, SOLUTIONS, write_notebook
 from .modes import MODES, course_copy, run_grader, unavailable

@@ -13,7 +13,6 @@ import pytest
 
 from dlbasics_grader.sandbox import protocol
 from dlbasics_grader.sandbox.job import Job, RawRun
-from dlbasics_grader.sandbox.launch import RUNNER
 from dlbasics_grader.sandbox.protocol import (
     ChildJob,
     ChildWork,
@@ -21,6 +20,7 @@ from dlbasics_grader.sandbox.protocol import (
     PhaseStatus,
     ProtocolError,
 )
+from dlbasics_grader.sandbox.spawn import RUNNER
 from dlbasics_grader.sandbox.watch import MessageGate
 from dlbasics_grader.spec import Limits, SandboxPolicy
 
@@ -112,19 +112,23 @@ def test_status_values_are_enums_equal_to_their_text():
                                "traceback": "", "t": 0.1})
 
 
-def _run_runner(tmp_path, job: dict, work: bytes) -> tuple[subprocess.CompletedProcess, list]:
-    """Run the runner on ``job`` (its file) and ``work`` (its work pipe); its messages."""
-    job_file = tmp_path / "job.json"
-    job_file.write_text(json.dumps(job))
+def _run_runner(tmp_path, job: dict | bytes, work: bytes
+                ) -> tuple[subprocess.CompletedProcess, list]:
+    """Run the runner on ``job`` and ``work`` (written to its job and work pipes, as
+    :class:`~dlbasics_grader.sandbox.spawn.RunnerProcess` and the launch do); its messages."""
+    fds = []
+    for data in (job if isinstance(job, bytes) else json.dumps(job).encode(), work):
+        read_end, write_end = os.pipe()
+        os.write(write_end, data)
+        os.close(write_end)
+        fds.append(read_end)
+    job_read, work_read = fds
     read_fd, write_fd = os.pipe()
-    work_read, work_write = os.pipe()
-    os.write(work_write, work)
-    os.close(work_write)
-    proc = subprocess.run([sys.executable, str(RUNNER), str(job_file), str(write_fd),
-                           str(work_read)], pass_fds=(write_fd, work_read), cwd=tmp_path,
-                          capture_output=True, timeout=60)
-    os.close(write_fd)
-    os.close(work_read)
+    proc = subprocess.run([sys.executable, str(RUNNER), str(job_read), str(write_fd),
+                           str(work_read)], pass_fds=(job_read, write_fd, work_read),
+                          cwd=tmp_path, capture_output=True, timeout=60)
+    for fd in (job_read, write_fd, work_read):
+        os.close(fd)
     with os.fdopen(read_fd, "rb") as fh:
         return proc, [json.loads(line) for line in fh.read().splitlines()]
 
@@ -156,6 +160,69 @@ def test_the_runner_refuses_malformed_work_before_running_any_of_it(tmp_path, wo
     assert proc.returncode == 3, proc.stderr
     assert [m["ev"] for m in msgs] == ["fatal"], msgs
     assert "malformed work" in msgs[0]["error"] and not (tmp_path / "ran").exists()
+
+
+def test_the_runner_refuses_a_job_cut_short_before_running_anything(tmp_path):
+    """A grader that dies while it writes the job leaves half a JSON object: the runner stops
+    with a fatal message and runs no cell."""
+    wire = json.dumps(_wire()).encode()
+    work = _wire(_work())
+    work["cells"] = [{"index": 0, "code": "open('ran', 'w')", "skipped": ""}]
+    proc, msgs = _run_runner(tmp_path, wire[: len(wire) // 2], json.dumps(work).encode())
+    assert proc.returncode == 3, proc.stderr
+    assert [m["ev"] for m in msgs] == ["fatal"] and "malformed job" in msgs[0]["error"]
+    assert not (tmp_path / "ran").exists()
+
+
+def test_the_runner_points_home_and_temporary_folders_into_its_working_folder(tmp_path):
+    """The process starts before its job names the working folder; the learner's code sees
+    ``HOME``, ``TMPDIR``, ``MPLCONFIGDIR`` and :func:`tempfile.gettempdir` inside it."""
+    wire = _wire()
+    wire["isolation"].update(landlock=False, seccomp=False, user_ns=False)
+    wire["workdir"] = wire["isolation"]["workdir"] = str(tmp_path)
+    (tmp_path / "tmp").mkdir()
+    work = _wire(_work())
+    work["probes"] = []
+    work["cells"] = [{"index": 0, "skipped": "", "code": (
+        "import json, os, tempfile\n"
+        "json.dump([os.environ['HOME'], os.environ['TMPDIR'], os.environ['MPLCONFIGDIR'], "
+        "tempfile.gettempdir()], open('seen.json', 'w'))")}]
+    proc, msgs = _run_runner(tmp_path, wire, json.dumps(work).encode())
+    assert proc.returncode == 0, (proc.stderr, msgs)
+    home, tmp, mpl, gettemp = json.loads((tmp_path / "seen.json").read_text())
+    assert home == str(tmp_path) and tmp == gettemp == str(tmp_path / "tmp")
+    assert mpl == str(tmp_path / ".matplotlib")
+
+
+def test_a_runner_started_early_and_never_used_is_killed_and_reaped():
+    from dlbasics_grader.sandbox.spawn import RunnerProcess
+
+    process = RunnerProcess()
+    pid = process.pid
+    assert pid is not None and process.proc.poll() is None
+    process.close()
+    process.close()  # idempotent
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # already reaped: not a zombie left behind
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+def test_an_empty_token_marks_no_process_as_the_sandbox_s():
+    """``kill_all`` finds a sandbox's processes by its token too; a launch without one must
+    not take every process carrying some sandbox token for its own."""
+    from dlbasics_grader.sandbox.processes import kill_all
+
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"],
+                             env={"DLBASICS_SANDBOX_TOKEN": "a" * 32})
+    try:
+        kill_all(None, None, "", None)
+        assert other.poll() is None
+        kill_all(None, None, "a" * 32, None)
+        assert other.wait(timeout=10) == -9
+    finally:
+        other.kill()
+        other.wait()
 
 
 def _gate() -> tuple[MessageGate, RawRun]:

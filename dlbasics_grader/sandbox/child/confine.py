@@ -427,9 +427,21 @@ def _fs_rules(iso, report):
                 holes.add(os.path.realpath(os.path.join(d, name)))
     read, list_only, split = [], [], []
 
-    def allow(path, into, depth=0):
-        real = os.path.realpath(path)
-        if not os.path.exists(real) or real in holes:
+    def children(folder):
+        """``(path, real)`` of each entry of the real folder ``folder``: ``real`` is the path
+        itself unless the entry is a symbolic link (then None: resolve it)."""
+        try:
+            with os.scandir(folder) as entries:
+                return [(e.path, None if e.is_symlink() else e.path) for e in entries]
+        except OSError:
+            return []
+
+    def allow(path, into, depth=0, real=None):
+        if real is None:  # a path that may hold links: resolve it (hundreds of entries do not)
+            real = os.path.realpath(path)
+            if not os.path.exists(real):
+                return
+        if real in holes:
             return
         inside = [h for h in holes if _under(h, real)]
         if not inside:
@@ -439,20 +451,16 @@ def _fs_rules(iso, report):
             return
         split.append(real)  # holds a hole: list it, open its children one by one
         list_only.append(real)
-        try:
-            names = os.listdir(real)
-        except OSError:
-            return
-        for name in names:
-            allow(os.path.join(real, name), into, depth + 1)
+        for child, child_real in children(real):
+            allow(child, into, depth + 1, child_real)
 
     for p in (*_SYSTEM_READ, *_PROC_READ):
         allow(p, read)
     for d in sorted(stdlib):
         list_only.append(d)
-        for name in os.listdir(d):
-            if name not in _SITE_NAMES:
-                allow(os.path.join(d, name), read)
+        for child, child_real in children(d):
+            if os.path.basename(child) not in _SITE_NAMES:
+                allow(child, read, 0, child_real)
     for d in site_dirs:
         allow(d, read)
     for base in {sys.base_prefix, sys.prefix, sys.exec_prefix}:

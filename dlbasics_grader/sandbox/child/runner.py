@@ -1,13 +1,14 @@
 """The program that runs one submission inside the sandbox.
 
-Started by :class:`dlbasics_grader.sandbox.launch.Launch` as
-``python runner.py JOB_FILE FD WORK_FD``. It uses the standard library and NumPy only
-and imports nothing from ``dlbasics`` or the grader package: it loads
-:mod:`confine`, :mod:`guards`, the shared ``protocol.py``, ``codec.py`` and
+Started by :class:`dlbasics_grader.sandbox.spawn.RunnerProcess` as
+``python runner.py JOB_FD FD WORK_FD``, before the grader has prepared its job. It uses the
+standard library and NumPy only and imports nothing from ``dlbasics`` or the grader package:
+it loads :mod:`confine`, :mod:`guards`, the shared ``protocol.py``, ``codec.py`` and
 ``isolation.py`` by path, before it restricts itself. Steps:
 
-1. Read the job and delete its file; decode it strictly as a
-   ``protocol.ChildJob`` (a missing or unknown field stops the runner).
+1. Read the job from ``JOB_FD`` until the grader closes it; decode it strictly as a
+   ``protocol.ChildJob`` (a missing or unknown field stops the runner). Point ``HOME``,
+   ``TMPDIR`` and ``MPLCONFIGDIR`` into the job's working folder.
 2. Confine itself (:func:`confine.isolate`, then :func:`confine.restrict`) and
    import the policy's preloaded modules, while the grader is still reading the
    notebook.
@@ -310,7 +311,7 @@ class Runner:
                 outputs=payload))
 
 
-def _read_work(fd):
+def _read_all(fd):
     """The JSON the grader writes to ``fd``, read until it closes its end; ``fd`` is closed."""
     chunks = []
     try:
@@ -327,18 +328,30 @@ def _read_work(fd):
     return json.loads(b"".join(chunks))
 
 
+def _use_workdir(workdir):
+    """Point the environment's home, temporary and matplotlib folders into ``workdir``
+    (the process started before its job named it)."""
+    os.environ.update(HOME=workdir, TMPDIR=os.path.join(workdir, "tmp"),
+                      MPLCONFIGDIR=os.path.join(workdir, ".matplotlib"))
+    tempfile = sys.modules.get("tempfile")
+    if tempfile is not None:
+        tempfile.tempdir = None  # chosen again, from TMPDIR, when first needed
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    job_file, fd, work_fd = argv[0], int(argv[1]), int(argv[2])
-    with open(job_file, encoding="utf-8") as fh:
-        wire = json.load(fh)
-    os.unlink(job_file)  # nothing the learner's code could read it from later
+    job_fd, fd, work_fd = int(argv[0]), int(argv[1]), int(argv[2])
+    try:
+        wire = _read_all(job_fd)
+    except (OSError, ValueError):
+        wire = None
     chan = Channel(fd, wire.get("nonce") if type(wire) is dict else "")
     try:
         job = protocol.from_wire(protocol.ChildJob, wire)
     except protocol.ProtocolError as exc:
         chan.send(Event.FATAL, protocol.Fatal(error=f"the grader sent a malformed job: {exc}"))
         os._exit(3)
+    _use_workdir(job.workdir)
     del wire
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
     try:
@@ -364,7 +377,7 @@ def main(argv=None):
     except Exception:  # noqa: BLE001
         pass
     try:
-        work = protocol.from_wire(protocol.ChildWork, _read_work(work_fd), "work")
+        work = protocol.from_wire(protocol.ChildWork, _read_all(work_fd), "work")
     except (OSError, ValueError) as exc:  # ProtocolError and JSON errors are ValueErrors
         chan.send(Event.FATAL, protocol.Fatal(error=f"the grader sent malformed work: {exc}"))
         os._exit(3)
