@@ -155,7 +155,7 @@ class IsolationPlan:
 
 @dataclass(frozen=True)
 class ChildJob:
-    """The job file the runner reads when it starts: everything it needs to confine itself
+    """The job the runner reads from its job pipe first: everything it needs to confine itself
     and import its preloaded modules, none of it from the notebook (so the sandbox can start
     while the grader reads the notebook). Nothing secret: the learner's code can see it,
     except ``nonce``, which the runner keeps out of the learner's namespace."""
