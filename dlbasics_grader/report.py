@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from dlbasics_grader.atomic import write_text_atomic
 from dlbasics_grader.engine import GradeReport
 from dlbasics_grader.untrusted import csv_safe, terminal_safe
 
@@ -25,23 +24,6 @@ MARKS = {
 }
 _COLORS = {"passed": "32", "failed": "31", "error": "33", "timeout": "33",
            "out of memory": "33", "crashed": "35"}
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:

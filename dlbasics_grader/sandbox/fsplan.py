@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import dlbasics
+from dlbasics_grader.atomic import write_text_atomic
 
 if TYPE_CHECKING:  # imported where needed: reading the metadata is rare (it is cached)
     import importlib.metadata
@@ -224,7 +225,11 @@ def excluded_entries(forbidden: tuple[str, ...], cache_dir: Path | None = None) 
                    and not (top.endswith(".dist-info") and name == "dlbasics"))
     EXCLUDE_CACHE[key] = sorted(out)
     if stored is not None:
-        _write_private(stored, json.dumps(EXCLUDE_CACHE[key]))
+        try:
+            stored.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            write_text_atomic(stored, json.dumps(EXCLUDE_CACHE[key]))
+        except OSError:
+            pass  # the answer is only not kept
     return EXCLUDE_CACHE[key]
 
 
@@ -240,16 +245,3 @@ def _cache_file(key: tuple[str, ...], cache_dir: Path) -> Path | None:
         return None
     digest = hashlib.sha256(json.dumps(state).encode("utf-8", "surrogatepass")).hexdigest()
     return cache_dir / f"excluded-{digest[:32]}.json"
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` readable by its owner only, atomically; nothing on error."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except OSError:
-        pass

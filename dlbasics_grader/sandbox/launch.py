@@ -181,15 +181,6 @@ class Launch:
             self.close()
             raise
 
-    @property
-    def proc(self) -> subprocess.Popen | None:
-        return self.process.proc if self.process is not None else None
-
-    @property
-    def token(self) -> str:
-        assert self.process is not None
-        return self.process.token
-
     def _start(self, host: dict, private_paths: list[Path]) -> None:
         limits, policy = self.limits, self.policy
         workdir = self.workdir = self.jobdir / "work"
@@ -200,7 +191,7 @@ class Launch:
                 os.chown(p, uid, uid)
         self.work_mb = max(limits.file_size_mb * 2, 32)
         if host["cgroup"]:
-            self.cgroup = Cgroup(f"job-{self.token[:16]}", limits,
+            self.cgroup = Cgroup(f"job-{self.process.token[:16]}", limits,
                                  extra_mb=self.work_mb + 3 * TMP_MB)
         fs = plan_filesystem(private_paths, workdir) if host["root"] else {
             "hide": [], "rebind": [], "need_mounts": False}
@@ -210,6 +201,10 @@ class Launch:
         if not host["root"]:
             nproc += count_tasks_of(os.getuid())
         forbidden = policy.forbidden_modules
+        excluded = ["dlbasics_grader"]
+        if forbidden:  # root keeps the answer between gradings, in its own folder
+            excluded = excluded_entries(forbidden,
+                                        ROOT_BASE / "cache" if os.geteuid() == 0 else None)
         cgroup = self.cgroup
         child = protocol.ChildJob(
             nonce=self.nonce,
@@ -234,15 +229,13 @@ class Launch:
                 cgroup=[str(p) for p in cgroup.paths.values()] if cgroup else [],
                 cgroup_summary=cgroup.summary if cgroup else "",
                 never=never_readable(private_paths),
-                exclude_entries=excluded_entries(
-                    forbidden, ROOT_BASE / "cache" if os.geteuid() == 0 else None) if forbidden else [
-                    "dlbasics_grader"],
+                exclude_entries=excluded,
                 extra_packages=[] if any(m.split(".")[0] == "dlbasics" for m in forbidden)
                 else ["dlbasics"],
             ),
         )
         self.process.send_job(json.dumps(protocol.to_wire(child)).encode("utf-8"))
-        self.meter = CpuMeter(self.proc.pid, cgroup)
+        self.meter = CpuMeter(self.process.pid, cgroup)
 
     def run(self, job: Job, deadline: float, cpu_left: float) -> RawRun:
         """Send ``job``'s cells and probes, watch the runner until it is done or stopped, and
