@@ -316,7 +316,8 @@ def _score_values(part: Part, r, kind: str, seed: int):
             good += 1
     net = f"a {VALUE_SIZES} network whose weights the grader set"
     if good == len(ACTIVATIONS):
-        return part.passed(f"{kind} matches the reference for relu, sigmoid and tanh on {net}.")
+        call = "forward(X)" if kind == "forward" else "gradients(X, y)"
+        return part.passed(f"{call} matches the reference for relu, sigmoid and tanh on {net}.")
     hint = ""
     if kind == "forward":
         hint = ("\nHint: use self.weights and self.biases (the grader assigns them), apply the "
